@@ -1,0 +1,43 @@
+//! The hand-written half of the generated client: progenitor calls these
+//! hooks around every operation (generated with `HooksMode::Expected`, so the
+//! client does not compile without them).
+
+use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::Client;
+use crate::catalog::{self, HostGroup};
+use crate::runtime::Runtime;
+
+impl ClientHooks<Runtime> for Client {
+    /// Sends the operation to the host of its group and adds the credential.
+    async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
+        let rt = self.inner();
+        let op = catalog::by_rust_name(info.operation_id)
+            .ok_or_else(|| Error::Custom(format!("operation `{}` is not in the catalog", info.operation_id)))?;
+        if op.host != HostGroup::Core {
+            let base = rt.hosts.base(op.host).ok_or_else(|| {
+                Error::Custom(format!("{}: this installation has no {:?} host", op.id, op.host))
+            })?;
+            let url = request.url().as_str();
+            let rest = url.strip_prefix(self.baseurl()).ok_or_else(|| {
+                Error::Custom(format!("{}: request URL does not start with the core base URL", op.id))
+            })?;
+            let rerouted = format!("{base}{rest}");
+            *request.url_mut() = reqwest::Url::parse(&rerouted)
+                .map_err(|e| Error::Custom(format!("{}: bad URL for the {:?} host: {e}", op.id, op.host)))?;
+        }
+        if let Some(auth) = &rt.auth {
+            let mut value = HeaderValue::from_str(auth.secret())
+                .map_err(|_| Error::Custom("credential is not a valid header value".into()))?;
+            value.set_sensitive(true);
+            request.headers_mut().insert(HeaderName::from_static(auth.header_name()), value);
+        }
+        Ok(())
+    }
+
+    async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        let rt = self.inner();
+        crate::retry::execute(self.client(), &rt.budget, &rt.retry, info.operation_id, request).await
+    }
+}

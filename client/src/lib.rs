@@ -1,0 +1,44 @@
+//! A typed Clockify API client for add-ons.
+//!
+//! Every operation and schema of Clockify's contract (`openapi.json`) is
+//! generated into [`generated`] by progenitor; this crate adds what a real
+//! client needs around it, through progenitor's hooks ([`hooks`]):
+//! credentials, per-region hosts, a per-workspace budget of 50 requests per
+//! second shared by every clone, retries that never replay a write, and
+//! pagination streams.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), clockify_client::ClockifyError> {
+//! use futures::TryStreamExt;
+//! use clockify_client::{Auth, ClientBuilder, Hosts};
+//!
+//! let client = ClientBuilder::new(Auth::ApiKey("my-key".into()))
+//!     .hosts(Hosts::global())
+//!     .build()
+//!     .expect("valid configuration");
+//! let projects: Vec<_> = client.get_projects().workspace_id("ws").stream().try_collect().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod catalog;
+pub mod error;
+pub mod generated;
+pub mod hooks;
+pub mod hosts;
+pub mod paginate;
+pub mod rate_limit;
+pub mod retry;
+pub mod runtime;
+pub mod upload;
+
+pub use auth::Auth;
+pub use error::{ApiFailure, ClockifyError, ConfigError};
+pub use generated::events::WebhookEvent;
+pub use upload::FilePart;
+pub use generated::sdk::{Client, builder, types};
+pub use hosts::{Hosts, Region};
+pub use progenitor_client::{ByteStream, ResponseValue};
+pub use rate_limit::{RateBudget, RateLimit};
+pub use retry::RetryPolicy;
+pub use runtime::{ClientBuilder, Runtime};

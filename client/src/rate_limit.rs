@@ -1,0 +1,176 @@
+//! The per-workspace request budget (PLATFORM.md §6: 50 requests per second
+//! per add-on per workspace).
+//!
+//! A sliding-window log rather than a token bucket: a bucket refilled at 50/s
+//! with a burst of 50 lets 100 requests into one second, which Clockify would
+//! answer with 429. Here a request starts only when fewer than `max` requests
+//! started in the last `window`, so no one-second window ever holds more than
+//! the budget. Budgets are shared through a `RateBudget` registry: every client
+//! clone and task acting for a workspace draws from the same limiter.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Limits applied per workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub max_requests: usize,
+    pub window: Duration,
+}
+
+impl RateLimit {
+    /// Clockify's add-on limit with a small safety margin on the window, so
+    /// network jitter cannot squeeze 51 arrivals into the server's second.
+    pub const CLOCKIFY: RateLimit = RateLimit { max_requests: 50, window: Duration::from_millis(1020) };
+
+    pub fn per_second(max_requests: usize) -> Self {
+        Self { max_requests: max_requests.max(1), window: Duration::from_secs(1) }
+    }
+}
+
+/// A registry of per-workspace limiters. Clone it to share it; the process
+/// default is `RateBudget::global()`.
+#[derive(Debug, Clone)]
+pub struct RateBudget {
+    limit: RateLimit,
+    limiters: Arc<Mutex<HashMap<String, Arc<WorkspaceLimiter>>>>,
+}
+
+static GLOBAL: LazyLock<RateBudget> = LazyLock::new(|| RateBudget::new(RateLimit::CLOCKIFY));
+
+impl RateBudget {
+    pub fn new(limit: RateLimit) -> Self {
+        Self { limit, limiters: Arc::default() }
+    }
+
+    /// The process-wide budget every client uses unless given another.
+    pub fn global() -> Self {
+        GLOBAL.clone()
+    }
+
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// The limiter of one workspace (`""` for calls not scoped to one).
+    pub fn for_workspace(&self, workspace: &str) -> Arc<WorkspaceLimiter> {
+        let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(workspace.to_owned()).or_insert_with(|| Arc::new(WorkspaceLimiter::new(self.limit))).clone()
+    }
+}
+
+#[derive(Debug)]
+struct Window {
+    starts: VecDeque<Instant>,
+    paused_until: Option<Instant>,
+}
+
+#[derive(Debug)]
+pub struct WorkspaceLimiter {
+    limit: RateLimit,
+    state: Mutex<Window>,
+}
+
+impl WorkspaceLimiter {
+    fn new(limit: RateLimit) -> Self {
+        Self { limit, state: Mutex::new(Window { starts: VecDeque::with_capacity(limit.max_requests), paused_until: None }) }
+    }
+
+    /// Waits until a request may start, and records its start.
+    pub async fn acquire(&self) {
+        loop {
+            let wake_at = {
+                let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                match w.paused_until {
+                    Some(until) if until > now => Some(until),
+                    _ => {
+                        w.paused_until = None;
+                        while w.starts.front().is_some_and(|t| now.duration_since(*t) >= self.limit.window) {
+                            w.starts.pop_front();
+                        }
+                        if w.starts.len() < self.limit.max_requests {
+                            w.starts.push_back(now);
+                            None
+                        } else {
+                            w.starts.front().map(|t| *t + self.limit.window)
+                        }
+                    }
+                }
+            };
+            match wake_at {
+                None => return,
+                Some(at) => tokio::time::sleep_until(at).await,
+            }
+        }
+    }
+
+    /// Holds every request of this workspace until `until` (a 429's
+    /// `Retry-After`), so concurrent tasks back off together instead of each
+    /// discovering the limit with its own 429.
+    pub fn pause_until(&self, until: Instant) {
+        let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if w.paused_until.is_none_or(|p| p < until) {
+            w.paused_until = Some(until);
+        }
+    }
+}
+
+/// The workspace a request acts for: the path segment after `/workspaces/`.
+pub fn workspace_of(path: &str) -> &str {
+    let mut segments = path.split('/');
+    while let Some(s) = segments.next() {
+        if s == "workspaces" {
+            return segments.next().unwrap_or("");
+        }
+    }
+    ""
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_is_read_from_the_path() {
+        assert_eq!(workspace_of("/api/v1/workspaces/ws1/projects"), "ws1");
+        assert_eq!(workspace_of("/v1/user"), "");
+        assert_eq!(workspace_of("/v1/workspaces"), "");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_window_holds_more_than_the_limit() {
+        let budget = RateBudget::new(RateLimit::per_second(5));
+        let limiter = budget.for_workspace("ws");
+        let start = Instant::now();
+        let mut starts = Vec::new();
+        for _ in 0..12 {
+            limiter.acquire().await;
+            starts.push(start.elapsed());
+        }
+        for (i, t) in starts.iter().enumerate() {
+            let in_window = starts[i..].iter().filter(|u| **u - *t < Duration::from_secs(1)).count();
+            assert!(in_window <= 5, "window starting at {t:?} holds {in_window}");
+        }
+        // 12 requests at 5 per second need two full windows of waiting.
+        assert!(starts[11] >= Duration::from_secs(2), "{:?}", starts[11]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clones_share_one_budget_per_workspace() {
+        let budget = RateBudget::new(RateLimit::per_second(2));
+        let a = budget.clone().for_workspace("ws");
+        let b = budget.for_workspace("ws");
+        let other = budget.for_workspace("other");
+        let start = Instant::now();
+        a.acquire().await;
+        b.acquire().await;
+        other.acquire().await;
+        assert!(start.elapsed() < Duration::from_millis(1), "other workspaces are not held");
+        a.acquire().await;
+        assert!(start.elapsed() >= Duration::from_secs(1), "third request in ws waits for the window");
+    }
+}

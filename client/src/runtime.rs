@@ -1,0 +1,118 @@
+//! The state every generated call carries (progenitor's "inner" value) and
+//! the builder that assembles a `Client` from it.
+
+use std::time::Duration;
+
+use crate::auth::Auth;
+use crate::error::ConfigError;
+use crate::hosts::Hosts;
+use crate::rate_limit::RateBudget;
+use crate::retry::RetryPolicy;
+use crate::Client;
+
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub(crate) auth: Option<Auth>,
+    pub(crate) hosts: Hosts,
+    pub(crate) budget: RateBudget,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Runtime {
+    pub fn hosts(&self) -> &Hosts {
+        &self.hosts
+    }
+    pub fn budget(&self) -> &RateBudget {
+        &self.budget
+    }
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+}
+
+/// Builds a [`Client`]: credentials, hosts, budget, retries, timeouts.
+///
+/// ```no_run
+/// use clockify_client::{Auth, ClientBuilder, Hosts};
+/// let client = ClientBuilder::new(Auth::ApiKey("key".into()))
+///     .hosts(Hosts::global())
+///     .build()
+///     .expect("valid configuration");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    auth: Option<Auth>,
+    hosts: Hosts,
+    budget: RateBudget,
+    retry: RetryPolicy,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: String,
+}
+
+impl ClientBuilder {
+    pub fn new(auth: Auth) -> Self {
+        Self { auth: Some(auth), ..Self::anonymous() }
+    }
+
+    /// A client that sends no credential (useful against a local fake).
+    pub fn anonymous() -> Self {
+        Self {
+            auth: None,
+            hosts: Hosts::global(),
+            budget: RateBudget::global(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: concat!("clockify-client-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    pub fn hosts(mut self, hosts: Hosts) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
+    /// Share a budget other than the process-wide one (tests, or a limit other than 50/s).
+    pub fn budget(mut self, budget: RateBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    pub fn build(self) -> Result<Client, ConfigError> {
+        if let Some(auth) = &self.auth {
+            reqwest::header::HeaderValue::from_str(auth.secret()).map_err(|_| ConfigError::BadCredential)?;
+        }
+        // reqwest is built without a bundled crypto provider; ring is ours.
+        // Installing twice is harmless (the second call reports "already set").
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent)
+            .build()
+            .map_err(|e| ConfigError::Http(e.to_string()))?;
+        let runtime = Runtime { auth: self.auth, hosts: self.hosts.clone(), budget: self.budget, retry: self.retry };
+        Ok(Client::new_with_client(&self.hosts.core, http, runtime))
+    }
+}

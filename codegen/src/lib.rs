@@ -1,0 +1,28 @@
+//! Code generation for the Clockify add-on toolkit.
+//!
+//! `normalize` turns Clockify's upstream spec into the committed contract
+//! (`openapi.json`) through named patches; `generate` turns the contract into
+//! the committed Rust artifacts. Both are plain functions: `cargo xtask regen`
+//! writes their output, and the root `build.rs` and a test compare it with what
+//! is committed.
+
+pub mod changelog;
+pub mod contract;
+pub mod error;
+pub mod events;
+pub mod facts;
+pub mod hosts;
+pub mod lint;
+pub mod multipart;
+pub mod patches;
+pub mod render;
+pub mod sdk;
+pub mod streams;
+pub mod typenames;
+pub mod catalog;
+pub mod artifacts;
+
+pub use artifacts::{Artifact, generate, ARTIFACT_PATHS, check_committed};
+pub use contract::Contract;
+pub use error::{CodegenError, Result};
+pub use patches::{AppliedPatch, normalize};
