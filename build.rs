@@ -1,1 +1,38 @@
-fn main() {}
+//! Runs the code generator in check mode: when `openapi.json` (or the
+//! generator) changed but the committed artifacts were not regenerated, the
+//! build stops here with the command that fixes it, instead of compiling stale
+//! code that silently disagrees with the contract.
+
+use std::path::Path;
+
+use clockify_codegen::{ARTIFACT_PATHS, Contract, check_committed, generate};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    println!("cargo:rerun-if-changed=openapi.json");
+    for path in ARTIFACT_PATHS {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let contract = match Contract::load(&root.join("openapi.json")) {
+        Ok(c) => c,
+        Err(e) => fail(&format!("openapi.json: {e}")),
+    };
+    let artifacts = match generate(&contract) {
+        Ok(a) => a,
+        Err(e) => fail(&format!("openapi.json cannot be generated: {e}")),
+    };
+    let stale = check_committed(root, &artifacts);
+    if !stale.is_empty() {
+        fail(&format!(
+            "generated files are stale against openapi.json: {}; run `cargo xtask regen` and commit the result",
+            stale.join(", ")
+        ));
+    }
+}
+
+fn fail(message: &str) -> ! {
+    for line in message.lines() {
+        println!("cargo::error={line}");
+    }
+    std::process::exit(1);
+}

@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// One second plus the margin for delivery jitter (2.5% of throughput).
+const SERVER_SECOND: Duration = Duration::from_millis(1025);
+
 /// Limits applied per workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -22,12 +25,15 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Clockify's add-on limit with a small safety margin on the window, so
-    /// network jitter cannot squeeze 51 arrivals into the server's second.
-    pub const CLOCKIFY: RateLimit = RateLimit { max_requests: 50, window: Duration::from_millis(1020) };
+    /// Clockify's add-on limit: 50 per second.
+    pub const CLOCKIFY: RateLimit = RateLimit { max_requests: 50, window: SERVER_SECOND };
 
+    /// `max_requests` per second as a server counts them. The window carries a
+    /// small margin: requests leave here spaced by one second but reach the
+    /// server with varying delay, and an exact window lets a late one and an
+    /// early one land in the same server-side second (seen as 429s in tests).
     pub fn per_second(max_requests: usize) -> Self {
-        Self { max_requests: max_requests.max(1), window: Duration::from_secs(1) }
+        Self { max_requests: max_requests.max(1), window: SERVER_SECOND }
     }
 }
 

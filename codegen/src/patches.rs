@@ -37,7 +37,7 @@ pub const PATCHES: &[Patch] = &[
     },
     Patch {
         name: "enum-objects-to-string-enums",
-        reason: "Java enums reflected as beans (`type: object` with one property per constant plus boolean getters) are plain strings on the wire; their bean properties also collide after snake-casing (ACTIVE/active, NOT_REGISTERED/notRegistered)",
+        reason: "Java enums reflected as beans (`type: object`, a single string-enum `oneOf`, one property per constant plus getters such as `value`) are plain strings on the wire; left as objects they generate enums with no variants, and their bean properties also collide after snake-casing (ACTIVE/active, NOT_REGISTERED/notRegistered)",
         apply: enum_objects_to_string_enums,
     },
     Patch {
@@ -147,14 +147,10 @@ fn enum_objects_to_string_enums(doc: &mut Value) -> Result<usize> {
         if only.get("type").and_then(Value::as_str) != Some("string") {
             continue;
         }
-        // Every bean property is either one of the constants or a boolean getter.
+        // A reflected enum bean: its properties include the constants
+        // themselves (beside getters such as `value` or `active`).
         let props = obj.get("properties").and_then(Value::as_object);
-        let looks_like_bean = props.is_some_and(|p| {
-            p.iter().all(|(name, prop)| {
-                constants.iter().any(|c| c == name)
-                    || prop.get("type").and_then(Value::as_str) == Some("boolean")
-            })
-        });
+        let looks_like_bean = props.is_some_and(|p| p.keys().any(|name| constants.iter().any(|c| c == name)));
         if !looks_like_bean {
             continue;
         }

@@ -1,7 +1,107 @@
-fn main() {
-    let c = clockify_codegen::Contract::load(std::path::Path::new("../shared/clockify/openapi.upstream.json")).unwrap();
-    let (n, report) = clockify_codegen::normalize(&c).unwrap();
-    for r in report { println!("{} {}", r.name, r.places); }
-    std::fs::write("openapi.json", n.to_json()).unwrap();
-    match clockify_codegen::generate(&n) { Ok(a) => for a in a { std::fs::write(a.path, a.contents).unwrap(); }, Err(e) => println!("{e}") }
+//! Developer tasks: `cargo xtask regen [--from <upstream spec>] [--check]`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clockify_codegen::changelog::Changelog;
+use clockify_codegen::{Contract, check_committed, generate, normalize};
+
+const USAGE: &str = "\
+usage: cargo xtask regen [--from <upstream openapi.json>] [--check]
+
+  regen                 regenerate the Rust artifacts from the committed openapi.json
+  regen --from <spec>   normalize an upstream Clockify spec into openapi.json first,
+                        print the patches applied and the API changelog
+  --check               generate in memory only; exit 1 naming every stale file";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("regen") => match regen(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits inside the workspace").to_path_buf()
+}
+
+fn regen(args: &[String]) -> Result<ExitCode, String> {
+    let mut from: Option<PathBuf> = None;
+    let mut check = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--check" => check = true,
+            "--from" => from = Some(it.next().ok_or("--from needs a path")?.into()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    let root = workspace_root();
+    let contract_path = root.join("openapi.json");
+    let committed = Contract::load(&contract_path).ok();
+    let mut stale: Vec<String> = Vec::new();
+
+    let contract = match &from {
+        Some(upstream_path) => {
+            let upstream = Contract::load(upstream_path).map_err(|e| e.to_string())?;
+            let (normalized, applied) = normalize(&upstream).map_err(|e| e.to_string())?;
+            println!("Normalization patches applied to {}:", upstream_path.display());
+            for p in &applied {
+                println!("  {:>5} x {:<32} {}", p.places, p.name, p.reason);
+            }
+            let changelog = match &committed {
+                Some(old) => Changelog::between(old, &normalized),
+                None => Changelog::default(),
+            };
+            println!("\nAPI changes against the committed openapi.json:\n{changelog}");
+            if committed.as_ref() != Some(&normalized) || std::fs::read_to_string(&contract_path).ok() != Some(normalized.to_json()) {
+                stale.push("openapi.json".into());
+                if !check {
+                    std::fs::write(&contract_path, normalized.to_json()).map_err(|e| format!("writing openapi.json: {e}"))?;
+                }
+            }
+            normalized
+        }
+        None => committed.ok_or_else(|| format!("cannot read {}; pass --from <upstream spec>", contract_path.display()))?,
+    };
+
+    let artifacts = generate(&contract).map_err(|e| e.to_string())?;
+    for path in check_committed(&root, &artifacts) {
+        stale.push(path.into());
+    }
+    if check {
+        if stale.is_empty() {
+            println!("All generated files are up to date.");
+            return Ok(ExitCode::SUCCESS);
+        }
+        for s in &stale {
+            eprintln!("stale: {s}");
+        }
+        eprintln!("run `cargo xtask regen{}` and commit the result", if from.is_some() { " --from <spec>" } else { "" });
+        return Ok(ExitCode::FAILURE);
+    }
+    for a in &artifacts {
+        if stale.iter().any(|s| s == a.path) {
+            let path = root.join(a.path);
+            std::fs::write(&path, &a.contents).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
+    }
+    if stale.is_empty() {
+        println!("Nothing changed.");
+    } else {
+        for s in &stale {
+            println!("wrote {s}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -206,8 +206,56 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum ApplyTaxes {}
+    pub enum ApplyTaxes {
+        #[serde(rename = "TAX1")]
+        Tax1,
+        #[serde(rename = "TAX2")]
+        Tax2,
+        #[serde(rename = "TAX1TAX2")]
+        Tax1tax2,
+        #[serde(rename = "NONE")]
+        None,
+    }
+    impl ::std::fmt::Display for ApplyTaxes {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Tax1 => f.write_str("TAX1"),
+                Self::Tax2 => f.write_str("TAX2"),
+                Self::Tax1tax2 => f.write_str("TAX1TAX2"),
+                Self::None => f.write_str("NONE"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for ApplyTaxes {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "TAX1" => Ok(Self::Tax1),
+                "TAX2" => Ok(Self::Tax2),
+                "TAX1TAX2" => Ok(Self::Tax1tax2),
+                "NONE" => Ok(Self::None),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ApplyTaxes {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ApplyTaxes {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`ApprovalDetailsDtoV1`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ApprovalDetailsDtoV1 {
@@ -3134,8 +3182,48 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum CalculationType {}
+    pub enum CalculationType {
+        #[serde(rename = "INVOICE_BASED")]
+        InvoiceBased,
+        #[serde(rename = "ITEM_BASED")]
+        ItemBased,
+    }
+    impl ::std::fmt::Display for CalculationType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::InvoiceBased => f.write_str("INVOICE_BASED"),
+                Self::ItemBased => f.write_str("ITEM_BASED"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for CalculationType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "INVOICE_BASED" => Ok(Self::InvoiceBased),
+                "ITEM_BASED" => Ok(Self::ItemBased),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CalculationType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CalculationType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`ChangeBalanceRequestV1`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ChangeBalanceRequestV1 {
@@ -9146,8 +9234,54 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum EntityCreationPermission {}
+    pub enum EntityCreationPermission {
+        #[serde(rename = "ADMINS")]
+        Admins,
+        #[serde(rename = "ADMINS_AND_PROJECT_MANAGERS")]
+        AdminsAndProjectManagers,
+        #[serde(rename = "EVERYONE")]
+        Everyone,
+    }
+    impl ::std::fmt::Display for EntityCreationPermission {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Admins => f.write_str("ADMINS"),
+                Self::AdminsAndProjectManagers => {
+                    f.write_str("ADMINS_AND_PROJECT_MANAGERS")
+                }
+                Self::Everyone => f.write_str("EVERYONE"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for EntityCreationPermission {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "ADMINS" => Ok(Self::Admins),
+                "ADMINS_AND_PROJECT_MANAGERS" => Ok(Self::AdminsAndProjectManagers),
+                "EVERYONE" => Ok(Self::Everyone),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for EntityCreationPermission {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for EntityCreationPermission {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`EntityCreationPermissionsDtoV1`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct EntityCreationPermissionsDtoV1 {
@@ -12263,8 +12397,116 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum FeatureSubscriptionType {}
+    pub enum FeatureSubscriptionType {
+        #[serde(rename = "PREMIUM")]
+        Premium,
+        #[serde(rename = "PREMIUM_YEAR")]
+        PremiumYear,
+        #[serde(rename = "SPECIAL")]
+        Special,
+        #[serde(rename = "SPECIAL_YEAR")]
+        SpecialYear,
+        #[serde(rename = "TRIAL")]
+        Trial,
+        #[serde(rename = "ENTERPRISE")]
+        Enterprise,
+        #[serde(rename = "ENTERPRISE_YEAR")]
+        EnterpriseYear,
+        #[serde(rename = "BASIC_2021")]
+        Basic2021,
+        #[serde(rename = "BASIC_YEAR_2021")]
+        BasicYear2021,
+        #[serde(rename = "STANDARD_2021")]
+        Standard2021,
+        #[serde(rename = "STANDARD_YEAR_2021")]
+        StandardYear2021,
+        #[serde(rename = "PRO_2021")]
+        Pro2021,
+        #[serde(rename = "PRO_YEAR_2021")]
+        ProYear2021,
+        #[serde(rename = "ENTERPRISE_2021")]
+        Enterprise2021,
+        #[serde(rename = "ENTERPRISE_YEAR_2021")]
+        EnterpriseYear2021,
+        #[serde(rename = "BUNDLE_2024")]
+        Bundle2024,
+        #[serde(rename = "BUNDLE_YEAR_2024")]
+        BundleYear2024,
+        #[serde(rename = "SELF_HOSTED")]
+        SelfHosted,
+        #[serde(rename = "FREE")]
+        Free,
+    }
+    impl ::std::fmt::Display for FeatureSubscriptionType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Premium => f.write_str("PREMIUM"),
+                Self::PremiumYear => f.write_str("PREMIUM_YEAR"),
+                Self::Special => f.write_str("SPECIAL"),
+                Self::SpecialYear => f.write_str("SPECIAL_YEAR"),
+                Self::Trial => f.write_str("TRIAL"),
+                Self::Enterprise => f.write_str("ENTERPRISE"),
+                Self::EnterpriseYear => f.write_str("ENTERPRISE_YEAR"),
+                Self::Basic2021 => f.write_str("BASIC_2021"),
+                Self::BasicYear2021 => f.write_str("BASIC_YEAR_2021"),
+                Self::Standard2021 => f.write_str("STANDARD_2021"),
+                Self::StandardYear2021 => f.write_str("STANDARD_YEAR_2021"),
+                Self::Pro2021 => f.write_str("PRO_2021"),
+                Self::ProYear2021 => f.write_str("PRO_YEAR_2021"),
+                Self::Enterprise2021 => f.write_str("ENTERPRISE_2021"),
+                Self::EnterpriseYear2021 => f.write_str("ENTERPRISE_YEAR_2021"),
+                Self::Bundle2024 => f.write_str("BUNDLE_2024"),
+                Self::BundleYear2024 => f.write_str("BUNDLE_YEAR_2024"),
+                Self::SelfHosted => f.write_str("SELF_HOSTED"),
+                Self::Free => f.write_str("FREE"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for FeatureSubscriptionType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "PREMIUM" => Ok(Self::Premium),
+                "PREMIUM_YEAR" => Ok(Self::PremiumYear),
+                "SPECIAL" => Ok(Self::Special),
+                "SPECIAL_YEAR" => Ok(Self::SpecialYear),
+                "TRIAL" => Ok(Self::Trial),
+                "ENTERPRISE" => Ok(Self::Enterprise),
+                "ENTERPRISE_YEAR" => Ok(Self::EnterpriseYear),
+                "BASIC_2021" => Ok(Self::Basic2021),
+                "BASIC_YEAR_2021" => Ok(Self::BasicYear2021),
+                "STANDARD_2021" => Ok(Self::Standard2021),
+                "STANDARD_YEAR_2021" => Ok(Self::StandardYear2021),
+                "PRO_2021" => Ok(Self::Pro2021),
+                "PRO_YEAR_2021" => Ok(Self::ProYear2021),
+                "ENTERPRISE_2021" => Ok(Self::Enterprise2021),
+                "ENTERPRISE_YEAR_2021" => Ok(Self::EnterpriseYear2021),
+                "BUNDLE_2024" => Ok(Self::Bundle2024),
+                "BUNDLE_YEAR_2024" => Ok(Self::BundleYear2024),
+                "SELF_HOSTED" => Ok(Self::SelfHosted),
+                "FREE" => Ok(Self::Free),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for FeatureSubscriptionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for FeatureSubscriptionType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`FindPoliciesForWorkspaceStatus`
     #[derive(
         ::serde::Deserialize,
@@ -24454,8 +24696,52 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum TaxType {}
+    pub enum TaxType {
+        #[serde(rename = "COMPOUND")]
+        Compound,
+        #[serde(rename = "SIMPLE")]
+        Simple,
+        #[serde(rename = "NONE")]
+        None,
+    }
+    impl ::std::fmt::Display for TaxType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::Compound => f.write_str("COMPOUND"),
+                Self::Simple => f.write_str("SIMPLE"),
+                Self::None => f.write_str("NONE"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for TaxType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "COMPOUND" => Ok(Self::Compound),
+                "SIMPLE" => Ok(Self::Simple),
+                "NONE" => Ok(Self::None),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TaxType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TaxType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`TimeEntryDetailedReportDto`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct TimeEntryDetailedReportDto {
@@ -31030,8 +31316,69 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum WebhookEventTriggerSourceType {}
+    pub enum WebhookEventTriggerSourceType {
+        #[serde(rename = "PROJECT_ID")]
+        ProjectId,
+        #[serde(rename = "USER_ID")]
+        UserId,
+        #[serde(rename = "TAG_ID")]
+        TagId,
+        #[serde(rename = "TASK_ID")]
+        TaskId,
+        #[serde(rename = "WORKSPACE_ID")]
+        WorkspaceId,
+        #[serde(rename = "ASSIGNMENT_ID")]
+        AssignmentId,
+        #[serde(rename = "EXPENSE_ID")]
+        ExpenseId,
+    }
+    impl ::std::fmt::Display for WebhookEventTriggerSourceType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::ProjectId => f.write_str("PROJECT_ID"),
+                Self::UserId => f.write_str("USER_ID"),
+                Self::TagId => f.write_str("TAG_ID"),
+                Self::TaskId => f.write_str("TASK_ID"),
+                Self::WorkspaceId => f.write_str("WORKSPACE_ID"),
+                Self::AssignmentId => f.write_str("ASSIGNMENT_ID"),
+                Self::ExpenseId => f.write_str("EXPENSE_ID"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for WebhookEventTriggerSourceType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "PROJECT_ID" => Ok(Self::ProjectId),
+                "USER_ID" => Ok(Self::UserId),
+                "TAG_ID" => Ok(Self::TagId),
+                "TASK_ID" => Ok(Self::TaskId),
+                "WORKSPACE_ID" => Ok(Self::WorkspaceId),
+                "ASSIGNMENT_ID" => Ok(Self::AssignmentId),
+                "EXPENSE_ID" => Ok(Self::ExpenseId),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookEventTriggerSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String>
+    for WebhookEventTriggerSourceType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`WebhookEventType`
     #[derive(
         ::serde::Deserialize,
@@ -31045,8 +31392,258 @@ pub mod types {
         PartialEq,
         PartialOrd
     )]
-    #[serde(deny_unknown_fields)]
-    pub enum WebhookEventType {}
+    pub enum WebhookEventType {
+        #[serde(rename = "NEW_PROJECT")]
+        NewProject,
+        #[serde(rename = "NEW_TASK")]
+        NewTask,
+        #[serde(rename = "NEW_CLIENT")]
+        NewClient,
+        #[serde(rename = "NEW_TIMER_STARTED")]
+        NewTimerStarted,
+        #[serde(rename = "TIMER_STOPPED")]
+        TimerStopped,
+        #[serde(rename = "TIME_ENTRY_UPDATED")]
+        TimeEntryUpdated,
+        #[serde(rename = "TIME_ENTRY_DELETED")]
+        TimeEntryDeleted,
+        #[serde(rename = "TIME_ENTRY_SPLIT")]
+        TimeEntrySplit,
+        #[serde(rename = "NEW_TIME_ENTRY")]
+        NewTimeEntry,
+        #[serde(rename = "TIME_ENTRY_RESTORED")]
+        TimeEntryRestored,
+        #[serde(rename = "NEW_TAG")]
+        NewTag,
+        #[serde(rename = "USER_DELETED_FROM_WORKSPACE")]
+        UserDeletedFromWorkspace,
+        #[serde(rename = "USER_JOINED_WORKSPACE")]
+        UserJoinedWorkspace,
+        #[serde(rename = "USER_DEACTIVATED_ON_WORKSPACE")]
+        UserDeactivatedOnWorkspace,
+        #[serde(rename = "USER_ACTIVATED_ON_WORKSPACE")]
+        UserActivatedOnWorkspace,
+        #[serde(rename = "USER_EMAIL_CHANGED")]
+        UserEmailChanged,
+        #[serde(rename = "USER_UPDATED")]
+        UserUpdated,
+        #[serde(rename = "NEW_INVOICE")]
+        NewInvoice,
+        #[serde(rename = "INVOICE_UPDATED")]
+        InvoiceUpdated,
+        #[serde(rename = "NEW_APPROVAL_REQUEST")]
+        NewApprovalRequest,
+        #[serde(rename = "APPROVAL_REQUEST_STATUS_UPDATED")]
+        ApprovalRequestStatusUpdated,
+        #[serde(rename = "TIME_OFF_REQUESTED")]
+        TimeOffRequested,
+        #[serde(rename = "TIME_OFF_REQUEST_UPDATED")]
+        TimeOffRequestUpdated,
+        #[serde(rename = "TIME_OFF_REQUEST_APPROVED")]
+        TimeOffRequestApproved,
+        #[serde(rename = "TIME_OFF_REQUEST_REJECTED")]
+        TimeOffRequestRejected,
+        #[serde(rename = "TIME_OFF_REQUEST_WITHDRAWN")]
+        TimeOffRequestWithdrawn,
+        #[serde(rename = "BALANCE_UPDATED")]
+        BalanceUpdated,
+        #[serde(rename = "TAG_UPDATED")]
+        TagUpdated,
+        #[serde(rename = "TAG_DELETED")]
+        TagDeleted,
+        #[serde(rename = "TASK_UPDATED")]
+        TaskUpdated,
+        #[serde(rename = "CLIENT_UPDATED")]
+        ClientUpdated,
+        #[serde(rename = "TASK_DELETED")]
+        TaskDeleted,
+        #[serde(rename = "CLIENT_DELETED")]
+        ClientDeleted,
+        #[serde(rename = "EXPENSE_RESTORED")]
+        ExpenseRestored,
+        #[serde(rename = "ASSIGNMENT_CREATED")]
+        AssignmentCreated,
+        #[serde(rename = "ASSIGNMENT_DELETED")]
+        AssignmentDeleted,
+        #[serde(rename = "ASSIGNMENT_PUBLISHED")]
+        AssignmentPublished,
+        #[serde(rename = "ASSIGNMENT_UPDATED")]
+        AssignmentUpdated,
+        #[serde(rename = "EXPENSE_CREATED")]
+        ExpenseCreated,
+        #[serde(rename = "EXPENSE_DELETED")]
+        ExpenseDeleted,
+        #[serde(rename = "EXPENSE_UPDATED")]
+        ExpenseUpdated,
+        #[serde(rename = "PROJECT_UPDATED")]
+        ProjectUpdated,
+        #[serde(rename = "PROJECT_DELETED")]
+        ProjectDeleted,
+        #[serde(rename = "USER_GROUP_CREATED")]
+        UserGroupCreated,
+        #[serde(rename = "USER_GROUP_UPDATED")]
+        UserGroupUpdated,
+        #[serde(rename = "USER_GROUP_DELETED")]
+        UserGroupDeleted,
+        #[serde(rename = "USERS_INVITED_TO_WORKSPACE")]
+        UsersInvitedToWorkspace,
+        #[serde(rename = "LIMITED_USERS_ADDED_TO_WORKSPACE")]
+        LimitedUsersAddedToWorkspace,
+        #[serde(rename = "COST_RATE_UPDATED")]
+        CostRateUpdated,
+        #[serde(rename = "BILLABLE_RATE_UPDATED")]
+        BillableRateUpdated,
+    }
+    impl ::std::fmt::Display for WebhookEventType {
+        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+            match *self {
+                Self::NewProject => f.write_str("NEW_PROJECT"),
+                Self::NewTask => f.write_str("NEW_TASK"),
+                Self::NewClient => f.write_str("NEW_CLIENT"),
+                Self::NewTimerStarted => f.write_str("NEW_TIMER_STARTED"),
+                Self::TimerStopped => f.write_str("TIMER_STOPPED"),
+                Self::TimeEntryUpdated => f.write_str("TIME_ENTRY_UPDATED"),
+                Self::TimeEntryDeleted => f.write_str("TIME_ENTRY_DELETED"),
+                Self::TimeEntrySplit => f.write_str("TIME_ENTRY_SPLIT"),
+                Self::NewTimeEntry => f.write_str("NEW_TIME_ENTRY"),
+                Self::TimeEntryRestored => f.write_str("TIME_ENTRY_RESTORED"),
+                Self::NewTag => f.write_str("NEW_TAG"),
+                Self::UserDeletedFromWorkspace => {
+                    f.write_str("USER_DELETED_FROM_WORKSPACE")
+                }
+                Self::UserJoinedWorkspace => f.write_str("USER_JOINED_WORKSPACE"),
+                Self::UserDeactivatedOnWorkspace => {
+                    f.write_str("USER_DEACTIVATED_ON_WORKSPACE")
+                }
+                Self::UserActivatedOnWorkspace => {
+                    f.write_str("USER_ACTIVATED_ON_WORKSPACE")
+                }
+                Self::UserEmailChanged => f.write_str("USER_EMAIL_CHANGED"),
+                Self::UserUpdated => f.write_str("USER_UPDATED"),
+                Self::NewInvoice => f.write_str("NEW_INVOICE"),
+                Self::InvoiceUpdated => f.write_str("INVOICE_UPDATED"),
+                Self::NewApprovalRequest => f.write_str("NEW_APPROVAL_REQUEST"),
+                Self::ApprovalRequestStatusUpdated => {
+                    f.write_str("APPROVAL_REQUEST_STATUS_UPDATED")
+                }
+                Self::TimeOffRequested => f.write_str("TIME_OFF_REQUESTED"),
+                Self::TimeOffRequestUpdated => f.write_str("TIME_OFF_REQUEST_UPDATED"),
+                Self::TimeOffRequestApproved => f.write_str("TIME_OFF_REQUEST_APPROVED"),
+                Self::TimeOffRequestRejected => f.write_str("TIME_OFF_REQUEST_REJECTED"),
+                Self::TimeOffRequestWithdrawn => {
+                    f.write_str("TIME_OFF_REQUEST_WITHDRAWN")
+                }
+                Self::BalanceUpdated => f.write_str("BALANCE_UPDATED"),
+                Self::TagUpdated => f.write_str("TAG_UPDATED"),
+                Self::TagDeleted => f.write_str("TAG_DELETED"),
+                Self::TaskUpdated => f.write_str("TASK_UPDATED"),
+                Self::ClientUpdated => f.write_str("CLIENT_UPDATED"),
+                Self::TaskDeleted => f.write_str("TASK_DELETED"),
+                Self::ClientDeleted => f.write_str("CLIENT_DELETED"),
+                Self::ExpenseRestored => f.write_str("EXPENSE_RESTORED"),
+                Self::AssignmentCreated => f.write_str("ASSIGNMENT_CREATED"),
+                Self::AssignmentDeleted => f.write_str("ASSIGNMENT_DELETED"),
+                Self::AssignmentPublished => f.write_str("ASSIGNMENT_PUBLISHED"),
+                Self::AssignmentUpdated => f.write_str("ASSIGNMENT_UPDATED"),
+                Self::ExpenseCreated => f.write_str("EXPENSE_CREATED"),
+                Self::ExpenseDeleted => f.write_str("EXPENSE_DELETED"),
+                Self::ExpenseUpdated => f.write_str("EXPENSE_UPDATED"),
+                Self::ProjectUpdated => f.write_str("PROJECT_UPDATED"),
+                Self::ProjectDeleted => f.write_str("PROJECT_DELETED"),
+                Self::UserGroupCreated => f.write_str("USER_GROUP_CREATED"),
+                Self::UserGroupUpdated => f.write_str("USER_GROUP_UPDATED"),
+                Self::UserGroupDeleted => f.write_str("USER_GROUP_DELETED"),
+                Self::UsersInvitedToWorkspace => {
+                    f.write_str("USERS_INVITED_TO_WORKSPACE")
+                }
+                Self::LimitedUsersAddedToWorkspace => {
+                    f.write_str("LIMITED_USERS_ADDED_TO_WORKSPACE")
+                }
+                Self::CostRateUpdated => f.write_str("COST_RATE_UPDATED"),
+                Self::BillableRateUpdated => f.write_str("BILLABLE_RATE_UPDATED"),
+            }
+        }
+    }
+    impl ::std::str::FromStr for WebhookEventType {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            match value {
+                "NEW_PROJECT" => Ok(Self::NewProject),
+                "NEW_TASK" => Ok(Self::NewTask),
+                "NEW_CLIENT" => Ok(Self::NewClient),
+                "NEW_TIMER_STARTED" => Ok(Self::NewTimerStarted),
+                "TIMER_STOPPED" => Ok(Self::TimerStopped),
+                "TIME_ENTRY_UPDATED" => Ok(Self::TimeEntryUpdated),
+                "TIME_ENTRY_DELETED" => Ok(Self::TimeEntryDeleted),
+                "TIME_ENTRY_SPLIT" => Ok(Self::TimeEntrySplit),
+                "NEW_TIME_ENTRY" => Ok(Self::NewTimeEntry),
+                "TIME_ENTRY_RESTORED" => Ok(Self::TimeEntryRestored),
+                "NEW_TAG" => Ok(Self::NewTag),
+                "USER_DELETED_FROM_WORKSPACE" => Ok(Self::UserDeletedFromWorkspace),
+                "USER_JOINED_WORKSPACE" => Ok(Self::UserJoinedWorkspace),
+                "USER_DEACTIVATED_ON_WORKSPACE" => Ok(Self::UserDeactivatedOnWorkspace),
+                "USER_ACTIVATED_ON_WORKSPACE" => Ok(Self::UserActivatedOnWorkspace),
+                "USER_EMAIL_CHANGED" => Ok(Self::UserEmailChanged),
+                "USER_UPDATED" => Ok(Self::UserUpdated),
+                "NEW_INVOICE" => Ok(Self::NewInvoice),
+                "INVOICE_UPDATED" => Ok(Self::InvoiceUpdated),
+                "NEW_APPROVAL_REQUEST" => Ok(Self::NewApprovalRequest),
+                "APPROVAL_REQUEST_STATUS_UPDATED" => {
+                    Ok(Self::ApprovalRequestStatusUpdated)
+                }
+                "TIME_OFF_REQUESTED" => Ok(Self::TimeOffRequested),
+                "TIME_OFF_REQUEST_UPDATED" => Ok(Self::TimeOffRequestUpdated),
+                "TIME_OFF_REQUEST_APPROVED" => Ok(Self::TimeOffRequestApproved),
+                "TIME_OFF_REQUEST_REJECTED" => Ok(Self::TimeOffRequestRejected),
+                "TIME_OFF_REQUEST_WITHDRAWN" => Ok(Self::TimeOffRequestWithdrawn),
+                "BALANCE_UPDATED" => Ok(Self::BalanceUpdated),
+                "TAG_UPDATED" => Ok(Self::TagUpdated),
+                "TAG_DELETED" => Ok(Self::TagDeleted),
+                "TASK_UPDATED" => Ok(Self::TaskUpdated),
+                "CLIENT_UPDATED" => Ok(Self::ClientUpdated),
+                "TASK_DELETED" => Ok(Self::TaskDeleted),
+                "CLIENT_DELETED" => Ok(Self::ClientDeleted),
+                "EXPENSE_RESTORED" => Ok(Self::ExpenseRestored),
+                "ASSIGNMENT_CREATED" => Ok(Self::AssignmentCreated),
+                "ASSIGNMENT_DELETED" => Ok(Self::AssignmentDeleted),
+                "ASSIGNMENT_PUBLISHED" => Ok(Self::AssignmentPublished),
+                "ASSIGNMENT_UPDATED" => Ok(Self::AssignmentUpdated),
+                "EXPENSE_CREATED" => Ok(Self::ExpenseCreated),
+                "EXPENSE_DELETED" => Ok(Self::ExpenseDeleted),
+                "EXPENSE_UPDATED" => Ok(Self::ExpenseUpdated),
+                "PROJECT_UPDATED" => Ok(Self::ProjectUpdated),
+                "PROJECT_DELETED" => Ok(Self::ProjectDeleted),
+                "USER_GROUP_CREATED" => Ok(Self::UserGroupCreated),
+                "USER_GROUP_UPDATED" => Ok(Self::UserGroupUpdated),
+                "USER_GROUP_DELETED" => Ok(Self::UserGroupDeleted),
+                "USERS_INVITED_TO_WORKSPACE" => Ok(Self::UsersInvitedToWorkspace),
+                "LIMITED_USERS_ADDED_TO_WORKSPACE" => {
+                    Ok(Self::LimitedUsersAddedToWorkspace)
+                }
+                "COST_RATE_UPDATED" => Ok(Self::CostRateUpdated),
+                "BILLABLE_RATE_UPDATED" => Ok(Self::BillableRateUpdated),
+                _ => Err("invalid value".into()),
+            }
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for WebhookEventType {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
     ///`WebhookLogDtoV1`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct WebhookLogDtoV1 {

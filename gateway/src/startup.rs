@@ -1,0 +1,146 @@
+//! Building and running the HTTP server.
+
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, time::Duration};
+
+use poem::{
+    EndpointExt, Route, Server, endpoint::BoxEndpoint, listener::TcpAcceptor, middleware::Tracing,
+};
+
+use crate::{api, config::Config};
+
+/// How long in-flight requests get to finish after a shutdown signal before
+/// their connections are dropped.
+const GRACEFUL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The listen address is taken, not local, or needs privileges.
+    #[error("cannot bind GATEWAY_ADDR {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// The socket was bound but could not be handed to the server.
+    #[error("cannot use listener on GATEWAY_ADDR {addr}: {source}")]
+    Listener {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A bound, ready-to-run gateway.
+///
+/// Binding happens in [`Application::build`] rather than when serving, so the
+/// real address is known before any request is accepted: tests can ask for
+/// port 0 and read the chosen port, and bind errors surface as a
+/// [`StartupError`] instead of from inside the server loop.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server<Infallible, TcpAcceptor>,
+    app: BoxEndpoint<'static>,
+}
+
+impl Application {
+    /// Binds the listener and assembles the routes.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let listener = tokio::net::TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listener {
+                addr: config.addr,
+                source,
+            })?;
+        let acceptor = TcpAcceptor::from_tokio(listener)
+            .map_err(|source| StartupError::Listener { addr, source })?;
+
+        Ok(Self {
+            addr,
+            server: Server::new_with_acceptor(acceptor),
+            app: routes(),
+        })
+    }
+
+    /// The port actually bound (differs from the configured one when that was 0).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the server fails or the future is dropped.
+    ///
+    /// Installs no signal handlers, so it is safe to spawn in tests; binaries
+    /// should prefer [`Application::run_until`] with [`shutdown_signal`].
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        self.server.run(self.app).await
+    }
+
+    /// Serves until `signal` resolves, then stops accepting and lets in-flight
+    /// requests finish (bounded by a timeout so a stuck client cannot block
+    /// shutdown forever).
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
+        self.server
+            .run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT))
+            .await
+    }
+}
+
+/// All routes of the gateway.
+///
+/// The API is nested at `/` so its paths in the spec are exactly the paths
+/// served; the spec and docs live beside it rather than inside it so they do
+/// not appear as operations in the spec.
+fn routes() -> BoxEndpoint<'static> {
+    let service = api::service();
+    let spec = service.spec_endpoint();
+    // Swagger UI from poem-openapi inlines its JS/CSS and the spec itself, so
+    // /docs needs neither a CDN nor a second request.
+    let docs = service.swagger_ui();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", service)
+        .with(Tracing)
+        .boxed()
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (what container runtimes send).
+///
+/// If a handler cannot be installed that source is ignored rather than
+/// triggering an immediate shutdown.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
