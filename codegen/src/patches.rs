@@ -255,16 +255,11 @@ fn pto_server_localhost(doc: &mut Value) -> Result<usize> {
     let mut count = 0;
     if let Some(Value::Object(paths)) = doc.get_mut("paths") {
         for item in paths.values_mut() {
-            for holder in std::iter::once(&mut *item) {
-                if let Some(Value::Array(servers)) = holder.get_mut("servers") {
-                    for server in servers {
-                        if let Some(url) = server.get_mut("url") {
-                            if url.as_str().is_some_and(|u| u.starts_with("http://localhost")) {
-                                *url = Value::String(PTO_HOST.into());
-                                count += 1;
-                            }
-                        }
-                    }
+            let Some(Value::Array(servers)) = item.get_mut("servers") else { continue };
+            for url in servers.iter_mut().filter_map(|s| s.get_mut("url")) {
+                if url.as_str().is_some_and(|u| u.starts_with("http://localhost")) {
+                    *url = Value::String(PTO_HOST.into());
+                    count += 1;
                 }
             }
         }
