@@ -3,7 +3,6 @@
 //! client does not compile without them).
 
 use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
-use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::Client;
 use crate::catalog::{self, HostGroup};
@@ -27,11 +26,8 @@ impl ClientHooks<Runtime> for Client {
             *request.url_mut() = reqwest::Url::parse(&rerouted)
                 .map_err(|e| Error::Custom(format!("{}: bad URL for the {:?} host: {e}", op.id, op.host)))?;
         }
-        if let Some(auth) = &rt.auth {
-            let mut value = HeaderValue::from_str(auth.secret())
-                .map_err(|_| Error::Custom("credential is not a valid header value".into()))?;
-            value.set_sensitive(true);
-            request.headers_mut().insert(HeaderName::from_static(auth.header_name()), value);
+        if let Some((name, value)) = &rt.credential {
+            request.headers_mut().insert(name.clone(), value.clone());
         }
         Ok(())
     }

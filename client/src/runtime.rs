@@ -12,7 +12,8 @@ use crate::Client;
 
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    pub(crate) auth: Option<Auth>,
+    /// The credential header, parsed and marked sensitive once at build time.
+    pub(crate) credential: Option<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     pub(crate) hosts: Hosts,
     pub(crate) budget: RateBudget,
     pub(crate) retry: RetryPolicy,
@@ -100,9 +101,15 @@ impl ClientBuilder {
     }
 
     pub fn build(self) -> Result<Client, ConfigError> {
-        if let Some(auth) = &self.auth {
-            reqwest::header::HeaderValue::from_str(auth.secret()).map_err(|_| ConfigError::BadCredential)?;
-        }
+        let credential = match &self.auth {
+            Some(auth) => {
+                let mut value =
+                    reqwest::header::HeaderValue::from_str(auth.secret()).map_err(|_| ConfigError::BadCredential)?;
+                value.set_sensitive(true);
+                Some((reqwest::header::HeaderName::from_static(auth.header_name()), value))
+            }
+            None => None,
+        };
         // reqwest is built without a bundled crypto provider; ring is ours.
         // Installing twice is harmless (the second call reports "already set").
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -112,7 +119,7 @@ impl ClientBuilder {
             .user_agent(self.user_agent)
             .build()
             .map_err(|e| ConfigError::Http(e.to_string()))?;
-        let runtime = Runtime { auth: self.auth, hosts: self.hosts.clone(), budget: self.budget, retry: self.retry };
+        let runtime = Runtime { credential, hosts: self.hosts.clone(), budget: self.budget, retry: self.retry };
         Ok(Client::new_with_client(&self.hosts.core, http, runtime))
     }
 }
