@@ -333,7 +333,24 @@ impl FakeClockify {
         items: Vec<Value>,
         last_page_header: bool,
     ) {
-        let key = route_key(group, "GET", path);
+        self.paginated_with_method(group, "GET", path, style, shape, items, last_page_header);
+    }
+
+    /// Like [`paginated`](Self::paginated) for another method: some list
+    /// operations are POSTs that still page through the query string
+    /// (`getLogsForWebhook` takes `?page=&size=` on a POST).
+    #[allow(clippy::too_many_arguments)]
+    pub fn paginated_with_method(
+        &self,
+        group: &str,
+        method: &str,
+        path: &str,
+        style: PageStyle,
+        shape: Shape,
+        items: Vec<Value>,
+        last_page_header: bool,
+    ) {
+        let key = route_key(group, method, path);
         self.inner.lock().routes.insert(
             key,
             Route::Paginated {

@@ -3,6 +3,7 @@
 //! (every property filled), so a type that cannot hold what the contract
 //! describes fails here.
 
+use clockify_client::types;
 use clockify_testkit::FakeClockify;
 use serde_json::{Map, Value, json};
 
@@ -45,23 +46,35 @@ fn sample(doc: &Value, schema: &Value, depth: usize) -> Value {
     }
 }
 
-/// The response body the contract describes for `operation_id`.
-fn body_for(doc: &Value, operation_id: &str) -> (String, Value) {
+fn operation<'d>(doc: &'d Value, operation_id: &str) -> (&'d str, &'d str, &'d Value) {
     for (path, item) in doc["paths"].as_object().unwrap() {
-        for (_, op) in item.as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
             if op.get("operationId").and_then(Value::as_str) == Some(operation_id) {
-                let (_, resp) = op["responses"].as_object().unwrap().iter().find(|(s, _)| s.starts_with('2')).unwrap();
-                let schema = &resp["content"]["application/json"]["schema"];
-                return (path.clone(), sample(doc, schema, 0));
+                return (path, method, op);
             }
         }
     }
     panic!("{operation_id} not in the contract");
 }
 
+/// The path template, method and response body the contract describes for `operation_id`.
+fn body_for(doc: &Value, operation_id: &str) -> (String, String, Value) {
+    let (path, method, op) = operation(doc, operation_id);
+    let (_, resp) = op["responses"].as_object().unwrap().iter().find(|(s, _)| s.starts_with('2')).unwrap();
+    let schema = &resp["content"]["application/json"]["schema"];
+    (path.to_string(), method.to_uppercase(), sample(doc, schema, 0))
+}
+
+/// A request body for `operation_id`, typed, built from its schema.
+fn request_body<T: serde::de::DeserializeOwned>(doc: &Value, operation_id: &str) -> T {
+    let (_, _, op) = operation(doc, operation_id);
+    let v = sample(doc, &op["requestBody"]["content"]["application/json"]["schema"], 0);
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("sample body of {operation_id} ({v}) does not deserialize: {e}"))
+}
+
 macro_rules! decodes {
     ($fake:expr, $doc:expr, $group:literal, $id:literal, |$c:ident| $call:expr) => {{
-        let (template, body) = body_for(&$doc, $id);
+        let (template, method, body) = body_for(&$doc, $id);
         let path = template.replace("{workspaceId}", "ws1").replace(
             |c: char| c == '{' || c == '}', "",
         );
@@ -73,7 +86,7 @@ macro_rules! decodes {
             .replace("userId", "u1")
             .replace("assignmentId", "as1")
             .replace("requestId", "rq1");
-        $fake.on($group, "GET", &path, 200, body.clone());
+        $fake.on($group, &method, &path, 200, body.clone());
         let $c = client_for(&$fake, None);
         let typed = $call.await.unwrap_or_else(|e| panic!("{} did not decode: {}", $id, clockify_client::ClockifyError::from(e)));
         let back = serde_json::to_value(typed.into_inner()).unwrap();
@@ -112,5 +125,48 @@ async fn one_operation_per_tag_decodes() {
         .start("2024-01-01T00:00:00Z")
         .end("2024-01-31T00:00:00Z")
         .send());
-    assert_eq!(tags, 20);
+    tags += decodes!(fake, doc, "api", "getCreatedEntityInfo", |c| c.get_created_entity_info().workspace_id("ws1").type_(vec!["PROJECT".to_string()]).send());
+    tags += decodes!(fake, doc, "reports", "generateDetailedReportV1", |c| c
+        .generate_detailed_report_v1()
+        .workspace_id("ws1")
+        .body(request_body::<types::ExpenseReportFilterV1>(&doc, "generateDetailedReportV1"))
+        .send());
+    tags += decodes!(fake, doc, "reports", "generateDetailedReport", |c| c
+        .generate_detailed_report()
+        .workspace_id("ws1")
+        .body(request_body::<types::DetailedReportFilterV1>(&doc, "generateDetailedReport"))
+        .send());
+    tags += decodes!(fake, doc, "reports", "generateAttendanceReport", |c| c
+        .generate_attendance_report()
+        .workspace_id("ws1")
+        .body(request_body::<types::AttendanceReportFilterV1>(&doc, "generateAttendanceReport"))
+        .send());
+    tags += decodes!(fake, doc, "api", "getProjectTotals", |c| c
+        .get_project_totals()
+        .workspace_id("ws1")
+        .start("2024-01-01T00:00:00Z")
+        .end("2024-01-31T00:00:00Z")
+        .send());
+    tags += decodes!(fake, doc, "api", "getTimeOffRequest", |c| c
+        .get_time_off_request()
+        .workspace_id("ws1")
+        .body(request_body::<types::GetTimeOffRequestsV1Request>(&doc, "getTimeOffRequest"))
+        .send());
+    tags += decodes!(fake, doc, "pto", "getPtoTimeOffRequests", |c| c
+        .get_pto_time_off_requests()
+        .workspace_id("ws1")
+        .body(request_body::<types::PtoGetTimeOffRequestsV1Request>(&doc, "getPtoTimeOffRequests"))
+        .send());
+    tags += decodes!(fake, doc, "api", "removeMember", |c| c.remove_member().workspace_id("ws1").user_id("u1").send());
+    // Every tag of the contract is covered, counted from the contract itself.
+    let mut all_tags: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op.get("tags")?.get(0)?.as_str())
+        .collect();
+    all_tags.sort();
+    all_tags.dedup();
+    assert_eq!(tags, all_tags.len(), "one decoding case per tag: {all_tags:?}");
 }

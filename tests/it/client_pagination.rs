@@ -109,3 +109,35 @@ async fn an_error_mid_stream_is_yielded_and_ends_the_stream() {
     assert_eq!(err.status(), Some(404));
     assert!(stream.try_next().await.unwrap().is_none(), "nothing after the error");
 }
+
+#[tokio::test]
+async fn page_and_size_in_the_query_of_a_post_from_page_zero() {
+    let fake = FakeClockify::start().await;
+    fake.paginated_with_method(
+        "api",
+        "POST",
+        "/v1/workspaces/ws1/webhooks/wh1/logs",
+        PageStyle::Size,
+        Shape::Array,
+        items("l", 130),
+        false,
+    );
+    let client = client_for(&fake, None);
+    let got: Vec<_> = client
+        .get_logs_for_webhook()
+        .workspace_id("ws1")
+        .webhook_id("wh1")
+        .body(clockify_client::types::WebhookLogSearchRequestV1::builder().sort_by_newest(true))
+        .stream_with_page_size(Some(50))
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<String> = got.iter().map(|l| l.id.clone().unwrap()).collect();
+    assert_eq!(ids, (0..130).map(|i| format!("l{i}")).collect::<Vec<_>>(), "every log once, in order");
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3, "50 + 50 + 30 (short page ends it)");
+    let pages: Vec<_> = reqs.iter().map(|r| r.query_param("page")).collect();
+    assert_eq!(pages, [Some("0".into()), Some("1".into()), Some("2".into())], "this family starts at page 0");
+    assert!(reqs.iter().all(|r| r.method == "POST" && r.query_param("size").as_deref() == Some("50")));
+    assert_eq!(reqs[1].json().unwrap()["sortByNewest"], json!(true), "the filter body is sent with every page");
+}

@@ -212,3 +212,31 @@ async fn path_parameters_are_percent_encoded() {
     assert!(r.path.ends_with("/tags"), "the value cannot change the path: {}", r.path);
     assert_eq!(r.query, "");
 }
+
+#[tokio::test]
+async fn a_slow_answer_times_out_and_only_idempotent_requests_are_tried_again() {
+    let fake = FakeClockify::start().await;
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
+    fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({ "id": "t1", "name": "x" }));
+    // The first GET hangs far beyond the timeout; the retry gets a prompt answer.
+    fake.fail_next("GET", "/api/v1/workspaces/ws1/tags", Fault::Delay(Duration::from_secs(20)), 1);
+    fake.fail_next("POST", "/api/v1/workspaces/ws1/tags", Fault::Delay(Duration::from_secs(20)), 1);
+    let client = builder_for(&fake, None).timeout(Duration::from_millis(300)).build().unwrap();
+
+    client.get_tags().workspace_id("ws1").send().await.expect("GET succeeds on its second attempt");
+    assert_eq!(fake.count("GET", "/api/v1/workspaces/ws1/tags"), 2, "timed out once, tried again once");
+
+    let started = std::time::Instant::now();
+    let err = ClockifyError::from(
+        client
+            .create_new_tag()
+            .workspace_id("ws1")
+            .body(types::TagRequest::builder().name(Some("x".parse().unwrap())))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(matches!(&err, ClockifyError::Transport(e) if e.is_timeout()), "a timeout, not {err:?}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the client gave up before the server answered");
+    assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), 1, "a POST that timed out is never sent again");
+}
