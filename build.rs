@@ -5,26 +5,29 @@
 
 use std::path::Path;
 
-use clockify_codegen::{ARTIFACT_PATHS, Contract, check_committed, generate};
+use clockify_codegen::{ARTIFACT_PATHS, AddonDefinition, Contract, INPUT_PATHS, check_committed, generate};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    println!("cargo:rerun-if-changed=openapi.json");
-    for path in ARTIFACT_PATHS {
+    for path in INPUT_PATHS.iter().chain(ARTIFACT_PATHS) {
         println!("cargo:rerun-if-changed={path}");
     }
     let contract = match Contract::load(&root.join("openapi.json")) {
         Ok(c) => c,
         Err(e) => fail(&format!("openapi.json: {e}")),
     };
-    let artifacts = match generate(&contract) {
+    let addon = match AddonDefinition::load(&root.join(clockify_codegen::addon::ADDON_FILE)) {
+        Ok(a) => a,
+        Err(e) => fail(&e.to_string()),
+    };
+    let artifacts = match generate(&contract, &addon) {
         Ok(a) => a,
         Err(e) => fail(&format!("openapi.json cannot be generated: {e}")),
     };
     let stale = check_committed(root, &artifacts);
     if !stale.is_empty() {
         fail(&format!(
-            "generated files are stale against openapi.json: {}; run `cargo xtask regen` and commit the result",
+            "generated files are stale against openapi.json and addon.toml: {}; run `cargo xtask regen` and commit the result",
             stale.join(", ")
         ));
     }

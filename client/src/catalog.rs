@@ -86,6 +86,9 @@ pub struct Operation {
     pub tag: &'static str,
     pub host: HostGroup,
     pub access: Access,
+    /// The manifest scope an add-on token needs for this operation; `None`
+    /// when it needs none. From the reviewed table in `codegen/src/scopes.rs`.
+    pub scope: Option<crate::Scope>,
     pub deprecated: bool,
     pub params: &'static [Param],
     pub body: Option<Body>,

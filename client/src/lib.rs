@@ -35,6 +35,7 @@ pub mod upload;
 pub use auth::Auth;
 pub use error::{ApiFailure, ClockifyError, ConfigError};
 pub use generated::events::WebhookEvent;
+pub use generated::scopes::Scope;
 pub use upload::FilePart;
 pub use generated::sdk::{Client, builder, types};
 pub use hosts::{Hosts, Region};

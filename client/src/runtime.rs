@@ -8,7 +8,7 @@ use crate::error::ConfigError;
 use crate::hosts::Hosts;
 use crate::rate_limit::RateBudget;
 use crate::retry::RetryPolicy;
-use crate::Client;
+use crate::{Client, Scope};
 
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -17,6 +17,8 @@ pub struct Runtime {
     pub(crate) hosts: Hosts,
     pub(crate) budget: RateBudget,
     pub(crate) retry: RetryPolicy,
+    /// When set, operations needing any other scope are refused before sending.
+    pub(crate) scopes: Option<std::sync::Arc<[Scope]>>,
 }
 
 impl Runtime {
@@ -49,6 +51,7 @@ pub struct ClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     user_agent: String,
+    scopes: Option<std::sync::Arc<[Scope]>>,
 }
 
 impl ClientBuilder {
@@ -66,6 +69,7 @@ impl ClientBuilder {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("clockify-client-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
+            scopes: None,
         }
     }
 
@@ -100,6 +104,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Refuse, before anything is sent, every operation that needs a scope
+    /// outside `scopes` (an add-on passes the scopes its manifest declares, so
+    /// a call Clockify would answer with 403 fails here, naming the scope).
+    pub fn declared_scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        self.scopes = Some(scopes.into_iter().collect());
+        self
+    }
+
     pub fn build(self) -> Result<Client, ConfigError> {
         let credential = match &self.auth {
             Some(auth) => {
@@ -119,7 +131,7 @@ impl ClientBuilder {
             .user_agent(self.user_agent)
             .build()
             .map_err(|e| ConfigError::Http(e.to_string()))?;
-        let runtime = Runtime { credential, hosts: self.hosts.clone(), budget: self.budget, retry: self.retry };
+        let runtime = Runtime { credential, hosts: self.hosts.clone(), budget: self.budget, retry: self.retry, scopes: self.scopes };
         Ok(Client::new_with_client(&self.hosts.core, http, runtime))
     }
 }

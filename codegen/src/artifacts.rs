@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::addon::AddonDefinition;
 use crate::contract::Contract;
 use crate::error::{CodegenError, Result};
 
@@ -12,7 +13,13 @@ pub const ARTIFACT_PATHS: &[&str] = &[
     "client/src/generated/events.rs",
     "client/src/generated/catalog.rs",
     "client/src/generated/streams.rs",
+    "client/src/generated/scopes.rs",
+    "manifest.json",
+    "gateway/src/generated/addon.rs",
 ];
+
+/// Hand-written inputs besides the contract (relative to the workspace root).
+pub const INPUT_PATHS: &[&str] = &["openapi.json", crate::addon::ADDON_FILE];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artifact {
@@ -20,8 +27,8 @@ pub struct Artifact {
     pub contents: String,
 }
 
-/// Generates every artifact from the normalized contract.
-pub fn generate(contract: &Contract) -> Result<Vec<Artifact>> {
+/// Generates every artifact from the normalized contract and the add-on definition.
+pub fn generate(contract: &Contract, addon: &AddonDefinition) -> Result<Vec<Artifact>> {
     if let Err(problems) = crate::lint::lint(contract) {
         let list: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
         return Err(CodegenError::Other(format!(
@@ -37,6 +44,9 @@ pub fn generate(contract: &Contract) -> Result<Vec<Artifact>> {
     out.push(Artifact { path: ARTIFACT_PATHS[2], contents: crate::events::generate(contract)? });
     out.push(Artifact { path: ARTIFACT_PATHS[3], contents: crate::catalog::generate(&facts)? });
     out.push(Artifact { path: ARTIFACT_PATHS[4], contents: crate::streams::generate(contract, &facts)? });
+    out.push(Artifact { path: ARTIFACT_PATHS[5], contents: crate::scopes::generate()? });
+    out.push(Artifact { path: ARTIFACT_PATHS[6], contents: crate::manifest::manifest_file(contract, addon)? });
+    out.push(Artifact { path: ARTIFACT_PATHS[7], contents: crate::manifest::gateway_module(contract, addon)? });
     check_operation_names(&out[0].contents, &facts)?;
     Ok(out)
 }

@@ -37,6 +37,13 @@ fn entry(f: &OperationFacts) -> TokenStream {
         Access::Write => quote!(Access::Write),
     };
     let deprecated = f.deprecated;
+    let scope = match &f.scope {
+        Some(s) => {
+            let v = proc_macro2::Ident::new(&crate::scopes::variant_name(s), proc_macro2::Span::call_site());
+            quote!(Some(Scope::#v))
+        }
+        None => quote!(None),
+    };
     let params = f.params.iter().map(|p| {
         let name = &p.name;
         let loc = match p.location {
@@ -90,7 +97,7 @@ fn entry(f: &OperationFacts) -> TokenStream {
     quote! {
         Operation {
             id: #id, rust_name: #rust, method: #method, path: #path, tag: #tag,
-            host: HostGroup::#host, access: #access, deprecated: #deprecated,
+            host: HostGroup::#host, access: #access, scope: #scope, deprecated: #deprecated,
             params: &[#(#params),*], body: #body, response: #response, pagination: #pagination,
         }
     }
@@ -103,6 +110,7 @@ pub fn generate(facts: &[OperationFacts]) -> Result<String> {
     let index = 0..count;
     let tokens = quote! {
         use crate::catalog::*;
+        use crate::generated::scopes::Scope;
 
         /// Every operation of the contract, in contract order.
         pub static OPERATIONS: &[Operation; #count] = &[#(#entries),*];

@@ -68,6 +68,8 @@ pub struct OperationFacts {
     pub tag: String,
     pub host: HostGroup,
     pub access: Access,
+    /// The manifest scope the operation needs (`crate::scopes`), if any.
+    pub scope: Option<String>,
     pub deprecated: bool,
     pub params: Vec<ParamFacts>,
     /// `(media type, schema)` of the request body.
@@ -96,6 +98,10 @@ impl OperationFacts {
             self.tag,
             access
         );
+        match &self.scope {
+            Some(scope) => s.push_str(&format!(" Scope: `{scope}`.")),
+            None => s.push_str(" Needs no scope."),
+        }
         if let Some(p) = &self.pagination {
             let loc = match p.location {
                 PageLocation::Query => "query",
@@ -141,6 +147,7 @@ fn operation_facts(contract: &Contract, op: OperationRef<'_>) -> Result<Operatio
         "post" if post_is_read(&id) => Access::Read,
         _ => Access::Write,
     };
+    let scope = crate::scopes::scope_for(&id, op.tag(), access)?;
     let mut params = Vec::new();
     for p in op.parameters() {
         let p = contract.resolve(p);
@@ -175,6 +182,7 @@ fn operation_facts(contract: &Contract, op: OperationRef<'_>) -> Result<Operatio
         tag: op.tag().to_owned(),
         host,
         access,
+        scope,
         deprecated: op.is_deprecated(),
         params,
         body,

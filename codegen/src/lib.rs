@@ -6,6 +6,7 @@
 //! writes their output, and the root `build.rs` and a test compare it with what
 //! is committed.
 
+pub mod addon;
 pub mod changelog;
 pub mod contract;
 pub mod error;
@@ -13,16 +14,19 @@ pub mod events;
 pub mod facts;
 pub mod hosts;
 pub mod lint;
+pub mod manifest;
 pub mod multipart;
 pub mod patches;
 pub mod render;
+pub mod scopes;
 pub mod sdk;
 pub mod streams;
 pub mod typenames;
 pub mod catalog;
 pub mod artifacts;
 
-pub use artifacts::{Artifact, generate, ARTIFACT_PATHS, check_committed};
+pub use artifacts::{Artifact, generate, ARTIFACT_PATHS, INPUT_PATHS, check_committed};
+pub use addon::AddonDefinition;
 pub use contract::Contract;
 pub use error::{CodegenError, Result};
 pub use patches::{AppliedPatch, normalize};

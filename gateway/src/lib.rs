@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod config;
+pub mod generated;
 pub mod startup;
 pub mod telemetry;
 

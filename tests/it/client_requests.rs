@@ -240,3 +240,28 @@ async fn a_slow_answer_times_out_and_only_idempotent_requests_are_tried_again() 
     assert!(started.elapsed() < Duration::from_secs(20), "the client gave up before the server answered");
     assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), 1, "a POST that timed out is never sent again");
 }
+
+#[tokio::test]
+async fn an_operation_outside_the_declared_scopes_is_refused_before_sending() {
+    use clockify_client::Scope;
+    let fake = FakeClockify::start().await;
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
+    fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({ "id": "t1", "name": "x" }));
+    fake.on("api", "GET", "/v1/workspaces/ws1/webhooks", 200, json!({ "webhooks": [], "workspaceWebhookCount": 0 }));
+    let client = builder_for(&fake, None).declared_scopes([Scope::TagRead]).build().unwrap();
+
+    client.get_tags().workspace_id("ws1").send().await.expect("TAG_READ is declared");
+    // Webhook operations need no scope at all.
+    client.get_webhooks().workspace_id("ws1").send().await.expect("no scope needed");
+    let err = ClockifyError::from(
+        client
+            .create_new_tag()
+            .workspace_id("ws1")
+            .body(types::TagRequest::builder().name(Some("x".parse().unwrap())))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.to_string().contains("createNewTag needs scope TAG_WRITE"), "{err}");
+    assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), 0, "nothing was sent");
+}

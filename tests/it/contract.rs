@@ -7,12 +7,12 @@ use clockify_client::{WebhookEvent, catalog};
 use clockify_codegen::{Contract, check_committed, generate, normalize};
 use serde_json::{Value, json};
 
-use crate::support::{contract_json, root, upstream_spec};
+use crate::support::{addon, contract_json, root, upstream_spec};
 
 #[test]
 fn committed_artifacts_are_fresh() {
     let contract = Contract::load(&root().join("openapi.json")).expect("openapi.json loads");
-    let artifacts = generate(&contract).expect("openapi.json generates");
+    let artifacts = generate(&contract, &addon()).expect("openapi.json generates");
     let stale = check_committed(&root(), &artifacts);
     assert!(stale.is_empty(), "stale generated files {stale:?}: run `cargo xtask regen` and commit the result");
 }
@@ -115,7 +115,7 @@ fn a_new_event_in_the_contract_becomes_a_variant() {
             .unwrap()
             .push(json!("INVOICE_PAID"));
     });
-    let artifacts = generate(&contract).expect("generates");
+    let artifacts = generate(&contract, &addon()).expect("generates");
     let events = artifacts.iter().find(|a| a.path.ends_with("events.rs")).unwrap();
     assert!(events.contents.contains("InvoicePaid"), "variant generated");
     assert!(events.contents.contains("\"INVOICE_PAID\""), "wire name generated");
@@ -124,7 +124,7 @@ fn a_new_event_in_the_contract_becomes_a_variant() {
 }
 
 fn generation_error(contract: &Contract) -> String {
-    match generate(contract) {
+    match generate(contract, &addon()) {
         Ok(_) => panic!("the contract must not generate"),
         Err(e) => e.to_string(),
     }
@@ -178,7 +178,7 @@ fn a_removed_operation_leaves_the_catalog() {
     let c = contract_with(|doc| {
         doc["paths"]["/v1/workspaces/{workspaceId}/tags"].as_object_mut().unwrap().remove("get");
     });
-    let artifacts = generate(&c).expect("generates");
+    let artifacts = generate(&c, &addon()).expect("generates");
     let catalog = artifacts.iter().find(|a| a.path.ends_with("catalog.rs")).unwrap();
     assert!(!catalog.contents.contains("\"getTags\""));
     let sdk = artifacts.iter().find(|a| a.path.ends_with("sdk.rs")).unwrap();
@@ -191,8 +191,8 @@ fn normalization_is_deterministic() {
     let (a, _) = normalize(&upstream).unwrap();
     let (b, _) = normalize(&upstream).unwrap();
     assert_eq!(a.to_json(), b.to_json());
-    let once = generate(&a).unwrap();
-    let twice = generate(&b).unwrap();
+    let once = generate(&a, &addon()).unwrap();
+    let twice = generate(&b, &addon()).unwrap();
     assert_eq!(once, twice);
 }
 

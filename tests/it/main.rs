@@ -6,3 +6,4 @@ mod client_decoding;
 mod client_pagination;
 mod client_requests;
 mod contract;
+mod manifest;

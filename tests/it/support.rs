@@ -33,3 +33,15 @@ pub fn builder_for(fake: &FakeClockify, auth: Option<Auth>) -> ClientBuilder {
         .budget(RateBudget::new(RateLimit::per_second(1000)))
         .retry(RetryPolicy { base_delay: std::time::Duration::from_millis(5), ..RetryPolicy::default() })
 }
+
+/// The committed add-on definition (`addon.toml`).
+pub fn addon() -> clockify_codegen::AddonDefinition {
+    clockify_codegen::AddonDefinition::load(&root().join(clockify_codegen::addon::ADDON_FILE)).expect("addon.toml parses")
+}
+
+/// The official manifest schema `version` ("1.3" or "1.4") from `../shared`.
+pub fn manifest_schema(version: &str) -> serde_json::Value {
+    let p = root().join(format!("../shared/clockify/manifest-schema-{version}.json"));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (the tests need ../shared beside the repository)", p.display()));
+    serde_json::from_str(&text).expect("the schema is JSON")
+}

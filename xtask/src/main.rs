@@ -4,15 +4,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clockify_codegen::changelog::Changelog;
-use clockify_codegen::{Contract, check_committed, generate, normalize};
+use clockify_codegen::manifest::validate_against_schema;
+use clockify_codegen::{AddonDefinition, Contract, check_committed, generate, normalize};
 
 const USAGE: &str = "\
-usage: cargo xtask regen [--from <upstream openapi.json>] [--check]
+usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-schemas <dir>]
 
-  regen                 regenerate the Rust artifacts from the committed openapi.json
+  regen                 regenerate the Rust artifacts and manifest.json from the
+                        committed openapi.json and addon.toml
   regen --from <spec>   normalize an upstream Clockify spec into openapi.json first,
                         print the patches applied and the API changelog
-  --check               generate in memory only; exit 1 naming every stale file";
+  --check               generate in memory only; exit 1 naming every stale file
+  --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
+                        (default ../shared/clockify); manifest.json is validated
+                        against both";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,11 +43,13 @@ fn workspace_root() -> PathBuf {
 fn regen(args: &[String]) -> Result<ExitCode, String> {
     let mut from: Option<PathBuf> = None;
     let mut check = false;
+    let mut schemas: Option<PathBuf> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--check" => check = true,
             "--from" => from = Some(it.next().ok_or("--from needs a path")?.into()),
+            "--manifest-schemas" => schemas = Some(it.next().ok_or("--manifest-schemas needs a directory")?.into()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
@@ -75,7 +82,10 @@ fn regen(args: &[String]) -> Result<ExitCode, String> {
         None => committed.ok_or_else(|| format!("cannot read {}; pass --from <upstream spec>", contract_path.display()))?,
     };
 
-    let artifacts = generate(&contract).map_err(|e| e.to_string())?;
+    let addon = AddonDefinition::load(&root.join(clockify_codegen::addon::ADDON_FILE)).map_err(|e| e.to_string())?;
+    let artifacts = generate(&contract, &addon).map_err(|e| e.to_string())?;
+    let manifest = artifacts.iter().find(|a| a.path == "manifest.json").ok_or("codegen wrote no manifest.json")?;
+    validate_manifest(&manifest.contents, &schemas.unwrap_or_else(|| root.join("../shared/clockify")))?;
     for path in check_committed(&root, &artifacts) {
         stale.push(path.into());
     }
@@ -104,4 +114,20 @@ fn regen(args: &[String]) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The generated manifest must satisfy the official schemas 1.4 and 1.3.
+fn validate_manifest(manifest: &str, dir: &Path) -> Result<(), String> {
+    let manifest: serde_json::Value = serde_json::from_str(manifest).map_err(|e| format!("manifest.json: {e}"))?;
+    for version in ["1.4", "1.3"] {
+        let path = dir.join(format!("manifest-schema-{version}.json"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}; pass --manifest-schemas <dir> holding the official schemas", path.display()))?;
+        let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Err(errors) = validate_against_schema(&manifest, &schema) {
+            return Err(format!("manifest.json does not satisfy manifest schema {version}:\n  {}", errors.join("\n  ")));
+        }
+        println!("manifest.json satisfies manifest schema {version}.");
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::all, unused, unused_comparisons, missing_docs, rustdoc::all)]
 
 use crate::catalog::*;
+use crate::generated::scopes::Scope;
 /// Every operation of the contract, in contract order.
 pub static OPERATIONS: &[Operation; 170usize] = &[
     Operation {
@@ -12,6 +13,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::UserWrite),
         deprecated: false,
         params: &[],
         body: Some(Body {
@@ -34,6 +36,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::UserRead),
         deprecated: false,
         params: &[
             Param {
@@ -59,6 +62,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::WorkspaceRead),
         deprecated: false,
         params: &[
             Param {
@@ -86,6 +90,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[],
         body: Some(Body {
@@ -108,6 +113,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::WorkspaceRead),
         deprecated: false,
         params: &[
             Param {
@@ -133,6 +139,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -164,6 +171,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Approval",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ApprovalRead),
         deprecated: false,
         params: &[
             Param {
@@ -230,6 +238,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Approval",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ApprovalWrite),
         deprecated: false,
         params: &[
             Param {
@@ -259,6 +268,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Approval",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ApprovalWrite),
         deprecated: false,
         params: &[
             Param {
@@ -288,6 +298,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Approval",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ApprovalWrite),
         deprecated: false,
         params: &[
             Param {
@@ -323,6 +334,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Approval",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ApprovalWrite),
         deprecated: false,
         params: &[
             Param {
@@ -358,6 +370,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Approval",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ApprovalWrite),
         deprecated: false,
         params: &[
             Param {
@@ -393,6 +406,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Client",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ClientRead),
         deprecated: false,
         params: &[
             Param {
@@ -465,6 +479,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Client",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ClientWrite),
         deprecated: false,
         params: &[
             Param {
@@ -494,6 +509,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Client",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ClientRead),
         deprecated: false,
         params: &[
             Param {
@@ -525,6 +541,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Client",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ClientWrite),
         deprecated: false,
         params: &[
             Param {
@@ -572,6 +589,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Client",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ClientWrite),
         deprecated: false,
         params: &[
             Param {
@@ -603,6 +621,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -632,6 +651,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::CustomFieldsRead),
         deprecated: false,
         params: &[
             Param {
@@ -677,6 +697,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::CustomFieldsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -706,6 +727,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::CustomFieldsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -741,6 +763,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::CustomFieldsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -772,6 +795,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Entity changes (Experimental)",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeEntryRead),
         deprecated: false,
         params: &[
             Param {
@@ -838,6 +862,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Entity changes (Experimental)",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeEntryRead),
         deprecated: false,
         params: &[
             Param {
@@ -907,6 +932,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Entity changes (Experimental)",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeEntryRead),
         deprecated: false,
         params: &[
             Param {
@@ -973,6 +999,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ExpenseRead),
         deprecated: false,
         params: &[
             Param {
@@ -1028,6 +1055,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1057,6 +1085,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ExpenseRead),
         deprecated: false,
         params: &[
             Param {
@@ -1132,6 +1161,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1161,6 +1191,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1196,6 +1227,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1227,6 +1259,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1262,6 +1295,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ExpenseRead),
         deprecated: false,
         params: &[
             Param {
@@ -1293,6 +1327,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1328,6 +1363,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ExpenseWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1359,6 +1395,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ExpenseRead),
         deprecated: false,
         params: &[
             Param {
@@ -1396,6 +1433,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Holiday",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -1429,6 +1467,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Holiday",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1458,6 +1497,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Holiday",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -1503,6 +1543,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Holiday",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1538,6 +1579,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Holiday",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1569,6 +1611,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1598,6 +1641,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::InvoiceRead),
         deprecated: false,
         params: &[
             Param {
@@ -1665,6 +1709,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1694,6 +1739,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::InvoiceRead),
         deprecated: false,
         params: &[
             Param {
@@ -1735,6 +1781,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::InvoiceRead),
         deprecated: false,
         params: &[
             Param {
@@ -1760,6 +1807,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1789,6 +1837,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::InvoiceRead),
         deprecated: false,
         params: &[
             Param {
@@ -1820,6 +1869,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1855,6 +1905,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1886,6 +1937,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -1917,6 +1969,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::InvoiceRead),
         deprecated: false,
         params: &[
             Param {
@@ -1954,6 +2007,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::InvoiceRead),
         deprecated: false,
         params: &[
             Param {
@@ -2008,6 +2062,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2043,6 +2098,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2080,6 +2136,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Invoice",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::InvoiceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2115,6 +2172,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::UserRead),
         deprecated: false,
         params: &[
             Param {
@@ -2146,6 +2204,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::UserWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2181,6 +2240,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ProjectRead),
         deprecated: false,
         params: &[
             Param {
@@ -2343,6 +2403,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2372,6 +2433,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::ProjectRead),
         deprecated: false,
         params: &[
             Param {
@@ -2427,6 +2489,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2462,6 +2525,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2493,6 +2557,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::CustomFieldsRead),
         deprecated: false,
         params: &[
             Param {
@@ -2538,6 +2603,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::CustomFieldsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2575,6 +2641,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Custom fields",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::CustomFieldsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2616,6 +2683,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2651,6 +2719,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2686,6 +2755,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2721,6 +2791,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TaskRead),
         deprecated: false,
         params: &[
             Param {
@@ -2805,6 +2876,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TaskWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2846,6 +2918,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TaskWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2887,6 +2960,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TaskWrite),
         deprecated: false,
         params: &[
             Param {
@@ -2928,6 +3002,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TaskRead),
         deprecated: false,
         params: &[
             Param {
@@ -2965,6 +3040,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TaskWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3018,6 +3094,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Task",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TaskWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3055,6 +3132,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3090,6 +3168,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3131,6 +3210,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Project",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::ProjectWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3172,6 +3252,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::SchedulingRead),
         deprecated: false,
         params: &[
             Param {
@@ -3250,6 +3331,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling (Deprecated)",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::SchedulingRead),
         deprecated: true,
         params: &[
             Param {
@@ -3316,6 +3398,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::SchedulingRead),
         deprecated: false,
         params: &[
             Param {
@@ -3356,6 +3439,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::SchedulingRead),
         deprecated: false,
         params: &[
             Param {
@@ -3401,6 +3485,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::SchedulingWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3430,6 +3515,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::SchedulingWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3461,6 +3547,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::SchedulingWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3500,6 +3587,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::SchedulingWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3537,6 +3625,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::SchedulingWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3574,6 +3663,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::SchedulingRead),
         deprecated: false,
         params: &[
             Param {
@@ -3614,6 +3704,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::SchedulingRead),
         deprecated: false,
         params: &[
             Param {
@@ -3680,6 +3771,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Scheduling",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::SchedulingWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3717,6 +3809,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Tag",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TagRead),
         deprecated: false,
         params: &[
             Param {
@@ -3801,6 +3894,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Tag",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TagWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3830,6 +3924,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Tag",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TagRead),
         deprecated: false,
         params: &[
             Param {
@@ -3861,6 +3956,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Tag",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TagWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3896,6 +3992,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Tag",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TagWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3927,6 +4024,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3956,6 +4054,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -3985,6 +4084,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeEntryRead),
         deprecated: false,
         params: &[
             Param {
@@ -4033,6 +4133,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeEntryRead),
         deprecated: false,
         params: &[
             Param {
@@ -4070,6 +4171,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4105,6 +4207,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4136,6 +4239,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Balance",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -4203,6 +4307,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Balance",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4238,6 +4343,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Balance",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -4305,6 +4411,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -4365,6 +4472,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4394,6 +4502,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -4425,6 +4534,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4460,6 +4570,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4491,6 +4602,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4526,6 +4638,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4561,6 +4674,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4598,6 +4712,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4639,6 +4754,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4680,6 +4796,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: false,
         params: &[
             Param {
@@ -4723,6 +4840,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Group",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::GroupRead),
         deprecated: false,
         params: &[
             Param {
@@ -4801,6 +4919,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Group",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::GroupWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4830,6 +4949,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Group",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::GroupWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4865,6 +4985,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Group",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::GroupWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4896,6 +5017,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Group",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::GroupWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4931,6 +5053,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Group",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::GroupWrite),
         deprecated: false,
         params: &[
             Param {
@@ -4968,6 +5091,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::TimeEntryRead),
         deprecated: false,
         params: &[
             Param {
@@ -5088,6 +5212,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5131,6 +5256,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5172,6 +5298,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5211,6 +5338,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5246,6 +5374,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time entry",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::TimeEntryWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5283,6 +5412,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::UserRead),
         deprecated: false,
         params: &[
             Param {
@@ -5385,6 +5515,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5420,6 +5551,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::UserRead),
         deprecated: false,
         params: &[
             Param {
@@ -5460,6 +5592,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5495,6 +5628,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace (Deprecated)",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::UserWrite),
         deprecated: true,
         params: &[
             Param {
@@ -5526,6 +5660,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5561,6 +5696,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::UserWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5602,6 +5738,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Workspace",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::WorkspaceWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5637,6 +5774,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: Some(Scope::UserRead),
         deprecated: false,
         params: &[
             Param {
@@ -5703,6 +5841,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::UserWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5740,6 +5879,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "User",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: Some(Scope::UserWrite),
         deprecated: false,
         params: &[
             Param {
@@ -5775,6 +5915,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -5806,6 +5947,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -5835,6 +5977,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -5866,6 +6009,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -5901,6 +6045,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -5932,6 +6077,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Read,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -5990,6 +6136,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Webhooks",
         host: HostGroup::Core,
         access: Access::Write,
+        scope: None,
         deprecated: false,
         params: &[
             Param {
@@ -6021,6 +6168,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Balance (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: true,
         params: &[
             Param {
@@ -6088,6 +6236,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Balance (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6123,6 +6272,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Balance (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: true,
         params: &[
             Param {
@@ -6190,6 +6340,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: true,
         params: &[
             Param {
@@ -6250,6 +6401,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6279,6 +6431,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: true,
         params: &[
             Param {
@@ -6310,6 +6463,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6345,6 +6499,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6376,6 +6531,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Policy (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6411,6 +6567,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6448,6 +6605,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6485,6 +6643,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6526,6 +6685,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Write,
+        scope: Some(Scope::TimeOffWrite),
         deprecated: true,
         params: &[
             Param {
@@ -6569,6 +6729,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Off (Deprecated)",
         host: HostGroup::Pto,
         access: Access::Read,
+        scope: Some(Scope::TimeOffRead),
         deprecated: true,
         params: &[
             Param {
@@ -6612,6 +6773,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Shared Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6688,6 +6850,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Team Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6717,6 +6880,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Entry Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6748,6 +6912,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Expense Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6791,6 +6956,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Entry Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6820,6 +6986,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Time Entry Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6849,6 +7016,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Shared Report",
         host: HostGroup::Reports,
         access: Access::Read,
+        scope: Some(Scope::ReportsRead),
         deprecated: false,
         params: &[
             Param {
@@ -6906,6 +7074,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Shared Report",
         host: HostGroup::Reports,
         access: Access::Write,
+        scope: Some(Scope::ReportsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -6935,6 +7104,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Shared Report",
         host: HostGroup::Reports,
         access: Access::Write,
+        scope: Some(Scope::ReportsWrite),
         deprecated: false,
         params: &[
             Param {
@@ -6970,6 +7140,7 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         tag: "Shared Report",
         host: HostGroup::Reports,
         access: Access::Write,
+        scope: Some(Scope::ReportsWrite),
         deprecated: false,
         params: &[
             Param {

@@ -5,4 +5,5 @@ pub mod catalog;
 pub mod streams;
 pub mod events;
 pub mod multipart;
+pub mod scopes;
 pub mod sdk;

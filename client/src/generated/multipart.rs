@@ -13,7 +13,7 @@ pub struct UploadImageForm {
     pub file: crate::upload::FilePart,
 }
 impl crate::Client {
-    ///`POST /v1/file/image` on the core API. Tag: User. write.
+    ///`POST /v1/file/image` on the core API. Tag: User. write. Scope: `USER_WRITE`.
     pub async fn upload_image(
         &self,
         body: UploadImageForm,
@@ -65,7 +65,7 @@ pub struct CreateExpenseForm {
     pub user_id: String,
 }
 impl crate::Client {
-    ///`POST /v1/workspaces/{workspaceId}/expenses` on the core API. Tag: Expense. write.
+    ///`POST /v1/workspaces/{workspaceId}/expenses` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
     pub async fn create_expense(
         &self,
         workspace_id: &str,
@@ -148,7 +148,7 @@ pub struct UpdateExpenseForm {
     pub user_id: String,
 }
 impl crate::Client {
-    ///`PUT /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. write.
+    ///`PUT /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
     pub async fn update_expense(
         &self,
         workspace_id: &str,

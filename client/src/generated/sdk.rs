@@ -77541,7 +77541,7 @@ const _: () = {
     {}
 };
 impl Client {
-    /**`GET /v1/user` on the core API. Tag: User. read.
+    /**`GET /v1/user` on the core API. Tag: User. read. Scope: `USER_READ`.
 
 Sends a `GET` request to `/v1/user`
 
@@ -77554,7 +77554,7 @@ let response = client.get_logged_user()
     pub fn get_logged_user(&self) -> builder::GetLoggedUser<'_> {
         builder::GetLoggedUser::new(self)
     }
-    /**`GET /v1/workspaces` on the core API. Tag: Workspace. read.
+    /**`GET /v1/workspaces` on the core API. Tag: Workspace. read. Scope: `WORKSPACE_READ`.
 
 Sends a `GET` request to `/v1/workspaces`
 
@@ -77567,7 +77567,7 @@ let response = client.get_workspaces_of_user()
     pub fn get_workspaces_of_user(&self) -> builder::GetWorkspacesOfUser<'_> {
         builder::GetWorkspacesOfUser::new(self)
     }
-    /**`POST /v1/workspaces` on the core API. Tag: Workspace. write.
+    /**`POST /v1/workspaces` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces`
 
@@ -77580,7 +77580,7 @@ let response = client.create_workspace()
     pub fn create_workspace(&self) -> builder::CreateWorkspace<'_> {
         builder::CreateWorkspace::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}` on the core API. Tag: Workspace. read.
+    /**`GET /v1/workspaces/{workspaceId}` on the core API. Tag: Workspace. read. Scope: `WORKSPACE_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}`
 
@@ -77593,7 +77593,7 @@ let response = client.get_workspace_of_user()
     pub fn get_workspace_of_user(&self) -> builder::GetWorkspaceOfUser<'_> {
         builder::GetWorkspaceOfUser::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/addons/{addonId}/webhooks` on the core API. Tag: Webhooks. read.
+    /**`GET /v1/workspaces/{workspaceId}/addons/{addonId}/webhooks` on the core API. Tag: Webhooks. read. Needs no scope.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/addons/{addonId}/webhooks`
 
@@ -77607,7 +77607,7 @@ let response = client.get_addon_webhooks()
     pub fn get_addon_webhooks(&self) -> builder::GetAddonWebhooks<'_> {
         builder::GetAddonWebhooks::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/approval-requests` on the core API. Tag: Approval. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/approval-requests` on the core API. Tag: Approval. read. Scope: `APPROVAL_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/approval-requests`
 
@@ -77625,7 +77625,7 @@ let response = client.get_approval_requests()
     pub fn get_approval_requests(&self) -> builder::GetApprovalRequests<'_> {
         builder::GetApprovalRequests::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/approval-requests` on the core API. Tag: Approval. write.
+    /**`POST /v1/workspaces/{workspaceId}/approval-requests` on the core API. Tag: Approval. write. Scope: `APPROVAL_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/approval-requests`
 
@@ -77639,7 +77639,7 @@ let response = client.create_apprroval_request()
     pub fn create_apprroval_request(&self) -> builder::CreateApprrovalRequest<'_> {
         builder::CreateApprrovalRequest::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/approval-requests/resubmit-entries-for-approval` on the core API. Tag: Approval. write.
+    /**`POST /v1/workspaces/{workspaceId}/approval-requests/resubmit-entries-for-approval` on the core API. Tag: Approval. write. Scope: `APPROVAL_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/approval-requests/resubmit-entries-for-approval`
 
@@ -77653,7 +77653,7 @@ let response = client.resubmit_approval_request()
     pub fn resubmit_approval_request(&self) -> builder::ResubmitApprovalRequest<'_> {
         builder::ResubmitApprovalRequest::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/approval-requests/users/{userId}` on the core API. Tag: Approval. write.
+    /**`POST /v1/workspaces/{workspaceId}/approval-requests/users/{userId}` on the core API. Tag: Approval. write. Scope: `APPROVAL_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/approval-requests/users/{userId}`
 
@@ -77668,7 +77668,7 @@ let response = client.create_approval_for_other()
     pub fn create_approval_for_other(&self) -> builder::CreateApprovalForOther<'_> {
         builder::CreateApprovalForOther::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/approval-requests/users/{userId}/resubmit-entries-for-approval` on the core API. Tag: Approval. write.
+    /**`POST /v1/workspaces/{workspaceId}/approval-requests/users/{userId}/resubmit-entries-for-approval` on the core API. Tag: Approval. write. Scope: `APPROVAL_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/approval-requests/users/{userId}/resubmit-entries-for-approval`
 
@@ -77685,7 +77685,7 @@ let response = client.resubmit_approval_request_for_other()
     ) -> builder::ResubmitApprovalRequestForOther<'_> {
         builder::ResubmitApprovalRequestForOther::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/approval-requests/{approvalRequestId}` on the core API. Tag: Approval. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/approval-requests/{approvalRequestId}` on the core API. Tag: Approval. write. Scope: `APPROVAL_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/approval-requests/{approvalRequestId}`
 
@@ -77700,7 +77700,7 @@ let response = client.update_approval_status()
     pub fn update_approval_status(&self) -> builder::UpdateApprovalStatus<'_> {
         builder::UpdateApprovalStatus::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/clients` on the core API. Tag: Client. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/clients` on the core API. Tag: Client. read. Scope: `CLIENT_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/clients`
 
@@ -77719,7 +77719,7 @@ let response = client.get_clients()
     pub fn get_clients(&self) -> builder::GetClients<'_> {
         builder::GetClients::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/clients` on the core API. Tag: Client. write.
+    /**`POST /v1/workspaces/{workspaceId}/clients` on the core API. Tag: Client. write. Scope: `CLIENT_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/clients`
 
@@ -77733,7 +77733,7 @@ let response = client.create_client()
     pub fn create_client(&self) -> builder::CreateClient<'_> {
         builder::CreateClient::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/clients/{id}` on the core API. Tag: Client. read.
+    /**`GET /v1/workspaces/{workspaceId}/clients/{id}` on the core API. Tag: Client. read. Scope: `CLIENT_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/clients/{id}`
 
@@ -77747,7 +77747,7 @@ let response = client.get_client()
     pub fn get_client(&self) -> builder::GetClient<'_> {
         builder::GetClient::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/clients/{id}` on the core API. Tag: Client. write.
+    /**`PUT /v1/workspaces/{workspaceId}/clients/{id}` on the core API. Tag: Client. write. Scope: `CLIENT_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/clients/{id}`
 
@@ -77764,7 +77764,7 @@ let response = client.update_client()
     pub fn update_client(&self) -> builder::UpdateClient<'_> {
         builder::UpdateClient::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/clients/{id}` on the core API. Tag: Client. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/clients/{id}` on the core API. Tag: Client. write. Scope: `CLIENT_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/clients/{id}`
 
@@ -77778,7 +77778,7 @@ let response = client.delete_client()
     pub fn delete_client(&self) -> builder::DeleteClient<'_> {
         builder::DeleteClient::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/cost-rate` on the core API. Tag: Workspace. write.
+    /**`PUT /v1/workspaces/{workspaceId}/cost-rate` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/cost-rate`
 
@@ -77792,7 +77792,7 @@ let response = client.set_workspace_cost_rate()
     pub fn set_workspace_cost_rate(&self) -> builder::SetWorkspaceCostRate<'_> {
         builder::SetWorkspaceCostRate::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/custom-fields` on the core API. Tag: Custom fields. read.
+    /**`GET /v1/workspaces/{workspaceId}/custom-fields` on the core API. Tag: Custom fields. read. Scope: `CUSTOM_FIELDS_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/custom-fields`
 
@@ -77808,7 +77808,7 @@ let response = client.of_workspace()
     pub fn of_workspace(&self) -> builder::OfWorkspace<'_> {
         builder::OfWorkspace::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/custom-fields` on the core API. Tag: Custom fields. write.
+    /**`POST /v1/workspaces/{workspaceId}/custom-fields` on the core API. Tag: Custom fields. write. Scope: `CUSTOM_FIELDS_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/custom-fields`
 
@@ -77822,7 +77822,7 @@ let response = client.create()
     pub fn create(&self) -> builder::Create<'_> {
         builder::Create::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write.
+    /**`PUT /v1/workspaces/{workspaceId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write. Scope: `CUSTOM_FIELDS_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/custom-fields/{customFieldId}`
 
@@ -77837,7 +77837,7 @@ let response = client.edit_custom_field()
     pub fn edit_custom_field(&self) -> builder::EditCustomField<'_> {
         builder::EditCustomField::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write. Scope: `CUSTOM_FIELDS_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/custom-fields/{customFieldId}`
 
@@ -77851,7 +77851,7 @@ let response = client.delete()
     pub fn delete(&self) -> builder::Delete<'_> {
         builder::Delete::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/entities/created` on the core API. Tag: Entity changes (Experimental). read. Paginated by `page`/`limit` in the query, first page 0.
+    /**`GET /v1/workspaces/{workspaceId}/entities/created` on the core API. Tag: Entity changes (Experimental). read. Scope: `TIME_ENTRY_READ`. Paginated by `page`/`limit` in the query, first page 0.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/entities/created`
 
@@ -77869,7 +77869,7 @@ let response = client.get_created_entity_info()
     pub fn get_created_entity_info(&self) -> builder::GetCreatedEntityInfo<'_> {
         builder::GetCreatedEntityInfo::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/entities/deleted` on the core API. Tag: Entity changes (Experimental). read. Paginated by `page`/`limit` in the query, first page 0.
+    /**`GET /v1/workspaces/{workspaceId}/entities/deleted` on the core API. Tag: Entity changes (Experimental). read. Scope: `TIME_ENTRY_READ`. Paginated by `page`/`limit` in the query, first page 0.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/entities/deleted`
 
@@ -77887,7 +77887,7 @@ let response = client.get_deleted_entity_info()
     pub fn get_deleted_entity_info(&self) -> builder::GetDeletedEntityInfo<'_> {
         builder::GetDeletedEntityInfo::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/entities/updated` on the core API. Tag: Entity changes (Experimental). read. Paginated by `page`/`limit` in the query, first page 0.
+    /**`GET /v1/workspaces/{workspaceId}/entities/updated` on the core API. Tag: Entity changes (Experimental). read. Scope: `TIME_ENTRY_READ`. Paginated by `page`/`limit` in the query, first page 0.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/entities/updated`
 
@@ -77905,7 +77905,7 @@ let response = client.get_updated_entity_info()
     pub fn get_updated_entity_info(&self) -> builder::GetUpdatedEntityInfo<'_> {
         builder::GetUpdatedEntityInfo::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/expenses` on the core API. Tag: Expense. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/expenses` on the core API. Tag: Expense. read. Scope: `EXPENSE_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/expenses`
 
@@ -77921,7 +77921,7 @@ let response = client.get_expenses()
     pub fn get_expenses(&self) -> builder::GetExpenses<'_> {
         builder::GetExpenses::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/expenses/categories` on the core API. Tag: Expense. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/expenses/categories` on the core API. Tag: Expense. read. Scope: `EXPENSE_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/expenses/categories`
 
@@ -77940,7 +77940,7 @@ let response = client.get_categories()
     pub fn get_categories(&self) -> builder::GetCategories<'_> {
         builder::GetCategories::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/expenses/categories` on the core API. Tag: Expense. write.
+    /**`POST /v1/workspaces/{workspaceId}/expenses/categories` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/expenses/categories`
 
@@ -77954,7 +77954,7 @@ let response = client.create_expense_category()
     pub fn create_expense_category(&self) -> builder::CreateExpenseCategory<'_> {
         builder::CreateExpenseCategory::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/expenses/categories/{categoryId}` on the core API. Tag: Expense. write.
+    /**`PUT /v1/workspaces/{workspaceId}/expenses/categories/{categoryId}` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/expenses/categories/{categoryId}`
 
@@ -77969,7 +77969,7 @@ let response = client.update_category()
     pub fn update_category(&self) -> builder::UpdateCategory<'_> {
         builder::UpdateCategory::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/expenses/categories/{categoryId}` on the core API. Tag: Expense. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/expenses/categories/{categoryId}` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/expenses/categories/{categoryId}`
 
@@ -77983,7 +77983,7 @@ let response = client.delete_category()
     pub fn delete_category(&self) -> builder::DeleteCategory<'_> {
         builder::DeleteCategory::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/expenses/categories/{categoryId}/status` on the core API. Tag: Expense. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/expenses/categories/{categoryId}/status` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/expenses/categories/{categoryId}/status`
 
@@ -78000,7 +78000,7 @@ let response = client.update_expense_category_status()
     ) -> builder::UpdateExpenseCategoryStatus<'_> {
         builder::UpdateExpenseCategoryStatus::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. read.
+    /**`GET /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. read. Scope: `EXPENSE_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/expenses/{expenseId}`
 
@@ -78014,7 +78014,7 @@ let response = client.get_expense()
     pub fn get_expense(&self) -> builder::GetExpense<'_> {
         builder::GetExpense::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/expenses/{expenseId}`
 
@@ -78028,7 +78028,7 @@ let response = client.delete_expense()
     pub fn delete_expense(&self) -> builder::DeleteExpense<'_> {
         builder::DeleteExpense::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/expenses/{expenseId}/files/{fileId}` on the core API. Tag: Expense. read.
+    /**`GET /v1/workspaces/{workspaceId}/expenses/{expenseId}/files/{fileId}` on the core API. Tag: Expense. read. Scope: `EXPENSE_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/expenses/{expenseId}/files/{fileId}`
 
@@ -78043,7 +78043,7 @@ let response = client.download_file()
     pub fn download_file(&self) -> builder::DownloadFile<'_> {
         builder::DownloadFile::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/holidays` on the core API. Tag: Holiday. read.
+    /**`GET /v1/workspaces/{workspaceId}/holidays` on the core API. Tag: Holiday. read. Scope: `TIME_OFF_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/holidays`
 
@@ -78057,7 +78057,7 @@ let response = client.get_holidays()
     pub fn get_holidays(&self) -> builder::GetHolidays<'_> {
         builder::GetHolidays::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/holidays` on the core API. Tag: Holiday. write.
+    /**`POST /v1/workspaces/{workspaceId}/holidays` on the core API. Tag: Holiday. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/holidays`
 
@@ -78071,7 +78071,7 @@ let response = client.create_holiday()
     pub fn create_holiday(&self) -> builder::CreateHoliday<'_> {
         builder::CreateHoliday::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/holidays/in-period` on the core API. Tag: Holiday. read.
+    /**`GET /v1/workspaces/{workspaceId}/holidays/in-period` on the core API. Tag: Holiday. read. Scope: `TIME_OFF_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/holidays/in-period`
 
@@ -78087,7 +78087,7 @@ let response = client.get_holidays_in_period()
     pub fn get_holidays_in_period(&self) -> builder::GetHolidaysInPeriod<'_> {
         builder::GetHolidaysInPeriod::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/holidays/{holidayId}` on the core API. Tag: Holiday. write.
+    /**`PUT /v1/workspaces/{workspaceId}/holidays/{holidayId}` on the core API. Tag: Holiday. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/holidays/{holidayId}`
 
@@ -78102,7 +78102,7 @@ let response = client.update_holiday()
     pub fn update_holiday(&self) -> builder::UpdateHoliday<'_> {
         builder::UpdateHoliday::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/holidays/{holidayId}` on the core API. Tag: Holiday. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/holidays/{holidayId}` on the core API. Tag: Holiday. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/holidays/{holidayId}`
 
@@ -78116,7 +78116,7 @@ let response = client.delete_holiday()
     pub fn delete_holiday(&self) -> builder::DeleteHoliday<'_> {
         builder::DeleteHoliday::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/hourly-rate` on the core API. Tag: Workspace. write.
+    /**`PUT /v1/workspaces/{workspaceId}/hourly-rate` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/hourly-rate`
 
@@ -78130,7 +78130,7 @@ let response = client.set_workspace_hourly_rate()
     pub fn set_workspace_hourly_rate(&self) -> builder::SetWorkspaceHourlyRate<'_> {
         builder::SetWorkspaceHourlyRate::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/invoices` on the core API. Tag: Invoice. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/invoices` on the core API. Tag: Invoice. read. Scope: `INVOICE_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/invoices`
 
@@ -78148,7 +78148,7 @@ let response = client.get_invoices()
     pub fn get_invoices(&self) -> builder::GetInvoices<'_> {
         builder::GetInvoices::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/invoices` on the core API. Tag: Invoice. write.
+    /**`POST /v1/workspaces/{workspaceId}/invoices` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/invoices`
 
@@ -78162,7 +78162,7 @@ let response = client.create_invoice()
     pub fn create_invoice(&self) -> builder::CreateInvoice<'_> {
         builder::CreateInvoice::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/invoices/info` on the core API. Tag: Invoice. read. Paginated by `page`/`pageSize` in the body, first page 1.
+    /**`POST /v1/workspaces/{workspaceId}/invoices/info` on the core API. Tag: Invoice. read. Scope: `INVOICE_READ`. Paginated by `page`/`pageSize` in the body, first page 1.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/invoices/info`
 
@@ -78176,7 +78176,7 @@ let response = client.get_invoices_info()
     pub fn get_invoices_info(&self) -> builder::GetInvoicesInfo<'_> {
         builder::GetInvoicesInfo::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/invoices/settings` on the core API. Tag: Invoice. read.
+    /**`GET /v1/workspaces/{workspaceId}/invoices/settings` on the core API. Tag: Invoice. read. Scope: `INVOICE_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/invoices/settings`
 
@@ -78189,7 +78189,7 @@ let response = client.get_invoice_settings()
     pub fn get_invoice_settings(&self) -> builder::GetInvoiceSettings<'_> {
         builder::GetInvoiceSettings::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/invoices/settings` on the core API. Tag: Invoice. write.
+    /**`PUT /v1/workspaces/{workspaceId}/invoices/settings` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/invoices/settings`
 
@@ -78203,7 +78203,7 @@ let response = client.update_invoice_settings()
     pub fn update_invoice_settings(&self) -> builder::UpdateInvoiceSettings<'_> {
         builder::UpdateInvoiceSettings::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/invoices/{invoiceId}` on the core API. Tag: Invoice. read.
+    /**`GET /v1/workspaces/{workspaceId}/invoices/{invoiceId}` on the core API. Tag: Invoice. read. Scope: `INVOICE_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}`
 
@@ -78217,7 +78217,7 @@ let response = client.get_invoice()
     pub fn get_invoice(&self) -> builder::GetInvoice<'_> {
         builder::GetInvoice::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/invoices/{invoiceId}` on the core API. Tag: Invoice. write.
+    /**`PUT /v1/workspaces/{workspaceId}/invoices/{invoiceId}` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}`
 
@@ -78232,7 +78232,7 @@ let response = client.update_invoice()
     pub fn update_invoice(&self) -> builder::UpdateInvoice<'_> {
         builder::UpdateInvoice::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/invoices/{invoiceId}` on the core API. Tag: Invoice. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/invoices/{invoiceId}` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}`
 
@@ -78246,7 +78246,7 @@ let response = client.delete_invoice()
     pub fn delete_invoice(&self) -> builder::DeleteInvoice<'_> {
         builder::DeleteInvoice::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/invoices/{invoiceId}/duplicate` on the core API. Tag: Invoice. write.
+    /**`POST /v1/workspaces/{workspaceId}/invoices/{invoiceId}/duplicate` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}/duplicate`
 
@@ -78260,7 +78260,7 @@ let response = client.duplicate_invoice()
     pub fn duplicate_invoice(&self) -> builder::DuplicateInvoice<'_> {
         builder::DuplicateInvoice::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/invoices/{invoiceId}/export` on the core API. Tag: Invoice. read.
+    /**`GET /v1/workspaces/{workspaceId}/invoices/{invoiceId}/export` on the core API. Tag: Invoice. read. Scope: `INVOICE_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}/export`
 
@@ -78275,7 +78275,7 @@ let response = client.export_invoice()
     pub fn export_invoice(&self) -> builder::ExportInvoice<'_> {
         builder::ExportInvoice::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments` on the core API. Tag: Invoice. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments` on the core API. Tag: Invoice. read. Scope: `INVOICE_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments`
 
@@ -78291,7 +78291,7 @@ let response = client.get_payments_for_invoice()
     pub fn get_payments_for_invoice(&self) -> builder::GetPaymentsForInvoice<'_> {
         builder::GetPaymentsForInvoice::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments` on the core API. Tag: Invoice. write.
+    /**`POST /v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments`
 
@@ -78306,7 +78306,7 @@ let response = client.create_invoice_payment()
     pub fn create_invoice_payment(&self) -> builder::CreateInvoicePayment<'_> {
         builder::CreateInvoicePayment::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments/{paymentId}` on the core API. Tag: Invoice. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments/{paymentId}` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}/payments/{paymentId}`
 
@@ -78321,7 +78321,7 @@ let response = client.delete_payment_by_id()
     pub fn delete_payment_by_id(&self) -> builder::DeletePaymentById<'_> {
         builder::DeletePaymentById::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/invoices/{invoiceId}/status` on the core API. Tag: Invoice. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/invoices/{invoiceId}/status` on the core API. Tag: Invoice. write. Scope: `INVOICE_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/invoices/{invoiceId}/status`
 
@@ -78336,7 +78336,7 @@ let response = client.change_invoice_status()
     pub fn change_invoice_status(&self) -> builder::ChangeInvoiceStatus<'_> {
         builder::ChangeInvoiceStatus::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/member-profile/{userId}` on the core API. Tag: User. read.
+    /**`GET /v1/workspaces/{workspaceId}/member-profile/{userId}` on the core API. Tag: User. read. Scope: `USER_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/member-profile/{userId}`
 
@@ -78350,7 +78350,7 @@ let response = client.get_member_profile()
     pub fn get_member_profile(&self) -> builder::GetMemberProfile<'_> {
         builder::GetMemberProfile::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/member-profile/{userId}` on the core API. Tag: User. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/member-profile/{userId}` on the core API. Tag: User. write. Scope: `USER_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/member-profile/{userId}`
 
@@ -78367,7 +78367,7 @@ let response = client.update_member_profile_with_additional_data()
     ) -> builder::UpdateMemberProfileWithAdditionalData<'_> {
         builder::UpdateMemberProfileWithAdditionalData::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/projects` on the core API. Tag: Project. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/projects` on the core API. Tag: Project. read. Scope: `PROJECT_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/projects`
 
@@ -78401,7 +78401,7 @@ let response = client.get_projects()
     pub fn get_projects(&self) -> builder::GetProjects<'_> {
         builder::GetProjects::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/projects` on the core API. Tag: Project. write.
+    /**`POST /v1/workspaces/{workspaceId}/projects` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/projects`
 
@@ -78415,7 +78415,7 @@ let response = client.create_new_project()
     pub fn create_new_project(&self) -> builder::CreateNewProject<'_> {
         builder::CreateNewProject::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}` on the core API. Tag: Project. read.
+    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}` on the core API. Tag: Project. read. Scope: `PROJECT_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/projects/{projectId}`
 
@@ -78433,7 +78433,7 @@ let response = client.get_project()
     pub fn get_project(&self) -> builder::GetProject<'_> {
         builder::GetProject::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}` on the core API. Tag: Project. write.
+    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/projects/{projectId}`
 
@@ -78448,7 +78448,7 @@ let response = client.update_project()
     pub fn update_project(&self) -> builder::UpdateProject<'_> {
         builder::UpdateProject::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/projects/{projectId}` on the core API. Tag: Project. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/projects/{projectId}` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/projects/{projectId}`
 
@@ -78462,7 +78462,7 @@ let response = client.delete_project()
     pub fn delete_project(&self) -> builder::DeleteProject<'_> {
         builder::DeleteProject::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields` on the core API. Tag: Custom fields. read.
+    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields` on the core API. Tag: Custom fields. read. Scope: `CUSTOM_FIELDS_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields`
 
@@ -78478,7 +78478,7 @@ let response = client.get_custom_fields_of_project()
     pub fn get_custom_fields_of_project(&self) -> builder::GetCustomFieldsOfProject<'_> {
         builder::GetCustomFieldsOfProject::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write. Scope: `CUSTOM_FIELDS_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields/{customFieldId}`
 
@@ -78495,7 +78495,7 @@ let response = client.remove_default_value_of_project()
     ) -> builder::RemoveDefaultValueOfProject<'_> {
         builder::RemoveDefaultValueOfProject::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields/{customFieldId}` on the core API. Tag: Custom fields. write. Scope: `CUSTOM_FIELDS_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/custom-fields/{customFieldId}`
 
@@ -78513,7 +78513,7 @@ let response = client.edit_project_custom_field_default_value()
     ) -> builder::EditProjectCustomFieldDefaultValue<'_> {
         builder::EditProjectCustomFieldDefaultValue::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/estimate` on the core API. Tag: Project. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/estimate` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/estimate`
 
@@ -78528,7 +78528,7 @@ let response = client.update_estimate()
     pub fn update_estimate(&self) -> builder::UpdateEstimate<'_> {
         builder::UpdateEstimate::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/projects/{projectId}/memberships` on the core API. Tag: Project. write.
+    /**`POST /v1/workspaces/{workspaceId}/projects/{projectId}/memberships` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/memberships`
 
@@ -78543,7 +78543,7 @@ let response = client.add_users_to_project()
     pub fn add_users_to_project(&self) -> builder::AddUsersToProject<'_> {
         builder::AddUsersToProject::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/memberships` on the core API. Tag: Project. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/memberships` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/memberships`
 
@@ -78558,7 +78558,7 @@ let response = client.update_memberships()
     pub fn update_memberships(&self) -> builder::UpdateMemberships<'_> {
         builder::UpdateMemberships::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}/tasks` on the core API. Tag: Task. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}/tasks` on the core API. Tag: Task. read. Scope: `TASK_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks`
 
@@ -78579,7 +78579,7 @@ let response = client.get_tasks()
     pub fn get_tasks(&self) -> builder::GetTasks<'_> {
         builder::GetTasks::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/projects/{projectId}/tasks` on the core API. Tag: Task. write.
+    /**`POST /v1/workspaces/{workspaceId}/projects/{projectId}/tasks` on the core API. Tag: Task. write. Scope: `TASK_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks`
 
@@ -78595,7 +78595,7 @@ let response = client.create_task()
     pub fn create_task(&self) -> builder::CreateTask<'_> {
         builder::CreateTask::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{id}/cost-rate` on the core API. Tag: Task. write.
+    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{id}/cost-rate` on the core API. Tag: Task. write. Scope: `TASK_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{id}/cost-rate`
 
@@ -78611,7 +78611,7 @@ let response = client.set_task_cost_rate()
     pub fn set_task_cost_rate(&self) -> builder::SetTaskCostRate<'_> {
         builder::SetTaskCostRate::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{id}/hourly-rate` on the core API. Tag: Task. write.
+    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{id}/hourly-rate` on the core API. Tag: Task. write. Scope: `TASK_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{id}/hourly-rate`
 
@@ -78627,7 +78627,7 @@ let response = client.set_task_hourly_rate()
     pub fn set_task_hourly_rate(&self) -> builder::SetTaskHourlyRate<'_> {
         builder::SetTaskHourlyRate::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}` on the core API. Tag: Task. read.
+    /**`GET /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}` on the core API. Tag: Task. read. Scope: `TASK_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}`
 
@@ -78642,7 +78642,7 @@ let response = client.get_task()
     pub fn get_task(&self) -> builder::GetTask<'_> {
         builder::GetTask::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}` on the core API. Tag: Task. write.
+    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}` on the core API. Tag: Task. write. Scope: `TASK_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}`
 
@@ -78660,7 +78660,7 @@ let response = client.update_task()
     pub fn update_task(&self) -> builder::UpdateTask<'_> {
         builder::UpdateTask::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}` on the core API. Tag: Task. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}` on the core API. Tag: Task. write. Scope: `TASK_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/tasks/{taskId}`
 
@@ -78675,7 +78675,7 @@ let response = client.delete_task()
     pub fn delete_task(&self) -> builder::DeleteTask<'_> {
         builder::DeleteTask::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/template` on the core API. Tag: Project. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/projects/{projectId}/template` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/template`
 
@@ -78690,7 +78690,7 @@ let response = client.update_is_project_template()
     pub fn update_is_project_template(&self) -> builder::UpdateIsProjectTemplate<'_> {
         builder::UpdateIsProjectTemplate::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/users/{userId}/cost-rate` on the core API. Tag: Project. write.
+    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/users/{userId}/cost-rate` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/users/{userId}/cost-rate`
 
@@ -78706,7 +78706,7 @@ let response = client.add_users_cost_rate()
     pub fn add_users_cost_rate(&self) -> builder::AddUsersCostRate<'_> {
         builder::AddUsersCostRate::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/users/{userId}/hourly-rate` on the core API. Tag: Project. write.
+    /**`PUT /v1/workspaces/{workspaceId}/projects/{projectId}/users/{userId}/hourly-rate` on the core API. Tag: Project. write. Scope: `PROJECT_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/projects/{projectId}/users/{userId}/hourly-rate`
 
@@ -78722,7 +78722,7 @@ let response = client.add_users_hourly_rate()
     pub fn add_users_hourly_rate(&self) -> builder::AddUsersHourlyRate<'_> {
         builder::AddUsersHourlyRate::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/all` on the core API. Tag: Scheduling. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/all` on the core API. Tag: Scheduling. read. Scope: `SCHEDULING_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/all`
 
@@ -78742,7 +78742,7 @@ let response = client.get_all_assignments()
     pub fn get_all_assignments(&self) -> builder::GetAllAssignments<'_> {
         builder::GetAllAssignments::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals` on the core API. Tag: Scheduling (Deprecated). read. Paginated by `page`/`page-size` in the query, first page 1. Deprecated upstream.
+    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals` on the core API. Tag: Scheduling (Deprecated). read. Scope: `SCHEDULING_READ`. Paginated by `page`/`page-size` in the query, first page 1. Deprecated upstream.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals`
 
@@ -78760,7 +78760,7 @@ let response = client.get_project_totals()
     pub fn get_project_totals(&self) -> builder::GetProjectTotals<'_> {
         builder::GetProjectTotals::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals` on the core API. Tag: Scheduling. read. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page.
+    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals` on the core API. Tag: Scheduling. read. Scope: `SCHEDULING_READ`. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals`
 
@@ -78774,7 +78774,7 @@ let response = client.get_filtered_project_totals()
     pub fn get_filtered_project_totals(&self) -> builder::GetFilteredProjectTotals<'_> {
         builder::GetFilteredProjectTotals::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals/{projectId}` on the core API. Tag: Scheduling. read.
+    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals/{projectId}` on the core API. Tag: Scheduling. read. Scope: `SCHEDULING_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/projects/totals/{projectId}`
 
@@ -78792,7 +78792,7 @@ let response = client.get_project_totals_for_single_project()
     ) -> builder::GetProjectTotalsForSingleProject<'_> {
         builder::GetProjectTotalsForSingleProject::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/scheduling/assignments/publish` on the core API. Tag: Scheduling. write.
+    /**`PUT /v1/workspaces/{workspaceId}/scheduling/assignments/publish` on the core API. Tag: Scheduling. write. Scope: `SCHEDULING_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/publish`
 
@@ -78806,7 +78806,7 @@ let response = client.publish_assignments()
     pub fn publish_assignments(&self) -> builder::PublishAssignments<'_> {
         builder::PublishAssignments::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/recurring` on the core API. Tag: Scheduling. write.
+    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/recurring` on the core API. Tag: Scheduling. write. Scope: `SCHEDULING_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/recurring`
 
@@ -78820,7 +78820,7 @@ let response = client.create_recurring()
     pub fn create_recurring(&self) -> builder::CreateRecurring<'_> {
         builder::CreateRecurring::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/scheduling/assignments/recurring/{assignmentId}` on the core API. Tag: Scheduling. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/scheduling/assignments/recurring/{assignmentId}` on the core API. Tag: Scheduling. write. Scope: `SCHEDULING_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/recurring/{assignmentId}`
 
@@ -78837,7 +78837,7 @@ let response = client.delete_r_recurring_assignment()
     ) -> builder::DeleteRRecurringAssignment<'_> {
         builder::DeleteRRecurringAssignment::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/scheduling/assignments/recurring/{assignmentId}` on the core API. Tag: Scheduling. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/scheduling/assignments/recurring/{assignmentId}` on the core API. Tag: Scheduling. write. Scope: `SCHEDULING_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/recurring/{assignmentId}`
 
@@ -78852,7 +78852,7 @@ let response = client.edit_recurring()
     pub fn edit_recurring(&self) -> builder::EditRecurring<'_> {
         builder::EditRecurring::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/scheduling/assignments/series/{assignmentId}` on the core API. Tag: Scheduling. write.
+    /**`PUT /v1/workspaces/{workspaceId}/scheduling/assignments/series/{assignmentId}` on the core API. Tag: Scheduling. write. Scope: `SCHEDULING_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/series/{assignmentId}`
 
@@ -78867,7 +78867,7 @@ let response = client.edit_recurring_period()
     pub fn edit_recurring_period(&self) -> builder::EditRecurringPeriod<'_> {
         builder::EditRecurringPeriod::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/user-filter/totals` on the core API. Tag: Scheduling. read. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page.
+    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/user-filter/totals` on the core API. Tag: Scheduling. read. Scope: `SCHEDULING_READ`. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/user-filter/totals`
 
@@ -78881,7 +78881,7 @@ let response = client.get_user_totals()
     pub fn get_user_totals(&self) -> builder::GetUserTotals<'_> {
         builder::GetUserTotals::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/users/{userId}/totals` on the core API. Tag: Scheduling. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/scheduling/assignments/users/{userId}/totals` on the core API. Tag: Scheduling. read. Scope: `SCHEDULING_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/users/{userId}/totals`
 
@@ -78901,7 +78901,7 @@ let response = client.get_user_totals_for_single_user()
     ) -> builder::GetUserTotalsForSingleUser<'_> {
         builder::GetUserTotalsForSingleUser::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/{assignmentId}/copy` on the core API. Tag: Scheduling. write.
+    /**`POST /v1/workspaces/{workspaceId}/scheduling/assignments/{assignmentId}/copy` on the core API. Tag: Scheduling. write. Scope: `SCHEDULING_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/scheduling/assignments/{assignmentId}/copy`
 
@@ -78916,7 +78916,7 @@ let response = client.copy_assignment()
     pub fn copy_assignment(&self) -> builder::CopyAssignment<'_> {
         builder::CopyAssignment::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/tags` on the core API. Tag: Tag. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/tags` on the core API. Tag: Tag. read. Scope: `TAG_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/tags`
 
@@ -78937,7 +78937,7 @@ let response = client.get_tags()
     pub fn get_tags(&self) -> builder::GetTags<'_> {
         builder::GetTags::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/tags` on the core API. Tag: Tag. write.
+    /**`POST /v1/workspaces/{workspaceId}/tags` on the core API. Tag: Tag. write. Scope: `TAG_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/tags`
 
@@ -78951,7 +78951,7 @@ let response = client.create_new_tag()
     pub fn create_new_tag(&self) -> builder::CreateNewTag<'_> {
         builder::CreateNewTag::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/tags/{id}` on the core API. Tag: Tag. read.
+    /**`GET /v1/workspaces/{workspaceId}/tags/{id}` on the core API. Tag: Tag. read. Scope: `TAG_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/tags/{id}`
 
@@ -78965,7 +78965,7 @@ let response = client.get_tag()
     pub fn get_tag(&self) -> builder::GetTag<'_> {
         builder::GetTag::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/tags/{id}` on the core API. Tag: Tag. write.
+    /**`PUT /v1/workspaces/{workspaceId}/tags/{id}` on the core API. Tag: Tag. write. Scope: `TAG_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/tags/{id}`
 
@@ -78980,7 +78980,7 @@ let response = client.update_tag()
     pub fn update_tag(&self) -> builder::UpdateTag<'_> {
         builder::UpdateTag::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/tags/{id}` on the core API. Tag: Tag. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/tags/{id}` on the core API. Tag: Tag. write. Scope: `TAG_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/tags/{id}`
 
@@ -78994,7 +78994,7 @@ let response = client.delete_tag()
     pub fn delete_tag(&self) -> builder::DeleteTag<'_> {
         builder::DeleteTag::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/time-entries` on the core API. Tag: Time entry. write.
+    /**`POST /v1/workspaces/{workspaceId}/time-entries` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/time-entries`
 
@@ -79008,7 +79008,7 @@ let response = client.create_time_entry()
     pub fn create_time_entry(&self) -> builder::CreateTimeEntry<'_> {
         builder::CreateTimeEntry::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/time-entries/invoiced` on the core API. Tag: Time entry. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/time-entries/invoiced` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/time-entries/invoiced`
 
@@ -79022,7 +79022,7 @@ let response = client.update_invoiced_status()
     pub fn update_invoiced_status(&self) -> builder::UpdateInvoicedStatus<'_> {
         builder::UpdateInvoicedStatus::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/time-entries/status/in-progress` on the core API. Tag: Time entry. read. Paginated by `page`/`page-size` in the query, first page 1, at most 1000 per page.
+    /**`GET /v1/workspaces/{workspaceId}/time-entries/status/in-progress` on the core API. Tag: Time entry. read. Scope: `TIME_ENTRY_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 1000 per page.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/time-entries/status/in-progress`
 
@@ -79037,7 +79037,7 @@ let response = client.get_in_progress_time_entries()
     pub fn get_in_progress_time_entries(&self) -> builder::GetInProgressTimeEntries<'_> {
         builder::GetInProgressTimeEntries::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/time-entries/{id}` on the core API. Tag: Time entry. read.
+    /**`GET /v1/workspaces/{workspaceId}/time-entries/{id}` on the core API. Tag: Time entry. read. Scope: `TIME_ENTRY_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/time-entries/{id}`
 
@@ -79052,7 +79052,7 @@ let response = client.get_time_entry()
     pub fn get_time_entry(&self) -> builder::GetTimeEntry<'_> {
         builder::GetTimeEntry::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/time-entries/{id}` on the core API. Tag: Time entry. write.
+    /**`PUT /v1/workspaces/{workspaceId}/time-entries/{id}` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/time-entries/{id}`
 
@@ -79067,7 +79067,7 @@ let response = client.update_time_entry()
     pub fn update_time_entry(&self) -> builder::UpdateTimeEntry<'_> {
         builder::UpdateTimeEntry::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/time-entries/{id}` on the core API. Tag: Time entry. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/time-entries/{id}` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/time-entries/{id}`
 
@@ -79081,7 +79081,7 @@ let response = client.delete_time_entry()
     pub fn delete_time_entry(&self) -> builder::DeleteTimeEntry<'_> {
         builder::DeleteTimeEntry::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/time-off/balance/policy/{policyId}` on the core API. Tag: Balance. read. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page.
+    /**`GET /v1/workspaces/{workspaceId}/time-off/balance/policy/{policyId}` on the core API. Tag: Balance. read. Scope: `TIME_OFF_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/time-off/balance/policy/{policyId}`
 
@@ -79099,7 +79099,7 @@ let response = client.get_balances_for_policy()
     pub fn get_balances_for_policy(&self) -> builder::GetBalancesForPolicy<'_> {
         builder::GetBalancesForPolicy::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/time-off/balance/policy/{policyId}` on the core API. Tag: Balance. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/time-off/balance/policy/{policyId}` on the core API. Tag: Balance. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/time-off/balance/policy/{policyId}`
 
@@ -79114,7 +79114,7 @@ let response = client.update_balance()
     pub fn update_balance(&self) -> builder::UpdateBalance<'_> {
         builder::UpdateBalance::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/time-off/balance/user/{userId}` on the core API. Tag: Balance. read. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page.
+    /**`GET /v1/workspaces/{workspaceId}/time-off/balance/user/{userId}` on the core API. Tag: Balance. read. Scope: `TIME_OFF_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/time-off/balance/user/{userId}`
 
@@ -79132,7 +79132,7 @@ let response = client.get_balances_for_user()
     pub fn get_balances_for_user(&self) -> builder::GetBalancesForUser<'_> {
         builder::GetBalancesForUser::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/time-off/policies` on the core API. Tag: Policy. read. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page.
+    /**`GET /v1/workspaces/{workspaceId}/time-off/policies` on the core API. Tag: Policy. read. Scope: `TIME_OFF_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/time-off/policies`
 
@@ -79149,7 +79149,7 @@ let response = client.find_policies_for_workspace()
     pub fn find_policies_for_workspace(&self) -> builder::FindPoliciesForWorkspace<'_> {
         builder::FindPoliciesForWorkspace::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/time-off/policies` on the core API. Tag: Policy. write.
+    /**`POST /v1/workspaces/{workspaceId}/time-off/policies` on the core API. Tag: Policy. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/time-off/policies`
 
@@ -79163,7 +79163,7 @@ let response = client.create_policy()
     pub fn create_policy(&self) -> builder::CreatePolicy<'_> {
         builder::CreatePolicy::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. read.
+    /**`GET /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. read. Scope: `TIME_OFF_READ`.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/time-off/policies/{id}`
 
@@ -79177,7 +79177,7 @@ let response = client.get_policy()
     pub fn get_policy(&self) -> builder::GetPolicy<'_> {
         builder::GetPolicy::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. write.
+    /**`PUT /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/time-off/policies/{id}`
 
@@ -79192,7 +79192,7 @@ let response = client.update_policy()
     pub fn update_policy(&self) -> builder::UpdatePolicy<'_> {
         builder::UpdatePolicy::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/time-off/policies/{id}`
 
@@ -79206,7 +79206,7 @@ let response = client.delete_policy()
     pub fn delete_policy(&self) -> builder::DeletePolicy<'_> {
         builder::DeletePolicy::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/time-off/policies/{id}` on the core API. Tag: Policy. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/time-off/policies/{id}`
 
@@ -79221,7 +79221,7 @@ let response = client.update_policy_status()
     pub fn update_policy_status(&self) -> builder::UpdatePolicyStatus<'_> {
         builder::UpdatePolicyStatus::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests` on the core API. Tag: Time Off. write.
+    /**`POST /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests` on the core API. Tag: Time Off. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests`
 
@@ -79236,7 +79236,7 @@ let response = client.create_time_off_request()
     pub fn create_time_off_request(&self) -> builder::CreateTimeOffRequest<'_> {
         builder::CreateTimeOffRequest::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests/{requestId}` on the core API. Tag: Time Off. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests/{requestId}` on the core API. Tag: Time Off. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests/{requestId}`
 
@@ -79251,7 +79251,7 @@ let response = client.delete_time_off_request()
     pub fn delete_time_off_request(&self) -> builder::DeleteTimeOffRequest<'_> {
         builder::DeleteTimeOffRequest::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests/{requestId}` on the core API. Tag: Time Off. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests/{requestId}` on the core API. Tag: Time Off. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/time-off/policies/{policyId}/requests/{requestId}`
 
@@ -79269,7 +79269,7 @@ let response = client.change_time_off_request_status()
     ) -> builder::ChangeTimeOffRequestStatus<'_> {
         builder::ChangeTimeOffRequestStatus::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/users/{userId}/requests` on the core API. Tag: Time Off. write.
+    /**`POST /v1/workspaces/{workspaceId}/time-off/policies/{policyId}/users/{userId}/requests` on the core API. Tag: Time Off. write. Scope: `TIME_OFF_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/time-off/policies/{policyId}/users/{userId}/requests`
 
@@ -79287,7 +79287,7 @@ let response = client.create_time_off_request_for_other()
     ) -> builder::CreateTimeOffRequestForOther<'_> {
         builder::CreateTimeOffRequestForOther::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/time-off/requests` on the core API. Tag: Time Off. read. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page.
+    /**`POST /v1/workspaces/{workspaceId}/time-off/requests` on the core API. Tag: Time Off. read. Scope: `TIME_OFF_READ`. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/time-off/requests`
 
@@ -79301,7 +79301,7 @@ let response = client.get_time_off_request()
     pub fn get_time_off_request(&self) -> builder::GetTimeOffRequest<'_> {
         builder::GetTimeOffRequest::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/user-groups` on the core API. Tag: Group. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/user-groups` on the core API. Tag: Group. read. Scope: `GROUP_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/user-groups`
 
@@ -79321,7 +79321,7 @@ let response = client.get_user_groups()
     pub fn get_user_groups(&self) -> builder::GetUserGroups<'_> {
         builder::GetUserGroups::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/user-groups` on the core API. Tag: Group. write.
+    /**`POST /v1/workspaces/{workspaceId}/user-groups` on the core API. Tag: Group. write. Scope: `GROUP_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/user-groups`
 
@@ -79335,7 +79335,7 @@ let response = client.create_user_group()
     pub fn create_user_group(&self) -> builder::CreateUserGroup<'_> {
         builder::CreateUserGroup::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/user-groups/{id}` on the core API. Tag: Group. write.
+    /**`PUT /v1/workspaces/{workspaceId}/user-groups/{id}` on the core API. Tag: Group. write. Scope: `GROUP_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/user-groups/{id}`
 
@@ -79350,7 +79350,7 @@ let response = client.update_user_group()
     pub fn update_user_group(&self) -> builder::UpdateUserGroup<'_> {
         builder::UpdateUserGroup::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/user-groups/{id}` on the core API. Tag: Group. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/user-groups/{id}` on the core API. Tag: Group. write. Scope: `GROUP_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/user-groups/{id}`
 
@@ -79364,7 +79364,7 @@ let response = client.delete_user_group()
     pub fn delete_user_group(&self) -> builder::DeleteUserGroup<'_> {
         builder::DeleteUserGroup::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/user-groups/{userGroupId}/users` on the core API. Tag: Group. write.
+    /**`POST /v1/workspaces/{workspaceId}/user-groups/{userGroupId}/users` on the core API. Tag: Group. write. Scope: `GROUP_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/user-groups/{userGroupId}/users`
 
@@ -79379,7 +79379,7 @@ let response = client.add_user()
     pub fn add_user(&self) -> builder::AddUser<'_> {
         builder::AddUser::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/user-groups/{userGroupId}/users/{userId}` on the core API. Tag: Group. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/user-groups/{userGroupId}/users/{userId}` on the core API. Tag: Group. write. Scope: `GROUP_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/user-groups/{userGroupId}/users/{userId}`
 
@@ -79394,7 +79394,7 @@ let response = client.delete_user()
     pub fn delete_user(&self) -> builder::DeleteUser<'_> {
         builder::DeleteUser::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. read. Scope: `TIME_ENTRY_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/user/{userId}/time-entries`
 
@@ -79421,7 +79421,7 @@ let response = client.get_time_entries()
     pub fn get_time_entries(&self) -> builder::GetTimeEntries<'_> {
         builder::GetTimeEntries::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write.
+    /**`PUT /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/user/{userId}/time-entries`
 
@@ -79437,7 +79437,7 @@ let response = client.replace_many()
     pub fn replace_many(&self) -> builder::ReplaceMany<'_> {
         builder::ReplaceMany::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write.
+    /**`POST /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/user/{userId}/time-entries`
 
@@ -79453,7 +79453,7 @@ let response = client.create_for_others()
     pub fn create_for_others(&self) -> builder::CreateForOthers<'_> {
         builder::CreateForOthers::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/user/{userId}/time-entries`
 
@@ -79468,7 +79468,7 @@ let response = client.delete_many()
     pub fn delete_many(&self) -> builder::DeleteMany<'_> {
         builder::DeleteMany::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/user/{userId}/time-entries` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/user/{userId}/time-entries`
 
@@ -79483,7 +79483,7 @@ let response = client.stop_running_time_entry()
     pub fn stop_running_time_entry(&self) -> builder::StopRunningTimeEntry<'_> {
         builder::StopRunningTimeEntry::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/user/{userId}/time-entries/{id}/duplicate` on the core API. Tag: Time entry. write.
+    /**`POST /v1/workspaces/{workspaceId}/user/{userId}/time-entries/{id}/duplicate` on the core API. Tag: Time entry. write. Scope: `TIME_ENTRY_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/user/{userId}/time-entries/{id}/duplicate`
 
@@ -79498,7 +79498,7 @@ let response = client.duplicate_time_entry()
     pub fn duplicate_time_entry(&self) -> builder::DuplicateTimeEntry<'_> {
         builder::DuplicateTimeEntry::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/users` on the core API. Tag: User. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/users` on the core API. Tag: User. read. Scope: `USER_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/users`
 
@@ -79522,7 +79522,7 @@ let response = client.get_users_of_workspace()
     pub fn get_users_of_workspace(&self) -> builder::GetUsersOfWorkspace<'_> {
         builder::GetUsersOfWorkspace::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/users` on the core API. Tag: Workspace. write.
+    /**`POST /v1/workspaces/{workspaceId}/users` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/users`
 
@@ -79537,7 +79537,7 @@ let response = client.add_users()
     pub fn add_users(&self) -> builder::AddUsers<'_> {
         builder::AddUsers::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/users/info` on the core API. Tag: User. read. Paginated by `page`/`pageSize` in the body, first page 1.
+    /**`POST /v1/workspaces/{workspaceId}/users/info` on the core API. Tag: User. read. Scope: `USER_READ`. Paginated by `page`/`pageSize` in the body, first page 1.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/users/info`
 
@@ -79551,7 +79551,7 @@ let response = client.filter_users_of_workspace()
     pub fn filter_users_of_workspace(&self) -> builder::FilterUsersOfWorkspace<'_> {
         builder::FilterUsersOfWorkspace::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}` on the core API. Tag: Workspace. write.
+    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/users/{userId}`
 
@@ -79566,7 +79566,7 @@ let response = client.update_user_status()
     pub fn update_user_status(&self) -> builder::UpdateUserStatus<'_> {
         builder::UpdateUserStatus::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/users/{userId}` on the core API. Tag: Workspace (Deprecated). write. Deprecated upstream.
+    /**`DELETE /v1/workspaces/{workspaceId}/users/{userId}` on the core API. Tag: Workspace (Deprecated). write. Scope: `USER_WRITE`. Deprecated upstream.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/users/{userId}`
 
@@ -79580,7 +79580,7 @@ let response = client.remove_member()
     pub fn remove_member(&self) -> builder::RemoveMember<'_> {
         builder::RemoveMember::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}/cost-rate` on the core API. Tag: Workspace. write.
+    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}/cost-rate` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/users/{userId}/cost-rate`
 
@@ -79595,7 +79595,7 @@ let response = client.set_cost_rate_for_user()
     pub fn set_cost_rate_for_user(&self) -> builder::SetCostRateForUser<'_> {
         builder::SetCostRateForUser::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}/custom-field/{customFieldId}/value` on the core API. Tag: User. write.
+    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}/custom-field/{customFieldId}/value` on the core API. Tag: User. write. Scope: `USER_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/users/{userId}/custom-field/{customFieldId}/value`
 
@@ -79613,7 +79613,7 @@ let response = client.upsert_user_custom_field_value()
     ) -> builder::UpsertUserCustomFieldValue<'_> {
         builder::UpsertUserCustomFieldValue::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}/hourly-rate` on the core API. Tag: Workspace. write.
+    /**`PUT /v1/workspaces/{workspaceId}/users/{userId}/hourly-rate` on the core API. Tag: Workspace. write. Scope: `WORKSPACE_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/users/{userId}/hourly-rate`
 
@@ -79628,7 +79628,7 @@ let response = client.set_hourly_rate_for_user()
     pub fn set_hourly_rate_for_user(&self) -> builder::SetHourlyRateForUser<'_> {
         builder::SetHourlyRateForUser::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/users/{userId}/managers` on the core API. Tag: User. read. Paginated by `page`/`page-size` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/users/{userId}/managers` on the core API. Tag: User. read. Scope: `USER_READ`. Paginated by `page`/`page-size` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/users/{userId}/managers`
 
@@ -79646,7 +79646,7 @@ let response = client.get_managers_of_user()
     pub fn get_managers_of_user(&self) -> builder::GetManagersOfUser<'_> {
         builder::GetManagersOfUser::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/users/{userId}/roles` on the core API. Tag: User. write.
+    /**`POST /v1/workspaces/{workspaceId}/users/{userId}/roles` on the core API. Tag: User. write. Scope: `USER_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/users/{userId}/roles`
 
@@ -79661,7 +79661,7 @@ let response = client.create_user_role()
     pub fn create_user_role(&self) -> builder::CreateUserRole<'_> {
         builder::CreateUserRole::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/users/{userId}/roles` on the core API. Tag: User. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/users/{userId}/roles` on the core API. Tag: User. write. Scope: `USER_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/users/{userId}/roles`
 
@@ -79676,7 +79676,7 @@ let response = client.delete_user_role()
     pub fn delete_user_role(&self) -> builder::DeleteUserRole<'_> {
         builder::DeleteUserRole::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/webhooks` on the core API. Tag: Webhooks. read.
+    /**`GET /v1/workspaces/{workspaceId}/webhooks` on the core API. Tag: Webhooks. read. Needs no scope.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/webhooks`
 
@@ -79690,7 +79690,7 @@ let response = client.get_webhooks()
     pub fn get_webhooks(&self) -> builder::GetWebhooks<'_> {
         builder::GetWebhooks::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/webhooks` on the core API. Tag: Webhooks. write.
+    /**`POST /v1/workspaces/{workspaceId}/webhooks` on the core API. Tag: Webhooks. write. Needs no scope.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/webhooks`
 
@@ -79704,7 +79704,7 @@ let response = client.create_webhook()
     pub fn create_webhook(&self) -> builder::CreateWebhook<'_> {
         builder::CreateWebhook::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/webhooks/{webhookId}` on the core API. Tag: Webhooks. read.
+    /**`GET /v1/workspaces/{workspaceId}/webhooks/{webhookId}` on the core API. Tag: Webhooks. read. Needs no scope.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/webhooks/{webhookId}`
 
@@ -79718,7 +79718,7 @@ let response = client.get_webhook()
     pub fn get_webhook(&self) -> builder::GetWebhook<'_> {
         builder::GetWebhook::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/webhooks/{webhookId}` on the core API. Tag: Webhooks. write.
+    /**`PUT /v1/workspaces/{workspaceId}/webhooks/{webhookId}` on the core API. Tag: Webhooks. write. Needs no scope.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/webhooks/{webhookId}`
 
@@ -79733,7 +79733,7 @@ let response = client.update_webhook()
     pub fn update_webhook(&self) -> builder::UpdateWebhook<'_> {
         builder::UpdateWebhook::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/webhooks/{webhookId}` on the core API. Tag: Webhooks. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/webhooks/{webhookId}` on the core API. Tag: Webhooks. write. Needs no scope.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/webhooks/{webhookId}`
 
@@ -79747,7 +79747,7 @@ let response = client.delete_webhook()
     pub fn delete_webhook(&self) -> builder::DeleteWebhook<'_> {
         builder::DeleteWebhook::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/webhooks/{webhookId}/logs` on the core API. Tag: Webhooks. read. Paginated by `page`/`size` in the query, first page 0.
+    /**`POST /v1/workspaces/{workspaceId}/webhooks/{webhookId}/logs` on the core API. Tag: Webhooks. read. Needs no scope. Paginated by `page`/`size` in the query, first page 0.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/webhooks/{webhookId}/logs`
 
@@ -79764,7 +79764,7 @@ let response = client.get_logs_for_webhook()
     pub fn get_logs_for_webhook(&self) -> builder::GetLogsForWebhook<'_> {
         builder::GetLogsForWebhook::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/webhooks/{webhookId}/token` on the core API. Tag: Webhooks. write.
+    /**`PATCH /v1/workspaces/{workspaceId}/webhooks/{webhookId}/token` on the core API. Tag: Webhooks. write. Needs no scope.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/webhooks/{webhookId}/token`
 
@@ -79778,7 +79778,7 @@ let response = client.generate_new_token()
     pub fn generate_new_token(&self) -> builder::GenerateNewToken<'_> {
         builder::GenerateNewToken::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/balance/policy/{policyId}` on the PTO API. Tag: Balance (Deprecated). read. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page. Deprecated upstream.
+    /**`GET /v1/workspaces/{workspaceId}/balance/policy/{policyId}` on the PTO API. Tag: Balance (Deprecated). read. Scope: `TIME_OFF_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page. Deprecated upstream.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/balance/policy/{policyId}`
 
@@ -79796,7 +79796,7 @@ let response = client.get_pto_balances_for_policy()
     pub fn get_pto_balances_for_policy(&self) -> builder::GetPtoBalancesForPolicy<'_> {
         builder::GetPtoBalancesForPolicy::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/balance/policy/{policyId}` on the PTO API. Tag: Balance (Deprecated). write. Deprecated upstream.
+    /**`PATCH /v1/workspaces/{workspaceId}/balance/policy/{policyId}` on the PTO API. Tag: Balance (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/balance/policy/{policyId}`
 
@@ -79811,7 +79811,7 @@ let response = client.update_balances_for_users()
     pub fn update_balances_for_users(&self) -> builder::UpdateBalancesForUsers<'_> {
         builder::UpdateBalancesForUsers::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/balance/user/{userId}` on the PTO API. Tag: Balance (Deprecated). read. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page. Deprecated upstream.
+    /**`GET /v1/workspaces/{workspaceId}/balance/user/{userId}` on the PTO API. Tag: Balance (Deprecated). read. Scope: `TIME_OFF_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page. Deprecated upstream.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/balance/user/{userId}`
 
@@ -79829,7 +79829,7 @@ let response = client.get_pto_balances_for_user()
     pub fn get_pto_balances_for_user(&self) -> builder::GetPtoBalancesForUser<'_> {
         builder::GetPtoBalancesForUser::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/policies` on the PTO API. Tag: Policy (Deprecated). read. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page. Deprecated upstream.
+    /**`GET /v1/workspaces/{workspaceId}/policies` on the PTO API. Tag: Policy (Deprecated). read. Scope: `TIME_OFF_READ`. Paginated by `page`/`page-size` in the query, first page 1, at most 200 per page. Deprecated upstream.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/policies`
 
@@ -79848,7 +79848,7 @@ let response = client.find_pto_policies_for_workspace()
     ) -> builder::FindPtoPoliciesForWorkspace<'_> {
         builder::FindPtoPoliciesForWorkspace::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/policies` on the PTO API. Tag: Policy (Deprecated). write. Deprecated upstream.
+    /**`POST /v1/workspaces/{workspaceId}/policies` on the PTO API. Tag: Policy (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/policies`
 
@@ -79862,7 +79862,7 @@ let response = client.create_pto_policy()
     pub fn create_pto_policy(&self) -> builder::CreatePtoPolicy<'_> {
         builder::CreatePtoPolicy::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). read. Deprecated upstream.
+    /**`GET /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). read. Scope: `TIME_OFF_READ`. Deprecated upstream.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/policies/{id}`
 
@@ -79876,7 +79876,7 @@ let response = client.get_pto_policy()
     pub fn get_pto_policy(&self) -> builder::GetPtoPolicy<'_> {
         builder::GetPtoPolicy::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). write. Deprecated upstream.
+    /**`PUT /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/policies/{id}`
 
@@ -79891,7 +79891,7 @@ let response = client.update_pto_policy()
     pub fn update_pto_policy(&self) -> builder::UpdatePtoPolicy<'_> {
         builder::UpdatePtoPolicy::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). write. Deprecated upstream.
+    /**`DELETE /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/policies/{id}`
 
@@ -79905,7 +79905,7 @@ let response = client.delete_pto_policy()
     pub fn delete_pto_policy(&self) -> builder::DeletePtoPolicy<'_> {
         builder::DeletePtoPolicy::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). write. Deprecated upstream.
+    /**`PATCH /v1/workspaces/{workspaceId}/policies/{id}` on the PTO API. Tag: Policy (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/policies/{id}`
 
@@ -79920,7 +79920,7 @@ let response = client.update_pto_policy_status()
     pub fn update_pto_policy_status(&self) -> builder::UpdatePtoPolicyStatus<'_> {
         builder::UpdatePtoPolicyStatus::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/policies/{policyId}/requests` on the PTO API. Tag: Time Off (Deprecated). write. Deprecated upstream.
+    /**`POST /v1/workspaces/{workspaceId}/policies/{policyId}/requests` on the PTO API. Tag: Time Off (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/policies/{policyId}/requests`
 
@@ -79935,7 +79935,7 @@ let response = client.create_pto_time_off_request()
     pub fn create_pto_time_off_request(&self) -> builder::CreatePtoTimeOffRequest<'_> {
         builder::CreatePtoTimeOffRequest::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/policies/{policyId}/requests/{requestId}` on the PTO API. Tag: Time Off (Deprecated). write. Deprecated upstream.
+    /**`DELETE /v1/workspaces/{workspaceId}/policies/{policyId}/requests/{requestId}` on the PTO API. Tag: Time Off (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/policies/{policyId}/requests/{requestId}`
 
@@ -79950,7 +79950,7 @@ let response = client.delete_pto_time_off_request()
     pub fn delete_pto_time_off_request(&self) -> builder::DeletePtoTimeOffRequest<'_> {
         builder::DeletePtoTimeOffRequest::new(self)
     }
-    /**`PATCH /v1/workspaces/{workspaceId}/policies/{policyId}/requests/{requestId}` on the PTO API. Tag: Time Off (Deprecated). write. Deprecated upstream.
+    /**`PATCH /v1/workspaces/{workspaceId}/policies/{policyId}/requests/{requestId}` on the PTO API. Tag: Time Off (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `PATCH` request to `/v1/workspaces/{workspaceId}/policies/{policyId}/requests/{requestId}`
 
@@ -79968,7 +79968,7 @@ let response = client.change_pto_time_off_request_status()
     ) -> builder::ChangePtoTimeOffRequestStatus<'_> {
         builder::ChangePtoTimeOffRequestStatus::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/policies/{policyId}/users/{userId}/requests` on the PTO API. Tag: Time Off (Deprecated). write. Deprecated upstream.
+    /**`POST /v1/workspaces/{workspaceId}/policies/{policyId}/users/{userId}/requests` on the PTO API. Tag: Time Off (Deprecated). write. Scope: `TIME_OFF_WRITE`. Deprecated upstream.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/policies/{policyId}/users/{userId}/requests`
 
@@ -79986,7 +79986,7 @@ let response = client.create_pto_time_off_request_for_other()
     ) -> builder::CreatePtoTimeOffRequestForOther<'_> {
         builder::CreatePtoTimeOffRequestForOther::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/requests` on the PTO API. Tag: Time Off (Deprecated). read. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page. Deprecated upstream.
+    /**`POST /v1/workspaces/{workspaceId}/requests` on the PTO API. Tag: Time Off (Deprecated). read. Scope: `TIME_OFF_READ`. Paginated by `page`/`pageSize` in the body, first page 1, at most 200 per page. Deprecated upstream.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/requests`
 
@@ -80000,7 +80000,7 @@ let response = client.get_pto_time_off_requests()
     pub fn get_pto_time_off_requests(&self) -> builder::GetPtoTimeOffRequests<'_> {
         builder::GetPtoTimeOffRequests::new(self)
     }
-    /**`GET /v1/shared-reports/{id}` on the reports API. Tag: Shared Report. read. Paginated by `page`/`pageSize` in the query, first page 1.
+    /**`GET /v1/shared-reports/{id}` on the reports API. Tag: Shared Report. read. Scope: `REPORTS_READ`. Paginated by `page`/`pageSize` in the query, first page 1.
 
 Sends a `GET` request to `/v1/shared-reports/{id}`
 
@@ -80020,7 +80020,7 @@ let response = client.generate_shared_report_v1()
     pub fn generate_shared_report_v1(&self) -> builder::GenerateSharedReportV1<'_> {
         builder::GenerateSharedReportV1::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/reports/attendance` on the reports API. Tag: Team Report. read.
+    /**`POST /v1/workspaces/{workspaceId}/reports/attendance` on the reports API. Tag: Team Report. read. Scope: `REPORTS_READ`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/reports/attendance`
 
@@ -80034,7 +80034,7 @@ let response = client.generate_attendance_report()
     pub fn generate_attendance_report(&self) -> builder::GenerateAttendanceReport<'_> {
         builder::GenerateAttendanceReport::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/reports/detailed` on the reports API. Tag: Time Entry Report. read.
+    /**`POST /v1/workspaces/{workspaceId}/reports/detailed` on the reports API. Tag: Time Entry Report. read. Scope: `REPORTS_READ`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/reports/detailed`
 
@@ -80048,7 +80048,7 @@ let response = client.generate_detailed_report()
     pub fn generate_detailed_report(&self) -> builder::GenerateDetailedReport<'_> {
         builder::GenerateDetailedReport::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/reports/expenses/detailed` on the reports API. Tag: Expense Report. read. Paginated by `page`/`pageSize` in the body, first page 1.
+    /**`POST /v1/workspaces/{workspaceId}/reports/expenses/detailed` on the reports API. Tag: Expense Report. read. Scope: `REPORTS_READ`. Paginated by `page`/`pageSize` in the body, first page 1.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/reports/expenses/detailed`
 
@@ -80062,7 +80062,7 @@ let response = client.generate_detailed_report_v1()
     pub fn generate_detailed_report_v1(&self) -> builder::GenerateDetailedReportV1<'_> {
         builder::GenerateDetailedReportV1::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/reports/summary` on the reports API. Tag: Time Entry Report. read.
+    /**`POST /v1/workspaces/{workspaceId}/reports/summary` on the reports API. Tag: Time Entry Report. read. Scope: `REPORTS_READ`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/reports/summary`
 
@@ -80076,7 +80076,7 @@ let response = client.generate_summary_report()
     pub fn generate_summary_report(&self) -> builder::GenerateSummaryReport<'_> {
         builder::GenerateSummaryReport::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/reports/weekly` on the reports API. Tag: Time Entry Report. read.
+    /**`POST /v1/workspaces/{workspaceId}/reports/weekly` on the reports API. Tag: Time Entry Report. read. Scope: `REPORTS_READ`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/reports/weekly`
 
@@ -80090,7 +80090,7 @@ let response = client.generate_weekly_report()
     pub fn generate_weekly_report(&self) -> builder::GenerateWeeklyReport<'_> {
         builder::GenerateWeeklyReport::new(self)
     }
-    /**`GET /v1/workspaces/{workspaceId}/shared-reports` on the reports API. Tag: Shared Report. read. Paginated by `page`/`pageSize` in the query, first page 1.
+    /**`GET /v1/workspaces/{workspaceId}/shared-reports` on the reports API. Tag: Shared Report. read. Scope: `REPORTS_READ`. Paginated by `page`/`pageSize` in the query, first page 1.
 
 Sends a `GET` request to `/v1/workspaces/{workspaceId}/shared-reports`
 
@@ -80106,7 +80106,7 @@ let response = client.get_shared_reports_v1()
     pub fn get_shared_reports_v1(&self) -> builder::GetSharedReportsV1<'_> {
         builder::GetSharedReportsV1::new(self)
     }
-    /**`POST /v1/workspaces/{workspaceId}/shared-reports` on the reports API. Tag: Shared Report. write.
+    /**`POST /v1/workspaces/{workspaceId}/shared-reports` on the reports API. Tag: Shared Report. write. Scope: `REPORTS_WRITE`.
 
 Sends a `POST` request to `/v1/workspaces/{workspaceId}/shared-reports`
 
@@ -80120,7 +80120,7 @@ let response = client.save_shared_report_v1()
     pub fn save_shared_report_v1(&self) -> builder::SaveSharedReportV1<'_> {
         builder::SaveSharedReportV1::new(self)
     }
-    /**`PUT /v1/workspaces/{workspaceId}/shared-reports/{id}` on the reports API. Tag: Shared Report. write.
+    /**`PUT /v1/workspaces/{workspaceId}/shared-reports/{id}` on the reports API. Tag: Shared Report. write. Scope: `REPORTS_WRITE`.
 
 Sends a `PUT` request to `/v1/workspaces/{workspaceId}/shared-reports/{id}`
 
@@ -80135,7 +80135,7 @@ let response = client.update_shared_report_v1()
     pub fn update_shared_report_v1(&self) -> builder::UpdateSharedReportV1<'_> {
         builder::UpdateSharedReportV1::new(self)
     }
-    /**`DELETE /v1/workspaces/{workspaceId}/shared-reports/{id}` on the reports API. Tag: Shared Report. write.
+    /**`DELETE /v1/workspaces/{workspaceId}/shared-reports/{id}` on the reports API. Tag: Shared Report. write. Scope: `REPORTS_WRITE`.
 
 Sends a `DELETE` request to `/v1/workspaces/{workspaceId}/shared-reports/{id}`
 
