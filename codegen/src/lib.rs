@@ -8,6 +8,7 @@
 
 pub mod addon;
 pub mod changelog;
+pub mod clockify_key;
 pub mod contract;
 pub mod error;
 pub mod events;

@@ -1,43 +1,243 @@
-//! Runtime configuration, read from flags or environment variables.
+//! Runtime configuration: flags or environment variables, parsed into real
+//! types by clap, so a bad value stops the process with one line naming the
+//! variable. `Config::validate` adds the checks that span several values.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// The Clockify API hosts of PLATFORM.md §5: global and the four regions.
+pub const DEFAULT_ALLOWED_API_HOSTS: &str = "api.clockify.me,reports.api.clockify.me,pto.api.clockify.me,\
+euc1.clockify.me,use2.clockify.me,euw2.clockify.me,apse2.clockify.me,\
+euc1.api.clockify.me,use2.api.clockify.me,euw2.api.clockify.me,apse2.api.clockify.me,\
+developer.clockify.me";
+
+/// Default database: an SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://clockify-gateway.db?mode=rwc";
 
 /// Gateway configuration.
-///
-/// Every field can come from an environment variable so the gateway runs
-/// unchanged in containers, while flags stay handy for local runs. Values are
-/// parsed into their real types by clap, so a bad value is rejected at startup
-/// with a message naming the offending flag or variable.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(
-    name = "clockify-gateway",
-    version,
-    about = "HTTP gateway for Clockify add-ons.",
-    long_about = None
-)]
+#[command(name = "clockify-gateway", version, about = "HTTP gateway for Clockify add-ons.", long_about = None)]
 pub struct Config {
-    /// Socket address to listen on; use port 0 to let the OS pick one.
+    /// Socket address to listen on; port 0 lets the OS pick one.
     #[arg(long = "addr", env = "GATEWAY_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
+    /// `sqlite://<file>?mode=rwc` (default, no setup) or `postgres://...`.
+    #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: DatabaseUrl,
+
+    /// The add-on key tokens must carry as `sub` (default: the key in manifest.json).
+    #[arg(long = "addon-key", env = "ADDON_KEY")]
+    pub addon_key: Option<String>,
+
+    /// The public URL Clockify calls; becomes the manifest's `baseUrl`.
+    #[arg(long = "addon-base-url", env = "ADDON_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub addon_base_url: BaseUrl,
+
+    /// PEM file of the key that verifies Clockify's tokens (default: Clockify's published key).
+    #[arg(long = "clockify-public-key-file", env = "CLOCKIFY_PUBLIC_KEY_FILE")]
+    pub clockify_public_key_file: Option<PathBuf>,
+
+    /// Directory of extra `<kid>.pem` keys, for key rotation.
+    #[arg(long = "clockify-extra-keys-dir", env = "CLOCKIFY_EXTRA_KEYS_DIR")]
+    pub clockify_extra_keys_dir: Option<PathBuf>,
+
+    /// Comma list of `host[:port]` the gateway may call; URLs from token claims elsewhere are refused.
+    #[arg(long = "allowed-api-hosts", env = "ALLOWED_API_HOSTS", default_value = DEFAULT_ALLOWED_API_HOSTS, value_delimiter = ',')]
+    pub allowed_api_hosts: Vec<HostPort>,
+
+    /// 32 bytes, base64, encrypting secrets at rest. Required with PostgreSQL; with
+    /// SQLite a key is generated beside the database file on first start.
+    #[arg(long = "encryption-key", env = "ENCRYPTION_KEY", hide_env_values = true)]
+    pub encryption_key: Option<EncryptionKey>,
+
+    /// Refuse plain HTTP except from loopback (behind a TLS proxy, list it in TRUSTED_PROXIES).
+    #[arg(long = "require-https", env = "REQUIRE_HTTPS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_https: bool,
+
+    /// Comma list of proxy IPs whose `X-Forwarded-Proto`, `X-Forwarded-For` and `Forwarded` are believed.
+    #[arg(long = "trusted-proxies", env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Clock skew tolerated on token `exp` and `nbf`, in seconds.
+    #[arg(long = "jwt-leeway-seconds", env = "JWT_LEEWAY_SECONDS", default_value_t = 60)]
+    pub jwt_leeway_seconds: u64,
+
+    /// Requests per second allowed per workspace or client address on the gateway's own routes.
+    #[arg(long = "rate-limit-per-second", env = "RATE_LIMIT_PER_SECOND", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_per_second: u32,
+
+    /// Burst above the steady rate before 429.
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_burst: u32,
+
     /// Log output format: `json` for log shippers, `pretty` for humans.
-    #[arg(
-        long = "log-format",
-        env = "LOG_FORMAT",
-        value_enum,
-        default_value_t = LogFormat::Json
-    )]
+    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
 }
 
 impl Config {
-    /// Configuration for tests: an ephemeral loopback port, so parallel tests
-    /// never fight over a fixed port.
+    /// Configuration for tests: an ephemeral loopback port and an SQLite file
+    /// in a fresh temporary directory, so parallel tests share nothing.
     pub fn for_tests() -> Self {
+        let dir = std::env::temp_dir().join(format!("clockify-gateway-test-{}", uuid::Uuid::new_v4()));
+        let db = dir.join("gateway.db");
         Self {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            database_url: DatabaseUrl::from_str(&format!("sqlite://{}?mode=rwc", db.display()))
+                .unwrap_or_else(|_| unreachable!("a temp path makes a valid sqlite URL")),
+            addon_key: None,
+            addon_base_url: BaseUrl::from_str("http://127.0.0.1:8080").unwrap_or_else(|_| unreachable!()),
+            clockify_public_key_file: None,
+            clockify_extra_keys_dir: None,
+            allowed_api_hosts: DEFAULT_ALLOWED_API_HOSTS.split(',').filter_map(|h| h.parse().ok()).collect(),
+            encryption_key: None,
+            require_https: true,
+            trusted_proxies: Vec::new(),
+            jwt_leeway_seconds: 60,
+            rate_limit_per_second: 1000,
+            rate_limit_burst: 1000,
             log_format: LogFormat::Pretty,
         }
+    }
+
+    pub fn addon_key(&self) -> &str {
+        self.addon_key.as_deref().unwrap_or(crate::generated::addon::ADDON_KEY)
+    }
+
+    /// Checks spanning several values; the message names the variable.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(k) = &self.addon_key {
+            if !(2..=50).contains(&k.chars().count()) {
+                return Err("ADDON_KEY: must be 2 to 50 characters".into());
+            }
+        }
+        if self.database_url.is_postgres() && self.encryption_key.is_none() {
+            return Err("ENCRYPTION_KEY: required with PostgreSQL (32 random bytes, base64)".into());
+        }
+        Ok(())
+    }
+}
+
+/// A database URL whose scheme selects the backend.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+    /// The SQLite file, when the URL names one.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.0.strip_prefix("sqlite://").or_else(|| self.0.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+}
+
+/// Never prints credentials a URL may carry.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                write!(f, "{u}")
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| s.starts_with(p));
+        if !ok {
+            return Err("expected sqlite://<file> or postgres://...".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// An absolute `http(s)` URL without a trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for BaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let u = url::Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+            return Err("expected an http:// or https:// URL with a host".into());
+        }
+        if u.query().is_some() || u.fragment().is_some() {
+            return Err("must not have a query or fragment".into());
+        }
+        Ok(Self(s.trim_end_matches('/').to_owned()))
+    }
+}
+
+/// `host` or `host:port`, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl HostPort {
+    /// Whether `url` points at this host (and port, when one is given).
+    pub fn matches(&self, url: &url::Url) -> bool {
+        url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+            && self.port.is_none_or(|p| url.port_or_known_default() == Some(p))
+    }
+}
+
+impl FromStr for HostPort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let (host, port) = match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| format!("`{s}`: bad port"))?)),
+            None => (s, None),
+        };
+        let valid = !host.is_empty()
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !valid {
+            return Err(format!("`{s}` is not host[:port]"));
+        }
+        Ok(Self { host: host.to_ascii_lowercase(), port })
+    }
+}
+
+/// 32 key bytes. `Debug` never shows them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EncryptionKey(pub [u8; 32]);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(***)")
+    }
+}
+
+impl FromStr for EncryptionKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(s.trim())
+            .map_err(|_| "not valid base64".to_owned())?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| format!("decodes to {} bytes, need 32", b.len()))?;
+        Ok(Self(key))
     }
 }
 
@@ -49,4 +249,48 @@ pub enum LogFormat {
     Json,
     /// Human-readable, multi-field lines.
     Pretty,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn defaults_parse_without_any_environment() {
+        let c = Config::try_parse_from(["clockify-gateway"]).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert!(!c.database_url.is_postgres());
+        assert_eq!(c.database_url.sqlite_path().unwrap(), PathBuf::from("clockify-gateway.db"));
+        assert!(c.allowed_api_hosts.iter().any(|h| h.host == "api.clockify.me"));
+        assert!(c.require_https);
+        assert_eq!(c.addon_key(), crate::generated::addon::ADDON_KEY);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases = [
+            ("--addr", "nope", "--addr"),
+            ("--database-url", "mysql://x", "--database-url"),
+            ("--addon-base-url", "ftp://x", "--addon-base-url"),
+            ("--encryption-key", "c2hvcnQ=", "--encryption-key"),
+            ("--allowed-api-hosts", "bad host", "--allowed-api-hosts"),
+            ("--jwt-leeway-seconds", "soon", "--jwt-leeway-seconds"),
+        ];
+        for (flag, value, named) in cases {
+            let err = Config::try_parse_from(["clockify-gateway", flag, value]).unwrap_err().to_string();
+            assert!(err.contains(named), "{flag}={value}: {err}");
+        }
+        let c = Config::try_parse_from(["clockify-gateway", "--database-url", "postgres://localhost/x"]).unwrap();
+        assert!(c.validate().unwrap_err().starts_with("ENCRYPTION_KEY"));
+    }
+
+    #[test]
+    fn a_database_password_never_shows_in_debug_output() {
+        let u: DatabaseUrl = "postgres://app:hunter2@db/x".parse().unwrap();
+        assert!(!format!("{u:?}").contains("hunter2"));
+        let k: EncryptionKey = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".parse().unwrap();
+        assert_eq!(format!("{k:?}"), "EncryptionKey(***)");
+    }
 }

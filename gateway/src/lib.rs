@@ -5,9 +5,19 @@
 
 pub mod api;
 pub mod config;
+pub mod crypto;
+pub mod error;
 pub mod generated;
+pub mod hooks;
+pub mod http;
+pub mod metrics;
 pub mod startup;
+pub mod state;
+pub mod store;
 pub mod telemetry;
+pub mod token;
 
 pub use config::{Config, LogFormat};
+pub use hooks::{AddonHooks, LifecycleEvent, NoHooks};
 pub use startup::{Application, StartupError};
+pub use state::AppState;

@@ -11,6 +11,10 @@ async fn main() -> ExitCode {
     // clap prints its own message (naming the bad flag or env var) and exits.
     let config = Config::parse();
     telemetry::init(config.log_format);
+    if let Err(problem) = config.validate() {
+        eprintln!("error: {problem}");
+        return ExitCode::FAILURE;
+    }
 
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,

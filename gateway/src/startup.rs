@@ -2,11 +2,14 @@
 
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, time::Duration};
 
-use poem::{
-    EndpointExt, Route, Server, endpoint::BoxEndpoint, listener::TcpAcceptor, middleware::Tracing,
-};
+use std::sync::Arc;
 
-use crate::{api, config::Config};
+use poem::{EndpointExt, IntoResponse, Route, Server, endpoint::BoxEndpoint, listener::TcpAcceptor};
+
+use crate::error::problem_response;
+use crate::hooks::{AddonHooks, NoHooks};
+use crate::state::{AppState, StateError};
+use crate::{api, config::Config, http};
 
 /// How long in-flight requests get to finish after a shutdown signal before
 /// their connections are dropped.
@@ -29,6 +32,9 @@ pub enum StartupError {
         #[source]
         source: io::Error,
     },
+    /// Configuration, keys or database; the message names the variable.
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// A bound, ready-to-run gateway.
@@ -41,11 +47,19 @@ pub struct Application {
     addr: SocketAddr,
     server: Server<Infallible, TcpAcceptor>,
     app: BoxEndpoint<'static>,
+    state: AppState,
 }
 
 impl Application {
-    /// Binds the listener and assembles the routes.
+    /// The stock gateway: binds, connects the database, assembles the routes.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_hooks(config, Arc::new(NoHooks)).await
+    }
+
+    /// The gateway with your add-on's hooks (see [`AddonHooks`]).
+    pub async fn build_with_hooks(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StartupError> {
+        let state = AppState::build(config, hooks).await?;
+        let config = state.config.clone();
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -64,8 +78,14 @@ impl Application {
         Ok(Self {
             addr,
             server: Server::new_with_acceptor(acceptor),
-            app: routes(),
+            app: routes(&state),
+            state,
         })
+    }
+
+    /// The shared state (database, stores, metrics), for tests and embedding.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The port actually bound (differs from the configured one when that was 0).
@@ -101,8 +121,8 @@ impl Application {
 /// The API is nested at `/` so its paths in the spec are exactly the paths
 /// served; the spec and docs live beside it rather than inside it so they do
 /// not appear as operations in the spec.
-fn routes() -> BoxEndpoint<'static> {
-    let service = api::service();
+pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
+    let service = api::service(state);
     let spec = service.spec_endpoint();
     // Swagger UI from poem-openapi inlines its JS/CSS and the spec itself, so
     // /docs needs neither a CDN nor a second request.
@@ -111,8 +131,50 @@ fn routes() -> BoxEndpoint<'static> {
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", service)
-        .with(Tracing)
+        .around(errors_as_problems)
+        .around(http::body_limit::middleware)
+        .around(http::rate_limit::middleware)
+        .around(http::https::middleware)
+        .around(http::security_headers::middleware)
+        .around(http::access_log::middleware)
+        .around(http::request_id::middleware)
+        .data(state.clone())
         .boxed()
+}
+
+/// Errors raised outside typed handlers (unknown route, wrong method, a body
+/// that does not parse, a missing token header) become problem JSON too.
+async fn errors_as_problems<E: poem::Endpoint>(next: Arc<E>, req: poem::Request) -> poem::Result<poem::Response> {
+    let state = req.data::<AppState>().cloned();
+    match next.call(req).await {
+        Ok(r) => Ok(r.into_response()),
+        Err(e) => {
+            if e.is::<poem_openapi::error::AuthorizationError>() {
+                if let Some(s) = &state {
+                    s.metrics.auth_failure("missing");
+                }
+                tracing::warn!(target: "audit", event = "auth_failure", reason = "missing", "no token header");
+            }
+            Ok(problem_response(e.status(), Some(redact_quoted(&e.to_string()))))
+        }
+    }
+}
+
+/// Parser messages can quote the input (a token, say); drop quoted text.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' || c == '`' {
+            if !inside {
+                out.push_str("\"…\"");
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Resolves on Ctrl-C or, on Unix, SIGTERM (what container runtimes send).

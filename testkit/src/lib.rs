@@ -34,6 +34,8 @@
 //! # }
 //! ```
 
+
+pub mod tokens;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

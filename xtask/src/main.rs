@@ -77,6 +77,20 @@ fn regen(args: &[String]) -> Result<ExitCode, String> {
                     std::fs::write(&contract_path, normalized.to_json()).map_err(|e| format!("writing openapi.json: {e}"))?;
                 }
             }
+            let key = upstream_path.with_file_name(clockify_codegen::clockify_key::KEY_FILE);
+            match std::fs::read_to_string(&key) {
+                Ok(pem) => {
+                    let text = clockify_codegen::clockify_key::generate(&pem).map_err(|e| e.to_string())?;
+                    let out = root.join(clockify_codegen::clockify_key::ARTIFACT);
+                    if std::fs::read_to_string(&out).ok().as_deref() != Some(text.as_str()) {
+                        stale.push(clockify_codegen::clockify_key::ARTIFACT.into());
+                        if !check {
+                            std::fs::write(&out, text).map_err(|e| format!("writing {}: {e}", out.display()))?;
+                        }
+                    }
+                }
+                Err(e) => println!("note: {} not read ({e}); the embedded Clockify key is left as is", key.display()),
+            }
             normalized
         }
         None => committed.ok_or_else(|| format!("cannot read {}; pass --from <upstream spec>", contract_path.display()))?,

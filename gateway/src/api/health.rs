@@ -1,22 +1,21 @@
-//! Liveness probe.
+//! Operations endpoints: liveness, readiness, metrics.
 
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::{Json, PlainText}};
 
-/// Liveness endpoint.
-///
-/// Deliberately does no I/O: an orchestrator restarts the process when this
-/// fails, so it must only reflect whether the process can serve requests, not
-/// whether its dependencies are up.
-pub struct HealthApi;
+use crate::error::{ApiError, GatewayError};
+use crate::state::AppState;
 
-/// Body of a health response.
+pub struct HealthApi {
+    pub state: AppState,
+}
+
+/// Body of a health or readiness answer.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
 pub struct HealthStatus {
-    /// Always `ok` while the process is serving requests.
+    /// `ok` when serving (health) or when the database answered (ready).
     pub status: String,
 }
 
-/// Responses of `GET /health`.
 #[derive(ApiResponse, Debug)]
 pub enum HealthResponse {
     /// The process is alive.
@@ -24,13 +23,42 @@ pub enum HealthResponse {
     Ok(Json<HealthStatus>),
 }
 
-#[OpenApi]
+#[derive(ApiResponse, Debug)]
+pub enum ReadyResponse {
+    /// The database answered a round trip.
+    #[oai(status = 200)]
+    Ready(Json<HealthStatus>),
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum MetricsResponse {
+    /// Prometheus text exposition format.
+    #[oai(status = 200, content_type = "text/plain; version=0.0.4")]
+    Ok(PlainText<String>),
+}
+
+#[OpenApi(tag = "super::Tag::Operations")]
 impl HealthApi {
-    /// Liveness probe.
+    /// Liveness probe. Does no I/O: it says whether the process serves
+    /// requests, not whether its dependencies are up.
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> HealthResponse {
-        HealthResponse::Ok(Json(HealthStatus {
-            status: "ok".to_owned(),
-        }))
+        HealthResponse::Ok(Json(HealthStatus { status: "ok".to_owned() }))
+    }
+
+    /// Readiness probe: one database round trip; 503 while the database is down.
+    #[oai(path = "/ready", method = "get")]
+    async fn ready(&self) -> Result<ReadyResponse, ApiError> {
+        let ping = tokio::time::timeout(std::time::Duration::from_secs(2), self.state.db.ping()).await;
+        match ping {
+            Ok(Ok(())) => Ok(ReadyResponse::Ready(Json(HealthStatus { status: "ok".to_owned() }))),
+            _ => Err(GatewayError::Unavailable.into()),
+        }
+    }
+
+    /// Prometheus metrics.
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> MetricsResponse {
+        MetricsResponse::Ok(PlainText(self.state.metrics.render()))
     }
 }

@@ -1,21 +1,45 @@
 //! HTTP API, described with poem-openapi so the served spec always matches
-//! the handlers.
+//! the handlers: typed bodies and responses per route, security schemes as
+//! types, problems as one typed error.
 
 mod health;
+mod lifecycle;
+mod manifest;
+mod webhooks;
 
 pub use health::{HealthApi, HealthResponse, HealthStatus};
+pub use lifecycle::{LifecycleApi, LifecycleAuth};
+pub use manifest::{ManifestApi, served_manifest};
+pub use webhooks::WebhookApi;
 
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::state::AppState;
 
 /// Title of the generated OpenAPI document.
 pub const TITLE: &str = "Clockify add-on gateway";
 
-/// All API groups of the gateway. Adding a group means turning this into a
-/// tuple, e.g. `(HealthApi, LifecycleApi)` (poem-openapi implements `OpenApi`
-/// for tuples of two or more), here and in [`service`] only.
-pub type Api = HealthApi;
+#[derive(Tags)]
+pub enum Tag {
+    /// Probes and metrics.
+    Operations,
+    /// What Clockify reads to install the add-on.
+    Addon,
+    /// Calls Clockify makes when the add-on is installed, changed or removed.
+    Lifecycle,
+    /// Event deliveries from Clockify.
+    Webhooks,
+}
 
-/// Builds the OpenAPI service that both routes requests and renders the spec.
-pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(HealthApi, TITLE, env!("CARGO_PKG_VERSION"))
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi);
+
+/// The OpenAPI service that both routes requests and renders the spec.
+pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
+    let api = (
+        HealthApi { state: state.clone() },
+        ManifestApi { state: state.clone() },
+        LifecycleApi { state: state.clone() },
+        WebhookApi { state: state.clone() },
+    );
+    OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
 }

@@ -2,3 +2,4 @@
 //! Never edit by hand.
 
 pub mod addon;
+pub mod clockify_key;

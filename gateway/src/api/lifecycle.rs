@@ -1,0 +1,286 @@
+//! Lifecycle hooks: INSTALLED, DELETED, SETTINGS_UPDATED, STATUS_CHANGED.
+//!
+//! Every call is verified (token.rs) and bound to the body: the token's
+//! `workspaceId` and `addonId` must be the body's. Calls are idempotent; the
+//! store's upserts make concurrent duplicates leave one row.
+
+use poem_openapi::auth::ApiKey;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, payload::Json};
+use serde_json::Value;
+
+use crate::error::{ApiError, GatewayError};
+use crate::hooks::LifecycleEvent;
+use crate::state::AppState;
+use crate::store::{InstallationStatus, NewInstallation};
+use crate::token::{Claims, Expect, Expectation};
+
+/// The lifecycle signature, as PLATFORM.md §1.2 names it.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "X-Addon-Lifecycle-Token", key_in = "header")]
+pub struct LifecycleToken(ApiKey);
+
+/// The header older docs use for the same token.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "Clockify-Signature", key_in = "header")]
+pub struct ClockifySignature(ApiKey);
+
+/// Either header; `X-Addon-Lifecycle-Token` wins when both are sent.
+#[derive(SecurityScheme)]
+pub enum LifecycleAuth {
+    LifecycleToken(LifecycleToken),
+    ClockifySignature(ClockifySignature),
+}
+
+impl ClockifySignature {
+    pub fn token(&self) -> &str {
+        &self.0.key
+    }
+}
+
+impl LifecycleAuth {
+    fn token(&self) -> &str {
+        match self {
+            LifecycleAuth::LifecycleToken(t) => &t.0.key,
+            LifecycleAuth::ClockifySignature(t) => &t.0.key,
+        }
+    }
+}
+
+/// One webhook Clockify created from the manifest.
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct InstalledWebhook {
+    /// The manifest path, or the full URL (the docs show both).
+    pub path: String,
+    pub webhook_type: Option<String>,
+    /// That webhook's signature token.
+    pub auth_token: String,
+}
+
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct InstalledBody {
+    pub addon_id: String,
+    /// The installation token.
+    pub auth_token: String,
+    pub workspace_id: String,
+    pub as_user: Option<String>,
+    pub api_url: Option<String>,
+    pub addon_user_id: Option<String>,
+    #[oai(default)]
+    pub webhooks: Vec<InstalledWebhook>,
+}
+
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct DeletedBody {
+    pub addon_id: String,
+    pub workspace_id: String,
+    pub as_user: Option<String>,
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AddonStatus {
+    Active,
+    Inactive,
+}
+
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct StatusChangedBody {
+    pub addon_id: String,
+    pub workspace_id: String,
+    pub status: AddonStatus,
+}
+
+/// One structured setting; `value` is a string, number, boolean or list of strings.
+#[derive(Object, Debug, Clone)]
+pub struct SettingValue {
+    pub id: String,
+    pub name: Option<String>,
+    pub value: Value,
+}
+
+#[derive(Object, Debug, Clone)]
+#[oai(rename_all = "camelCase")]
+pub struct SettingsUpdatedBody {
+    pub addon_id: String,
+    pub workspace_id: String,
+    pub settings: Vec<SettingValue>,
+}
+
+/// What the gateway did with a lifecycle call.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleAck {
+    /// `installed`, `deleted`, `settings_updated`, `active` or `inactive`.
+    pub status: String,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum LifecycleResponse {
+    /// Recorded.
+    #[oai(status = 200)]
+    Ok(Json<LifecycleAck>),
+}
+
+fn ack(status: &str) -> LifecycleResponse {
+    LifecycleResponse::Ok(Json(LifecycleAck { status: status.to_owned() }))
+}
+
+pub struct LifecycleApi {
+    pub state: AppState,
+}
+
+impl LifecycleApi {
+    /// Verifies `token` as an add-on token of this workspace and installation.
+    fn verify(&self, kind: &'static str, token: &str, workspace_id: &str, addon_id: &str) -> Result<Claims, GatewayError> {
+        let expect = Expectation { kind: Expect::AddonToken, workspace_id: Some(workspace_id), addon_id: Some(addon_id) };
+        self.state.verifier.verify(token, &expect).map_err(|rejection| {
+            self.state.metrics.auth_failure(rejection.reason());
+            self.state.metrics.lifecycle(kind, "unauthorized");
+            tracing::warn!(target: "audit", event = "auth_failure", route = kind, reason = rejection.reason(), "lifecycle token rejected");
+            GatewayError::Token(rejection)
+        })
+    }
+
+    /// URLs the gateway will call later must be on an allowed host.
+    fn check_host(&self, claim: &str, url: Option<&str>) -> Result<Option<String>, GatewayError> {
+        let Some(raw) = url else { return Ok(None) };
+        let parsed = url::Url::parse(raw).map_err(|_| GatewayError::BadRequest(format!("{claim} is not a URL")))?;
+        let allowed = self.state.config.allowed_api_hosts.iter().any(|h| h.matches(&parsed));
+        if !allowed || !matches!(parsed.scheme(), "https" | "http") {
+            tracing::warn!(target: "audit", event = "host_refused", claim, host = parsed.host_str().unwrap_or(""), "API host outside ALLOWED_API_HOSTS");
+            return Err(GatewayError::Forbidden(format!(
+                "{claim} host `{}` is not in ALLOWED_API_HOSTS",
+                parsed.host_str().unwrap_or("")
+            )));
+        }
+        Ok(Some(raw.trim_end_matches('/').to_owned()))
+    }
+
+    fn rate_limit(&self, workspace_id: &str) -> Result<(), GatewayError> {
+        self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))
+    }
+}
+
+/// The event a manifest webhook path (or full URL) points at.
+fn event_of_webhook_path(path: &str) -> Option<clockify_client::WebhookEvent> {
+    let name = path.trim_end_matches('/').rsplit_once("/webhooks/")?.1;
+    let event: clockify_client::WebhookEvent = name.parse().ok()?;
+    event.is_known().then_some(event)
+}
+
+#[OpenApi(tag = "super::Tag::Lifecycle")]
+impl LifecycleApi {
+    /// INSTALLED: stores the installation, its tokens (encrypted) and hosts,
+    /// and queues the workspace bootstrap. A repeat is an update.
+    #[oai(path = "/lifecycle/installed", method = "post")]
+    async fn installed(&self, auth: LifecycleAuth, body: Json<InstalledBody>) -> Result<LifecycleResponse, ApiError> {
+        let b = body.0;
+        self.verify("installed", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.rate_limit(&b.workspace_id)?;
+        // The installation token is itself a Clockify token of the same installation.
+        let claims = self.verify("installed", &b.auth_token, &b.workspace_id, &b.addon_id)?;
+        let backend_url = self.check_host("backendUrl", claims.backend_url.as_deref())?;
+        let reports_url = self.check_host("reportsUrl", claims.reports_url.as_deref())?;
+        let pto_url = self.check_host("ptoUrl", claims.pto_url.as_deref())?;
+        let api_url = self.check_host("apiUrl", b.api_url.as_deref())?;
+        let mut webhook_tokens = Vec::with_capacity(b.webhooks.len());
+        for w in &b.webhooks {
+            let Some(event) = event_of_webhook_path(&w.path) else {
+                return Err(GatewayError::BadRequest(format!("webhooks[].path `{}` names no known event route", w.path)).into());
+            };
+            self.verify("installed", &w.auth_token, &b.workspace_id, &b.addon_id)?;
+            webhook_tokens.push((event.as_str().to_owned(), w.auth_token.clone()));
+        }
+        let install = NewInstallation {
+            workspace_id: b.workspace_id.clone(),
+            addon_id: b.addon_id.clone(),
+            installation_token: b.auth_token,
+            backend_url,
+            reports_url,
+            pto_url,
+            api_url,
+            as_user: b.as_user,
+            addon_user_id: b.addon_user_id,
+            webhook_tokens,
+        };
+        self.state.installations.upsert_installed(&install).await.map_err(GatewayError::from)?;
+        self.state.metrics.lifecycle("installed", "ok");
+        tracing::info!(target: "audit", event = "install", workspace_id = %b.workspace_id, addon_id = %b.addon_id, webhooks = install.webhook_tokens.len(), "installed");
+        self.state.hooks.on_lifecycle(LifecycleEvent::Installed { workspace_id: b.workspace_id }).await;
+        Ok(ack("installed"))
+    }
+
+    /// DELETED: marks the installation deleted, drops its secrets, queues clean-up.
+    #[oai(path = "/lifecycle/deleted", method = "post")]
+    async fn deleted(&self, auth: LifecycleAuth, body: Json<DeletedBody>) -> Result<LifecycleResponse, ApiError> {
+        let b = body.0;
+        self.verify("deleted", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.rate_limit(&b.workspace_id)?;
+        let existed = self.state.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
+        self.state.metrics.lifecycle("deleted", "ok");
+        tracing::info!(target: "audit", event = "uninstall", workspace_id = %b.workspace_id, addon_id = %b.addon_id, existed, "deleted");
+        if existed {
+            self.state.hooks.on_lifecycle(LifecycleEvent::Deleted { workspace_id: b.workspace_id }).await;
+        }
+        Ok(ack("deleted"))
+    }
+
+    /// SETTINGS_UPDATED: stores the flat list of settings.
+    #[oai(path = "/lifecycle/settings-updated", method = "post")]
+    async fn settings_updated(&self, auth: LifecycleAuth, body: Json<SettingsUpdatedBody>) -> Result<LifecycleResponse, ApiError> {
+        let b = body.0;
+        self.verify("settings_updated", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.rate_limit(&b.workspace_id)?;
+        let settings: Vec<Value> = b
+            .settings
+            .iter()
+            .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "value": s.value }))
+            .collect();
+        let settings = Value::Array(settings);
+        let found = self.state.installations.set_settings(&b.workspace_id, &b.addon_id, &settings).await.map_err(GatewayError::from)?;
+        if !found {
+            return Err(GatewayError::NotFound(format!("no live installation for workspace {}", b.workspace_id)).into());
+        }
+        self.state.metrics.lifecycle("settings_updated", "ok");
+        self.state.hooks.on_lifecycle(LifecycleEvent::SettingsUpdated { workspace_id: b.workspace_id, settings }).await;
+        Ok(ack("settings_updated"))
+    }
+
+    /// STATUS_CHANGED: records ACTIVE or INACTIVE. An inactive installation's
+    /// webhooks are acknowledged but not processed.
+    #[oai(path = "/lifecycle/status-changed", method = "post")]
+    async fn status_changed(&self, auth: LifecycleAuth, body: Json<StatusChangedBody>) -> Result<LifecycleResponse, ApiError> {
+        let b = body.0;
+        self.verify("status_changed", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.rate_limit(&b.workspace_id)?;
+        let status = match b.status {
+            AddonStatus::Active => InstallationStatus::Active,
+            AddonStatus::Inactive => InstallationStatus::Inactive,
+        };
+        let found = self.state.installations.set_status(&b.workspace_id, &b.addon_id, status).await.map_err(GatewayError::from)?;
+        if !found {
+            return Err(GatewayError::NotFound(format!("no live installation for workspace {}", b.workspace_id)).into());
+        }
+        self.state.metrics.lifecycle("status_changed", "ok");
+        tracing::info!(target: "audit", event = "status_changed", workspace_id = %b.workspace_id, status = status.as_str(), "status changed");
+        self.state.hooks.on_lifecycle(LifecycleEvent::StatusChanged { workspace_id: b.workspace_id, active: status == InstallationStatus::Active }).await;
+        Ok(ack(status.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_paths_and_urls_name_their_event() {
+        use clockify_client::WebhookEvent;
+        assert_eq!(event_of_webhook_path("/webhooks/NEW_PROJECT"), Some(WebhookEvent::NewProject));
+        assert_eq!(event_of_webhook_path("https://x.example/base//webhooks/NEW_TAG/"), Some(WebhookEvent::NewTag));
+        assert_eq!(event_of_webhook_path("/webhooks/NOT_AN_EVENT"), None);
+        assert_eq!(event_of_webhook_path("/elsewhere"), None);
+    }
+}

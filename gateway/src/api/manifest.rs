@@ -1,0 +1,39 @@
+//! `GET /manifest`: the committed manifest with this deployment's base URL
+//! and add-on key.
+
+use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+use serde_json::Value;
+
+use crate::error::{ApiError, GatewayError};
+use crate::generated::addon::MANIFEST_JSON;
+use crate::state::AppState;
+
+pub struct ManifestApi {
+    pub state: AppState,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum ManifestResponse {
+    /// The add-on manifest (schema 1.4).
+    #[oai(status = 200)]
+    Ok(Json<Value>),
+}
+
+/// The manifest as served: `baseUrl` and `key` from the configuration.
+pub fn served_manifest(base_url: &str, addon_key: &str) -> Result<Value, GatewayError> {
+    let mut m: Value =
+        serde_json::from_str(MANIFEST_JSON).map_err(|e| GatewayError::Internal(format!("manifest.json: {e}")))?;
+    m["baseUrl"] = Value::String(base_url.to_owned());
+    m["key"] = Value::String(addon_key.to_owned());
+    Ok(m)
+}
+
+#[OpenApi(tag = "super::Tag::Addon")]
+impl ManifestApi {
+    /// The add-on manifest Clockify installs from.
+    #[oai(path = "/manifest", method = "get")]
+    async fn manifest(&self) -> Result<ManifestResponse, ApiError> {
+        let c = &self.state.config;
+        Ok(ManifestResponse::Ok(Json(served_manifest(c.addon_base_url.as_str(), c.addon_key())?)))
+    }
+}

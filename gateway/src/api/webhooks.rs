@@ -1,0 +1,119 @@
+//! `POST /webhooks/{event}`: deliveries for every event of the contract.
+//!
+//! Checks, in order, each with its own failure reason: body size (the body
+//! middleware), a valid Clockify signature for a known installation, the
+//! event-type header, and the signature being the token stored for that
+//! installation and event. Only then is the delivery stored, and only once it
+//! is stored does Clockify get its 200.
+
+use clockify_client::WebhookEvent;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use super::lifecycle::ClockifySignature;
+use crate::error::{ApiError, GatewayError};
+use crate::generated::addon::MANIFEST_WEBHOOKS;
+use crate::state::AppState;
+use crate::store::{InstallationStatus, Recorded, token_sha256};
+use crate::token::{Expect, Expectation};
+
+pub struct WebhookApi {
+    pub state: AppState,
+}
+
+/// What happened to a delivery.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAck {
+    /// `accepted` (stored), `duplicate` (already stored) or `ignored`
+    /// (the installation is inactive).
+    pub status: String,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum WebhookResponse {
+    /// Verified and durably stored (or already stored, or deliberately ignored).
+    #[oai(status = 200)]
+    Ok(Json<DeliveryAck>),
+}
+
+fn ack(status: &str) -> WebhookResponse {
+    WebhookResponse::Ok(Json(DeliveryAck { status: status.to_owned() }))
+}
+
+impl WebhookApi {
+    fn reject(&self, reason: &'static str, err: GatewayError) -> ApiError {
+        self.state.metrics.auth_failure(reason);
+        tracing::warn!(target: "audit", event = "auth_failure", route = "webhook", reason, "webhook delivery rejected");
+        err.into()
+    }
+}
+
+#[OpenApi(tag = "super::Tag::Webhooks")]
+impl WebhookApi {
+    /// Receives one delivery of `event` (a wire name such as `NEW_PROJECT`).
+    #[oai(path = "/webhooks/:event", method = "post")]
+    async fn deliver(
+        &self,
+        event: Path<String>,
+        auth: ClockifySignature,
+        #[oai(name = "Clockify-Webhook-Event-Type")] event_type: Header<Option<String>>,
+        body: Json<Value>,
+    ) -> Result<WebhookResponse, ApiError> {
+        let event = WebhookEvent::from_wire(&event.0)
+            .ok_or_else(|| ApiError::from(GatewayError::NotFound(format!("`{}` is not a webhook event", event.0))))?;
+        let signature = auth.token();
+        // Manifest webhooks carry add-on claims; REST-created ones may not (PLATFORM.md §3.4),
+        // and are bound to their installation by the stored-token check below.
+        let kind = if MANIFEST_WEBHOOKS.contains(&event) { Expect::AddonToken } else { Expect::AnyClockifyToken };
+        let claims = self
+            .state
+            .verifier
+            .verify(signature, &Expectation { kind, workspace_id: None, addon_id: None })
+            .map_err(|r| self.reject(r.reason(), GatewayError::Token(r)))?;
+        let Some(workspace_id) = claims.workspace_id.clone() else {
+            return Err(self.reject("workspace", GatewayError::BadRequest("the signature names no workspace".into())));
+        };
+        self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))?;
+        let installation = self.state.installations.get(&workspace_id).await.map_err(GatewayError::from)?;
+        let Some(installation) = installation.filter(|i| i.status != InstallationStatus::Deleted) else {
+            return Err(self.reject("unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
+        };
+        if kind == Expect::AddonToken && claims.addon_id.as_deref() != Some(installation.addon_id.as_str()) {
+            return Err(self.reject("addon", GatewayError::Forbidden("the signature belongs to another installation".into())));
+        }
+        if event_type.0.as_deref() != Some(event.as_str()) {
+            return Err(self.reject(
+                "event_type",
+                GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}")),
+            ));
+        }
+        let stored = self
+            .state
+            .installations
+            .webhook_token_hash(&workspace_id, event.as_str())
+            .await
+            .map_err(GatewayError::from)?;
+        let matches = stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(token_sha256(signature).as_bytes())));
+        if !matches {
+            return Err(self.reject(
+                "token_mismatch",
+                GatewayError::Forbidden(format!("the signature is not this installation's token for {event}")),
+            ));
+        }
+        if installation.status == InstallationStatus::Inactive {
+            return Ok(ack("ignored"));
+        }
+        let recorded = self
+            .state
+            .deliveries
+            .record(&workspace_id, event.as_str(), &body.0.to_string())
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(ack(match recorded {
+            Recorded::New => "accepted",
+            Recorded::Duplicate => "duplicate",
+        }))
+    }
+}

@@ -1,0 +1,151 @@
+//! Secrets at rest: installation and webhook tokens are sealed with
+//! XChaCha20-Poly1305 before they reach the database. The workspace and the
+//! purpose are bound in as associated data, so a sealed token copied into
+//! another row or column does not open.
+
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+use crate::config::EncryptionKey;
+
+const NONCE_LEN: usize = 24;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("a stored secret does not decrypt (wrong ENCRYPTION_KEY, or the row was tampered with)")]
+    Open,
+    #[error("cannot encrypt a secret")]
+    Seal,
+    #[error("encryption key file {path}: {problem}")]
+    KeyFile { path: PathBuf, problem: String },
+}
+
+#[derive(Clone)]
+pub struct SecretBox {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox(***)")
+    }
+}
+
+impl SecretBox {
+    pub fn new(key: &EncryptionKey) -> Self {
+        Self { cipher: XChaCha20Poly1305::new((&key.0).into()) }
+    }
+
+    /// `nonce || ciphertext`.
+    pub fn seal(&self, plaintext: &str, workspace_id: &str, purpose: &str) -> Result<Vec<u8>, CryptoError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|_| CryptoError::Seal)?;
+        let aad = aad(workspace_id, purpose);
+        let ct = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad })
+            .map_err(|_| CryptoError::Seal)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    pub fn open(&self, sealed: &[u8], workspace_id: &str, purpose: &str) -> Result<String, CryptoError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(CryptoError::Open);
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let aad = aad(workspace_id, purpose);
+        let pt = self
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| CryptoError::Open)?;
+        String::from_utf8(pt).map_err(|_| CryptoError::Open)
+    }
+}
+
+fn aad(workspace_id: &str, purpose: &str) -> Vec<u8> {
+    format!("clockify-gateway/v1\0{workspace_id}\0{purpose}").into_bytes()
+}
+
+/// The key file used beside an SQLite database when no ENCRYPTION_KEY is set.
+pub fn key_file_for(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".key");
+    db.with_file_name(name)
+}
+
+/// Reads the key file, or creates it (mode 0600) with a fresh random key.
+pub fn load_or_create_key_file(path: &Path) -> Result<EncryptionKey, CryptoError> {
+    use base64::Engine;
+    let err = |problem: String| CryptoError::KeyFile { path: path.to_owned(), problem };
+    match std::fs::read_to_string(path) {
+        Ok(text) => return text.parse::<EncryptionKey>().map_err(err),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e.to_string())),
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| err(e.to_string()))?;
+    let text = base64::engine::general_purpose::STANDARD.encode(key);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    match opts.open(path) {
+        Ok(mut f) => {
+            std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| err(e.to_string()))?;
+            Ok(EncryptionKey(key))
+        }
+        // Another instance created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?.parse().map_err(err)
+        }
+        Err(e) => Err(err(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sb() -> SecretBox {
+        SecretBox::new(&EncryptionKey([7; 32]))
+    }
+
+    #[test]
+    fn seal_then_open_and_nothing_readable_in_between() {
+        let sealed = sb().seal("eyJ.secret.token", "ws1", "installation").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"secret"));
+        assert_eq!(sb().open(&sealed, "ws1", "installation").unwrap(), "eyJ.secret.token");
+    }
+
+    #[test]
+    fn another_workspace_purpose_or_key_does_not_open() {
+        let sealed = sb().seal("t", "ws1", "installation").unwrap();
+        assert!(sb().open(&sealed, "ws2", "installation").is_err());
+        assert!(sb().open(&sealed, "ws1", "webhook:NEW_TAG").is_err());
+        assert!(SecretBox::new(&EncryptionKey([8; 32])).open(&sealed, "ws1", "installation").is_err());
+        assert!(sb().open(&sealed[..10], "ws1", "installation").is_err());
+    }
+
+    #[test]
+    fn the_generated_key_file_is_private_and_reused() {
+        let dir = std::env::temp_dir().join(format!("gw-key-{}", uuid::Uuid::new_v4()));
+        let path = key_file_for(&dir.join("gateway.db"));
+        assert!(path.ends_with("gateway.db.key"));
+        let a = load_or_create_key_file(&path).unwrap();
+        let b = load_or_create_key_file(&path).unwrap();
+        assert_eq!(a, b);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

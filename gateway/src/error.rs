@@ -1,0 +1,134 @@
+//! The gateway's one error type and its single mapping to RFC 7807 problem
+//! JSON. Handlers return `GatewayError`; the edge turns it into [`ApiError`]
+//! (typed, so the OpenAPI document lists every problem a route can answer).
+//! A 500 says nothing internal; the cause goes to the log with the request id.
+
+use poem_openapi::{ApiResponse, Object, payload::Json};
+
+use crate::token::TokenRejection;
+
+/// An RFC 7807 problem document.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+}
+
+impl Problem {
+    pub fn new(status: u16, slug: &str, title: &str, detail: Option<String>) -> Self {
+        Self { kind: format!("https://clockify-gateway.dev/problems/{slug}"), title: title.to_owned(), status, detail }
+    }
+}
+
+/// Every problem answer of the gateway, as poem-openapi responses.
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<Problem>),
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<Problem>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("no token: send {0}")]
+    MissingToken(&'static str),
+    #[error("token rejected: {0}")]
+    Token(#[from] TokenRejection),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("request body larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("too many requests; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("database unavailable")]
+    Unavailable,
+    /// Logged with its cause; the client sees only "internal error".
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::store::StoreError> for GatewayError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(_) => GatewayError::Unavailable,
+            crate::store::StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
+                GatewayError::Unavailable
+            }
+            other => GatewayError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<GatewayError> for ApiError {
+    fn from(e: GatewayError) -> Self {
+        use GatewayError as G;
+        match e {
+            G::MissingToken(_) | G::Token(_) => {
+                ApiError::Unauthorized(Json(Problem::new(401, "unauthorized", "Unauthorized", Some(e.to_string()))))
+            }
+            G::BadRequest(d) => ApiError::BadRequest(Json(Problem::new(400, "bad-request", "Bad request", Some(d)))),
+            G::Forbidden(d) => ApiError::Forbidden(Json(Problem::new(403, "forbidden", "Forbidden", Some(d)))),
+            G::NotFound(d) => ApiError::NotFound(Json(Problem::new(404, "not-found", "Not found", Some(d)))),
+            G::PayloadTooLarge { .. } => ApiError::PayloadTooLarge(Json(Problem::new(
+                413,
+                "payload-too-large",
+                "Payload too large",
+                Some(e.to_string()),
+            ))),
+            G::RateLimited { retry_after } => ApiError::TooManyRequests(
+                Json(Problem::new(429, "rate-limited", "Too many requests", Some(e.to_string()))),
+                retry_after,
+            ),
+            G::Unavailable => ApiError::Unavailable(Json(Problem::new(
+                503,
+                "unavailable",
+                "Service unavailable",
+                Some("the database is unavailable; retry later".into()),
+            ))),
+            G::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::Internal(Json(Problem::new(500, "internal", "Internal error", None)))
+            }
+        }
+    }
+}
+
+/// Problem JSON for errors raised outside typed handlers (unknown route,
+/// wrong method, unparsable body, missing security header, ...).
+pub fn problem_response(status: poem::http::StatusCode, detail: Option<String>) -> poem::Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let slug = title.to_ascii_lowercase().replace(' ', "-");
+    let detail = if status.is_server_error() { None } else { detail };
+    let body = Problem::new(status.as_u16(), &slug, title, detail);
+    let json = serde_json::json!({ "type": body.kind, "title": body.title, "status": body.status, "detail": body.detail });
+    let mut json = json;
+    if json["detail"].is_null() {
+        json.as_object_mut().map(|o| o.remove("detail"));
+    }
+    poem::Response::builder()
+        .status(status)
+        .content_type("application/problem+json")
+        .body(json.to_string())
+}

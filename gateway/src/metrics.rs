@@ -1,0 +1,58 @@
+//! Prometheus metrics. Labels are low-cardinality and never carry a token or
+//! a URL: reasons, types, outcomes.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<Labels, Counter>,
+    pub auth_failures: Family<Labels, Counter>,
+    pub lifecycle: Family<Labels, Counter>,
+    pub rate_limited: Family<Labels, Counter>,
+    pub payload_too_large: Counter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gateway");
+        let http_requests = Family::<Labels, Counter>::default();
+        let auth_failures = Family::<Labels, Counter>::default();
+        let lifecycle = Family::<Labels, Counter>::default();
+        let rate_limited = Family::<Labels, Counter>::default();
+        let payload_too_large = Counter::default();
+        registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
+        registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
+        registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
+        registry.register("rate_limited", "Requests refused with 429, by key kind", rate_limited.clone());
+        registry.register("payload_too_large", "Request bodies refused for size", payload_too_large.clone());
+        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large }
+    }
+}
+
+impl Metrics {
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.auth_failures.get_or_create(&vec![("reason", reason.to_owned())]).inc();
+    }
+
+    pub fn lifecycle(&self, kind: &'static str, outcome: &'static str) {
+        self.lifecycle.get_or_create(&vec![("type", kind.to_owned()), ("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

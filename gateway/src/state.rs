@@ -1,0 +1,80 @@
+//! Everything a request handler needs, built once at startup.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::crypto::{SecretBox, key_file_for, load_or_create_key_file};
+use crate::hooks::AddonHooks;
+use crate::http::RateLimiter;
+use crate::metrics::Metrics;
+use crate::store::{Database, DeliveryStore, InstallationStore, JobQueue};
+use crate::token::{TokenVerifier, VerifierConfig};
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub verifier: Arc<TokenVerifier>,
+    pub db: Database,
+    pub installations: InstallationStore,
+    pub jobs: JobQueue,
+    pub deliveries: DeliveryStore,
+    pub metrics: Arc<Metrics>,
+    pub limiter: Arc<RateLimiter>,
+    pub hooks: Arc<dyn AddonHooks>,
+}
+
+impl std::fmt::Debug for dyn AddonHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddonHooks")
+    }
+}
+
+/// Why the gateway cannot start with this configuration; each names the variable to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{0}")]
+    Config(String),
+    #[error("CLOCKIFY_PUBLIC_KEY_FILE / CLOCKIFY_EXTRA_KEYS_DIR: {0}")]
+    Keys(String),
+    #[error("ENCRYPTION_KEY: {0}")]
+    Encryption(#[from] crate::crypto::CryptoError),
+    #[error("DATABASE_URL: {0}")]
+    Database(#[from] crate::store::StoreError),
+}
+
+impl AppState {
+    pub async fn build(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StateError> {
+        config.validate().map_err(StateError::Config)?;
+        let primary = match &config.clockify_public_key_file {
+            Some(p) => std::fs::read(p).map_err(|e| StateError::Keys(format!("{}: {e}", p.display())))?,
+            None => crate::generated::clockify_key::clockify_public_key_pem().into_bytes(),
+        };
+        let extra = match &config.clockify_extra_keys_dir {
+            Some(dir) => crate::token::load_extra_keys_dir(dir).map_err(|e| StateError::Keys(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let verifier = TokenVerifier::from_pem(
+            &primary,
+            &extra,
+            VerifierConfig { leeway_seconds: config.jwt_leeway_seconds, ..VerifierConfig::new(config.addon_key()) },
+        )
+        .map_err(|e| StateError::Keys(e.to_string()))?;
+        let key = match (&config.encryption_key, config.database_url.sqlite_path()) {
+            (Some(k), _) => k.clone(),
+            (None, Some(db)) => load_or_create_key_file(&key_file_for(&db))?,
+            (None, None) => return Err(StateError::Config("ENCRYPTION_KEY: required unless DATABASE_URL is an SQLite file".into())),
+        };
+        let db = Database::connect(&config.database_url).await?;
+        Ok(Self {
+            verifier: Arc::new(verifier),
+            installations: InstallationStore::new(db.clone(), SecretBox::new(&key)),
+            jobs: JobQueue::new(db.clone()),
+            deliveries: DeliveryStore::new(db.clone()),
+            db,
+            metrics: Arc::new(Metrics::default()),
+            limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
+            config: Arc::new(config),
+            hooks,
+        })
+    }
+}

@@ -1,0 +1,310 @@
+//! `InstallationStore`: one row per workspace the add-on is installed on, and
+//! the webhook tokens that belong to it. Every secret is sealed by
+//! [`SecretBox`] before it is written.
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{Database, StoreError, now_ms};
+use crate::crypto::SecretBox;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallationStatus {
+    Active,
+    Inactive,
+    Deleted,
+}
+
+impl InstallationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Inactive => "inactive",
+            Self::Deleted => "deleted",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "active" => Ok(Self::Active),
+            "inactive" => Ok(Self::Inactive),
+            "deleted" => Ok(Self::Deleted),
+            other => Err(StoreError::Corrupt(format!("installation status `{other}`"))),
+        }
+    }
+}
+
+/// What INSTALLED brings, after verification.
+#[derive(Debug, Clone)]
+pub struct NewInstallation {
+    pub workspace_id: String,
+    pub addon_id: String,
+    pub installation_token: String,
+    pub backend_url: Option<String>,
+    pub reports_url: Option<String>,
+    pub pto_url: Option<String>,
+    pub api_url: Option<String>,
+    pub as_user: Option<String>,
+    pub addon_user_id: Option<String>,
+    /// `(event wire name, token)` of each manifest webhook.
+    pub webhook_tokens: Vec<(String, String)>,
+}
+
+/// An installation as stored, secrets excluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Installation {
+    pub workspace_id: String,
+    pub addon_id: String,
+    pub status: InstallationStatus,
+    pub backend_url: Option<String>,
+    pub reports_url: Option<String>,
+    pub pto_url: Option<String>,
+    pub api_url: Option<String>,
+    pub settings: Option<serde_json::Value>,
+    pub installed_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookTokenRow {
+    pub event: String,
+    pub source: String,
+    pub webhook_id: Option<String>,
+    pub state: String,
+    pub failure: Option<String>,
+    pub token_sha256: Option<String>,
+}
+
+pub fn token_sha256(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct InstallationStore {
+    db: Database,
+    secrets: SecretBox,
+}
+
+impl InstallationStore {
+    pub fn new(db: Database, secrets: SecretBox) -> Self {
+        Self { db, secrets }
+    }
+
+    /// Inserts or replaces the installation of a workspace, with its tokens,
+    /// and queues a bootstrap, all in one transaction. A repeat (or two
+    /// concurrent INSTALLED) leaves one row.
+    pub async fn upsert_installed(&self, i: &NewInstallation) -> Result<(), StoreError> {
+        let now = now_ms();
+        let sealed = self.secrets.seal(&i.installation_token, &i.workspace_id, "installation")?;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO installations (workspace_id, addon_id, status, installation_token, backend_url, reports_url, \
+             pto_url, api_url, as_user, addon_user_id, settings, installed_at, updated_at) \
+             VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, $9, NULL, $10, $10) \
+             ON CONFLICT (workspace_id) DO UPDATE SET addon_id = excluded.addon_id, status = 'active', \
+             installation_token = excluded.installation_token, backend_url = excluded.backend_url, \
+             reports_url = excluded.reports_url, pto_url = excluded.pto_url, api_url = excluded.api_url, \
+             as_user = excluded.as_user, addon_user_id = excluded.addon_user_id, updated_at = excluded.updated_at",
+        )
+        .bind(&i.workspace_id)
+        .bind(&i.addon_id)
+        .bind(sealed)
+        .bind(&i.backend_url)
+        .bind(&i.reports_url)
+        .bind(&i.pto_url)
+        .bind(&i.api_url)
+        .bind(&i.as_user)
+        .bind(&i.addon_user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // A reinstall brings new manifest webhook tokens; the old ones are void.
+        sqlx::query("DELETE FROM webhook_tokens WHERE workspace_id = $1 AND source = 'manifest'")
+            .bind(&i.workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        for (event, token) in &i.webhook_tokens {
+            let purpose = format!("webhook:{event}");
+            let sealed = self.secrets.seal(token, &i.workspace_id, &purpose)?;
+            sqlx::query(
+                "INSERT INTO webhook_tokens (workspace_id, event, source, webhook_id, token, token_sha256, state, failure, updated_at) \
+                 VALUES ($1, $2, 'manifest', NULL, $3, $4, 'active', NULL, $5) \
+                 ON CONFLICT (workspace_id, event) DO UPDATE SET source = 'manifest', webhook_id = NULL, \
+                 token = excluded.token, token_sha256 = excluded.token_sha256, state = 'active', failure = NULL, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&i.workspace_id)
+            .bind(event)
+            .bind(sealed)
+            .bind(token_sha256(token))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        super::jobs::enqueue_in(&mut tx, "bootstrap", &i.workspace_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks the installation deleted and drops every secret it had; queues
+    /// the clean-up. Returns false when the workspace was never installed.
+    pub async fn mark_deleted(&self, workspace_id: &str, addon_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE installations SET status = 'deleted', installation_token = NULL, updated_at = $3 \
+             WHERE workspace_id = $1 AND addon_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(addon_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE webhook_tokens SET token = NULL, token_sha256 = NULL, state = 'deleted', updated_at = $2 WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        super::jobs::enqueue_in(&mut tx, "cleanup", workspace_id).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Returns false when there is no live installation with these ids.
+    pub async fn set_status(&self, workspace_id: &str, addon_id: &str, status: InstallationStatus) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE installations SET status = $3, updated_at = $4 \
+             WHERE workspace_id = $1 AND addon_id = $2 AND status <> 'deleted'",
+        )
+        .bind(workspace_id)
+        .bind(addon_id)
+        .bind(status.as_str())
+        .bind(now_ms())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub async fn set_settings(&self, workspace_id: &str, addon_id: &str, settings: &serde_json::Value) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE installations SET settings = $3, updated_at = $4 \
+             WHERE workspace_id = $1 AND addon_id = $2 AND status <> 'deleted'",
+        )
+        .bind(workspace_id)
+        .bind(addon_id)
+        .bind(settings.to_string())
+        .bind(now_ms())
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub async fn get(&self, workspace_id: &str) -> Result<Option<Installation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT workspace_id, addon_id, status, backend_url, reports_url, pto_url, api_url, settings, installed_at, updated_at \
+             FROM installations WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let settings: Option<String> = r.try_get("settings")?;
+        Ok(Some(Installation {
+            workspace_id: r.try_get("workspace_id")?,
+            addon_id: r.try_get("addon_id")?,
+            status: InstallationStatus::parse(&r.try_get::<String, _>("status")?)?,
+            backend_url: r.try_get("backend_url")?,
+            reports_url: r.try_get("reports_url")?,
+            pto_url: r.try_get("pto_url")?,
+            api_url: r.try_get("api_url")?,
+            settings: settings
+                .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("settings: {e}"))))
+                .transpose()?,
+            installed_at: r.try_get("installed_at")?,
+            updated_at: r.try_get("updated_at")?,
+        }))
+    }
+
+    /// The installation token, decrypted (for calls on the workspace's behalf).
+    pub async fn installation_token(&self, workspace_id: &str) -> Result<Option<String>, StoreError> {
+        let sealed: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT installation_token FROM installations WHERE workspace_id = $1 AND status <> 'deleted'")
+                .bind(workspace_id)
+                .fetch_optional(self.db.pool())
+                .await?;
+        match sealed.flatten() {
+            Some(bytes) => Ok(Some(self.secrets.open(&bytes, workspace_id, "installation")?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored token of one webhook, decrypted.
+    pub async fn webhook_token(&self, workspace_id: &str, event: &str) -> Result<Option<String>, StoreError> {
+        let sealed: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT token FROM webhook_tokens WHERE workspace_id = $1 AND event = $2 AND state = 'active'",
+        )
+        .bind(workspace_id)
+        .bind(event)
+        .fetch_optional(self.db.pool())
+        .await?;
+        match sealed.flatten() {
+            Some(bytes) => Ok(Some(self.secrets.open(&bytes, workspace_id, &format!("webhook:{event}"))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// SHA-256 of the live token of one webhook: enough to compare a
+    /// delivery's signature without decrypting anything.
+    pub async fn webhook_token_hash(&self, workspace_id: &str, event: &str) -> Result<Option<String>, StoreError> {
+        let h: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT token_sha256 FROM webhook_tokens WHERE workspace_id = $1 AND event = $2 AND state = 'active'",
+        )
+        .bind(workspace_id)
+        .bind(event)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(h.flatten())
+    }
+
+    pub async fn webhook_tokens(&self, workspace_id: &str) -> Result<Vec<WebhookTokenRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event, source, webhook_id, state, failure, token_sha256 FROM webhook_tokens \
+             WHERE workspace_id = $1 ORDER BY event",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WebhookTokenRow {
+                    event: r.try_get("event")?,
+                    source: r.try_get("source")?,
+                    webhook_id: r.try_get("webhook_id")?,
+                    state: r.try_get("state")?,
+                    failure: r.try_get("failure")?,
+                    token_sha256: r.try_get("token_sha256")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Raw sealed bytes of every secret column, for tests proving nothing is stored in clear.
+    pub async fn sealed_secrets(&self, workspace_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let a: Vec<Option<Vec<u8>>> = sqlx::query_scalar("SELECT installation_token FROM installations WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        let b: Vec<Option<Vec<u8>>> = sqlx::query_scalar("SELECT token FROM webhook_tokens WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        out.extend(a.into_iter().chain(b).flatten());
+        Ok(out)
+    }
+}
