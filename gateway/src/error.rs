@@ -28,20 +28,28 @@ impl Problem {
 /// Every problem answer of the gateway, as poem-openapi responses.
 #[derive(ApiResponse, Debug)]
 pub enum ApiError {
+    /// The request is malformed.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
+    /// No valid Clockify token.
     #[oai(status = 401, content_type = "application/problem+json")]
     Unauthorized(Json<Problem>),
+    /// The token is valid but not for this.
     #[oai(status = 403, content_type = "application/problem+json")]
     Forbidden(Json<Problem>),
+    /// No such resource or installation.
     #[oai(status = 404, content_type = "application/problem+json")]
     NotFound(Json<Problem>),
+    /// The body is over the route's cap.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// Too many requests; see Retry-After.
     #[oai(status = 429, content_type = "application/problem+json")]
     TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
+    /// Something failed inside the gateway.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
+    /// The database is unavailable; retry later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
 }

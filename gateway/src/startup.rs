@@ -148,6 +148,8 @@ async fn errors_as_problems<E: poem::Endpoint>(next: Arc<E>, req: poem::Request)
     let state = req.data::<AppState>().cloned();
     match next.call(req).await {
         Ok(r) => Ok(r.into_response()),
+        // A typed handler's problem answer is already what we want.
+        Err(e) if e.is_from_response() => Ok(e.into_response()),
         Err(e) => {
             if e.is::<poem_openapi::error::AuthorizationError>() {
                 if let Some(s) = &state {

@@ -55,8 +55,15 @@ impl RateLimiter {
     }
 }
 
+/// Probes are polled by orchestrators and scrapers; limiting them would
+/// turn a busy client into a restart.
+const EXEMPT: [&str; 3] = ["/health", "/ready", "/metrics"];
+
 /// Per client address, before anything else is done for the request.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
+    if EXEMPT.contains(&req.uri().path()) {
+        return next.call(req).await.map(IntoResponse::into_response);
+    }
     if let (Some(state), Some(client)) = (req.data::<AppState>(), req.extensions().get::<ClientAddr>()) {
         let key = client.ip.map(|ip| format!("addr:{ip}")).unwrap_or_else(|| "addr:unknown".into());
         if let Err(e) = state.limiter.enforce(state, "address", &key) {

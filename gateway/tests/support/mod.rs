@@ -1,0 +1,178 @@
+//! A real gateway on an ephemeral port, on SQLite (a fresh file) or
+//! PostgreSQL (a fresh schema in the `test` database), with tokens signed by
+//! the test key pair it is configured to trust.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use clockify_gateway::generated::addon::ADDON_KEY;
+use clockify_gateway::{Application, AppState, Config};
+use clockify_testkit::tokens::{TokenFactory, key, keys_dir};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use: `DATABASE_URL` when it names one, else
+/// the local server every development and CI machine runs.
+pub fn postgres_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(u) if u.starts_with("postgres") => u,
+        _ => "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+    }
+}
+
+/// A fresh schema, and a URL whose connections use it.
+async fn fresh_postgres_schema() -> String {
+    use sqlx::Connection;
+    let base = postgres_url();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+pub fn test_config() -> Config {
+    let mut c = Config::for_tests();
+    c.clockify_public_key_file = Some(keys_dir().join("test-rsa-public.pem"));
+    c
+}
+
+pub async fn config_for(backend: Backend) -> Config {
+    let mut c = test_config();
+    if backend == Backend::Postgres {
+        c.database_url = fresh_postgres_schema().await.parse().expect("postgres URL");
+        c.encryption_key = Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".parse().expect("key"));
+    }
+    c
+}
+
+pub struct TestGateway {
+    pub base: String,
+    pub state: AppState,
+    pub http: reqwest::Client,
+    pub signer: TokenFactory,
+}
+
+impl TestGateway {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(config_for(backend).await).await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        let app = Application::build(config).await.expect("gateway starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            base,
+            state,
+            http: reqwest::Client::builder().build().expect("client"),
+            signer: TokenFactory::new(&key("test-rsa-private.pem")),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// An add-on token of `ws`/`addon` as Clockify would sign it.
+    pub fn addon_token(&self, ws: &str, addon: &str) -> String {
+        self.signer.sign(&addon_claims(ws, addon))
+    }
+
+    pub fn sign(&self, claims: &Value) -> String {
+        self.signer.sign(claims)
+    }
+
+    pub async fn post(&self, path: &str, token_header: (&str, &str), body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header(token_header.0, token_header.1)
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the gateway")
+    }
+
+    /// INSTALLED for `ws` with tokens for the given manifest events; returns
+    /// `(installation token, [(event, webhook token)])`.
+    pub async fn install(&self, ws: &str, addon: &str, events: &[&str]) -> (String, Vec<(String, String)>) {
+        let install_token = self.sign(&installation_claims(ws, addon));
+        let hooks: Vec<(String, String)> = events
+            .iter()
+            .map(|e| {
+                let mut c = addon_claims(ws, addon);
+                c["purpose"] = json!(format!("webhook {e}"));
+                (e.to_string(), self.sign(&c))
+            })
+            .collect();
+        let body = installed_body(ws, addon, &install_token, &hooks);
+        let r = self.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &self.addon_token(ws, addon)), &body).await;
+        assert_eq!(r.status(), 200, "install: {}", r.text().await.unwrap_or_default());
+        (install_token, hooks)
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("text")
+    }
+}
+
+pub fn addon_claims(ws: &str, addon: &str) -> Value {
+    json!({ "iss": "clockify", "type": "addon", "sub": ADDON_KEY, "workspaceId": ws, "addonId": addon })
+}
+
+pub fn installation_claims(ws: &str, addon: &str) -> Value {
+    let mut c = addon_claims(ws, addon);
+    c["user"] = json!("owner1");
+    c["backendUrl"] = json!("https://api.clockify.me/api");
+    c["reportsUrl"] = json!("https://reports.api.clockify.me");
+    c["ptoUrl"] = json!("https://pto.api.clockify.me");
+    c
+}
+
+pub fn installed_body(ws: &str, addon: &str, install_token: &str, hooks: &[(String, String)]) -> Value {
+    json!({
+        "addonId": addon,
+        "authToken": install_token,
+        "workspaceId": ws,
+        "asUser": "owner1",
+        "apiUrl": "https://api.clockify.me/api",
+        "addonUserId": "1a2b3c4d5e6f7g8h9i0j1k2l",
+        "webhooks": hooks.iter().map(|(e, t)| json!({ "path": format!("/webhooks/{e}"), "webhookType": "ADDON", "authToken": t })).collect::<Vec<_>>(),
+    })
+}
+
+/// The value of `name{labels}` in Prometheus text, 0 when absent.
+pub fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse::<f64>().ok()))
+        .unwrap_or(0.0)
+}
+
+pub fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gw-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:ident;)*) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$body($crate::support::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$body($crate::support::Backend::Postgres).await })*
+        }
+    };
+}
