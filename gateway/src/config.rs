@@ -77,7 +77,45 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// Why no configuration came out of the environment and flags.
+#[derive(Debug)]
+pub enum ConfigParse {
+    /// `--help`, `--version`: clap prints and exits.
+    Exit(clap::Error),
+    /// One line naming the variable (and its flag) and what is wrong.
+    Invalid(String),
+}
+
 impl Config {
+    /// Parses flags and environment; a bad value becomes one line naming
+    /// the environment variable, which is how deployments set it.
+    pub fn from_env_and_args<I, T>(args: I) -> Result<Self, ConfigParse>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches, error::ContextKind, error::ErrorKind};
+        let matches = Self::command().try_get_matches_from(args).map_err(|e| match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ConfigParse::Exit(e),
+            _ => {
+                let arg = e.get(ContextKind::InvalidArg).map(|a| a.to_string()).unwrap_or_default();
+                let value = e.get(ContextKind::InvalidValue).map(|v| v.to_string()).unwrap_or_default();
+                let env = Self::command()
+                    .get_arguments()
+                    .find(|a| arg.starts_with(&format!("--{}", a.get_long().unwrap_or("\u{0}"))))
+                    .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
+                let detail = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+                match env {
+                    Some(env) => ConfigParse::Invalid(format!("{env} ({arg}): invalid value `{value}`: {detail}")),
+                    None => ConfigParse::Invalid(detail),
+                }
+            }
+        })?;
+        let config = Self::from_arg_matches(&matches).map_err(|e| ConfigParse::Invalid(e.to_string()))?;
+        config.validate().map_err(ConfigParse::Invalid)?;
+        Ok(config)
+    }
+
     /// Configuration for tests: an ephemeral loopback port and an SQLite file
     /// in a fresh temporary directory, so parallel tests share nothing.
     pub fn for_tests() -> Self {
@@ -284,6 +322,12 @@ mod tests {
         }
         let c = Config::try_parse_from(["clockify-gateway", "--database-url", "postgres://localhost/x"]).unwrap();
         assert!(c.validate().unwrap_err().starts_with("ENCRYPTION_KEY"));
+        // One line, naming the environment variable deployments use.
+        let Err(ConfigParse::Invalid(line)) = Config::from_env_and_args(["clockify-gateway", "--addr", "nope"]) else {
+            panic!("accepted a bad address");
+        };
+        assert!(line.starts_with("GATEWAY_ADDR (--addr <ADDR>): invalid value `nope`"), "{line}");
+        assert!(!line.contains('\n'));
     }
 
     #[test]

@@ -3,18 +3,19 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clockify_gateway::{Application, Config, startup::shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // clap prints its own message (naming the bad flag or env var) and exits.
-    let config = Config::parse();
+    let config = match Config::from_env_and_args(std::env::args_os()) {
+        Ok(c) => c,
+        Err(clockify_gateway::config::ConfigParse::Exit(e)) => e.exit(),
+        Err(clockify_gateway::config::ConfigParse::Invalid(line)) => {
+            eprintln!("error: {line}");
+            return ExitCode::FAILURE;
+        }
+    };
     telemetry::init(config.log_format);
-    if let Err(problem) = config.validate() {
-        eprintln!("error: {problem}");
-        return ExitCode::FAILURE;
-    }
 
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,

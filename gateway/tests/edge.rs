@@ -146,3 +146,51 @@ async fn sqlite_without_a_key_generates_one_beside_the_database() {
     gw.install("ws1", "a1", &[]).await;
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[tokio::test]
+async fn extra_keys_verify_tokens_with_their_kid_and_unknown_kids_are_refused() {
+    use clockify_testkit::tokens::{TokenFactory, key};
+    let dir = support::temp_dir();
+    std::fs::write(dir.join("k2.pem"), key("test-rsa-public-2.pem")).unwrap();
+    let mut c = test_config();
+    c.clockify_extra_keys_dir = Some(dir.clone());
+    let gw = TestGateway::start_with(c).await;
+    let signer = |kid: &str| TokenFactory::new(&key("test-rsa-private-2.pem")).kid(Some(kid));
+    let body = json!({ "addonId": "a1", "workspaceId": "ws1", "status": "ACTIVE" });
+    let claims = support::addon_claims("ws1", "a1");
+    // Verified with k2, then 404 because ws1 was never installed.
+    let r = gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &signer("k2").sign(&claims)), &body).await;
+    assert_eq!(r.status(), 404);
+    let r = gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &signer("k9").sign(&claims)), &body).await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(metric(&gw.metrics().await, "gateway_auth_failures_total{reason=\"unknown_kid\"}"), 1.0);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn each_workspace_has_its_own_budget_behind_a_proxy() {
+    let mut c = test_config();
+    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    c.require_https = false;
+    c.rate_limit_per_second = 1;
+    c.rate_limit_burst = 2;
+    let gw = TestGateway::start_with(c).await;
+    let body = json!({ "addonId": "a1", "workspaceId": "busy", "status": "ACTIVE" });
+    let token = gw.addon_token("busy", "a1");
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        // A different client address each time: only the workspace key repeats.
+        let r = gw
+            .http
+            .post(gw.url("/lifecycle/status-changed"))
+            .header("x-forwarded-for", format!("198.51.100.{i}"))
+            .header("x-addon-lifecycle-token", &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 429, 429], "two within the burst, then the workspace is limited");
+    assert_eq!(metric(&gw.metrics().await, "gateway_rate_limited_total{key=\"workspace\"}"), 2.0);
+}

@@ -235,3 +235,27 @@ on_both_backends! {
     bodies_over_the_cap_are_413_even_without_content_length => bodies_over_the_cap_are_413_even_without_content_length;
     ready_reports_the_database_and_turns_503_when_it_is_gone => ready_reports_the_database_and_turns_503_when_it_is_gone;
 }
+
+/// Two instances on one PostgreSQL schema: duplicates split across them
+/// still leave one installation and one queued bootstrap.
+#[tokio::test]
+async fn two_instances_on_one_postgres_do_not_conflict() {
+    let config = support::config_for(Backend::Postgres).await;
+    let a = TestGateway::start_with(config.clone()).await;
+    let b = TestGateway::start_with(config).await;
+    let token = a.sign(&installation_claims("shared", "a1"));
+    let body = installed_body("shared", "a1", &token, &[]);
+    let lifecycle = a.addon_token("shared", "a1");
+    let calls = (0..8).map(|i| {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &lifecycle), &body)
+    });
+    for r in futures::future::join_all(calls).await {
+        assert_eq!(r.status(), 200);
+    }
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM installations").fetch_one(a.state.db.pool()).await.unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(b.state.jobs.pending("bootstrap", "shared").await.unwrap(), 1);
+    // What one instance stored, the other reads (same key, same database).
+    assert_eq!(b.state.installations.installation_token("shared").await.unwrap().as_deref(), Some(token.as_str()));
+}

@@ -1,0 +1,37 @@
+//! The typed client as the gateway uses it: acting for one installation,
+//! with that installation's token and hosts, the workspace's shared budget,
+//! and only the scopes the manifest declares, so a call the add-on is not
+//! allowed to make fails here, naming the scope, instead of at Clockify.
+
+use clockify_client::{Auth, Client, ClientBuilder, Hosts, RateBudget};
+
+use crate::error::GatewayError;
+use crate::generated::addon::DECLARED_SCOPES;
+use crate::state::AppState;
+
+/// A client acting for the installation on `workspace_id`.
+pub async fn installation_client(state: &AppState, workspace_id: &str) -> Result<Client, GatewayError> {
+    let installation = state
+        .installations
+        .get(workspace_id)
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(format!("no installation for workspace {workspace_id}")))?;
+    let token = state
+        .installations
+        .installation_token(workspace_id)
+        .await?
+        .ok_or_else(|| GatewayError::NotFound(format!("the installation on {workspace_id} has no token (deleted)")))?;
+    let backend = installation
+        .backend_url
+        .or(installation.api_url)
+        .ok_or_else(|| GatewayError::Internal(format!("installation {workspace_id} has no API host")))?;
+    let reports = installation.reports_url.unwrap_or_else(|| Hosts::global().reports.clone());
+    let hosts = Hosts::from_claims(&backend, &reports, installation.pto_url.as_deref())
+        .map_err(|e| GatewayError::Internal(format!("installation {workspace_id}: {e}")))?;
+    ClientBuilder::new(Auth::AddonToken(token))
+        .hosts(hosts)
+        .budget(RateBudget::global())
+        .declared_scopes(DECLARED_SCOPES)
+        .build()
+        .map_err(|e| GatewayError::Internal(e.to_string()))
+}

@@ -1,0 +1,44 @@
+//! The gateway calls Clockify only within the scopes its manifest declares:
+//! its client for an installation refuses anything else before sending.
+
+mod support;
+
+use clockify_client::ClockifyError;
+use clockify_testkit::FakeClockify;
+use serde_json::json;
+use support::{TestGateway, addon_claims, installed_body, test_config};
+
+#[tokio::test]
+async fn the_installation_client_uses_its_token_and_hosts_and_only_declared_scopes() {
+    let fake = FakeClockify::start().await;
+    let mut c = test_config();
+    let host = fake.core_url().trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    c.allowed_api_hosts.push(host.parse().unwrap());
+    let gw = TestGateway::start_with(c).await;
+    let mut claims = addon_claims("ws1", "a1");
+    claims["backendUrl"] = json!(fake.core_url());
+    claims["reportsUrl"] = json!(fake.reports_url());
+    let install_token = gw.sign(&claims);
+    fake.require_addon_token(&install_token);
+    let r = gw
+        .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &installed_body("ws1", "a1", &install_token, &[]))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
+
+    let client = clockify_gateway::clockify::installation_client(&gw.state, "ws1").await.expect("client");
+    client.get_tags().workspace_id("ws1").send().await.expect("TAG_READ is declared");
+    assert_eq!(fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1);
+
+    let err = ClockifyError::from(
+        client
+            .create_new_tag()
+            .workspace_id("ws1")
+            .body(clockify_client::types::TagRequest::builder().name(Some("x".parse().unwrap())))
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.to_string().contains("needs scope TAG_WRITE"), "{err}");
+    assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), 0, "nothing sent");
+}
