@@ -100,13 +100,15 @@ impl Config {
             _ => {
                 let arg = e.get(ContextKind::InvalidArg).map(|a| a.to_string()).unwrap_or_default();
                 let value = e.get(ContextKind::InvalidValue).map(|v| v.to_string()).unwrap_or_default();
-                let env = Self::command()
-                    .get_arguments()
-                    .find(|a| arg.starts_with(&format!("--{}", a.get_long().unwrap_or("\u{0}"))))
-                    .and_then(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()));
-                let detail = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-                match env {
-                    Some(env) => ConfigParse::Invalid(format!("{env} ({arg}): invalid value `{value}`: {detail}")),
+                let command = Self::command();
+                let spec = command.get_arguments().find(|a| arg.starts_with(&format!("--{}", a.get_long().unwrap_or("\u{0}"))));
+                let mut detail = e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+                // A secret's rejected value must not reach a terminal or a log.
+                if spec.is_some_and(|a| a.is_hide_env_values_set()) && !value.is_empty() {
+                    detail = detail.replace(&value, "***");
+                }
+                match spec.and_then(|a| a.get_env()) {
+                    Some(env) => ConfigParse::Invalid(format!("{}: {detail}", env.to_string_lossy())),
                     None => ConfigParse::Invalid(detail),
                 }
             }
@@ -326,8 +328,14 @@ mod tests {
         let Err(ConfigParse::Invalid(line)) = Config::from_env_and_args(["clockify-gateway", "--addr", "nope"]) else {
             panic!("accepted a bad address");
         };
-        assert!(line.starts_with("GATEWAY_ADDR (--addr <ADDR>): invalid value `nope`"), "{line}");
+        assert!(line.starts_with("GATEWAY_ADDR: invalid value 'nope' for '--addr <ADDR>'"), "{line}");
         assert!(!line.contains('\n'));
+        let Err(ConfigParse::Invalid(line)) =
+            Config::from_env_and_args(["clockify-gateway", "--encryption-key", "c2VjcmV0LXRoYXQtaXMtdG9vLXNob3J0"])
+        else {
+            panic!("accepted a short key");
+        };
+        assert!(line.starts_with("ENCRYPTION_KEY: ") && !line.contains("c2VjcmV0"), "{line}");
     }
 
     #[test]

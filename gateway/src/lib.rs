@@ -8,6 +8,7 @@ pub mod clockify;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod generated;
 pub mod hooks;
 pub mod http;

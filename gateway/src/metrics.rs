@@ -15,6 +15,7 @@ pub struct Metrics {
     pub lifecycle: Family<Labels, Counter>,
     pub rate_limited: Family<Labels, Counter>,
     pub payload_too_large: Counter,
+    pub webhook_deliveries: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -31,12 +32,18 @@ impl Default for Metrics {
         let lifecycle = Family::<Labels, Counter>::default();
         let rate_limited = Family::<Labels, Counter>::default();
         let payload_too_large = Counter::default();
+        let webhook_deliveries = Family::<Labels, Counter>::default();
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
         registry.register("rate_limited", "Requests refused with 429, by key kind", rate_limited.clone());
         registry.register("payload_too_large", "Request bodies refused for size", payload_too_large.clone());
-        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large }
+        registry.register(
+            "webhook_deliveries",
+            "Verified deliveries by event, outcome and whether the body fit its typed payload",
+            webhook_deliveries.clone(),
+        );
+        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries }
     }
 }
 
@@ -47,6 +54,11 @@ impl Metrics {
 
     pub fn lifecycle(&self, kind: &'static str, outcome: &'static str) {
         self.lifecycle.get_or_create(&vec![("type", kind.to_owned()), ("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn delivery(&self, event: &str, outcome: &'static str, typed: bool) {
+        let labels = vec![("event", event.to_owned()), ("outcome", outcome.to_owned()), ("typed", typed.to_string())];
+        self.webhook_deliveries.get_or_create(&labels).inc();
     }
 
     pub fn render(&self) -> String {

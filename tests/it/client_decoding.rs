@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::support::{client_for, contract_json};
 
 /// A JSON value with every property of `schema` filled in.
-fn sample(doc: &Value, schema: &Value, depth: usize) -> Value {
+pub fn sample(doc: &Value, schema: &Value, depth: usize) -> Value {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
         let name = r.trim_start_matches("#/components/schemas/");
         return sample(doc, &doc["components"]["schemas"][name], depth);

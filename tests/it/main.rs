@@ -7,3 +7,4 @@ mod client_pagination;
 mod client_requests;
 mod contract;
 mod manifest;
+mod webhook_payloads;

@@ -2,9 +2,10 @@
 //!
 //! Checks, in order, each with its own failure reason: body size (the body
 //! middleware), a valid Clockify signature for a known installation, the
-//! event-type header, and the signature being the token stored for that
-//! installation and event. Only then is the delivery stored, and only once it
-//! is stored does Clockify get its 200.
+//! event-type header, the signature being the token stored for that
+//! installation and event, and the body's workspace being the signature's.
+//! Only then is the delivery stored, and only once it is stored does
+//! Clockify get its 200.
 
 use clockify_client::WebhookEvent;
 use poem_openapi::param::{Header, Path};
@@ -102,7 +103,16 @@ impl WebhookApi {
                 GatewayError::Forbidden(format!("the signature is not this installation's token for {event}")),
             ));
         }
+        let decoded = crate::events::decode(&event, &body.0);
+        if crate::events::body_workspace(&body.0).is_some_and(|ws| ws != workspace_id) {
+            return Err(self.reject(
+                "body_workspace",
+                GatewayError::BadRequest("the body's workspaceId is not the signature's workspace".into()),
+            ));
+        }
+        let typed = decoded.payload.is_typed();
         if installation.status == InstallationStatus::Inactive {
+            self.state.metrics.delivery(event.as_str(), "ignored", typed);
             return Ok(ack("ignored"));
         }
         let recorded = self
@@ -111,9 +121,11 @@ impl WebhookApi {
             .record(&workspace_id, event.as_str(), &body.0.to_string())
             .await
             .map_err(GatewayError::from)?;
-        Ok(ack(match recorded {
+        let outcome = match recorded {
             Recorded::New => "accepted",
             Recorded::Duplicate => "duplicate",
-        }))
+        };
+        self.state.metrics.delivery(event.as_str(), outcome, typed);
+        Ok(ack(outcome))
     }
 }

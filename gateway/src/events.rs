@@ -1,0 +1,121 @@
+//! What each webhook event carries: the reviewed table from event to payload
+//! type and to the change it describes. An exhaustive `match` with no
+//! wildcard arm, so an event added to `openapi.json` stops the build here
+//! until someone decides what its payload is.
+//!
+//! Clockify documents no webhook bodies (PLATFORM.md §3.3); they are the
+//! entity DTOs of the REST API. A body that does not fit its type is kept as
+//! raw JSON and counted, never rejected.
+
+use clockify_client::WebhookEvent;
+use clockify_client::types;
+use serde_json::Value;
+
+/// The entity change an event announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Updated,
+    Deleted,
+    /// Not a plain change of one entity (a split, a rate change, invitations, ...).
+    Other,
+}
+
+/// A delivery's body, typed when its event's type is known and it fits.
+#[derive(Debug, Clone)]
+pub enum WebhookPayload {
+    Project(Box<types::ProjectDtoV1>),
+    Task(Box<types::TaskDtoV1>),
+    Client(Box<types::ClientDtoV1>),
+    Tag(Box<types::TagDtoV1>),
+    TimeEntry(Box<types::TimeEntryWithRatesDtoV1>),
+    User(Box<types::UserDtoV1>),
+    UserGroup(Box<types::UserGroupDtoV1>),
+    Invoice(Box<types::InvoiceDtoV1>),
+    Expense(Box<types::ExpenseDtoV1>),
+    ApprovalRequest(Box<types::ApprovalRequestDtoV1>),
+    TimeOffRequest(Box<types::TimeOffRequestDtoV1>),
+    Balance(Box<types::BalanceDtoV1>),
+    Assignment(Box<types::AssignmentDtoV1>),
+    /// No typed payload for this event (yet), or the body did not fit it.
+    Raw(Value),
+}
+
+impl WebhookPayload {
+    pub fn is_typed(&self) -> bool {
+        !matches!(self, WebhookPayload::Raw(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub payload: WebhookPayload,
+    pub change: Change,
+}
+
+fn typed<T: serde::de::DeserializeOwned>(body: &Value, wrap: fn(Box<T>) -> WebhookPayload) -> WebhookPayload {
+    match serde_json::from_value::<T>(body.clone()) {
+        Ok(t) => wrap(Box::new(t)),
+        Err(_) => WebhookPayload::Raw(body.clone()),
+    }
+}
+
+/// Decodes `body` as what `event` carries.
+pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
+    use Change::*;
+    use WebhookEvent as E;
+    use WebhookPayload as P;
+    let (payload, change) = match event {
+        E::NewProject => (typed(body, P::Project), Created),
+        E::ProjectUpdated => (typed(body, P::Project), Updated),
+        E::ProjectDeleted => (typed(body, P::Project), Deleted),
+        E::NewTask => (typed(body, P::Task), Created),
+        E::TaskUpdated => (typed(body, P::Task), Updated),
+        E::TaskDeleted => (typed(body, P::Task), Deleted),
+        E::NewClient => (typed(body, P::Client), Created),
+        E::ClientUpdated => (typed(body, P::Client), Updated),
+        E::ClientDeleted => (typed(body, P::Client), Deleted),
+        E::NewTag => (typed(body, P::Tag), Created),
+        E::TagUpdated => (typed(body, P::Tag), Updated),
+        E::TagDeleted => (typed(body, P::Tag), Deleted),
+        E::NewTimerStarted | E::NewTimeEntry => (typed(body, P::TimeEntry), Created),
+        E::TimerStopped | E::TimeEntryUpdated | E::TimeEntryRestored => (typed(body, P::TimeEntry), Updated),
+        E::TimeEntryDeleted => (typed(body, P::TimeEntry), Deleted),
+        // A split turns one entry into two; its body shape is not documented.
+        E::TimeEntrySplit => (P::Raw(body.clone()), Other),
+        E::NewInvoice => (typed(body, P::Invoice), Created),
+        E::InvoiceUpdated => (typed(body, P::Invoice), Updated),
+        E::UserJoinedWorkspace => (typed(body, P::User), Created),
+        E::UserDeletedFromWorkspace => (typed(body, P::User), Deleted),
+        E::UserDeactivatedOnWorkspace
+        | E::UserActivatedOnWorkspace
+        | E::UserEmailChanged
+        | E::UserUpdated => (typed(body, P::User), Updated),
+        E::UsersInvitedToWorkspace | E::LimitedUsersAddedToWorkspace => (P::Raw(body.clone()), Other),
+        E::UserGroupCreated => (typed(body, P::UserGroup), Created),
+        E::UserGroupUpdated => (typed(body, P::UserGroup), Updated),
+        E::UserGroupDeleted => (typed(body, P::UserGroup), Deleted),
+        E::NewApprovalRequest => (typed(body, P::ApprovalRequest), Created),
+        E::ApprovalRequestStatusUpdated => (typed(body, P::ApprovalRequest), Updated),
+        E::TimeOffRequested => (typed(body, P::TimeOffRequest), Created),
+        E::TimeOffRequestApproved
+        | E::TimeOffRequestRejected
+        | E::TimeOffRequestWithdrawn
+        | E::TimeOffRequestUpdated => (typed(body, P::TimeOffRequest), Updated),
+        E::BalanceUpdated => (typed(body, P::Balance), Updated),
+        E::ExpenseCreated => (typed(body, P::Expense), Created),
+        E::ExpenseUpdated | E::ExpenseRestored => (typed(body, P::Expense), Updated),
+        E::ExpenseDeleted => (typed(body, P::Expense), Deleted),
+        E::AssignmentCreated => (typed(body, P::Assignment), Created),
+        E::AssignmentUpdated | E::AssignmentPublished => (typed(body, P::Assignment), Updated),
+        E::AssignmentDeleted => (typed(body, P::Assignment), Deleted),
+        E::CostRateUpdated | E::BillableRateUpdated => (P::Raw(body.clone()), Other),
+        E::Unknown(_) => (P::Raw(body.clone()), Other),
+    };
+    Decoded { payload, change }
+}
+
+/// The workspace a body names, when it names one (`workspaceId`).
+pub fn body_workspace(body: &Value) -> Option<&str> {
+    body.get("workspaceId").and_then(Value::as_str)
+}
