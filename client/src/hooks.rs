@@ -14,14 +14,13 @@ impl ClientHooks<Runtime> for Client {
         let rt = self.inner();
         let op = catalog::by_rust_name(info.operation_id)
             .ok_or_else(|| Error::Custom(format!("operation `{}` is not in the catalog", info.operation_id)))?;
-        if let (Some(declared), Some(needed)) = (&rt.scopes, op.scope) {
-            if !declared.contains(&needed) {
+        if let (Some(declared), Some(needed)) = (&rt.scopes, op.scope)
+            && !declared.contains(&needed) {
                 return Err(Error::Custom(format!(
                     "{} needs scope {needed}, which this client's declared scopes do not include",
                     op.id
                 )));
             }
-        }
         if op.host != HostGroup::Core {
             let base = rt.hosts.base(op.host).ok_or_else(|| {
                 Error::Custom(format!("{}: this installation has no {:?} host", op.id, op.host))

@@ -38,15 +38,18 @@ pub fn generate(contract: &Contract, addon: &AddonDefinition) -> Result<Vec<Arti
         )));
     }
     let facts = crate::facts::collect(contract)?;
-    let mut out = Vec::new();
-    out.push(Artifact { path: ARTIFACT_PATHS[0], contents: crate::sdk::generate(contract, &facts)? });
-    out.push(Artifact { path: ARTIFACT_PATHS[1], contents: crate::multipart::generate(contract, &facts)? });
-    out.push(Artifact { path: ARTIFACT_PATHS[2], contents: crate::events::generate(contract)? });
-    out.push(Artifact { path: ARTIFACT_PATHS[3], contents: crate::catalog::generate(&facts)? });
-    out.push(Artifact { path: ARTIFACT_PATHS[4], contents: crate::streams::generate(contract, &facts)? });
-    out.push(Artifact { path: ARTIFACT_PATHS[5], contents: crate::scopes::generate()? });
-    out.push(Artifact { path: ARTIFACT_PATHS[6], contents: crate::manifest::manifest_file(contract, addon)? });
-    out.push(Artifact { path: ARTIFACT_PATHS[7], contents: crate::manifest::gateway_module(contract, addon)? });
+    let contents = [
+        crate::sdk::generate(contract, &facts)?,
+        crate::multipart::generate(contract, &facts)?,
+        crate::events::generate(contract)?,
+        crate::catalog::generate(&facts)?,
+        crate::streams::generate(contract, &facts)?,
+        crate::scopes::generate()?,
+        crate::manifest::manifest_file(contract, addon)?,
+        crate::manifest::gateway_module(contract, addon)?,
+    ];
+    let out: Vec<Artifact> =
+        ARTIFACT_PATHS.iter().zip(contents).map(|(path, contents)| Artifact { path, contents }).collect();
     check_operation_names(&out[0].contents, &facts)?;
     Ok(out)
 }

@@ -128,7 +128,8 @@ fn post_is_read(id: &str) -> bool {
 
 /// Envelopes whose list is not the single array property of the response.
 /// Reviewed by hand: `None` marks a paged report rather than a list.
-const ENVELOPES: &[(&str, Option<(&str, Option<&str>)>)] = &[
+type ReviewedEnvelope = (&'static str, Option<(&'static str, Option<&'static str>)>);
+const ENVELOPES: &[ReviewedEnvelope] = &[
     ("getExpenses", Some(("/expenses/expenses", Some("/expenses/count")))),
     ("getUserTotalsForSingleUser", None),
     ("generateSharedReportV1", None),

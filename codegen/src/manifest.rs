@@ -162,11 +162,10 @@ fn validate_definition(addon: &AddonDefinition) -> Result<()> {
             return Err(bad(&field, "needs a label and a path starting with `/`"));
         }
     }
-    if let Some(p) = &addon.icon_path {
-        if !p.starts_with('/') {
+    if let Some(p) = &addon.icon_path
+        && !p.starts_with('/') {
             return Err(bad("icon_path", "must start with `/`"));
         }
-    }
     Ok(())
 }
 

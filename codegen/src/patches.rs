@@ -183,11 +183,10 @@ fn drop_write_only_case_twins(doc: &mut Value) -> Result<usize> {
             props.shift_remove(name);
             count += 1;
         }
-        if !twins.is_empty() {
-            if let Some(Value::Array(req)) = schema.get_mut("required") {
+        if !twins.is_empty()
+            && let Some(Value::Array(req)) = schema.get_mut("required") {
                 req.retain(|r| !twins.iter().any(|t| r == t));
             }
-        }
     }
     Ok(count)
 }
@@ -222,11 +221,10 @@ fn rename_wildcard(doc: &mut Value, to: &str, keep: fn(&Value, &Value) -> bool) 
             });
             if matches {
                 let mut media = content.shift_remove("*/*").unwrap_or(Value::Null);
-                if to == "application/octet-stream" {
-                    if let Some(Value::Object(s)) = media.get_mut("schema") {
+                if to == "application/octet-stream"
+                    && let Some(Value::Object(s)) = media.get_mut("schema") {
                         s.insert("format".into(), Value::String("binary".into()));
                     }
-                }
                 content.insert(to.into(), media);
                 count += 1;
             }

@@ -148,11 +148,10 @@ impl Config {
 
     /// Checks spanning several values; the message names the variable.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(k) = &self.addon_key {
-            if !(2..=50).contains(&k.chars().count()) {
+        if let Some(k) = &self.addon_key
+            && !(2..=50).contains(&k.chars().count()) {
                 return Err("ADDON_KEY: must be 2 to 50 characters".into());
             }
-        }
         if self.database_url.is_postgres() && self.encryption_key.is_none() {
             return Err("ENCRYPTION_KEY: required with PostgreSQL (32 random bytes, base64)".into());
         }

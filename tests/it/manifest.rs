@@ -33,7 +33,8 @@ fn the_committed_manifest_satisfies_schemas_1_4_and_1_3() {
 #[test]
 fn broken_manifests_are_rejected_naming_the_field() {
     let schema = manifest_schema("1.4");
-    let cases: [(&str, fn(&mut Value), &str); 4] = [
+    type Case = (&'static str, fn(&mut Value), &'static str);
+    let cases: [Case; 4] = [
         ("missing key", |m| {
             m.as_object_mut().unwrap().remove("key");
         }, "key"),
@@ -91,8 +92,10 @@ fn every_subscribed_event_is_in_exactly_one_list() {
 
 #[test]
 fn more_than_ten_manifest_events_fail_with_a_clear_message() {
-    let mut def = AddonDefinition::default();
-    def.subscribe = MANIFEST_EVENTS.iter().take(11).map(|s| s.to_string()).collect();
+    let def = AddonDefinition {
+        subscribe: MANIFEST_EVENTS.iter().take(11).map(|s| s.to_string()).collect(),
+        ..AddonDefinition::default()
+    };
     let err = generate(&contract(), &def).unwrap_err().to_string();
     assert!(err.contains("addon.toml") && err.contains("subscribe") && err.contains("at most 10"), "{err}");
 }
@@ -100,7 +103,8 @@ fn more_than_ten_manifest_events_fail_with_a_clear_message() {
 #[test]
 fn definition_mistakes_name_the_field() {
     let c = contract();
-    let cases: [(fn(&mut AddonDefinition), &str); 5] = [
+    type Case = (fn(&mut AddonDefinition), &'static str);
+    let cases: [Case; 5] = [
         (|d| d.subscribe.push("PROJECT_EXPLODED".into()), "PROJECT_EXPLODED"),
         (|d| d.scopes.push("EVERYTHING_WRITE".into()), "`scopes`"),
         (|d| d.key = "x".into(), "`key`"),

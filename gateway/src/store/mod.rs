@@ -55,11 +55,10 @@ impl Database {
     pub async fn connect(url: &DatabaseUrl) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = if url.is_postgres() { Backend::Postgres } else { Backend::Sqlite };
-        if let Some(path) = url.sqlite_path() {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(path) = url.sqlite_path()
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 let _ = std::fs::create_dir_all(dir);
             }
-        }
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(3));
         opts = match backend {
             // One writer at a time is SQLite's model; WAL lets readers go on
