@@ -140,3 +140,17 @@ pub fn problem_response(status: poem::http::StatusCode, detail: Option<String>) 
         .content_type("application/problem+json")
         .body(json.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_500_says_nothing_internal() {
+        let e = ApiError::from(GatewayError::Internal("connection to db-7.internal refused".into()));
+        let body = poem::IntoResponse::into_response(e).into_body().into_string().await.unwrap();
+        assert!(body.contains("\"status\":500") && !body.contains("db-7"), "{body}");
+        let raw = problem_response(poem::http::StatusCode::INTERNAL_SERVER_ERROR, Some("panic at store.rs:12".into()));
+        assert!(!raw.into_body().into_string().await.unwrap().contains("store.rs"));
+    }
+}
