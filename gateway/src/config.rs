@@ -72,6 +72,22 @@ pub struct Config {
     #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
 
+    /// Days the delivery log is kept (0 keeps it forever).
+    #[arg(long = "webhook-retention-days", env = "WEBHOOK_RETENTION_DAYS", default_value_t = 90)]
+    pub webhook_retention_days: u32,
+
+    /// Days a delivery's (event, body) is remembered to recognise redeliveries.
+    #[arg(long = "webhook-dedup-days", env = "WEBHOOK_DEDUP_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_dedup_days: u32,
+
+    /// Handler attempts before a delivery is dead-lettered.
+    #[arg(long = "webhook-max-attempts", env = "WEBHOOK_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub webhook_max_attempts: u32,
+
+    /// Inbox workers in this instance (0: this instance only receives).
+    #[arg(long = "webhook-workers", env = "WEBHOOK_WORKERS", default_value_t = 2)]
+    pub webhook_workers: usize,
+
     /// Log output format: `json` for log shippers, `pretty` for humans.
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -138,6 +154,10 @@ impl Config {
             jwt_leeway_seconds: 60,
             rate_limit_per_second: 1000,
             rate_limit_burst: 1000,
+            webhook_retention_days: 90,
+            webhook_dedup_days: 7,
+            webhook_max_attempts: 5,
+            webhook_workers: 2,
             log_format: LogFormat::Pretty,
         }
     }

@@ -18,8 +18,9 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod worker;
 
 pub use config::{Config, LogFormat};
-pub use hooks::{AddonHooks, LifecycleEvent, NoHooks};
+pub use hooks::{AddonHooks, HandlerError, LifecycleEvent, NoHooks, WebhookDelivery};
 pub use startup::{Application, StartupError};
 pub use state::AppState;

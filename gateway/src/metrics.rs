@@ -16,6 +16,7 @@ pub struct Metrics {
     pub rate_limited: Family<Labels, Counter>,
     pub payload_too_large: Counter,
     pub webhook_deliveries: Family<Labels, Counter>,
+    pub webhook_handled: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -33,6 +34,7 @@ impl Default for Metrics {
         let rate_limited = Family::<Labels, Counter>::default();
         let payload_too_large = Counter::default();
         let webhook_deliveries = Family::<Labels, Counter>::default();
+        let webhook_handled = Family::<Labels, Counter>::default();
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -43,7 +45,8 @@ impl Default for Metrics {
             "Verified deliveries by event, outcome and whether the body fit its typed payload",
             webhook_deliveries.clone(),
         );
-        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries }
+        registry.register("webhook_handled", "Handler runs by event and outcome (done, retrying, dead)", webhook_handled.clone());
+        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries, webhook_handled }
     }
 }
 
@@ -59,6 +62,10 @@ impl Metrics {
     pub fn delivery(&self, event: &str, outcome: &'static str, typed: bool) {
         let labels = vec![("event", event.to_owned()), ("outcome", outcome.to_owned()), ("typed", typed.to_string())];
         self.webhook_deliveries.get_or_create(&labels).inc();
+    }
+
+    pub fn handled(&self, event: &str, outcome: &'static str) {
+        self.webhook_handled.get_or_create(&vec![("event", event.to_owned()), ("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn render(&self) -> String {

@@ -103,6 +103,7 @@ impl Application {
     /// Installs no signal handlers, so it is safe to spawn in tests; binaries
     /// should prefer [`Application::run_until`] with [`shutdown_signal`].
     pub async fn run_until_stopped(self) -> io::Result<()> {
+        let _background = Background::start(&self.state);
         self.server.run(self.app).await
     }
 
@@ -110,9 +111,31 @@ impl Application {
     /// requests finish (bounded by a timeout so a stuck client cannot block
     /// shutdown forever).
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
+        let _background = Background::start(&self.state);
         self.server
             .run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT))
             .await
+    }
+}
+
+/// The instance's background tasks; stopped when the server stops.
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Background {
+    fn start(state: &AppState) -> Self {
+        let mut tasks: Vec<_> = (0..state.config.webhook_workers)
+            .map(|_| tokio::spawn(crate::worker::run_inbox(state.clone(), state.inbox.clone())))
+            .collect();
+        tasks.push(tokio::spawn(crate::worker::run_retention(state.clone())));
+        Self(tasks)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
     }
 }
 

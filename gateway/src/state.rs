@@ -21,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<RateLimiter>,
     pub hooks: Arc<dyn AddonHooks>,
+    /// Wakes this instance's inbox workers when a delivery is stored.
+    pub inbox: Arc<crate::worker::InboxSignal>,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -75,6 +77,7 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
             config: Arc::new(config),
             hooks,
+            inbox: Arc::default(),
         })
     }
 }

@@ -120,7 +120,14 @@ impl WebhookApi {
             .deliveries
             .record(&workspace_id, event.as_str(), &body.0.to_string())
             .await
-            .map_err(GatewayError::from)?;
+            // Not stored means not acknowledged: 503, and Clockify tries again.
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot store a delivery");
+                GatewayError::Unavailable
+            })?;
+        if recorded == Recorded::New {
+            self.state.inbox.wake();
+        }
         let outcome = match recorded {
             Recorded::New => "accepted",
             Recorded::Duplicate => "duplicate",

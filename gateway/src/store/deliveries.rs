@@ -1,6 +1,13 @@
-//! `DeliveryStore`: verified webhook deliveries, written before the answer
-//! goes back to Clockify, so an acknowledged delivery is never lost, and a
-//! redelivery of the same body is recognised instead of stored twice.
+//! `DeliveryStore`: the webhook inbox and delivery log.
+//!
+//! `record` writes a verified delivery (and its duplicate key) before the
+//! answer goes back to Clockify. The worker then `claim`s due deliveries
+//! under a lease (safe across instances: the claiming UPDATE re-checks the
+//! lease, so only one instance wins a row), and `complete`s them, applying
+//! the mirror change in the same transaction, or `fail`s them into a retry or
+//! the dead-letter state.
+
+use sqlx::Row;
 
 use super::{Database, StoreError, now_ms};
 use crate::store::installations::token_sha256;
@@ -9,6 +16,32 @@ use crate::store::installations::token_sha256;
 pub enum Recorded {
     New,
     Duplicate,
+}
+
+/// A delivery claimed for handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub workspace_id: String,
+    pub event: String,
+    pub body: String,
+    /// 1 on the first attempt.
+    pub attempt: i64,
+    pub received_at: i64,
+}
+
+/// A change to the entity mirror, applied with the delivery's completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorChange {
+    Upsert { entity_type: &'static str, entity_id: String, body: String },
+    Delete { entity_type: &'static str, entity_id: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub pending: i64,
+    pub done: i64,
+    pub dead: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -21,22 +54,148 @@ impl DeliveryStore {
         Self { db }
     }
 
+    /// Stores a delivery unless the same event and body arrived for this
+    /// workspace within the duplicate window.
     pub async fn record(&self, workspace_id: &str, event: &str, body: &str) -> Result<Recorded, StoreError> {
-        let n = sqlx::query(
-            "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, received_at) \
-             VALUES ($1, $2, $3, $4, $5, 'received', 0, $6) \
+        let now = now_ms();
+        let hash = token_sha256(body);
+        let mut tx = self.db.pool().begin().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(event)
+        .bind(&hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if fresh == 0 {
+            return Ok(Recorded::Duplicate);
+        }
+        sqlx::query(
+            "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
+             locked_until, last_error, received_at, handled_at) \
+             VALUES ($1, $2, $3, $4, $5, 'received', 0, $6, NULL, NULL, $6, NULL)",
         )
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(workspace_id)
         .bind(event)
-        .bind(token_sha256(body))
+        .bind(&hash)
         .bind(body)
-        .bind(now_ms())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded::New)
+    }
+
+    /// Leases the oldest due delivery for `lease_ms`, or `None`.
+    pub async fn claim(&self, lease_ms: i64) -> Result<Option<ClaimedDelivery>, StoreError> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
+             WHERE id = (SELECT id FROM deliveries \
+                         WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
+                           AND (locked_until IS NULL OR locked_until < $1) \
+                         ORDER BY next_attempt_at LIMIT 1) \
+               AND (locked_until IS NULL OR locked_until < $1) \
+             RETURNING id, workspace_id, event, body, attempts, received_at",
+        )
+        .bind(now)
+        .bind(now + lease_ms)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(ClaimedDelivery {
+            id: r.try_get("id")?,
+            workspace_id: r.try_get("workspace_id")?,
+            event: r.try_get("event")?,
+            body: r.try_get("body")?,
+            attempt: r.try_get("attempts")?,
+            received_at: r.try_get("received_at")?,
+        }))
+    }
+
+    /// Marks a delivery handled and applies its mirror change, atomically.
+    pub async fn complete(&self, id: &str, workspace_id: &str, mirror: Option<&MirrorChange>) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        match mirror {
+            Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
+                sqlx::query(
+                    "INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at",
+                )
+                .bind(workspace_id)
+                .bind(*entity_type)
+                .bind(entity_id)
+                .bind(body)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(MirrorChange::Delete { entity_type, entity_id }) => {
+                sqlx::query("DELETE FROM entities WHERE workspace_id = $1 AND entity_type = $2 AND entity_id = $3")
+                    .bind(workspace_id)
+                    .bind(*entity_type)
+                    .bind(entity_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {}
+        }
+        sqlx::query("UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Schedules another attempt after `retry_in_ms`, or marks the delivery
+    /// dead when `dead` is set. The error text is kept for operators.
+    pub async fn fail(&self, id: &str, error: &str, retry_in_ms: i64, dead: bool) -> Result<(), StoreError> {
+        let now = now_ms();
+        let state = if dead { "dead" } else { "retrying" };
+        sqlx::query(
+            "UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(state)
+        .bind(error.chars().take(1000).collect::<String>())
+        .bind(now + retry_in_ms)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes log rows and duplicate keys past their windows, at most
+    /// `batch` rows each; returns how many went.
+    pub async fn purge(&self, log_older_than_ms: Option<i64>, keys_older_than_ms: i64, batch: i64) -> Result<u64, StoreError> {
+        let mut n = sqlx::query(
+            "DELETE FROM delivery_keys WHERE (workspace_id, event, body_sha256) IN \
+             (SELECT workspace_id, event, body_sha256 FROM delivery_keys WHERE received_at < $1 LIMIT $2)",
+        )
+        .bind(keys_older_than_ms)
+        .bind(batch)
         .execute(self.db.pool())
         .await?
         .rows_affected();
-        Ok(if n == 1 { Recorded::New } else { Recorded::Duplicate })
+        if let Some(cutoff) = log_older_than_ms {
+            n += sqlx::query(
+                "DELETE FROM deliveries WHERE id IN \
+                 (SELECT id FROM deliveries WHERE received_at < $1 AND state IN ('done', 'dead') LIMIT $2)",
+            )
+            .bind(cutoff)
+            .bind(batch)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        }
+        Ok(n)
     }
 
     /// Deliveries stored for a workspace and event.
@@ -45,6 +204,34 @@ impl DeliveryStore {
             .bind(workspace_id)
             .bind(event)
             .fetch_one(self.db.pool())
+            .await?)
+    }
+
+    pub async fn state_counts(&self, workspace_id: &str) -> Result<StateCounts, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM deliveries WHERE workspace_id = $1 GROUP BY state")
+            .bind(workspace_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut c = StateCounts::default();
+        for r in rows {
+            let state: String = r.try_get("state")?;
+            let n: i64 = r.try_get("n")?;
+            match state.as_str() {
+                "done" => c.done += n,
+                "dead" => c.dead += n,
+                _ => c.pending += n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// The mirrored JSON of one entity, if any.
+    pub async fn entity(&self, workspace_id: &str, entity_type: &str, entity_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT body FROM entities WHERE workspace_id = $1 AND entity_type = $2 AND entity_id = $3")
+            .bind(workspace_id)
+            .bind(entity_type)
+            .bind(entity_id)
+            .fetch_optional(self.db.pool())
             .await?)
     }
 }

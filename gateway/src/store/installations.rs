@@ -258,6 +258,28 @@ impl InstallationStore {
         }
     }
 
+    /// Stores a webhook the gateway registered through the REST API, with its
+    /// id and token (sealed); replaces an earlier registration of the event.
+    pub async fn store_registered_webhook(&self, workspace_id: &str, event: &str, webhook_id: &str, token: &str) -> Result<(), StoreError> {
+        let sealed = self.secrets.seal(token, workspace_id, &format!("webhook:{event}"))?;
+        sqlx::query(
+            "INSERT INTO webhook_tokens (workspace_id, event, source, webhook_id, token, token_sha256, state, failure, updated_at) \
+             VALUES ($1, $2, 'rest', $3, $4, $5, 'active', NULL, $6) \
+             ON CONFLICT (workspace_id, event) DO UPDATE SET source = 'rest', webhook_id = excluded.webhook_id, \
+             token = excluded.token, token_sha256 = excluded.token_sha256, state = 'active', failure = NULL, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(workspace_id)
+        .bind(event)
+        .bind(webhook_id)
+        .bind(sealed)
+        .bind(token_sha256(token))
+        .bind(now_ms())
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     /// SHA-256 of the live token of one webhook: enough to compare a
     /// delivery's signature without decrypting anything.
     pub async fn webhook_token_hash(&self, workspace_id: &str, event: &str) -> Result<Option<String>, StoreError> {

@@ -9,7 +9,7 @@ mod installations;
 mod jobs;
 
 pub use installations::{Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
-pub use deliveries::{DeliveryStore, Recorded};
+pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
 pub use installations::token_sha256;
 pub use jobs::JobQueue;
 

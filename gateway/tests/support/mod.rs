@@ -7,7 +7,9 @@
 use std::path::PathBuf;
 
 use clockify_gateway::generated::addon::ADDON_KEY;
-use clockify_gateway::{Application, AppState, Config};
+use std::sync::Arc;
+
+use clockify_gateway::{AddonHooks, Application, AppState, Config, NoHooks};
 use clockify_testkit::tokens::{TokenFactory, key, keys_dir};
 use serde_json::{Value, json};
 
@@ -56,6 +58,8 @@ pub async fn config_for(backend: Backend) -> Config {
 
 pub struct TestGateway {
     pub base: String,
+    /// The server task; abort it to stop the instance abruptly.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     pub state: AppState,
     pub http: reqwest::Client,
     pub signer: TokenFactory,
@@ -67,13 +71,18 @@ impl TestGateway {
     }
 
     pub async fn start_with(config: Config) -> Self {
-        let app = Application::build(config).await.expect("gateway starts");
+        Self::start_with_hooks(config, Arc::new(NoHooks)).await
+    }
+
+    pub async fn start_with_hooks(config: Config, hooks: Arc<dyn AddonHooks>) -> Self {
+        let app = Application::build_with_hooks(config, hooks).await.expect("gateway starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
-        tokio::spawn(app.run_until_stopped());
+        let server = tokio::spawn(app.run_until_stopped());
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             base,
+            server,
             state,
             http: reqwest::Client::builder().build().expect("client"),
             signer: TokenFactory::new(&key("test-rsa-private.pem")),
@@ -119,6 +128,18 @@ impl TestGateway {
         let r = self.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &self.addon_token(ws, addon)), &body).await;
         assert_eq!(r.status(), 200, "install: {}", r.text().await.unwrap_or_default());
         (install_token, hooks)
+    }
+
+    /// Sends one delivery of `event` signed with `token`.
+    pub async fn deliver(&self, event: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/webhooks/{event}")))
+            .header("clockify-signature", token)
+            .header("clockify-webhook-event-type", event)
+            .json(body)
+            .send()
+            .await
+            .expect("request reaches the gateway")
     }
 
     pub async fn metrics(&self) -> String {

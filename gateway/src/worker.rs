@@ -1,0 +1,154 @@
+//! Background work of one gateway instance: the webhook inbox worker and the
+//! retention sweep. Every instance runs them; the database's leases decide
+//! who handles what, so nothing depends on which instance took the delivery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clockify_client::WebhookEvent;
+use tokio::sync::Notify;
+
+use crate::events::{Change, WebhookPayload, decode};
+use crate::hooks::WebhookDelivery;
+use crate::state::AppState;
+use crate::store::{ClaimedDelivery, MirrorChange, now_ms};
+
+/// How long a claimed delivery stays leased before another worker may take it.
+const LEASE_MS: i64 = 60_000;
+/// A handler taking longer than this counts as failed.
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Wakes the workers when a delivery is stored.
+#[derive(Debug, Default)]
+pub struct InboxSignal(Notify);
+
+impl InboxSignal {
+    pub fn wake(&self) {
+        self.0.notify_waiters();
+    }
+}
+
+/// Retry delay after `attempt` failures: 1 s, 2 s, 4 s, ... capped at 5 min.
+pub fn backoff_ms(attempt: i64) -> i64 {
+    1000i64.saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1)).min(300_000)
+}
+
+/// The mirror entity type of a payload.
+fn entity_type(p: &WebhookPayload) -> Option<&'static str> {
+    Some(match p {
+        WebhookPayload::Project(_) => "project",
+        WebhookPayload::Task(_) => "task",
+        WebhookPayload::Client(_) => "client",
+        WebhookPayload::Tag(_) => "tag",
+        WebhookPayload::TimeEntry(_) => "time_entry",
+        WebhookPayload::User(_) => "user",
+        WebhookPayload::UserGroup(_) => "user_group",
+        WebhookPayload::Invoice(_) => "invoice",
+        WebhookPayload::Expense(_) => "expense",
+        WebhookPayload::ApprovalRequest(_) => "approval_request",
+        WebhookPayload::TimeOffRequest(_) => "time_off_request",
+        WebhookPayload::Balance(_) => "balance",
+        WebhookPayload::Assignment(_) => "assignment",
+        WebhookPayload::Raw(_) => return None,
+    })
+}
+
+/// What a delivery does to the entity mirror.
+pub fn mirror_change(payload: &WebhookPayload, change: Change, body: &serde_json::Value) -> Option<MirrorChange> {
+    let entity_type = entity_type(payload)?;
+    let entity_id = body.get("id").and_then(|v| v.as_str())?.to_owned();
+    match change {
+        Change::Created | Change::Updated => Some(MirrorChange::Upsert { entity_type, entity_id, body: body.to_string() }),
+        Change::Deleted => Some(MirrorChange::Delete { entity_type, entity_id }),
+        Change::Other => None,
+    }
+}
+
+/// Handles one claimed delivery: the add-on's handler, then completion
+/// with the mirror change, or a retry / dead letter.
+async fn handle(state: &AppState, claimed: ClaimedDelivery) {
+    let event: WebhookEvent = claimed.event.parse().unwrap_or_else(|never| match never {});
+    let body: serde_json::Value = serde_json::from_str(&claimed.body).unwrap_or(serde_json::Value::Null);
+    let decoded = decode(&event, &body);
+    let mirror = mirror_change(&decoded.payload, decoded.change, &body);
+    let delivery = WebhookDelivery {
+        id: claimed.id.clone(),
+        workspace_id: claimed.workspace_id.clone(),
+        event: event.clone(),
+        change: decoded.change,
+        payload: decoded.payload,
+        attempt: claimed.attempt,
+        received_at_ms: claimed.received_at,
+    };
+    let outcome = match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&delivery)).await {
+        Ok(r) => r.map_err(|e| e.0),
+        Err(_) => Err(format!("handler timed out after {} s", HANDLER_TIMEOUT.as_secs())),
+    };
+    let stored = match outcome {
+        Ok(()) => {
+            state.metrics.handled(event.as_str(), "done");
+            state.deliveries.complete(&claimed.id, &claimed.workspace_id, mirror.as_ref()).await
+        }
+        Err(error) => {
+            let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
+            state.metrics.handled(event.as_str(), if dead { "dead" } else { "retrying" });
+            tracing::warn!(delivery = %claimed.id, event = %event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
+            state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await
+        }
+    };
+    if let Err(e) = stored {
+        // The lease runs out and the delivery is handled again: at least once.
+        tracing::error!(delivery = %claimed.id, error = %e, "cannot record the handling of a delivery");
+    }
+}
+
+/// Handles due deliveries until the task is dropped.
+pub async fn run_inbox(state: AppState, signal: Arc<InboxSignal>) {
+    loop {
+        let notified = signal.0.notified();
+        match state.deliveries.claim(LEASE_MS).await {
+            Ok(Some(claimed)) => {
+                handle(&state, claimed).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "inbox unavailable; retrying"),
+        }
+        let _ = tokio::time::timeout(IDLE_POLL, notified).await;
+    }
+}
+
+/// Deletes old delivery-log rows and duplicate keys, in bounded batches.
+pub async fn run_retention(state: AppState) {
+    const BATCH: i64 = 1000;
+    loop {
+        let day_ms = 86_400_000i64;
+        let now = now_ms();
+        let log_cutoff = match state.config.webhook_retention_days {
+            0 => None,
+            d => Some(now - i64::from(d) * day_ms),
+        };
+        let keys_cutoff = now - i64::from(state.config.webhook_dedup_days) * day_ms;
+        match state.deliveries.purge(log_cutoff, keys_cutoff, BATCH).await {
+            // A full batch: more may be waiting; go on without sleeping long.
+            Ok(n) if n as i64 >= BATCH => tokio::time::sleep(Duration::from_millis(50)).await,
+            Ok(_) => tokio::time::sleep(Duration::from_secs(600)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention sweep failed");
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(super::backoff_ms(1), 1000);
+        assert_eq!(super::backoff_ms(2), 2000);
+        assert_eq!(super::backoff_ms(5), 16000);
+        assert_eq!(super::backoff_ms(40), 300_000);
+    }
+}

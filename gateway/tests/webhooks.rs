@@ -1,0 +1,183 @@
+//! The inbox: deliveries handled once, retried, dead-lettered, mirrored,
+//! safe across a crash and across instances.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clockify_gateway::{AddonHooks, HandlerError, WebhookDelivery};
+use serde_json::{Value, json};
+use support::{Backend, TestGateway, config_for};
+
+/// Records every handler call; fails the first `fail_first` calls of each delivery.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<HashMap<String, u32>>,
+    events: Mutex<Vec<(String, String, bool)>>,
+    fail_first: u32,
+}
+
+impl AddonHooks for Recorder {
+    fn on_webhook<'a>(&'a self, d: &'a WebhookDelivery) -> clockify_gateway::hooks::HandlerFuture<'a> {
+        Box::pin(async move {
+            let n = {
+                let mut calls = self.calls.lock().unwrap();
+                let n = calls.entry(d.id.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            self.events.lock().unwrap().push((d.workspace_id.clone(), d.event.to_string(), d.payload.is_typed()));
+            if n <= self.fail_first { Err(HandlerError(format!("attempt {n} fails on purpose"))) } else { Ok(()) }
+        })
+    }
+}
+
+impl Recorder {
+    fn total_calls(&self) -> u32 {
+        self.calls.lock().unwrap().values().sum()
+    }
+    fn deliveries(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// Like `eventually`, for checks that need the database.
+macro_rules! eventually_async {
+    ($what:expr, $check:expr) => {{
+        let mut ok = false;
+        for _ in 0..400 {
+            if $check {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(ok, "timed out waiting for: {}", $what);
+    }};
+}
+
+async fn a_duplicate_storm_is_handled_once(backend: Backend) {
+    let hooks = Arc::new(Recorder::default());
+    let gw = TestGateway::start_with_hooks(config_for(backend).await, hooks.clone()).await;
+    let (_, tokens) = gw.install("ws1", "a1", &["NEW_TAG"]).await;
+    let body = json!({ "id": "t1", "name": "urgent", "workspaceId": "ws1" });
+    let storm = (0..40).map(|_| gw.deliver("NEW_TAG", &tokens[0].1, &body));
+    let mut answers: Vec<String> = Vec::new();
+    for r in futures::future::join_all(storm).await {
+        assert_eq!(r.status(), 200);
+        answers.push(r.json::<Value>().await.unwrap()["status"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(answers.iter().filter(|a| *a == "accepted").count(), 1, "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| *a == "duplicate").count(), 39);
+    eventually("the handler ran", || hooks.total_calls() == 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hooks.total_calls(), 1, "handled once");
+    // The mirror holds the tag, from the same transaction that completed the delivery.
+    let mirrored = gw.state.deliveries.entity("ws1", "tag", "t1").await.unwrap().expect("mirrored");
+    assert!(mirrored.contains("urgent"));
+}
+
+async fn a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost(backend: Backend) {
+    let mut config = config_for(backend).await;
+    config.webhook_max_attempts = 2;
+    let hooks = Arc::new(Recorder { fail_first: 1, ..Recorder::default() });
+    let gw = TestGateway::start_with_hooks(config, hooks.clone()).await;
+    let (_, tokens) = gw.install("ws2", "a2", &["NEW_PROJECT"]).await;
+    gw.deliver("NEW_PROJECT", &tokens[0].1, &json!({ "id": "p1", "name": "x" })).await;
+    // First attempt fails, the retry (after 1 s) succeeds.
+    eventually("retried to success", || hooks.total_calls() == 2).await;
+    eventually_async!("done", gw.state.deliveries.state_counts("ws2").await.unwrap().done == 1);
+    let m = gw.metrics().await;
+    assert_eq!(support::metric(&m, "gateway_webhook_handled_total{event=\"NEW_PROJECT\",outcome=\"retrying\"}"), 1.0);
+
+    // A handler that always fails: dead after the configured attempts, kept with its error.
+    let mut config = config_for(backend).await;
+    config.webhook_max_attempts = 2;
+    let hooks = Arc::new(Recorder { fail_first: u32::MAX, ..Recorder::default() });
+    let gw = TestGateway::start_with_hooks(config, hooks.clone()).await;
+    let (_, tokens) = gw.install("ws3", "a3", &["NEW_PROJECT"]).await;
+    gw.deliver("NEW_PROJECT", &tokens[0].1, &json!({ "id": "p1" })).await;
+    eventually_async!("dead", gw.state.deliveries.state_counts("ws3").await.unwrap().dead == 1);
+    assert_eq!(hooks.total_calls(), 2);
+    let error: String = sqlx::query_scalar("SELECT last_error FROM deliveries WHERE workspace_id = 'ws3'")
+        .fetch_one(gw.state.db.pool())
+        .await
+        .unwrap();
+    assert!(error.contains("fails on purpose"));
+}
+
+async fn deliveries_accepted_before_a_crash_are_handled_once_after_restart(backend: Backend) {
+    let mut config = config_for(backend).await;
+    // The first instance only receives: it "dies" before any handler runs.
+    config.webhook_workers = 0;
+    let first = TestGateway::start_with(config.clone()).await;
+    let (_, tokens) = first.install("ws4", "a4", &["NEW_CLIENT"]).await;
+    for i in 0..5 {
+        let r = first.deliver("NEW_CLIENT", &tokens[0].1, &json!({ "id": format!("c{i}") })).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], json!("accepted"));
+    }
+    first.server.abort();
+    let _ = first.server.await;
+
+    config.webhook_workers = 2;
+    let hooks = Arc::new(Recorder::default());
+    let second = TestGateway::start_with_hooks(config, hooks.clone()).await;
+    eventually("all five handled", || hooks.deliveries() == 5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hooks.total_calls(), 5, "each once");
+    assert_eq!(second.state.deliveries.state_counts("ws4").await.unwrap().done, 5);
+}
+
+async fn a_delete_event_removes_the_mirrored_entity(backend: Backend) {
+    let gw = TestGateway::start(backend).await;
+    let (_, tokens) = gw.install("ws5", "a5", &["NEW_PROJECT"]).await;
+    gw.deliver("NEW_PROJECT", &tokens[0].1, &json!({ "id": "p9", "name": "Apollo" })).await;
+    eventually_async!("mirrored", gw.state.deliveries.entity("ws5", "project", "p9").await.unwrap().is_some());
+    // PROJECT_DELETED is not a manifest event: its token comes from REST registration.
+    let rest_token = gw.sign(&json!({ "iss": "clockify", "type": "access", "workspaceId": "ws5", "sub": "u1", "exp": 4102444800u64 }));
+    gw.state.installations.store_registered_webhook("ws5", "PROJECT_DELETED", "wh1", &rest_token).await.unwrap();
+    let r = gw.deliver("PROJECT_DELETED", &rest_token, &json!({ "id": "p9", "name": "Apollo" })).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    eventually_async!("unmirrored", gw.state.deliveries.entity("ws5", "project", "p9").await.unwrap().is_none());
+}
+
+on_both_backends! {
+    a_duplicate_storm_is_handled_once => a_duplicate_storm_is_handled_once;
+    a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost => a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost;
+    deliveries_accepted_before_a_crash_are_handled_once_after_restart => deliveries_accepted_before_a_crash_are_handled_once_after_restart;
+    a_delete_event_removes_the_mirrored_entity => a_delete_event_removes_the_mirrored_entity;
+}
+
+/// Two instances on one PostgreSQL, both receiving every delivery (as after
+/// a load-balancer retry): each delivery is stored once and handled once.
+#[tokio::test]
+async fn two_instances_share_the_inbox_on_postgres() {
+    let config = config_for(Backend::Postgres).await;
+    let hooks_a = Arc::new(Recorder::default());
+    let hooks_b = Arc::new(Recorder::default());
+    let a = TestGateway::start_with_hooks(config.clone(), hooks_a.clone()).await;
+    let b = TestGateway::start_with_hooks(config, hooks_b.clone()).await;
+    let (_, tokens) = a.install("ws6", "a6", &["NEW_TASK"]).await;
+    let bodies: Vec<Value> = (0..20).map(|i| json!({ "id": format!("t{i}") })).collect();
+    let sends = bodies
+        .iter()
+        .flat_map(|body| [a.deliver("NEW_TASK", &tokens[0].1, body), b.deliver("NEW_TASK", &tokens[0].1, body)]);
+    let answers = futures::future::join_all(sends).await;
+    assert!(answers.iter().all(|r| r.status() == 200));
+    eventually("all handled", || hooks_a.deliveries() + hooks_b.deliveries() == 20).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hooks_a.total_calls() + hooks_b.total_calls(), 20, "each of the 20 handled once, by either instance");
+    assert_eq!(a.state.deliveries.count("ws6", "NEW_TASK").await.unwrap(), 20);
+}
