@@ -2,6 +2,10 @@
 
 mod support;
 
+/// The gateway tests' harness: a real gateway on an ephemeral port.
+#[path = "../../gateway/tests/support/mod.rs"]
+mod gateway_support;
+
 mod client_decoding;
 mod client_pagination;
 mod client_requests;
