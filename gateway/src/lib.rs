@@ -13,11 +13,13 @@ pub mod generated;
 pub mod hooks;
 pub mod http;
 pub mod metrics;
+pub mod registration;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+pub mod verified_tokens;
 pub mod worker;
 
 pub use config::{Config, LogFormat};

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub payload_too_large: Counter,
     pub webhook_deliveries: Family<Labels, Counter>,
     pub webhook_handled: Family<Labels, Counter>,
+    pub registrations: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -35,6 +36,7 @@ impl Default for Metrics {
         let payload_too_large = Counter::default();
         let webhook_deliveries = Family::<Labels, Counter>::default();
         let webhook_handled = Family::<Labels, Counter>::default();
+        let registrations = Family::<Labels, Counter>::default();
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -46,7 +48,8 @@ impl Default for Metrics {
             webhook_deliveries.clone(),
         );
         registry.register("webhook_handled", "Handler runs by event and outcome (done, retrying, dead)", webhook_handled.clone());
-        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries, webhook_handled }
+        registry.register("webhook_registrations", "REST webhook registrations by outcome (registered, failed: e.g. the platform's limit)", registrations.clone());
+        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries, webhook_handled, registrations }
     }
 }
 
@@ -66,6 +69,10 @@ impl Metrics {
 
     pub fn handled(&self, event: &str, outcome: &'static str) {
         self.webhook_handled.get_or_create(&vec![("event", event.to_owned()), ("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn registration(&self, outcome: &'static str) {
+        self.registrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn render(&self) -> String {

@@ -127,6 +127,7 @@ impl Background {
             .map(|_| tokio::spawn(crate::worker::run_inbox(state.clone(), state.inbox.clone())))
             .collect();
         tasks.push(tokio::spawn(crate::worker::run_retention(state.clone())));
+        tasks.push(tokio::spawn(crate::worker::run_registrations(state.clone())));
         Self(tasks)
     }
 }

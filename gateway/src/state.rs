@@ -23,6 +23,9 @@ pub struct AppState {
     pub hooks: Arc<dyn AddonHooks>,
     /// Wakes this instance's inbox workers when a delivery is stored.
     pub inbox: Arc<crate::worker::InboxSignal>,
+    /// Wakes this instance's job runner when work is queued.
+    pub jobs_signal: Arc<crate::worker::InboxSignal>,
+    pub verified_tokens: Arc<crate::verified_tokens::VerifiedTokens>,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -78,6 +81,8 @@ impl AppState {
             config: Arc::new(config),
             hooks,
             inbox: Arc::default(),
+            jobs_signal: Arc::default(),
+            verified_tokens: Arc::default(),
         })
     }
 }

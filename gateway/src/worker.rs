@@ -119,6 +119,38 @@ pub async fn run_inbox(state: AppState, signal: Arc<InboxSignal>) {
     }
 }
 
+/// Runs queued REST webhook registrations until the task is dropped.
+pub async fn run_registrations(state: AppState) {
+    const KIND: &str = "register_webhooks";
+    loop {
+        let notified = state.jobs_signal.0.notified();
+        match state.jobs.claim(KIND, LEASE_MS).await {
+            Ok(Some(job)) => {
+                let result = crate::registration::register_pending(&state, &job.workspace_id).await;
+                let stored = match result {
+                    Ok(report) => {
+                        tracing::info!(workspace_id = %job.workspace_id, registered = report.registered.len(),
+                            adopted = report.adopted.len(), failed = report.failed.len(), "webhook registration done");
+                        state.jobs.complete(&job.id).await
+                    }
+                    Err(e) => {
+                        tracing::warn!(workspace_id = %job.workspace_id, attempt = job.attempts, error = %e, "webhook registration will be retried");
+                        state.metrics.registration("retry");
+                        state.jobs.retry(&job, &e.0, backoff_ms(job.attempts)).await
+                    }
+                };
+                if let Err(e) = stored {
+                    tracing::error!(error = %e, "cannot record a registration job's outcome");
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "job queue unavailable; retrying"),
+        }
+        let _ = tokio::time::timeout(IDLE_POLL, notified).await;
+    }
+}
+
 /// Deletes old delivery-log rows and duplicate keys, in bounded batches.
 pub async fn run_retention(state: AppState) {
     const BATCH: i64 = 1000;

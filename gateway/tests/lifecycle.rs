@@ -21,8 +21,8 @@ async fn installed_stores_encrypted_tokens_hosts_and_queues_one_bootstrap(backen
     let i = gw.state.installations.get("ws1").await.unwrap().expect("stored");
     assert_eq!(i.addon_id, "addon1");
     assert_eq!(i.status, clockify_gateway::store::InstallationStatus::Active);
-    assert_eq!(i.backend_url.as_deref(), Some("https://api.clockify.me/api"));
-    assert_eq!(i.reports_url.as_deref(), Some("https://reports.api.clockify.me"));
+    assert_eq!(i.backend_url.as_deref(), Some("http://127.0.0.1:9/api"));
+    assert_eq!(i.reports_url.as_deref(), Some("http://127.0.0.1:9/reports"));
     // Secrets are stored sealed, and open again to the same tokens.
     let sealed = gw.state.installations.sealed_secrets("ws1").await.unwrap();
     assert_eq!(sealed.len(), 3);
@@ -39,7 +39,10 @@ async fn installed_stores_encrypted_tokens_hosts_and_queues_one_bootstrap(backen
     gw.install("ws1", "addon1", &["NEW_PROJECT"]).await;
     assert_eq!(gw.state.jobs.pending("bootstrap", "ws1").await.unwrap(), 1);
     let rows = gw.state.installations.webhook_tokens("ws1").await.unwrap();
-    assert_eq!(rows.iter().map(|r| r.event.as_str()).collect::<Vec<_>>(), ["NEW_PROJECT"], "old manifest tokens replaced");
+    let manifest: Vec<&str> = rows.iter().filter(|r| r.source == "manifest").map(|r| r.event.as_str()).collect();
+    assert_eq!(manifest, ["NEW_PROJECT"], "old manifest tokens replaced");
+    let rest: Vec<&str> = rows.iter().filter(|r| r.source == "rest").map(|r| r.event.as_str()).collect();
+    assert_eq!(rest, ["PROJECT_DELETED", "PROJECT_UPDATED", "TASK_UPDATED"], "REST events queued for registration");
 }
 
 async fn concurrent_duplicate_installs_leave_one_row(backend: Backend) {

@@ -205,8 +205,11 @@ impl LifecycleApi {
             as_user: b.as_user,
             addon_user_id: b.addon_user_id,
             webhook_tokens,
+            rest_events: crate::generated::addon::REST_WEBHOOKS.iter().map(|e| e.as_str().to_owned()).collect(),
         };
         self.state.installations.upsert_installed(&install).await.map_err(GatewayError::from)?;
+        self.state.jobs_signal.wake();
+        self.state.verified_tokens.forget_workspace(&b.workspace_id);
         self.state.metrics.lifecycle("installed", "ok");
         tracing::info!(target: "audit", event = "install", workspace_id = %b.workspace_id, addon_id = %b.addon_id, webhooks = install.webhook_tokens.len(), "installed");
         self.state.hooks.on_lifecycle(LifecycleEvent::Installed { workspace_id: b.workspace_id }).await;
@@ -219,9 +222,12 @@ impl LifecycleApi {
         let b = body.0;
         self.verify("deleted", auth.token(), &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
+        // While the installation token may still work: remove what we registered.
+        let unregistered = crate::registration::unregister_all(&self.state, &b.workspace_id).await;
+        self.state.verified_tokens.forget_workspace(&b.workspace_id);
         let existed = self.state.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
         self.state.metrics.lifecycle("deleted", "ok");
-        tracing::info!(target: "audit", event = "uninstall", workspace_id = %b.workspace_id, addon_id = %b.addon_id, existed, "deleted");
+        tracing::info!(target: "audit", event = "uninstall", workspace_id = %b.workspace_id, addon_id = %b.addon_id, existed, unregistered, "deleted");
         if existed {
             self.state.hooks.on_lifecycle(LifecycleEvent::Deleted { workspace_id: b.workspace_id }).await;
         }

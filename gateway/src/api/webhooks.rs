@@ -68,11 +68,18 @@ impl WebhookApi {
         // Manifest webhooks carry add-on claims; REST-created ones may not (PLATFORM.md §3.4),
         // and are bound to their installation by the stored-token check below.
         let kind = if MANIFEST_WEBHOOKS.contains(&event) { Expect::AddonToken } else { Expect::AnyClockifyToken };
-        let claims = self
-            .state
-            .verifier
-            .verify(signature, &Expectation { kind, workspace_id: None, addon_id: None })
-            .map_err(|r| self.reject(r.reason(), GatewayError::Token(r)))?;
+        let claims = match self.state.verified_tokens.get(signature) {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .state
+                    .verifier
+                    .verify(signature, &Expectation { kind, workspace_id: None, addon_id: None })
+                    .map_err(|r| self.reject(r.reason(), GatewayError::Token(r)))?;
+                self.state.verified_tokens.insert(signature, c.clone());
+                c
+            }
+        };
         let Some(workspace_id) = claims.workspace_id.clone() else {
             return Err(self.reject("workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };

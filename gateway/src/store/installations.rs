@@ -47,6 +47,8 @@ pub struct NewInstallation {
     pub addon_user_id: Option<String>,
     /// `(event wire name, token)` of each manifest webhook.
     pub webhook_tokens: Vec<(String, String)>,
+    /// Events to register through the REST API (`pending` until the job runs).
+    pub rest_events: Vec<String>,
 }
 
 /// An installation as stored, secrets excluded.
@@ -141,9 +143,58 @@ impl InstallationStore {
             .execute(&mut *tx)
             .await?;
         }
+        // REST webhooks already registered (a reinstall) stay; missing or
+        // failed ones are (re)queued for registration.
+        for event in &i.rest_events {
+            sqlx::query(
+                "INSERT INTO webhook_tokens (workspace_id, event, source, webhook_id, token, token_sha256, state, failure, updated_at) \
+                 VALUES ($1, $2, 'rest', NULL, NULL, NULL, 'pending', NULL, $3) \
+                 ON CONFLICT (workspace_id, event) DO UPDATE SET state = 'pending', failure = NULL, updated_at = excluded.updated_at \
+                 WHERE webhook_tokens.state <> 'active'",
+            )
+            .bind(&i.workspace_id)
+            .bind(event)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !i.rest_events.is_empty() {
+            super::jobs::enqueue_in(&mut tx, "register_webhooks", &i.workspace_id).await?;
+        }
         super::jobs::enqueue_in(&mut tx, "bootstrap", &i.workspace_id).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Events whose REST registration is still to be done.
+    pub async fn pending_registrations(&self, workspace_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT event FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND state = 'pending' ORDER BY event",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.db.pool())
+        .await?)
+    }
+
+    /// Records why an event could not be registered (e.g. the platform's webhook limit).
+    pub async fn registration_failed(&self, workspace_id: &str, event: &str, reason: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE webhook_tokens SET state = 'failed', failure = $3, updated_at = $4 WHERE workspace_id = $1 AND event = $2")
+            .bind(workspace_id)
+            .bind(event)
+            .bind(reason.chars().take(500).collect::<String>())
+            .bind(now_ms())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// `(event, webhook id)` of every webhook registered through REST.
+    pub async fn registered_webhooks(&self, workspace_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT event, webhook_id FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND webhook_id IS NOT NULL")
+            .bind(workspace_id)
+            .fetch_all(self.db.pool())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("event")?, r.try_get("webhook_id")?))).collect()
     }
 
     /// Marks the installation deleted and drops every secret it had; queues

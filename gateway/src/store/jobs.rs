@@ -22,6 +22,15 @@ pub(super) async fn enqueue_in(tx: &mut Transaction<'_, Any>, kind: &str, worksp
     Ok(())
 }
 
+/// A job claimed for running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub workspace_id: String,
+    pub attempts: i64,
+}
+
 #[derive(Debug, Clone)]
 pub struct JobQueue {
     db: Database,
@@ -30,6 +39,82 @@ pub struct JobQueue {
 impl JobQueue {
     pub fn new(db: Database) -> Self {
         Self { db }
+    }
+
+    /// Queues `kind` for `workspace_id` unless one is already pending.
+    pub async fn enqueue(&self, kind: &str, workspace_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        enqueue_in(&mut tx, kind, workspace_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Leases the oldest due job of `kind` (a crashed runner's lease expires).
+    pub async fn claim(&self, kind: &str, lease_ms: i64) -> Result<Option<Job>, StoreError> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2 \
+             WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND run_after <= $1 \
+                           AND (state = 'pending' OR (state = 'running' AND locked_until < $1)) \
+                         ORDER BY run_after LIMIT 1) \
+               AND (state = 'pending' OR (state = 'running' AND locked_until < $1)) \
+             RETURNING id, kind, workspace_id, attempts",
+        )
+        .bind(now)
+        .bind(now + lease_ms)
+        .bind(kind)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        use sqlx::Row;
+        Ok(Some(Job {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            workspace_id: r.try_get("workspace_id")?,
+            attempts: r.try_get("attempts")?,
+        }))
+    }
+
+    pub async fn complete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Runs the job again after `retry_in_ms`; when a newer pending job of
+    /// the same kind and workspace exists, that one covers it.
+    pub async fn retry(&self, job: &Job, error: &str, retry_in_ms: i64) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'pending', locked_until = NULL, last_error = $2, run_after = $3 \
+             WHERE id = $1 AND NOT EXISTS \
+               (SELECT 1 FROM jobs o WHERE o.kind = $4 AND o.workspace_id = $5 AND o.state = 'pending')",
+        )
+        .bind(&job.id)
+        .bind(error.chars().take(1000).collect::<String>())
+        .bind(now_ms() + retry_in_ms)
+        .bind(&job.kind)
+        .bind(&job.workspace_id)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            self.complete(&job.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The last error of the newest job of `kind` for a workspace.
+    pub async fn last_error(&self, kind: &str, workspace_id: &str) -> Result<Option<String>, StoreError> {
+        let e: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT last_error FROM jobs WHERE kind = $1 AND workspace_id = $2 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(kind)
+        .bind(workspace_id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(e.flatten())
     }
 
     /// Pending jobs of `kind` for a workspace (0 or 1).

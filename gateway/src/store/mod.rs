@@ -11,7 +11,7 @@ mod jobs;
 pub use installations::{Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
 pub use installations::token_sha256;
-pub use jobs::JobQueue;
+pub use jobs::{Job, JobQueue};
 
 use std::time::Duration;
 

@@ -41,9 +41,13 @@ async fn fresh_postgres_schema() -> String {
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
 }
 
+/// Where tests' installations say their API lives: nothing listens there.
+pub const CLOSED_PORT_HOST: &str = "127.0.0.1:9";
+
 pub fn test_config() -> Config {
     let mut c = Config::for_tests();
     c.clockify_public_key_file = Some(keys_dir().join("test-rsa-public.pem"));
+    c.allowed_api_hosts.push(CLOSED_PORT_HOST.parse().expect("host:port"));
     c
 }
 
@@ -154,9 +158,11 @@ pub fn addon_claims(ws: &str, addon: &str) -> Value {
 pub fn installation_claims(ws: &str, addon: &str) -> Value {
     let mut c = addon_claims(ws, addon);
     c["user"] = json!("owner1");
-    c["backendUrl"] = json!("https://api.clockify.me/api");
-    c["reportsUrl"] = json!("https://reports.api.clockify.me");
-    c["ptoUrl"] = json!("https://pto.api.clockify.me");
+    // Tests never reach the internet: "Clockify" is a closed local port
+    // unless a test points the claims at its fake.
+    c["backendUrl"] = json!(format!("http://{CLOSED_PORT_HOST}/api"));
+    c["reportsUrl"] = json!(format!("http://{CLOSED_PORT_HOST}/reports"));
+    c["ptoUrl"] = json!(format!("http://{CLOSED_PORT_HOST}/pto"));
     c
 }
 
@@ -166,7 +172,7 @@ pub fn installed_body(ws: &str, addon: &str, install_token: &str, hooks: &[(Stri
         "authToken": install_token,
         "workspaceId": ws,
         "asUser": "owner1",
-        "apiUrl": "https://api.clockify.me/api",
+        "apiUrl": format!("http://{CLOSED_PORT_HOST}/api"),
         "addonUserId": "1a2b3c4d5e6f7g8h9i0j1k2l",
         "webhooks": hooks.iter().map(|(e, t)| json!({ "path": format!("/webhooks/{e}"), "webhookType": "ADDON", "authToken": t })).collect::<Vec<_>>(),
     })

@@ -1,0 +1,172 @@
+//! Webhooks the manifest cannot declare are registered through the REST API
+//! (`createWebhook`), acting for the installation with its token and hosts,
+//! through the client's budget and retry rules.
+//!
+//! Platform limits (10 per admin, 100 per workspace, 3 on Free) are expected:
+//! such an event is recorded as failed with Clockify's reason and the install
+//! goes on. Transient failures (429, 5xx, network) leave the job to be retried
+//! later; nothing is dropped. Registration is idempotent: a webhook Clockify
+//! already has for our URL and event is adopted rather than created twice.
+
+use clockify_client::{ClockifyError, WebhookEvent, types};
+
+use crate::error::GatewayError;
+use crate::state::AppState;
+
+/// Why a registration run stopped early; the job is retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Transient(pub String);
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RegistrationReport {
+    pub registered: Vec<String>,
+    pub adopted: Vec<String>,
+    /// `(event, reason)`.
+    pub failed: Vec<(String, String)>,
+}
+
+/// The URL Clockify calls for `event`.
+pub fn webhook_url(state: &AppState, event: &str) -> String {
+    format!("{}/webhooks/{event}", state.config.addon_base_url.as_str())
+}
+
+fn is_transient(e: &ClockifyError) -> bool {
+    match e {
+        ClockifyError::Transport(_) => true,
+        other => other.status().is_some_and(|s| s == 429 || s >= 500),
+    }
+}
+
+fn reason(e: &ClockifyError) -> String {
+    match e {
+        ClockifyError::Api(f) => format!("Clockify answered {}: {}", f.status, f.message.as_deref().unwrap_or("no message")),
+        other => other.to_string(),
+    }
+}
+
+/// Registers every pending REST webhook of `workspace_id`.
+pub async fn register_pending(state: &AppState, workspace_id: &str) -> Result<RegistrationReport, Transient> {
+    let mut report = RegistrationReport::default();
+    let pending = state.installations.pending_registrations(workspace_id).await.map_err(|e| Transient(e.to_string()))?;
+    if pending.is_empty() {
+        return Ok(report);
+    }
+    let client = match crate::clockify::installation_client(state, workspace_id).await {
+        Ok(c) => c,
+        // Uninstalled meanwhile: nothing left to register.
+        Err(GatewayError::NotFound(_)) => return Ok(report),
+        Err(e) => return Err(Transient(e.to_string())),
+    };
+    let existing = client
+        .get_webhooks()
+        .workspace_id(workspace_id)
+        .send()
+        .await
+        .map(|r| r.into_inner().webhooks)
+        .map_err(ClockifyError::from);
+    let existing = match existing {
+        Ok(list) => list,
+        Err(e) if is_transient(&e) => return Err(Transient(reason(&e))),
+        // Listing is an optimisation for idempotency; go on without it.
+        Err(_) => Vec::new(),
+    };
+    for event in pending {
+        let url = webhook_url(state, &event);
+        let adopted = existing.iter().find(|w| {
+            w.url.as_deref() == Some(url.as_str())
+                && w.webhook_event.as_ref().is_some_and(|e| e.to_string() == event)
+                && w.id.is_some()
+                && w.auth_token.is_some()
+        });
+        if let Some(w) = adopted {
+            let (id, token) = (w.id.clone().unwrap_or_default(), w.auth_token.clone().unwrap_or_default());
+            state.installations.store_registered_webhook(workspace_id, &event, &id, &token).await.map_err(|e| Transient(e.to_string()))?;
+            report.adopted.push(event);
+            continue;
+        }
+        let body = request_for(workspace_id, &event, &url).map_err(|e| Transient(format!("{event}: {e}")))?;
+        match client.create_webhook().workspace_id(workspace_id).body(body).send().await.map_err(ClockifyError::from) {
+            Ok(created) => {
+                let w = created.into_inner();
+                let (Some(id), Some(token)) = (w.id, w.auth_token) else {
+                    let why = "Clockify created the webhook but returned no id or token".to_owned();
+                    state.installations.registration_failed(workspace_id, &event, &why).await.map_err(|e| Transient(e.to_string()))?;
+                    report.failed.push((event, why));
+                    continue;
+                };
+                state.installations.store_registered_webhook(workspace_id, &event, &id, &token).await.map_err(|e| Transient(e.to_string()))?;
+                state.metrics.registration("registered");
+                report.registered.push(event);
+            }
+            Err(e) if is_transient(&e) => return Err(Transient(reason(&e))),
+            Err(e) => {
+                let why = reason(&e);
+                tracing::warn!(target: "audit", event = "webhook_registration_failed", workspace_id, webhook_event = %event, reason = %why, "webhook not registered");
+                state.installations.registration_failed(workspace_id, &event, &why).await.map_err(|e| Transient(e.to_string()))?;
+                state.metrics.registration("failed");
+                report.failed.push((event, why));
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn request_for(workspace_id: &str, event: &str, url: &str) -> Result<types::CreateWebhookRequestV1, String> {
+    let webhook_event: types::CreateWebhookRequestV1WebhookEvent =
+        event.parse().map_err(|_| format!("`{event}` is not a webhook event of the contract"))?;
+    // Names are 2 to 30 characters.
+    let name: String = format!("gw {event}").chars().take(30).collect();
+    Ok(types::CreateWebhookRequestV1 {
+        name: Some(name.parse().map_err(|e| format!("name: {e}"))?),
+        trigger_source: vec![workspace_id.to_owned()],
+        trigger_source_type: types::CreateWebhookRequestV1TriggerSourceType::WorkspaceId,
+        url: url.to_owned(),
+        webhook_event,
+    })
+}
+
+/// Deletes what the gateway registered, best effort and bounded in time: at
+/// DELETED the installation's tokens may already be void, and an uninstall
+/// must not wait on Clockify.
+pub async fn unregister_all(state: &AppState, workspace_id: &str) -> usize {
+    let Ok(registered) = state.installations.registered_webhooks(workspace_id).await else { return 0 };
+    if registered.is_empty() {
+        return 0;
+    }
+    let Ok(client) = crate::clockify::installation_client(state, workspace_id).await else { return 0 };
+    let mut deleted = 0;
+    for (event, id) in registered {
+        let call = client.delete_webhook().workspace_id(workspace_id).webhook_id(&id).send();
+        match tokio::time::timeout(std::time::Duration::from_secs(5), call).await {
+            Ok(Ok(_)) => deleted += 1,
+            Ok(Err(e)) => {
+                tracing::warn!(workspace_id, webhook_event = %event, reason = %reason(&ClockifyError::from(e)), "registered webhook not deleted")
+            }
+            Err(_) => tracing::warn!(workspace_id, webhook_event = %event, "deleting a registered webhook timed out"),
+        }
+    }
+    deleted
+}
+
+/// Replaces a registered webhook's token (`generateNewToken`); the old one
+/// stops verifying at once.
+pub async fn rotate_token(state: &AppState, workspace_id: &str, event: &WebhookEvent) -> Result<(), GatewayError> {
+    let registered = state.installations.registered_webhooks(workspace_id).await?;
+    let Some((_, id)) = registered.into_iter().find(|(e, _)| e == event.as_str()) else {
+        return Err(GatewayError::NotFound(format!("no registered webhook for {event} on {workspace_id}")));
+    };
+    let client = crate::clockify::installation_client(state, workspace_id).await?;
+    let w = client
+        .generate_new_token()
+        .workspace_id(workspace_id)
+        .webhook_id(&id)
+        .send()
+        .await
+        .map_err(|e| GatewayError::Internal(reason(&ClockifyError::from(e))))?
+        .into_inner();
+    let token = w.auth_token.ok_or_else(|| GatewayError::Internal("Clockify returned no new token".into()))?;
+    state.installations.store_registered_webhook(workspace_id, event.as_str(), &id, &token).await?;
+    state.verified_tokens.forget_workspace(workspace_id);
+    Ok(())
+}
