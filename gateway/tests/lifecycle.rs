@@ -175,15 +175,55 @@ async fn webhooks_are_verified_stored_once_and_ignored_when_inactive(backend: Ba
     problem(deliver("NOT_AN_EVENT", project_token, "NOT_AN_EVENT", body.clone()).await.unwrap(), 404).await;
     let forged = gw.sign(&addon_claims("ws7", "a7"));
     problem(deliver("NEW_PROJECT", &forged, "NEW_PROJECT", body.clone()).await.unwrap(), 403).await;
+    // A body naming another workspace than its signature.
+    problem(deliver("NEW_PROJECT", project_token, "NEW_PROJECT", json!({ "id": "p3", "workspaceId": "elsewhere" })).await.unwrap(), 400).await;
+    // A valid signature of a workspace that never installed the add-on.
+    let stranger = gw.sign(&addon_claims("never-installed", "a7"));
+    problem(deliver("NEW_PROJECT", &stranger, "NEW_PROJECT", body.clone()).await.unwrap(), 403).await;
+    // A signature that is not Clockify's.
+    let bad = clockify_testkit::tokens::tamper_signature(project_token);
+    problem(deliver("NEW_PROJECT", &bad, "NEW_PROJECT", body.clone()).await.unwrap(), 401).await;
     let m = gw.metrics().await;
-    assert_eq!(metric(&m, "gateway_auth_failures_total{reason=\"event_type\"}"), 1.0);
-    assert_eq!(metric(&m, "gateway_auth_failures_total{reason=\"token_mismatch\"}"), 2.0);
+    for (label, n) in [("event_type", 1.0), ("token_mismatch", 2.0), ("body_workspace", 1.0), ("unknown_installation", 1.0), ("signature", 1.0)] {
+        assert_eq!(metric(&m, &format!("gateway_auth_failures_total{{reason=\"{label}\"}}")), n, "{label}");
+    }
+    assert_eq!(gw.state.deliveries.count("ws7", "NEW_PROJECT").await.unwrap(), 1, "nothing rejected was stored");
     // Inactive: acknowledged, not stored.
     let inactive = json!({ "workspaceId": "ws7", "addonId": "a7", "status": "INACTIVE" });
     gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws7", "a7")), &inactive).await;
     let r = deliver("NEW_PROJECT", project_token, "NEW_PROJECT", json!({ "id": "p2" })).await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap(), json!({ "status": "ignored" }));
     assert_eq!(gw.state.deliveries.count("ws7", "NEW_PROJECT").await.unwrap(), 1);
+}
+
+async fn a_delivery_that_cannot_be_stored_is_503_so_clockify_retries(backend: Backend) {
+    let gw = TestGateway::start(backend).await;
+    let (_, hooks) = gw.install("ws9", "a9", &["NEW_TAG"]).await;
+    gw.state.db.close().await;
+    let r = gw.deliver("NEW_TAG", &hooks[0].1, &json!({ "id": "t1" })).await;
+    problem(r, 503).await;
+}
+
+async fn duplicate_keys_expire_after_their_window_and_old_log_rows_are_purged(backend: Backend) {
+    let gw = TestGateway::start(backend).await;
+    let (_, hooks) = gw.install("ws10", "a10", &["NEW_TAG"]).await;
+    let body = json!({ "id": "t1" });
+    assert_eq!(gw.deliver("NEW_TAG", &hooks[0].1, &body).await.json::<Value>().await.unwrap()["status"], json!("accepted"));
+    assert_eq!(gw.deliver("NEW_TAG", &hooks[0].1, &body).await.json::<Value>().await.unwrap()["status"], json!("duplicate"));
+    // Past the duplicate window (keys older than "now + 1 min"), the same body is a new delivery.
+    let later = clockify_gateway::store::now_ms() + 60_000;
+    let removed = gw.state.deliveries.purge(None, later, 1000).await.unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(gw.deliver("NEW_TAG", &hooks[0].1, &body).await.json::<Value>().await.unwrap()["status"], json!("accepted"));
+    // The log keeps pending rows whatever their age; handled ones go past retention.
+    for _ in 0..200 {
+        if gw.state.deliveries.state_counts("ws10").await.unwrap().done == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    gw.state.deliveries.purge(Some(later), later, 1000).await.unwrap();
+    assert_eq!(gw.state.deliveries.count("ws10", "NEW_TAG").await.unwrap(), 0);
 }
 
 async fn bodies_over_the_cap_are_413_even_without_content_length(backend: Backend) {
@@ -237,6 +277,8 @@ on_both_backends! {
     deleted_settings_and_status_are_recorded => deleted_settings_and_status_are_recorded;
     webhooks_are_verified_stored_once_and_ignored_when_inactive => webhooks_are_verified_stored_once_and_ignored_when_inactive;
     bodies_over_the_cap_are_413_even_without_content_length => bodies_over_the_cap_are_413_even_without_content_length;
+    a_delivery_that_cannot_be_stored_is_503_so_clockify_retries => a_delivery_that_cannot_be_stored_is_503_so_clockify_retries;
+    duplicate_keys_expire_after_their_window_and_old_log_rows_are_purged => duplicate_keys_expire_after_their_window_and_old_log_rows_are_purged;
     ready_reports_the_database_and_turns_503_when_it_is_gone => ready_reports_the_database_and_turns_503_when_it_is_gone;
 }
 
