@@ -15,15 +15,26 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   regen --from <spec>   normalize an upstream Clockify spec into openapi.json first,
                         print the patches applied and the API changelog
   --check               generate in memory only; exit 1 naming every stale file
+  bench [webhooks]      release build; webhook ingest figures on SQLite and PostgreSQL,
+                        printed and written to target/bench/webhooks.json
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
                         (default ../shared/clockify); manifest.json is validated
                         against both";
+
+mod bench;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("regen") => match regen(&args[1..]) {
             Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("bench") => match bench::run(&workspace_root(), &args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
