@@ -65,9 +65,12 @@ pub fn mirror_change(payload: &WebhookPayload, change: Change, body: &serde_json
     }
 }
 
-/// Handles one claimed delivery: the add-on's handler, then completion
-/// with the mirror change, or a retry / dead letter.
-async fn handle(state: &AppState, claimed: ClaimedDelivery) {
+/// Deliveries claimed at once: their completions share one commit.
+const BATCH: i64 = 64;
+
+/// Runs the add-on's handler for one claimed delivery; on success returns
+/// the mirror change to apply with its completion.
+async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<MirrorChange>, String> {
     let event: WebhookEvent = claimed.event.parse().unwrap_or_else(|never| match never {});
     let body: serde_json::Value = serde_json::from_str(&claimed.body).unwrap_or(serde_json::Value::Null);
     let decoded = decode(&event, &body);
@@ -81,25 +84,10 @@ async fn handle(state: &AppState, claimed: ClaimedDelivery) {
         attempt: claimed.attempt,
         received_at_ms: claimed.received_at,
     };
-    let outcome = match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&delivery)).await {
-        Ok(r) => r.map_err(|e| e.0),
+    match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&delivery)).await {
+        Ok(Ok(())) => Ok(mirror),
+        Ok(Err(e)) => Err(e.0),
         Err(_) => Err(format!("handler timed out after {} s", HANDLER_TIMEOUT.as_secs())),
-    };
-    let stored = match outcome {
-        Ok(()) => {
-            state.metrics.handled(event.as_str(), "done");
-            state.deliveries.complete(&claimed.id, &claimed.workspace_id, mirror.as_ref()).await
-        }
-        Err(error) => {
-            let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
-            state.metrics.handled(event.as_str(), if dead { "dead" } else { "retrying" });
-            tracing::warn!(delivery = %claimed.id, event = %event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
-            state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await
-        }
-    };
-    if let Err(e) = stored {
-        // The lease runs out and the delivery is handled again: at least once.
-        tracing::error!(delivery = %claimed.id, error = %e, "cannot record the handling of a delivery");
     }
 }
 
@@ -107,12 +95,32 @@ async fn handle(state: &AppState, claimed: ClaimedDelivery) {
 pub async fn run_inbox(state: AppState, signal: Arc<InboxSignal>) {
     loop {
         let notified = signal.0.notified();
-        match state.deliveries.claim(LEASE_MS).await {
-            Ok(Some(claimed)) => {
-                handle(&state, claimed).await;
+        match state.deliveries.claim(BATCH, LEASE_MS).await {
+            Ok(batch) if !batch.is_empty() => {
+                let mut done = Vec::with_capacity(batch.len());
+                for claimed in batch {
+                    match handle(&state, &claimed).await {
+                        Ok(mirror) => {
+                            state.metrics.handled(&claimed.event, "done");
+                            done.push((claimed, mirror));
+                        }
+                        Err(error) => {
+                            let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
+                            state.metrics.handled(&claimed.event, if dead { "dead" } else { "retrying" });
+                            tracing::warn!(delivery = %claimed.id, event = %claimed.event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
+                            if let Err(e) = state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await {
+                                tracing::error!(delivery = %claimed.id, error = %e, "cannot record a handler failure");
+                            }
+                        }
+                    }
+                }
+                // Not recorded means handled again once the lease runs out: at least once.
+                if let Err(e) = state.deliveries.complete(&done).await {
+                    tracing::error!(error = %e, handled = done.len(), "cannot record handled deliveries");
+                }
                 continue;
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "inbox unavailable; retrying"),
         }
         let _ = tokio::time::timeout(IDLE_POLL, notified).await;

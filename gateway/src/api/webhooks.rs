@@ -84,11 +84,16 @@ impl WebhookApi {
             return Err(self.reject("workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };
         self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))?;
-        let installation = self.state.installations.get(&workspace_id).await.map_err(GatewayError::from)?;
-        let Some(installation) = installation.filter(|i| i.status != InstallationStatus::Deleted) else {
+        let context = self
+            .state
+            .installations
+            .delivery_context(&workspace_id, event.as_str())
+            .await
+            .map_err(GatewayError::from)?;
+        let Some((status, addon_id, stored)) = context.filter(|(s, _, _)| *s != InstallationStatus::Deleted) else {
             return Err(self.reject("unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
         };
-        if kind == Expect::AddonToken && claims.addon_id.as_deref() != Some(installation.addon_id.as_str()) {
+        if kind == Expect::AddonToken && claims.addon_id.as_deref() != Some(addon_id.as_str()) {
             return Err(self.reject("addon", GatewayError::Forbidden("the signature belongs to another installation".into())));
         }
         if event_type.0.as_deref() != Some(event.as_str()) {
@@ -97,12 +102,6 @@ impl WebhookApi {
                 GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}")),
             ));
         }
-        let stored = self
-            .state
-            .installations
-            .webhook_token_hash(&workspace_id, event.as_str())
-            .await
-            .map_err(GatewayError::from)?;
         let matches = stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(token_sha256(signature).as_bytes())));
         if !matches {
             return Err(self.reject(
@@ -118,7 +117,7 @@ impl WebhookApi {
             ));
         }
         let typed = decoded.payload.is_typed();
-        if installation.status == InstallationStatus::Inactive {
+        if status == InstallationStatus::Inactive {
             self.state.metrics.delivery(event.as_str(), "ignored", typed);
             return Ok(ack("ignored"));
         }

@@ -91,38 +91,63 @@ impl DeliveryStore {
         Ok(Recorded::New)
     }
 
-    /// Leases the oldest due delivery for `lease_ms`, or `None`.
-    pub async fn claim(&self, lease_ms: i64) -> Result<Option<ClaimedDelivery>, StoreError> {
+    /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
+    pub async fn claim(&self, limit: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = now_ms();
-        let row = sqlx::query(
+        let rows = sqlx::query(
             "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
-             WHERE id = (SELECT id FROM deliveries \
-                         WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
-                           AND (locked_until IS NULL OR locked_until < $1) \
-                         ORDER BY next_attempt_at LIMIT 1) \
+             WHERE id IN (SELECT id FROM deliveries \
+                          WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
+                            AND (locked_until IS NULL OR locked_until < $1) \
+                          ORDER BY next_attempt_at LIMIT $3) \
                AND (locked_until IS NULL OR locked_until < $1) \
              RETURNING id, workspace_id, event, body, attempts, received_at",
         )
         .bind(now)
         .bind(now + lease_ms)
-        .fetch_optional(self.db.pool())
+        .bind(limit)
+        .fetch_all(self.db.pool())
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(ClaimedDelivery {
-            id: r.try_get("id")?,
-            workspace_id: r.try_get("workspace_id")?,
-            event: r.try_get("event")?,
-            body: r.try_get("body")?,
-            attempt: r.try_get("attempts")?,
-            received_at: r.try_get("received_at")?,
-        }))
+        let mut claimed: Vec<ClaimedDelivery> = rows
+            .iter()
+            .map(|r| {
+                Ok(ClaimedDelivery {
+                    id: r.try_get("id")?,
+                    workspace_id: r.try_get("workspace_id")?,
+                    event: r.try_get("event")?,
+                    body: r.try_get("body")?,
+                    attempt: r.try_get("attempts")?,
+                    received_at: r.try_get("received_at")?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        claimed.sort_by_key(|c| c.received_at);
+        Ok(claimed)
     }
 
-    /// Marks a delivery handled and applies its mirror change, atomically.
-    pub async fn complete(&self, id: &str, workspace_id: &str, mirror: Option<&MirrorChange>) -> Result<(), StoreError> {
-        let now = now_ms();
+    /// Marks deliveries handled and applies their mirror changes, all in one
+    /// transaction (one commit for a whole batch).
+    pub async fn complete(&self, done: &[(ClaimedDelivery, Option<MirrorChange>)]) -> Result<(), StoreError> {
+        if done.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.db.pool().begin().await?;
-        match mirror {
+        for (d, mirror) in done {
+            complete_in(&mut tx, &d.id, &d.workspace_id, mirror.as_ref()).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn complete_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: &str,
+    workspace_id: &str,
+    mirror: Option<&MirrorChange>,
+) -> Result<(), StoreError> {
+    let now = now_ms();
+    match mirror {
             Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
                 sqlx::query(
                     "INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES ($1, $2, $3, $4, $5) \
@@ -133,7 +158,7 @@ impl DeliveryStore {
                 .bind(entity_id)
                 .bind(body)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
             }
             Some(MirrorChange::Delete { entity_type, entity_id }) => {
@@ -141,7 +166,7 @@ impl DeliveryStore {
                     .bind(workspace_id)
                     .bind(*entity_type)
                     .bind(entity_id)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             None => {}
@@ -149,12 +174,12 @@ impl DeliveryStore {
         sqlx::query("UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+    Ok(())
+}
 
+impl DeliveryStore {
     /// Schedules another attempt after `retry_in_ms`, or marks the delivery
     /// dead when `dead` is set. The error text is kept for operators.
     pub async fn fail(&self, id: &str, error: &str, retry_in_ms: i64, dead: bool) -> Result<(), StoreError> {

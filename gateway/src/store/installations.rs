@@ -331,17 +331,28 @@ impl InstallationStore {
         Ok(())
     }
 
-    /// SHA-256 of the live token of one webhook: enough to compare a
-    /// delivery's signature without decrypting anything.
-    pub async fn webhook_token_hash(&self, workspace_id: &str, event: &str) -> Result<Option<String>, StoreError> {
-        let h: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT token_sha256 FROM webhook_tokens WHERE workspace_id = $1 AND event = $2 AND state = 'active'",
+    /// What a delivery needs to know, in one round trip: the installation's
+    /// status and add-on id, and the hash of the live token for `event`.
+    pub async fn delivery_context(
+        &self,
+        workspace_id: &str,
+        event: &str,
+    ) -> Result<Option<(InstallationStatus, String, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT i.status, i.addon_id, w.token_sha256 FROM installations i \
+             LEFT JOIN webhook_tokens w ON w.workspace_id = i.workspace_id AND w.event = $2 AND w.state = 'active' \
+             WHERE i.workspace_id = $1",
         )
         .bind(workspace_id)
         .bind(event)
         .fetch_optional(self.db.pool())
         .await?;
-        Ok(h.flatten())
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some((
+            InstallationStatus::parse(&r.try_get::<String, _>("status")?)?,
+            r.try_get("addon_id")?,
+            r.try_get("token_sha256")?,
+        )))
     }
 
     pub async fn webhook_tokens(&self, workspace_id: &str) -> Result<Vec<WebhookTokenRow>, StoreError> {
