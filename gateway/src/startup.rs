@@ -127,6 +127,9 @@ impl Background {
             .map(|_| tokio::spawn(crate::worker::run_inbox(state.clone(), state.inbox.clone())))
             .collect();
         tasks.push(tokio::spawn(crate::worker::run_retention(state.clone())));
+        if let Some(rx) = state.take_ingest_receiver() {
+            tasks.push(tokio::spawn(crate::worker::run_ingest(state.clone(), rx)));
+        }
         tasks.push(tokio::spawn(crate::worker::run_registrations(state.clone())));
         Self(tasks)
     }

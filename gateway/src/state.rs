@@ -26,6 +26,9 @@ pub struct AppState {
     /// Wakes this instance's job runner when work is queued.
     pub jobs_signal: Arc<crate::worker::InboxSignal>,
     pub verified_tokens: Arc<crate::verified_tokens::VerifiedTokens>,
+    /// Hands deliveries to the group-commit writer (`worker::run_ingest`).
+    pub ingest: tokio::sync::mpsc::Sender<crate::worker::IngestItem>,
+    ingest_rx: Arc<parking_lot::Mutex<Option<tokio::sync::mpsc::Receiver<crate::worker::IngestItem>>>>,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -48,6 +51,11 @@ pub enum StateError {
 }
 
 impl AppState {
+    /// The writer's end of the ingest queue; there is one writer per state.
+    pub fn take_ingest_receiver(&self) -> Option<tokio::sync::mpsc::Receiver<crate::worker::IngestItem>> {
+        self.ingest_rx.lock().take()
+    }
+
     pub async fn build(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StateError> {
         config.validate().map_err(StateError::Config)?;
         let primary = match &config.clockify_public_key_file {
@@ -70,6 +78,7 @@ impl AppState {
             (None, None) => return Err(StateError::Config("ENCRYPTION_KEY: required unless DATABASE_URL is an SQLite file".into())),
         };
         let db = Database::connect(&config.database_url).await?;
+        let (ingest, ingest_rx) = tokio::sync::mpsc::channel(4096);
         Ok(Self {
             verifier: Arc::new(verifier),
             installations: InstallationStore::new(db.clone(), SecretBox::new(&key)),
@@ -83,6 +92,8 @@ impl AppState {
             inbox: Arc::default(),
             jobs_signal: Arc::default(),
             verified_tokens: Arc::default(),
+            ingest,
+            ingest_rx: Arc::new(parking_lot::Mutex::new(Some(ingest_rx))),
         })
     }
 }

@@ -192,3 +192,48 @@ mod tests {
         assert_eq!(super::backoff_ms(40), 300_000);
     }
 }
+
+/// One delivery waiting for the group commit.
+pub struct IngestItem {
+    pub workspace_id: String,
+    pub event: String,
+    pub body: String,
+    pub reply: tokio::sync::oneshot::Sender<Result<crate::store::Recorded, String>>,
+}
+
+/// Most deliveries written by one commit.
+const INGEST_BATCH: usize = 256;
+
+/// Group commit for the inbox: requests hand their delivery over and wait;
+/// whatever arrived meanwhile is written in one transaction, and every
+/// request gets its answer only after that commit (durable before the 200).
+pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
+    while let Some(first) = rx.recv().await {
+        let mut items = vec![first];
+        while items.len() < INGEST_BATCH {
+            match rx.try_recv() {
+                Ok(item) => items.push(item),
+                Err(_) => break,
+            }
+        }
+        let batch: Vec<(String, String, String)> =
+            items.iter().map(|i| (i.workspace_id.clone(), i.event.clone(), i.body.clone())).collect();
+        match state.deliveries.record_batch(&batch).await {
+            Ok(outcomes) => {
+                let any_new = outcomes.contains(&crate::store::Recorded::New);
+                for (item, outcome) in items.into_iter().zip(outcomes) {
+                    let _ = item.reply.send(Ok(outcome));
+                }
+                if any_new {
+                    state.inbox.wake();
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for item in items {
+                    let _ = item.reply.send(Err(message.clone()));
+                }
+            }
+        }
+    }
+}

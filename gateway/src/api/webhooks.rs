@@ -121,19 +121,23 @@ impl WebhookApi {
             self.state.metrics.delivery(event.as_str(), "ignored", typed);
             return Ok(ack("ignored"));
         }
-        let recorded = self
-            .state
-            .deliveries
-            .record(&workspace_id, event.as_str(), &body.0.to_string())
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let item = crate::worker::IngestItem {
+            workspace_id: workspace_id.clone(),
+            event: event.as_str().to_owned(),
+            body: body.0.to_string(),
+            reply,
+        };
+        // Not stored means not acknowledged: 503, and Clockify tries again.
+        let unavailable = |why: String| {
+            tracing::error!(error = %why, "cannot store a delivery");
+            ApiError::from(GatewayError::Unavailable)
+        };
+        self.state.ingest.send(item).await.map_err(|_| unavailable("the ingest writer is not running".into()))?;
+        let recorded = answer
             .await
-            // Not stored means not acknowledged: 503, and Clockify tries again.
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot store a delivery");
-                GatewayError::Unavailable
-            })?;
-        if recorded == Recorded::New {
-            self.state.inbox.wake();
-        }
+            .map_err(|_| unavailable("the ingest writer stopped".into()))?
+            .map_err(unavailable)?;
         let outcome = match recorded {
             Recorded::New => "accepted",
             Recorded::Duplicate => "duplicate",

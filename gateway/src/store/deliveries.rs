@@ -54,41 +54,65 @@ impl DeliveryStore {
         Self { db }
     }
 
-    /// Stores a delivery unless the same event and body arrived for this
-    /// workspace within the duplicate window.
-    pub async fn record(&self, workspace_id: &str, event: &str, body: &str) -> Result<Recorded, StoreError> {
-        let now = now_ms();
-        let hash = token_sha256(body);
-        let mut tx = self.db.pool().begin().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING",
-        )
-        .bind(workspace_id)
-        .bind(event)
-        .bind(&hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if fresh == 0 {
-            return Ok(Recorded::Duplicate);
+    /// Stores a batch of deliveries in one transaction of two statements
+    /// (group commit: concurrent requests share it); for each, whether it was
+    /// new or a duplicate of one stored within the window (or earlier in the
+    /// same batch).
+    pub async fn record_batch(&self, batch: &[(String, String, String)]) -> Result<Vec<Recorded>, StoreError> {
+        use std::collections::HashSet;
+        if batch.is_empty() {
+            return Ok(Vec::new());
         }
-        sqlx::query(
-            "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
-             locked_until, last_error, received_at, handled_at) \
-             VALUES ($1, $2, $3, $4, $5, 'received', 0, $6, NULL, NULL, $6, NULL)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(workspace_id)
-        .bind(event)
-        .bind(&hash)
-        .bind(body)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        let now = now_ms();
+        let hashes: Vec<String> = batch.iter().map(|(_, _, body)| token_sha256(body)).collect();
+        // Only the first of identical deliveries in a batch can be new.
+        let mut seen = HashSet::new();
+        let firsts: Vec<usize> = (0..batch.len()).filter(|&i| seen.insert((&batch[i].0, &batch[i].1, &hashes[i]))).collect();
+        let mut tx = self.db.pool().begin().await?;
+        let mut sql = String::from("INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ");
+        for (n, _) in firsts.iter().enumerate() {
+            let p = n * 3;
+            sql.push_str(&format!("{}(${}, ${}, ${}, ${})", if n > 0 { ", " } else { "" }, p + 1, p + 2, p + 3, firsts.len() * 3 + 1));
+        }
+        sql.push_str(" ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING RETURNING workspace_id, event, body_sha256");
+        let mut q = sqlx::query(&sql);
+        for &i in &firsts {
+            q = q.bind(&batch[i].0).bind(&batch[i].1).bind(&hashes[i]);
+        }
+        let inserted = q.bind(now).fetch_all(&mut *tx).await?;
+        let fresh: HashSet<(String, String, String)> = inserted
+            .iter()
+            .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("event")?, r.try_get("body_sha256")?)))
+            .collect::<Result<_, StoreError>>()?;
+        let new: Vec<usize> =
+            firsts.into_iter().filter(|&i| fresh.contains(&(batch[i].0.clone(), batch[i].1.clone(), hashes[i].clone()))).collect();
+        if !new.is_empty() {
+            let mut sql = String::from(
+                "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
+                 locked_until, last_error, received_at, handled_at) VALUES ",
+            );
+            let now_param = new.len() * 5 + 1;
+            for (n, _) in new.iter().enumerate() {
+                let p = n * 5;
+                sql.push_str(&format!(
+                    "{}(${}, ${}, ${}, ${}, ${}, 'received', 0, ${now_param}, NULL, NULL, ${now_param}, NULL)",
+                    if n > 0 { ", " } else { "" },
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                ));
+            }
+            let mut q = sqlx::query(&sql);
+            for &i in &new {
+                q = q.bind(uuid::Uuid::new_v4().to_string()).bind(&batch[i].0).bind(&batch[i].1).bind(&hashes[i]).bind(&batch[i].2);
+            }
+            q.bind(now).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok(Recorded::New)
+        let new: HashSet<usize> = new.into_iter().collect();
+        Ok((0..batch.len()).map(|i| if new.contains(&i) { Recorded::New } else { Recorded::Duplicate }).collect())
     }
 
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
