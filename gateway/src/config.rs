@@ -65,11 +65,11 @@ pub struct Config {
     pub jwt_leeway_seconds: u64,
 
     /// Requests per second allowed per workspace or client address on the gateway's own routes.
-    #[arg(long = "rate-limit-per-second", env = "RATE_LIMIT_PER_SECOND", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "rate-limit-per-second", env = "RATE_LIMIT_PER_SECOND", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_per_second: u32,
 
     /// Burst above the steady rate before 429.
-    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long = "rate-limit-burst", env = "RATE_LIMIT_BURST", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..))]
     pub rate_limit_burst: u32,
 
     /// Days the delivery log is kept (0 keeps it forever).

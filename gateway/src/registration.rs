@@ -136,15 +136,19 @@ pub async fn unregister_all(state: &AppState, workspace_id: &str) -> usize {
     }
     let Ok(client) = crate::clockify::installation_client(state, workspace_id).await else { return 0 };
     let mut deleted = 0;
-    for (event, id) in registered {
-        let call = client.delete_webhook().workspace_id(workspace_id).webhook_id(&id).send();
-        match tokio::time::timeout(std::time::Duration::from_secs(5), call).await {
-            Ok(Ok(_)) => deleted += 1,
-            Ok(Err(e)) => {
-                tracing::warn!(workspace_id, webhook_event = %event, reason = %reason(&ClockifyError::from(e)), "registered webhook not deleted")
+    let all = async {
+        for (event, id) in registered {
+            match client.delete_webhook().workspace_id(workspace_id).webhook_id(&id).send().await {
+                Ok(_) => deleted += 1,
+                Err(e) => {
+                    tracing::warn!(workspace_id, webhook_event = %event, reason = %reason(&ClockifyError::from(e)), "registered webhook not deleted")
+                }
             }
-            Err(_) => tracing::warn!(workspace_id, webhook_event = %event, "deleting a registered webhook timed out"),
         }
+    };
+    // The whole uninstall answer waits on this; five seconds at most.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), all).await.is_err() {
+        tracing::warn!(workspace_id, "deleting registered webhooks timed out");
     }
     deleted
 }

@@ -194,3 +194,35 @@ async fn each_workspace_has_its_own_budget_behind_a_proxy() {
     assert_eq!(statuses, [404, 404, 429, 429], "two within the burst, then the workspace is limited");
     assert_eq!(metric(&gw.metrics().await, "gateway_rate_limited_total{key=\"workspace\"}"), 2.0);
 }
+
+#[tokio::test]
+async fn webhook_deliveries_are_limited_per_workspace_not_per_address() {
+    let mut c = test_config();
+    c.rate_limit_per_second = 1;
+    c.rate_limit_burst = 4;
+    let gw = TestGateway::start_with(c).await;
+    // Installs spend the address budget of this (single) client.
+    let (_, busy) = gw.install("busy", "a1", &["NEW_TAG"]).await;
+    let (_, quiet) = gw.install("quiet", "a2", &["NEW_TAG"]).await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(gw.deliver("NEW_TAG", &busy[0].1, &json!({ "id": format!("t{i}") })).await.status().as_u16());
+    }
+    // A burst of 4 per workspace, one of which its INSTALLED call spent.
+    assert_eq!(statuses, [200, 200, 200, 429, 429, 429], "the workspace's own budget");
+    // Same client address, another workspace: not refused.
+    assert_eq!(gw.deliver("NEW_TAG", &quiet[0].1, &json!({ "id": "q1" })).await.status(), 200);
+}
+
+#[tokio::test]
+async fn an_install_naming_an_unroutable_webhook_path_is_kept() {
+    let gw = TestGateway::start(Backend::Sqlite).await;
+    let token = gw.sign(&support::installation_claims("ws1", "a1"));
+    let hooks = vec![("NEW_TAG".to_owned(), gw.addon_token("ws1", "a1"))];
+    let mut body = support::installed_body("ws1", "a1", &token, &hooks);
+    body["webhooks"].as_array_mut().unwrap().push(json!({ "path": "/webhooks/SOMETHING_NEWER", "webhookType": "ADDON", "authToken": "x.y.z" }));
+    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &body).await;
+    assert_eq!(r.status(), 200);
+    let rows = gw.state.installations.webhook_tokens("ws1").await.unwrap();
+    assert!(rows.iter().any(|r| r.event == "NEW_TAG" && r.source == "manifest"));
+}

@@ -59,9 +59,14 @@ impl RateLimiter {
 /// turn a busy client into a restart.
 const EXEMPT: [&str; 3] = ["/health", "/ready", "/metrics"];
 
+/// Webhook deliveries come from Clockify's few addresses on behalf of every
+/// workspace at once; an address limit there would refuse (and maybe lose)
+/// real events. They are limited per workspace once their signature is verified.
+const EXEMPT_PREFIX: &str = "/webhooks/";
+
 /// Per client address, before anything else is done for the request.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    if EXEMPT.contains(&req.uri().path()) {
+    if EXEMPT.contains(&req.uri().path()) || req.uri().path().starts_with(EXEMPT_PREFIX) {
         return next.call(req).await.map(IntoResponse::into_response);
     }
     if let (Some(state), Some(client)) = (req.data::<AppState>(), req.extensions().get::<ClientAddr>()) {
