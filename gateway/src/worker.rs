@@ -182,17 +182,6 @@ pub async fn run_retention(state: AppState) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        assert_eq!(super::backoff_ms(1), 1000);
-        assert_eq!(super::backoff_ms(2), 2000);
-        assert_eq!(super::backoff_ms(5), 16000);
-        assert_eq!(super::backoff_ms(40), 300_000);
-    }
-}
-
 /// One delivery waiting for the group commit.
 pub struct IngestItem {
     pub workspace_id: String,
@@ -235,5 +224,16 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(super::backoff_ms(1), 1000);
+        assert_eq!(super::backoff_ms(2), 2000);
+        assert_eq!(super::backoff_ms(5), 16000);
+        assert_eq!(super::backoff_ms(40), 300_000);
     }
 }
