@@ -182,20 +182,68 @@ pub async fn run_retention(state: AppState) {
     }
 }
 
-/// One delivery waiting for the group commit.
+/// One verified delivery waiting for the group commit, with what the
+/// request already knows; the checks that need the database run in the
+/// writer, for the whole batch in one query, in the order of the spec.
 pub struct IngestItem {
     pub workspace_id: String,
     pub event: String,
     pub body: String,
-    pub reply: tokio::sync::oneshot::Sender<Result<crate::store::Recorded, String>>,
+    /// SHA-256 of the signature, compared with the stored token's.
+    pub token_sha256: String,
+    /// For add-on tokens (manifest webhooks): the `addonId` claim to bind.
+    pub addon_claim: Option<String>,
+    /// `clockify-webhook-event-type` named the route's event.
+    pub header_ok: bool,
+    /// The body names no other workspace than the signature.
+    pub body_workspace_ok: bool,
+    pub reply: tokio::sync::oneshot::Sender<Result<IngestOutcome, String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    UnknownInstallation,
+    Addon,
+    EventType,
+    TokenMismatch,
+    BodyWorkspace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Rejected(Rejection),
+    /// The installation is inactive: acknowledged, not stored.
+    Ignored,
+    Stored(crate::store::Recorded),
 }
 
 /// Most deliveries written by one commit.
 const INGEST_BATCH: usize = 256;
 
+/// The checks of one delivery against its installation, in order.
+fn check(item: &IngestItem, context: Option<&crate::store::DeliveryContext>) -> Result<bool, Rejection> {
+    use subtle::ConstantTimeEq;
+    let ctx = context.filter(|c| c.status != crate::store::InstallationStatus::Deleted).ok_or(Rejection::UnknownInstallation)?;
+    if item.addon_claim.as_ref().is_some_and(|a| *a != ctx.addon_id) {
+        return Err(Rejection::Addon);
+    }
+    if !item.header_ok {
+        return Err(Rejection::EventType);
+    }
+    let stored = ctx.token_hashes.get(&item.event);
+    if !stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(item.token_sha256.as_bytes()))) {
+        return Err(Rejection::TokenMismatch);
+    }
+    if !item.body_workspace_ok {
+        return Err(Rejection::BodyWorkspace);
+    }
+    Ok(ctx.status == crate::store::InstallationStatus::Active)
+}
+
 /// Group commit for the inbox: requests hand their delivery over and wait;
-/// whatever arrived meanwhile is written in one transaction, and every
-/// request gets its answer only after that commit (durable before the 200).
+/// whatever arrived meanwhile is checked with one query and written in one
+/// transaction, and every request gets its answer only after that commit
+/// (durable before the 200).
 pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
     while let Some(first) = rx.recv().await {
         let mut items = vec![first];
@@ -205,13 +253,40 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
                 Err(_) => break,
             }
         }
-        let batch: Vec<(String, String, String)> =
-            items.iter().map(|i| (i.workspace_id.clone(), i.event.clone(), i.body.clone())).collect();
+        let mut workspaces: Vec<&str> = items.iter().map(|i| i.workspace_id.as_str()).collect();
+        workspaces.sort_unstable();
+        workspaces.dedup();
+        let contexts = match state.installations.delivery_contexts(&workspaces).await {
+            Ok(c) => c,
+            Err(e) => {
+                let message = e.to_string();
+                for item in items {
+                    let _ = item.reply.send(Err(message.clone()));
+                }
+                continue;
+            }
+        };
+        let mut answers: Vec<Option<IngestOutcome>> = Vec::with_capacity(items.len());
+        let mut to_store: Vec<(usize, (String, String, String))> = Vec::new();
+        for (n, item) in items.iter().enumerate() {
+            match check(item, contexts.get(&item.workspace_id)) {
+                Err(r) => answers.push(Some(IngestOutcome::Rejected(r))),
+                Ok(false) => answers.push(Some(IngestOutcome::Ignored)),
+                Ok(true) => {
+                    answers.push(None);
+                    to_store.push((n, (item.workspace_id.clone(), item.event.clone(), item.body.clone())));
+                }
+            }
+        }
+        let batch: Vec<(String, String, String)> = to_store.iter().map(|(_, b)| b.clone()).collect();
         match state.deliveries.record_batch(&batch).await {
-            Ok(outcomes) => {
-                let any_new = outcomes.contains(&crate::store::Recorded::New);
-                for (item, outcome) in items.into_iter().zip(outcomes) {
-                    let _ = item.reply.send(Ok(outcome));
+            Ok(recorded) => {
+                let any_new = recorded.contains(&crate::store::Recorded::New);
+                for ((n, _), r) in to_store.iter().zip(recorded) {
+                    answers[*n] = Some(IngestOutcome::Stored(r));
+                }
+                for (item, answer) in items.into_iter().zip(answers) {
+                    let _ = item.reply.send(answer.ok_or_else(|| "not stored".to_owned()));
                 }
                 if any_new {
                     state.inbox.wake();
@@ -219,8 +294,9 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
             }
             Err(e) => {
                 let message = e.to_string();
-                for item in items {
-                    let _ = item.reply.send(Err(message.clone()));
+                for (item, answer) in items.into_iter().zip(answers) {
+                    // Rejections stand; only what should have been stored fails.
+                    let _ = item.reply.send(answer.ok_or_else(|| message.clone()));
                 }
             }
         }

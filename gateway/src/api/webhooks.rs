@@ -11,13 +11,13 @@ use clockify_client::WebhookEvent;
 use poem_openapi::param::{Header, Path};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 use super::lifecycle::ClockifySignature;
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::MANIFEST_WEBHOOKS;
 use crate::state::AppState;
-use crate::store::{InstallationStatus, Recorded, token_sha256};
+use crate::store::{Recorded, token_sha256};
+use crate::worker::{IngestItem, IngestOutcome, Rejection};
 use crate::token::{Expect, Expectation};
 
 pub struct WebhookApi {
@@ -84,48 +84,17 @@ impl WebhookApi {
             return Err(self.reject("workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };
         self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))?;
-        let context = self
-            .state
-            .installations
-            .delivery_context(&workspace_id, event.as_str())
-            .await
-            .map_err(GatewayError::from)?;
-        let Some((status, addon_id, stored)) = context.filter(|(s, _, _)| *s != InstallationStatus::Deleted) else {
-            return Err(self.reject("unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
-        };
-        if kind == Expect::AddonToken && claims.addon_id.as_deref() != Some(addon_id.as_str()) {
-            return Err(self.reject("addon", GatewayError::Forbidden("the signature belongs to another installation".into())));
-        }
-        if event_type.0.as_deref() != Some(event.as_str()) {
-            return Err(self.reject(
-                "event_type",
-                GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}")),
-            ));
-        }
-        let matches = stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(token_sha256(signature).as_bytes())));
-        if !matches {
-            return Err(self.reject(
-                "token_mismatch",
-                GatewayError::Forbidden(format!("the signature is not this installation's token for {event}")),
-            ));
-        }
         let decoded = crate::events::decode(&event, &body.0);
-        if crate::events::body_workspace(&body.0).is_some_and(|ws| ws != workspace_id) {
-            return Err(self.reject(
-                "body_workspace",
-                GatewayError::BadRequest("the body's workspaceId is not the signature's workspace".into()),
-            ));
-        }
         let typed = decoded.payload.is_typed();
-        if status == InstallationStatus::Inactive {
-            self.state.metrics.delivery(event.as_str(), "ignored", typed);
-            return Ok(ack("ignored"));
-        }
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let item = crate::worker::IngestItem {
+        let item = IngestItem {
             workspace_id: workspace_id.clone(),
             event: event.as_str().to_owned(),
             body: body.0.to_string(),
+            token_sha256: token_sha256(signature),
+            addon_claim: (kind == Expect::AddonToken).then(|| claims.addon_id.clone().unwrap_or_default()),
+            header_ok: event_type.0.as_deref() == Some(event.as_str()),
+            body_workspace_ok: crate::events::body_workspace(&body.0).is_none_or(|ws| ws == workspace_id),
             reply,
         };
         // Not stored means not acknowledged: 503, and Clockify tries again.
@@ -134,15 +103,34 @@ impl WebhookApi {
             ApiError::from(GatewayError::Unavailable)
         };
         self.state.ingest.send(item).await.map_err(|_| unavailable("the ingest writer is not running".into()))?;
-        let recorded = answer
-            .await
-            .map_err(|_| unavailable("the ingest writer stopped".into()))?
-            .map_err(unavailable)?;
-        let outcome = match recorded {
-            Recorded::New => "accepted",
-            Recorded::Duplicate => "duplicate",
+        let outcome = answer.await.map_err(|_| unavailable("the ingest writer stopped".into()))?.map_err(unavailable)?;
+        let status = match outcome {
+            IngestOutcome::Rejected(Rejection::UnknownInstallation) => {
+                return Err(self.reject("unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
+            }
+            IngestOutcome::Rejected(Rejection::Addon) => {
+                return Err(self.reject("addon", GatewayError::Forbidden("the signature belongs to another installation".into())));
+            }
+            IngestOutcome::Rejected(Rejection::EventType) => {
+                return Err(self.reject("event_type", GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}"))));
+            }
+            IngestOutcome::Rejected(Rejection::TokenMismatch) => {
+                return Err(self.reject(
+                    "token_mismatch",
+                    GatewayError::Forbidden(format!("the signature is not this installation's token for {event}")),
+                ));
+            }
+            IngestOutcome::Rejected(Rejection::BodyWorkspace) => {
+                return Err(self.reject(
+                    "body_workspace",
+                    GatewayError::BadRequest("the body's workspaceId is not the signature's workspace".into()),
+                ));
+            }
+            IngestOutcome::Ignored => "ignored",
+            IngestOutcome::Stored(Recorded::New) => "accepted",
+            IngestOutcome::Stored(Recorded::Duplicate) => "duplicate",
         };
-        self.state.metrics.delivery(event.as_str(), outcome, typed);
-        Ok(ack(outcome))
+        self.state.metrics.delivery(event.as_str(), status, typed);
+        Ok(ack(status))
     }
 }

@@ -2,6 +2,8 @@
 //! the webhook tokens that belong to it. Every secret is sealed by
 //! [`SecretBox`] before it is written.
 
+use std::collections::HashMap;
+
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -49,6 +51,15 @@ pub struct NewInstallation {
     pub webhook_tokens: Vec<(String, String)>,
     /// Events to register through the REST API (`pending` until the job runs).
     pub rest_events: Vec<String>,
+}
+
+/// An installation as a delivery sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryContext {
+    pub status: InstallationStatus,
+    pub addon_id: String,
+    /// Event wire name → SHA-256 of its live token.
+    pub token_hashes: HashMap<String, String>,
 }
 
 /// An installation as stored, secrets excluded.
@@ -331,28 +342,41 @@ impl InstallationStore {
         Ok(())
     }
 
-    /// What a delivery needs to know, in one round trip: the installation's
-    /// status and add-on id, and the hash of the live token for `event`.
-    pub async fn delivery_context(
-        &self,
-        workspace_id: &str,
-        event: &str,
-    ) -> Result<Option<(InstallationStatus, String, Option<String>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT i.status, i.addon_id, w.token_sha256 FROM installations i \
-             LEFT JOIN webhook_tokens w ON w.workspace_id = i.workspace_id AND w.event = $2 AND w.state = 'active' \
-             WHERE i.workspace_id = $1",
-        )
-        .bind(workspace_id)
-        .bind(event)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some((
-            InstallationStatus::parse(&r.try_get::<String, _>("status")?)?,
-            r.try_get("addon_id")?,
-            r.try_get("token_sha256")?,
-        )))
+    /// What deliveries need to know about their installations, for many
+    /// workspaces in one round trip: status, add-on id, live token hashes.
+    pub async fn delivery_contexts(&self, workspace_ids: &[&str]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
+        let mut out: HashMap<String, DeliveryContext> = HashMap::new();
+        if workspace_ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (1..=workspace_ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT i.workspace_id, i.status, i.addon_id, w.event, w.token_sha256 FROM installations i \
+             LEFT JOIN webhook_tokens w ON w.workspace_id = i.workspace_id AND w.state = 'active' \
+             WHERE i.workspace_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for ws in workspace_ids {
+            q = q.bind(*ws);
+        }
+        for r in q.fetch_all(self.db.pool()).await? {
+            let ws: String = r.try_get("workspace_id")?;
+            let ctx = match out.entry(ws) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(DeliveryContext {
+                    status: InstallationStatus::parse(&r.try_get::<String, _>("status")?)?,
+                    addon_id: r.try_get("addon_id")?,
+                    token_hashes: HashMap::new(),
+                }),
+            };
+            let event: Option<String> = r.try_get("event")?;
+            let hash: Option<String> = r.try_get("token_sha256")?;
+            if let (Some(e), Some(h)) = (event, hash) {
+                ctx.token_hashes.insert(e, h);
+            }
+        }
+        Ok(out)
     }
 
     pub async fn webhook_tokens(&self, workspace_id: &str) -> Result<Vec<WebhookTokenRow>, StoreError> {

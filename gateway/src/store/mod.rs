@@ -8,7 +8,7 @@ mod deliveries;
 mod installations;
 mod jobs;
 
-pub use installations::{Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
+pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
 pub use installations::token_sha256;
 pub use jobs::{Job, JobQueue};
