@@ -181,3 +181,34 @@ async fn two_instances_share_the_inbox_on_postgres() {
     assert_eq!(hooks_a.total_calls() + hooks_b.total_calls(), 20, "each of the 20 handled once, by either instance");
     assert_eq!(a.state.deliveries.count("ws6", "NEW_TASK").await.unwrap(), 20);
 }
+
+/// A batch's mirror changes apply as if one by one, in arrival order.
+#[tokio::test]
+async fn a_batch_applies_only_each_entitys_last_change() {
+    use clockify_gateway::store::{ClaimedDelivery, MirrorChange};
+    let gw = TestGateway::start(Backend::Sqlite).await;
+    let claimed = |n: i64| ClaimedDelivery {
+        id: format!("d{n}"),
+        workspace_id: "ws1".into(),
+        event: "NEW_PROJECT".into(),
+        body: "{}".into(),
+        attempt: 1,
+        received_at: n,
+    };
+    let upsert = |id: &str, body: &str| Some(MirrorChange::Upsert { entity_type: "project", entity_id: id.into(), body: body.into() });
+    let delete = |id: &str| Some(MirrorChange::Delete { entity_type: "project", entity_id: id.into() });
+    gw.state.deliveries.complete(&[(claimed(0), upsert("p3", "old"))]).await.unwrap();
+    let batch = [
+        (claimed(1), upsert("p1", "a")),
+        (claimed(2), delete("p1")),
+        (claimed(3), upsert("p2", "b")),
+        (claimed(4), upsert("p2", "c")),
+        (claimed(5), delete("p3")),
+        (claimed(6), upsert("p3", "new")),
+    ];
+    gw.state.deliveries.complete(&batch).await.unwrap();
+    let get = |id: &'static str| gw.state.deliveries.entity("ws1", "project", id);
+    assert_eq!(get("p1").await.unwrap(), None);
+    assert_eq!(get("p2").await.unwrap().as_deref(), Some("c"));
+    assert_eq!(get("p3").await.unwrap().as_deref(), Some("new"));
+}

@@ -155,52 +155,58 @@ impl DeliveryStore {
         if done.is_empty() {
             return Ok(());
         }
-        let mut tx = self.db.pool().begin().await?;
+        let now = now_ms();
+        // Upserts and deletes overwrite: only each entity's last change in
+        // the batch (they are in arrival order) needs to reach the table.
+        let mut last: Vec<((&str, &str, &str), Option<&str>)> = Vec::new();
         for (d, mirror) in done {
-            complete_in(&mut tx, &d.id, &d.workspace_id, mirror.as_ref()).await?;
+            let (key, body) = match mirror {
+                Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
+                    ((d.workspace_id.as_str(), *entity_type, entity_id.as_str()), Some(body.as_str()))
+                }
+                Some(MirrorChange::Delete { entity_type, entity_id }) => ((d.workspace_id.as_str(), *entity_type, entity_id.as_str()), None),
+                None => continue,
+            };
+            last.retain(|(k, _)| *k != key);
+            last.push((key, body));
         }
+        let mut tx = self.db.pool().begin().await?;
+        let upserts: Vec<_> = last.iter().filter_map(|(k, b)| b.map(|b| (k, b))).collect();
+        if !upserts.is_empty() {
+            let mut sql = String::from("INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES ");
+            let now_param = upserts.len() * 4 + 1;
+            for n in 0..upserts.len() {
+                let p = n * 4;
+                sql.push_str(&format!("{}(${}, ${}, ${}, ${}, ${now_param})", if n > 0 { ", " } else { "" }, p + 1, p + 2, p + 3, p + 4));
+            }
+            sql.push_str(" ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at");
+            let mut q = sqlx::query(&sql);
+            for ((ws, ty, id), body) in &upserts {
+                q = q.bind(*ws).bind(*ty).bind(*id).bind(*body);
+            }
+            q.bind(now).execute(&mut *tx).await?;
+        }
+        for ((ws, ty, id), _) in last.iter().filter(|(_, b)| b.is_none()) {
+            sqlx::query("DELETE FROM entities WHERE workspace_id = $1 AND entity_type = $2 AND entity_id = $3")
+                .bind(*ws)
+                .bind(*ty)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ids: Vec<String> = (0..done.len()).map(|n| format!("${}", n + 2)).collect();
+        let sql = format!(
+            "UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $1 WHERE id IN ({})",
+            ids.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for (d, _) in done {
+            q = q.bind(&d.id);
+        }
+        q.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
-}
-
-async fn complete_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    id: &str,
-    workspace_id: &str,
-    mirror: Option<&MirrorChange>,
-) -> Result<(), StoreError> {
-    let now = now_ms();
-    match mirror {
-            Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
-                sqlx::query(
-                    "INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at",
-                )
-                .bind(workspace_id)
-                .bind(*entity_type)
-                .bind(entity_id)
-                .bind(body)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Some(MirrorChange::Delete { entity_type, entity_id }) => {
-                sqlx::query("DELETE FROM entities WHERE workspace_id = $1 AND entity_type = $2 AND entity_id = $3")
-                    .bind(workspace_id)
-                    .bind(*entity_type)
-                    .bind(entity_id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            None => {}
-        }
-        sqlx::query("UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-    Ok(())
 }
 
 impl DeliveryStore {
