@@ -18,6 +18,9 @@ pub enum Recorded {
     Duplicate,
 }
 
+/// `(workspace, entity type, entity id)` of the mirror.
+type EntityKey<'a> = (&'a str, &'a str, &'a str);
+
 /// A delivery claimed for handling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedDelivery {
@@ -158,7 +161,7 @@ impl DeliveryStore {
         let now = now_ms();
         // Upserts and deletes overwrite: only each entity's last change in
         // the batch (they are in arrival order) needs to reach the table.
-        let mut last: Vec<((&str, &str, &str), Option<&str>)> = Vec::new();
+        let mut last: Vec<(EntityKey<'_>, Option<&str>)> = Vec::new();
         for (d, mirror) in done {
             let (key, body) = match mirror {
                 Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
