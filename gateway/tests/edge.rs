@@ -111,6 +111,7 @@ async fn the_served_openapi_describes_every_route_with_its_security_and_problems
         ("/lifecycle/settings-updated", "post"),
         ("/lifecycle/status-changed", "post"),
         ("/webhooks/{event}", "post"),
+        ("/admin/installations/{workspace_id}", "get"),
     ] {
         assert!(spec["paths"][path][method].is_object(), "{method} {path} missing from the spec");
     }

@@ -114,6 +114,22 @@ async fn the_platform_limit_is_recorded_per_event_and_does_not_fail_the_install(
         assert!(failure.as_deref().unwrap().contains("limit reached"), "{event}: {failure:?}");
     }
     assert_eq!(metric(&s.gw.metrics().await, "gateway_webhook_registrations_total{outcome=\"failed\"}"), 3.0);
+
+    // The installation's status shows it to the workspace's admins, and only to them.
+    let admin = |role: &str, ws: &str| {
+        let mut c = addon_claims(ws, "a1");
+        c["user"] = json!("u1");
+        c["workspaceRole"] = json!(role);
+        s.gw.sign(&c)
+    };
+    let get = |token: String| s.gw.http.get(s.gw.url("/admin/installations/ws1")).header("x-addon-token", token).send();
+    let view: Value = get(admin("OWNER", "ws1")).await.unwrap().json().await.unwrap();
+    assert_eq!(view["status"], json!("active"));
+    let failed: Vec<&Value> = view["webhooks"].as_array().unwrap().iter().filter(|w| w["state"] == json!("failed")).collect();
+    assert_eq!(failed.len(), 3);
+    assert!(failed.iter().all(|w| w["source"] == json!("rest") && w["failure"].as_str().unwrap().contains("limit reached")));
+    assert_eq!(get(admin("TEAM_MANAGER", "ws1")).await.unwrap().status(), 403);
+    assert_eq!(get(admin("OWNER", "other")).await.unwrap().status(), 401, "a token of another workspace");
 }
 
 #[tokio::test]

@@ -2,11 +2,13 @@
 //! the handlers: typed bodies and responses per route, security schemes as
 //! types, problems as one typed error.
 
+mod admin;
 mod health;
 mod lifecycle;
 mod manifest;
 mod webhooks;
 
+pub use admin::AdminApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
 pub use lifecycle::{LifecycleApi, LifecycleAuth};
 pub use manifest::{ManifestApi, served_manifest};
@@ -29,9 +31,11 @@ pub enum Tag {
     Lifecycle,
     /// Event deliveries from Clockify.
     Webhooks,
+    /// For a workspace's owner and admins.
+    Admin,
 }
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
@@ -40,6 +44,7 @@ pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
         ManifestApi { state: state.clone() },
         LifecycleApi { state: state.clone() },
         WebhookApi { state: state.clone() },
+        AdminApi { state: state.clone() },
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
 }
