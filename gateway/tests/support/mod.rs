@@ -32,10 +32,22 @@ pub fn postgres_url() -> String {
 async fn fresh_postgres_schema() -> String {
     use sqlx::Connection;
     let base = postgres_url();
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pid = std::process::id();
+    let schema = format!("t_{pid}_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
+    // Schemas of test processes that have exited are left-overs: drop them.
+    let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let owner_pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        if owner_pid.is_some_and(|p| p != pid && !std::path::Path::new(&format!("/proc/{p}")).exists()) {
+            let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).execute(&mut conn).await;
+        }
+    }
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     format!("{base}{sep}options=-c%20search_path%3D{schema}")
