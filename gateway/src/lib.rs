@@ -4,6 +4,7 @@
 //! binaries can start the exact same application on an ephemeral port.
 
 pub mod api;
+pub mod bootstrap;
 pub mod clockify;
 pub mod config;
 pub mod crypto;

@@ -1,0 +1,202 @@
+//! Which operations a bootstrap reads, derived from the catalog, never from
+//! a hand-written list of endpoints: GET operations scoped to a workspace that
+//! page or return an array, whose scope the manifest declares. Operations
+//! whose path needs another id are fanned out from the rows of the list that
+//! provides it; the name says which (`projectId` → the `/projects` list),
+//! except where a small reviewed table says otherwise. Everything else is
+//! reported as skipped, with the reason.
+
+use clockify_client::Scope;
+use clockify_client::catalog::{Operation, ParamLocation, operations};
+
+/// A list the bootstrap reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub operation: &'static Operation,
+    /// Set when the path needs an id from another list's rows.
+    pub parent: Option<ParentRef>,
+    /// The largest page the operation accepts (the contract's maximum, else the default).
+    pub page_size: u32,
+    /// Query parameters the contract requires, with the value the bootstrap sends.
+    pub fixed_query: &'static [(&'static str, &'static str)],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentRef {
+    /// The path parameter filled from each parent row's `id`.
+    pub path_param: &'static str,
+    /// The operation whose rows provide it.
+    pub from_operation: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The manifest does not declare the scope the operation needs.
+    ScopeNotDeclared(Scope),
+    /// Required query parameters the bootstrap cannot choose (a date range, a type).
+    NeedsQuery(Vec<&'static str>),
+    /// A path parameter no planned list provides.
+    NoListProvides(&'static str),
+    /// Deprecated upstream; its replacement is read instead.
+    Deprecated,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub operation: &'static str,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Parents before their children.
+    pub steps: Vec<Step>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Path parameters whose name does not say which list provides them.
+/// Reviewed by hand.
+const PARENT_LISTS: &[(&str, &str)] = &[("policyId", "findPoliciesForWorkspace")];
+
+/// Required query parameters with a value that reads everything. Reviewed by hand.
+const QUERY_DEFAULTS: &[(&str, &[(&str, &str)])] = &[("getUsersOfWorkspace", &[("include-roles", "true")])];
+
+fn is_list(op: &Operation) -> bool {
+    if op.pagination.is_some() {
+        return true;
+    }
+    op.response
+        .and_then(|r| r.schema)
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .is_some_and(|s| s.get("type").and_then(|t| t.as_str()) == Some("array"))
+}
+
+fn paging_params(op: &Operation) -> Vec<&'static str> {
+    op.pagination.map(|p| vec![p.page, p.size]).unwrap_or_default()
+}
+
+/// The top-level list whose path ends with the plural of the parameter's stem.
+fn list_by_name(param: &str, candidates: &[&'static Operation]) -> Option<&'static str> {
+    if let Some((_, op)) = PARENT_LISTS.iter().find(|(p, _)| *p == param) {
+        return Some(op);
+    }
+    let stem = param.strip_suffix("Id")?;
+    let segment = format!("/{stem}s");
+    candidates
+        .iter()
+        .find(|op| op.path.ends_with(&segment) && op.params.iter().filter(|p| p.location == ParamLocation::Path).count() == 1)
+        .map(|op| op.id)
+}
+
+/// The bootstrap plan for an add-on declaring `scopes`.
+pub fn plan(scopes: &[Scope], default_page_size: u32) -> Plan {
+    let mut out = Plan::default();
+    let mut candidates: Vec<&'static Operation> = Vec::new();
+    for op in operations() {
+        if op.method != "GET" || !op.path.starts_with("/v1/workspaces/{workspaceId}/") || !is_list(op) {
+            continue;
+        }
+        if op.deprecated {
+            out.skipped.push(Skipped { operation: op.id, reason: SkipReason::Deprecated });
+            continue;
+        }
+        if let Some(scope) = op.scope.filter(|s| !scopes.contains(s)) {
+            out.skipped.push(Skipped { operation: op.id, reason: SkipReason::ScopeNotDeclared(scope) });
+            continue;
+        }
+        let defaults = QUERY_DEFAULTS.iter().find(|(id, _)| *id == op.id).map(|(_, d)| *d).unwrap_or(&[]);
+        let paging = paging_params(op);
+        let missing: Vec<&'static str> = op
+            .params
+            .iter()
+            .filter(|p| p.location == ParamLocation::Query && p.required)
+            .map(|p| p.name)
+            .filter(|n| !paging.contains(n) && !defaults.iter().any(|(d, _)| d == n))
+            .collect();
+        if !missing.is_empty() {
+            out.skipped.push(Skipped { operation: op.id, reason: SkipReason::NeedsQuery(missing) });
+            continue;
+        }
+        candidates.push(op);
+    }
+    let top: Vec<&'static Operation> = candidates
+        .iter()
+        .copied()
+        .filter(|op| op.params.iter().filter(|p| p.location == ParamLocation::Path).count() == 1)
+        .collect();
+    let step = |op: &'static Operation, parent| Step {
+        operation: op,
+        parent,
+        page_size: op.pagination.and_then(|p| p.max_size).unwrap_or(default_page_size),
+        fixed_query: QUERY_DEFAULTS.iter().find(|(id, _)| *id == op.id).map(|(_, d)| *d).unwrap_or(&[]),
+    };
+    out.steps.extend(top.iter().map(|op| step(op, None)));
+    for op in candidates.iter().copied().filter(|op| !top.contains(op)) {
+        let needs: Vec<&'static str> =
+            op.params.iter().filter(|p| p.location == ParamLocation::Path && p.name != "workspaceId").map(|p| p.name).collect();
+        // One level of fan-out: every other path parameter must come from one top-level list.
+        match needs.as_slice() {
+            [param] => match list_by_name(param, &top) {
+                Some(from) => out.steps.push(step(op, Some(ParentRef { path_param: param, from_operation: from }))),
+                None => out.skipped.push(Skipped { operation: op.id, reason: SkipReason::NoListProvides(param) }),
+            },
+            _ => {
+                let param = needs.iter().copied().find(|p| list_by_name(p, &top).is_none()).unwrap_or("?");
+                out.skipped.push(Skipped { operation: op.id, reason: SkipReason::NoListProvides(param) });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::generated::addon::DECLARED_SCOPES;
+
+    fn step<'a>(p: &'a Plan, id: &str) -> Option<&'a Step> {
+        p.steps.iter().find(|s| s.operation.id == id)
+    }
+    fn skipped<'a>(p: &'a Plan, id: &str) -> Option<&'a SkipReason> {
+        p.skipped.iter().find(|s| s.operation == id).map(|s| &s.reason)
+    }
+
+    #[test]
+    fn the_stock_scopes_read_the_workspace_lists_and_fan_out_children() {
+        let p = plan(&DECLARED_SCOPES, 1000);
+        assert!(step(&p, "getProjects").is_some_and(|s| s.parent.is_none() && s.page_size == 1000));
+        assert_eq!(step(&p, "getTasks").and_then(|s| s.parent.clone()), Some(ParentRef { path_param: "projectId", from_operation: "getProjects" }));
+        assert_eq!(step(&p, "getTimeEntries").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)), Some("getUsersOfWorkspace"));
+        assert_eq!(step(&p, "getPaymentsForInvoice").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)), Some("getInvoices"));
+        assert_eq!(step(&p, "getBalancesForPolicy").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)), Some("findPoliciesForWorkspace"));
+        // The contract's maximum wins over the default.
+        assert_eq!(step(&p, "findPoliciesForWorkspace").map(|s| s.page_size), Some(200));
+        assert_eq!(step(&p, "getUsersOfWorkspace").map(|s| s.fixed_query), Some(&[("include-roles", "true")][..]));
+        // Parents come before their children.
+        let pos = |id| p.steps.iter().position(|s| s.operation.id == id).unwrap();
+        assert!(pos("getProjects") < pos("getTasks"));
+    }
+
+    #[test]
+    fn what_is_not_read_is_reported_with_its_reason() {
+        let p = plan(&DECLARED_SCOPES, 1000);
+        assert_eq!(skipped(&p, "getAllAssignments"), Some(&SkipReason::NeedsQuery(vec!["start", "end"])));
+        assert!(matches!(skipped(&p, "getDeletedEntityInfo"), Some(SkipReason::NeedsQuery(q)) if q.contains(&"type")));
+        assert_eq!(skipped(&p, "getPtoBalancesForPolicy"), Some(&SkipReason::Deprecated));
+        assert_eq!(skipped(&p, "getAddonWebhooks"), None, "not a list: a single envelope");
+        // Every candidate is either planned or skipped, never both.
+        for s in &p.steps {
+            assert!(skipped(&p, s.operation.id).is_none(), "{}", s.operation.id);
+            assert_eq!(s.operation.method, "GET");
+        }
+    }
+
+    #[test]
+    fn an_undeclared_scope_removes_the_list_and_its_children() {
+        let scopes: Vec<Scope> = DECLARED_SCOPES.iter().copied().filter(|s| *s != Scope::ProjectRead).collect();
+        let p = plan(&scopes, 500);
+        assert_eq!(skipped(&p, "getProjects"), Some(&SkipReason::ScopeNotDeclared(Scope::ProjectRead)));
+        assert_eq!(skipped(&p, "getTasks"), Some(&SkipReason::NoListProvides("projectId")));
+        assert!(p.steps.iter().all(|s| s.operation.scope.is_none_or(|sc| scopes.contains(&sc))));
+    }
+}
