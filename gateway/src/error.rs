@@ -129,16 +129,8 @@ pub fn problem_response(status: poem::http::StatusCode, detail: Option<String>) 
     let title = status.canonical_reason().unwrap_or("Error");
     let slug = title.to_ascii_lowercase().replace(' ', "-");
     let detail = if status.is_server_error() { None } else { detail };
-    let body = Problem::new(status.as_u16(), &slug, title, detail);
-    let json = serde_json::json!({ "type": body.kind, "title": body.title, "status": body.status, "detail": body.detail });
-    let mut json = json;
-    if json["detail"].is_null() {
-        json.as_object_mut().map(|o| o.remove("detail"));
-    }
-    poem::Response::builder()
-        .status(status)
-        .content_type("application/problem+json")
-        .body(json.to_string())
+    let body = poem_openapi::types::ToJSON::to_json_string(&Problem::new(status.as_u16(), &slug, title, detail));
+    poem::Response::builder().status(status).content_type("application/problem+json").body(body)
 }
 
 #[cfg(test)]

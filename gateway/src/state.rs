@@ -22,9 +22,9 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub hooks: Arc<dyn AddonHooks>,
     /// Wakes this instance's inbox workers when a delivery is stored.
-    pub inbox: Arc<crate::worker::InboxSignal>,
+    pub inbox: Arc<crate::worker::WakeSignal>,
     /// Wakes this instance's job runner when work is queued.
-    pub jobs_signal: Arc<crate::worker::InboxSignal>,
+    pub jobs_signal: Arc<crate::worker::WakeSignal>,
     pub verified_tokens: Arc<crate::verified_tokens::VerifiedTokens>,
     /// Hands deliveries to the group-commit writer (`worker::run_ingest`).
     pub ingest: tokio::sync::mpsc::Sender<crate::worker::IngestItem>,

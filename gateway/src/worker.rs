@@ -19,11 +19,11 @@ const LEASE_MS: i64 = 60_000;
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
-/// Wakes the workers when a delivery is stored.
+/// Wakes a background loop when there is new work (a stored delivery, a queued job).
 #[derive(Debug, Default)]
-pub struct InboxSignal(Notify);
+pub struct WakeSignal(Notify);
 
-impl InboxSignal {
+impl WakeSignal {
     pub fn wake(&self) {
         self.0.notify_waiters();
     }
@@ -92,7 +92,7 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
 }
 
 /// Handles due deliveries until the task is dropped.
-pub async fn run_inbox(state: AppState, signal: Arc<InboxSignal>) {
+pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
     loop {
         let notified = signal.0.notified();
         match state.deliveries.claim(BATCH, LEASE_MS).await {

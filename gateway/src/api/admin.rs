@@ -78,7 +78,7 @@ impl AdminApi {
             tracing::warn!(target: "audit", event = "auth_failure", route = "admin", reason = r.reason(), "admin token rejected");
             GatewayError::Token(r)
         })?;
-        self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))?;
+        self.state.limiter.enforce_workspace(&self.state, workspace_id)?;
         if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
             return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
         }

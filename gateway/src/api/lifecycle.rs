@@ -160,7 +160,7 @@ impl LifecycleApi {
     }
 
     fn rate_limit(&self, workspace_id: &str) -> Result<(), GatewayError> {
-        self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))
+        self.state.limiter.enforce_workspace(&self.state, workspace_id)
     }
 }
 

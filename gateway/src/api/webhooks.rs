@@ -16,7 +16,7 @@ use super::lifecycle::ClockifySignature;
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::MANIFEST_WEBHOOKS;
 use crate::state::AppState;
-use crate::store::{Recorded, token_sha256};
+use crate::store::{Recorded, sha256_hex};
 use crate::worker::{IngestItem, IngestOutcome, Rejection};
 use crate::token::{Expect, Expectation};
 
@@ -83,7 +83,7 @@ impl WebhookApi {
         let Some(workspace_id) = claims.workspace_id.clone() else {
             return Err(self.reject("workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };
-        self.state.limiter.enforce(&self.state, "workspace", &format!("ws:{workspace_id}"))?;
+        self.state.limiter.enforce_workspace(&self.state, &workspace_id)?;
         let decoded = crate::events::decode(&event, &body.0);
         let typed = decoded.payload.is_typed();
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -91,7 +91,7 @@ impl WebhookApi {
             workspace_id: workspace_id.clone(),
             event: event.as_str().to_owned(),
             body: body.0.to_string(),
-            token_sha256: token_sha256(signature),
+            token_sha256: sha256_hex(signature),
             addon_claim: (kind == Expect::AddonToken).then(|| claims.addon_id.clone().unwrap_or_default()),
             header_ok: event_type.0.as_deref() == Some(event.as_str()),
             body_workspace_ok: crate::events::body_workspace(&body.0).is_none_or(|ws| ws == workspace_id),

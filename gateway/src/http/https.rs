@@ -8,10 +8,8 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::error::problem_response;
-use crate::http::ClientAddr;
+use crate::http::{ClientAddr, PROBES};
 use crate::state::AppState;
-
-const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<AppState>().cloned() else {

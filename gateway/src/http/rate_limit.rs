@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::error::{ApiError, GatewayError};
-use crate::http::ClientAddr;
+use crate::http::{ClientAddr, PROBES};
 use crate::state::AppState;
 
 #[derive(Debug)]
@@ -45,6 +45,11 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// The budget of one workspace, for callers with verified claims.
+    pub fn enforce_workspace(&self, state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
+        self.enforce(state, "workspace", &format!("ws:{workspace_id}"))
+    }
+
     /// The 429 for `key`, counted and audited.
     pub fn enforce(&self, state: &AppState, key_kind: &'static str, key: &str) -> Result<(), GatewayError> {
         self.check(key).map_err(|retry_after| {
@@ -55,10 +60,6 @@ impl RateLimiter {
     }
 }
 
-/// Probes are polled by orchestrators and scrapers; limiting them would
-/// turn a busy client into a restart.
-const EXEMPT: [&str; 3] = ["/health", "/ready", "/metrics"];
-
 /// Webhook deliveries come from Clockify's few addresses on behalf of every
 /// workspace at once; an address limit there would refuse (and maybe lose)
 /// real events. They are limited per workspace once their signature is verified.
@@ -66,7 +67,8 @@ const EXEMPT_PREFIX: &str = "/webhooks/";
 
 /// Per client address, before anything else is done for the request.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
-    if EXEMPT.contains(&req.uri().path()) || req.uri().path().starts_with(EXEMPT_PREFIX) {
+    // Limiting probes would turn a busy client into a restart.
+    if PROBES.contains(&req.uri().path()) || req.uri().path().starts_with(EXEMPT_PREFIX) {
         return next.call(req).await.map(IntoResponse::into_response);
     }
     if let (Some(state), Some(client)) = (req.data::<AppState>(), req.extensions().get::<ClientAddr>()) {

@@ -10,7 +10,7 @@
 use sqlx::Row;
 
 use super::{Database, StoreError, now_ms};
-use crate::store::installations::token_sha256;
+use crate::store::installations::sha256_hex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -67,7 +67,7 @@ impl DeliveryStore {
             return Ok(Vec::new());
         }
         let now = now_ms();
-        let hashes: Vec<String> = batch.iter().map(|(_, _, body)| token_sha256(body)).collect();
+        let hashes: Vec<String> = batch.iter().map(|(_, _, body)| sha256_hex(body)).collect();
         // Only the first of identical deliveries in a batch can be new.
         let mut seen = HashSet::new();
         let firsts: Vec<usize> = (0..batch.len()).filter(|&i| seen.insert((&batch[i].0, &batch[i].1, &hashes[i]))).collect();

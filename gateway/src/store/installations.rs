@@ -87,8 +87,9 @@ pub struct WebhookTokenRow {
     pub token_sha256: Option<String>,
 }
 
-pub fn token_sha256(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
+/// Lower-case hex SHA-256: token fingerprints and delivery body keys.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -149,7 +150,7 @@ impl InstallationStore {
             .bind(&i.workspace_id)
             .bind(event)
             .bind(sealed)
-            .bind(token_sha256(token))
+            .bind(sha256_hex(token))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -335,7 +336,7 @@ impl InstallationStore {
         .bind(event)
         .bind(webhook_id)
         .bind(sealed)
-        .bind(token_sha256(token))
+        .bind(sha256_hex(token))
         .bind(now_ms())
         .execute(self.db.pool())
         .await?;

@@ -41,14 +41,6 @@ impl JobQueue {
         Self { db }
     }
 
-    /// Queues `kind` for `workspace_id` unless one is already pending.
-    pub async fn enqueue(&self, kind: &str, workspace_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.db.pool().begin().await?;
-        enqueue_in(&mut tx, kind, workspace_id).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Leases the oldest due job of `kind` (a crashed runner's lease expires).
     pub async fn claim(&self, kind: &str, lease_ms: i64) -> Result<Option<Job>, StoreError> {
         let now = now_ms();
@@ -103,18 +95,6 @@ impl JobQueue {
             self.complete(&job.id).await?;
         }
         Ok(())
-    }
-
-    /// The last error of the newest job of `kind` for a workspace.
-    pub async fn last_error(&self, kind: &str, workspace_id: &str) -> Result<Option<String>, StoreError> {
-        let e: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT last_error FROM jobs WHERE kind = $1 AND workspace_id = $2 ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(kind)
-        .bind(workspace_id)
-        .fetch_optional(self.db.pool())
-        .await?;
-        Ok(e.flatten())
     }
 
     /// Pending jobs of `kind` for a workspace (0 or 1).

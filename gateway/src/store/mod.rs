@@ -10,7 +10,7 @@ mod jobs;
 
 pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
-pub use installations::token_sha256;
+pub use installations::sha256_hex;
 pub use jobs::{Job, JobQueue};
 
 use std::time::Duration;
@@ -96,10 +96,6 @@ impl Database {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     pub async fn close(&self) {
