@@ -36,6 +36,7 @@
 
 
 pub mod tokens;
+pub mod tools;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,4 +1,5 @@
-//! Developer tasks: `cargo xtask regen [--from <upstream spec>] [--check]`.
+//! Developer tasks: `cargo xtask regen [--from <upstream spec>] [--check]`,
+//! `cargo xtask test`, `cargo xtask bench`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,6 +16,8 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   regen --from <spec>   normalize an upstream Clockify spec into openapi.json first,
                         print the patches applied and the API changelog
   --check               generate in memory only; exit 1 naming every stale file
+  test [args]           the whole test suite: installs chromium, chromedriver and
+                        schemathesis when missing, then runs cargo test --workspace
   bench [webhooks]      release build; webhook ingest figures on SQLite and PostgreSQL,
                         printed and written to target/bench/webhooks.json
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
@@ -22,11 +25,19 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
                         against both";
 
 mod bench;
+mod test_suite;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("regen") => match regen(&args[1..]) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("test") => match test_suite::run(&workspace_root(), &args[1..]) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -1,0 +1,95 @@
+//! `cargo xtask test`: the whole test suite on a fresh machine.
+//!
+//! Some tests drive tools that are not Rust crates: headless Chromium through
+//! chromedriver (the web pages) and schemathesis (fuzzing the gateway's own
+//! OpenAPI). This command installs what is missing, then runs
+//! `cargo test --workspace` with the tools' paths in the environment and
+//! `GATEWAY_TEST_REQUIRE_TOOLS=1`, so a test that cannot find its tool fails
+//! instead of skipping. A plain `cargo test` without the variables skips
+//! those tests and says so loudly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Pinned so the fuzzing run is reproducible.
+const SCHEMATHESIS_VERSION: &str = "3.39.16";
+
+use clockify_testkit::tools::{ENV_CHROMEDRIVER, ENV_CHROMIUM, ENV_REQUIRE_TOOLS, ENV_SCHEMATHESIS};
+
+pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
+    let (chromium, chromedriver) = ensure_chromium()?;
+    let schemathesis = ensure_schemathesis(root)?;
+    println!("tools: chromium {}, chromedriver {}, schemathesis {}", chromium.display(), chromedriver.display(), schemathesis.display());
+    let status = Command::new(env_or("CARGO", "cargo"))
+        .current_dir(root)
+        .args(["test", "--workspace"])
+        .args(args)
+        .env(ENV_CHROMIUM, &chromium)
+        .env(ENV_CHROMEDRIVER, &chromedriver)
+        .env(ENV_SCHEMATHESIS, &schemathesis)
+        .env(ENV_REQUIRE_TOOLS, "1")
+        .status()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Debian's `chromium` and `chromium-driver`, installed with apt when absent.
+fn ensure_chromium() -> Result<(PathBuf, PathBuf), String> {
+    let found = || Some((which("chromium")?, which("chromedriver")?));
+    if let Some(paths) = found() {
+        return Ok(paths);
+    }
+    println!("installing chromium and chromium-driver (Debian packages) for the browser tests");
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    for step in [&["apt-get", "update", "-qq"][..], &["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"][..]] {
+        let argv: Vec<&str> = sudo.iter().chain(step).copied().collect();
+        let status = Command::new(argv[0])
+            .args(&argv[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", argv.join(" ")))?;
+        if !status.success() {
+            return Err(format!("`{}` failed; install chromium and chromium-driver by hand", argv.join(" ")));
+        }
+    }
+    found().ok_or_else(|| "chromium or chromedriver still not on PATH after installing".to_owned())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+/// schemathesis in a virtualenv under `target/tools/venv`, created once.
+fn ensure_schemathesis(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join("target/tools/venv");
+    let st = venv.join("bin/st");
+    let marker = venv.join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    if st.is_file() && marker.is_file() {
+        return Ok(st);
+    }
+    println!("creating {} with schemathesis {SCHEMATHESIS_VERSION}", venv.display());
+    let python = which("python3").ok_or("python3 is needed for schemathesis and is not on PATH")?;
+    run_checked(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    run_checked(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+    )?;
+    std::fs::write(&marker, b"").map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
+    Ok(st)
+}
+
+fn run_checked(cmd: &mut Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{shown} failed with {status}")) }
+}
