@@ -27,6 +27,7 @@ pub mod generated;
 pub mod hooks;
 pub mod hosts;
 pub mod paginate;
+pub mod raw;
 pub mod rate_limit;
 pub mod retry;
 pub mod runtime;

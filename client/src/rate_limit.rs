@@ -72,6 +72,17 @@ impl RateBudget {
 struct Window {
     starts: VecDeque<Instant>,
     paused_until: Option<Instant>,
+    /// Requests allowed per window now: the limit, halved at each 429 and
+    /// grown back by one per window's worth of successes, so a workspace on
+    /// a far lower limit than the documented one (a new Free workspace gets
+    /// 30 per hour) settles near its real limit instead of bursting into
+    /// 429s after every pause.
+    cap: usize,
+    /// Successes since the cap last grew.
+    successes: usize,
+    /// When the cap was last halved: the 429s of requests already in flight
+    /// then say nothing new, so one window halves it once.
+    decreased_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -82,7 +93,16 @@ pub struct WorkspaceLimiter {
 
 impl WorkspaceLimiter {
     fn new(limit: RateLimit) -> Self {
-        Self { limit, state: Mutex::new(Window { starts: VecDeque::with_capacity(limit.max_requests), paused_until: None }) }
+        Self {
+            limit,
+            state: Mutex::new(Window {
+                starts: VecDeque::with_capacity(limit.max_requests),
+                paused_until: None,
+                cap: limit.max_requests,
+                successes: 0,
+                decreased_at: None,
+            }),
+        }
     }
 
     /// Waits until a request may start, and records its start.
@@ -98,7 +118,7 @@ impl WorkspaceLimiter {
                         while w.starts.front().is_some_and(|t| now.duration_since(*t) >= self.limit.window) {
                             w.starts.pop_front();
                         }
-                        if w.starts.len() < self.limit.max_requests {
+                        if w.starts.len() < w.cap {
                             w.starts.push_back(now);
                             None
                         } else {
@@ -111,6 +131,37 @@ impl WorkspaceLimiter {
                 None => return,
                 Some(at) => tokio::time::sleep_until(at).await,
             }
+        }
+    }
+
+    /// Requests this workspace may start per window at present.
+    pub fn current_cap(&self) -> usize {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).cap
+    }
+
+    /// A 429: halve the cap (multiplicative decrease), once per window.
+    pub fn throttled(&self) {
+        let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if w.decreased_at.is_some_and(|t| now.duration_since(t) < self.limit.window) {
+            return;
+        }
+        w.decreased_at = Some(now);
+        w.cap = (w.cap / 2).max(1);
+        w.successes = 0;
+    }
+
+    /// A request that was not refused: after a full cap's worth, grow the
+    /// cap by one, up to the limit (additive increase).
+    pub fn succeeded(&self) {
+        let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if w.cap >= self.limit.max_requests {
+            return;
+        }
+        w.successes += 1;
+        if w.successes >= w.cap {
+            w.cap += 1;
+            w.successes = 0;
         }
     }
 
@@ -163,6 +214,30 @@ mod tests {
         }
         // 12 requests at 5 per second need two full windows of waiting.
         assert!(starts[11] >= Duration::from_secs(2), "{:?}", starts[11]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_halves_the_cap_once_per_window_and_successes_grow_it_back() {
+        let limiter = RateBudget::new(RateLimit::per_second(50)).for_workspace("ws");
+        limiter.throttled();
+        limiter.throttled();
+        assert_eq!(limiter.current_cap(), 25, "429s of one window halve once");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        limiter.throttled();
+        assert_eq!(limiter.current_cap(), 12);
+        for _ in 0..12 {
+            limiter.succeeded();
+        }
+        assert_eq!(limiter.current_cap(), 13);
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_secs(2)).await;
+            limiter.throttled();
+        }
+        assert_eq!(limiter.current_cap(), 1, "never below one request per window");
+        for _ in 0..5000 {
+            limiter.succeeded();
+        }
+        assert_eq!(limiter.current_cap(), 50, "never above the limit");
     }
 
     #[tokio::test(start_paused = true)]

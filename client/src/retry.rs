@@ -73,9 +73,20 @@ pub(crate) async fn execute(
         let spare = if attempt < policy.max_attempts { pending.try_clone() } else { None };
         limiter.acquire().await;
         let result = http.execute(pending).await;
-        let Some(next) = spare else { return finish(operation, result).await };
+        match &result {
+            Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {}
+            Ok(_) => limiter.succeeded(),
+            Err(_) => {}
+        }
+        let Some(next) = spare else {
+            if result.as_ref().is_ok_and(|r| r.status() == StatusCode::TOO_MANY_REQUESTS) {
+                limiter.throttled();
+            }
+            return finish(operation, result).await;
+        };
         match &result {
             Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
+                limiter.throttled();
                 let wait = retry_after(resp).unwrap_or_else(|| policy.backoff(attempt));
                 if wait > policy.max_retry_after {
                     return finish(operation, result).await;

@@ -88,6 +88,23 @@ pub struct Config {
     #[arg(long = "webhook-workers", env = "WEBHOOK_WORKERS", default_value_t = 2)]
     pub webhook_workers: usize,
 
+    /// Workspaces this instance bootstraps at once (0: this instance runs no bootstraps).
+    #[arg(long = "bootstrap-workers", env = "BOOTSTRAP_WORKERS", default_value_t = 2)]
+    pub bootstrap_workers: usize,
+
+    /// Page size asked of list operations whose contract gives no maximum.
+    #[arg(long = "bootstrap-page-size", env = "BOOTSTRAP_PAGE_SIZE", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub bootstrap_page_size: u32,
+
+    /// Pages read per operation before it is marked truncated rather than complete.
+    #[arg(long = "bootstrap-max-pages", env = "BOOTSTRAP_MAX_PAGES", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub bootstrap_max_pages: u32,
+
+    /// Seconds a bootstrap lease lasts without renewal; another instance takes
+    /// over a workspace whose runner stopped renewing.
+    #[arg(long = "bootstrap-lease-seconds", env = "BOOTSTRAP_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub bootstrap_lease_seconds: u64,
+
     /// Log output format: `json` for log shippers, `pretty` for humans.
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -158,6 +175,11 @@ impl Config {
             webhook_dedup_days: 7,
             webhook_max_attempts: 5,
             webhook_workers: 2,
+            // Tests that bootstrap turn it on; the others keep their stores still.
+            bootstrap_workers: 0,
+            bootstrap_page_size: 1000,
+            bootstrap_max_pages: 1000,
+            bootstrap_lease_seconds: 30,
             log_format: LogFormat::Pretty,
         }
     }

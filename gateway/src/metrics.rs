@@ -18,6 +18,10 @@ pub struct Metrics {
     pub webhook_deliveries: Family<Labels, Counter>,
     pub webhook_handled: Family<Labels, Counter>,
     pub registrations: Family<Labels, Counter>,
+    pub bootstrap_pages: Family<Labels, Counter>,
+    pub bootstrap_rows: Family<Labels, Counter>,
+    pub bootstrap_requests: Family<Labels, Counter>,
+    pub bootstrap_runs: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -37,6 +41,10 @@ impl Default for Metrics {
         let webhook_deliveries = Family::<Labels, Counter>::default();
         let webhook_handled = Family::<Labels, Counter>::default();
         let registrations = Family::<Labels, Counter>::default();
+        let bootstrap_pages = Family::<Labels, Counter>::default();
+        let bootstrap_rows = Family::<Labels, Counter>::default();
+        let bootstrap_requests = Family::<Labels, Counter>::default();
+        let bootstrap_runs = Family::<Labels, Counter>::default();
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -49,7 +57,25 @@ impl Default for Metrics {
         );
         registry.register("webhook_handled", "Handler runs by event and outcome (done, retrying, dead)", webhook_handled.clone());
         registry.register("webhook_registrations", "REST webhook registrations by outcome (registered, failed: e.g. the platform's limit)", registrations.clone());
-        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries, webhook_handled, registrations }
+        registry.register("bootstrap_pages", "Bootstrap pages stored, by operation", bootstrap_pages.clone());
+        registry.register("bootstrap_rows", "Bootstrap rows stored, by entity type", bootstrap_rows.clone());
+        registry.register("bootstrap_requests", "Bootstrap requests to Clockify by outcome (ok, throttled, error)", bootstrap_requests.clone());
+        registry.register("bootstrap_runs", "Finished bootstrap runs by outcome (done, failed)", bootstrap_runs.clone());
+        Self {
+            registry,
+            http_requests,
+            auth_failures,
+            lifecycle,
+            rate_limited,
+            payload_too_large,
+            webhook_deliveries,
+            webhook_handled,
+            registrations,
+            bootstrap_pages,
+            bootstrap_rows,
+            bootstrap_requests,
+            bootstrap_runs,
+        }
     }
 }
 
@@ -73,6 +99,19 @@ impl Metrics {
 
     pub fn registration(&self, outcome: &'static str) {
         self.registrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn bootstrap_page(&self, operation: &'static str, entity_type: &str, rows: usize) {
+        self.bootstrap_pages.get_or_create(&vec![("operation", operation.to_owned())]).inc();
+        self.bootstrap_rows.get_or_create(&vec![("entity_type", entity_type.to_owned())]).inc_by(rows as u64);
+    }
+
+    pub fn bootstrap_request(&self, outcome: &'static str) {
+        self.bootstrap_requests.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn bootstrap_run(&self, outcome: &'static str) {
+        self.bootstrap_runs.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn render(&self) -> String {

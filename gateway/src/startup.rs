@@ -131,6 +131,9 @@ impl Background {
             tasks.push(tokio::spawn(crate::worker::run_ingest(state.clone(), rx)));
         }
         tasks.push(tokio::spawn(crate::worker::run_registrations(state.clone())));
+        if state.config.bootstrap_workers > 0 {
+            tasks.push(tokio::spawn(crate::worker::run_bootstraps(state.clone())));
+        }
         Self(tasks)
     }
 }

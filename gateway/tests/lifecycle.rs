@@ -34,10 +34,10 @@ async fn installed_stores_encrypted_tokens_hosts_and_queues_one_bootstrap(backen
     }
     assert_eq!(gw.state.installations.installation_token("ws1").await.unwrap().as_deref(), Some(install_token.as_str()));
     assert_eq!(gw.state.installations.webhook_token("ws1", "NEW_TAG").await.unwrap().as_deref(), Some(hooks[1].1.as_str()));
-    assert_eq!(gw.state.jobs.pending("bootstrap", "ws1").await.unwrap(), 1);
-    // A repeat is an update: still one installation, still one pending bootstrap.
+    assert_eq!(gw.state.bootstrap.run("ws1").await.unwrap().map(|r| r.state).as_deref(), Some("queued"));
+    // A repeat is an update: still one installation, the bootstrap still queued once.
     gw.install("ws1", "addon1", &["NEW_PROJECT"]).await;
-    assert_eq!(gw.state.jobs.pending("bootstrap", "ws1").await.unwrap(), 1);
+    assert_eq!(gw.state.bootstrap.run("ws1").await.unwrap().map(|r| r.state).as_deref(), Some("queued"));
     let rows = gw.state.installations.webhook_tokens("ws1").await.unwrap();
     let manifest: Vec<&str> = rows.iter().filter(|r| r.source == "manifest").map(|r| r.event.as_str()).collect();
     assert_eq!(manifest, ["NEW_PROJECT"], "old manifest tokens replaced");
@@ -59,7 +59,7 @@ async fn concurrent_duplicate_installs_leave_one_row(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    assert_eq!(gw.state.jobs.pending("bootstrap", "ws2").await.unwrap(), 1);
+    assert_eq!(gw.state.bootstrap.run("ws2").await.unwrap().map(|r| r.state).as_deref(), Some("queued"));
 }
 
 async fn the_older_clockify_signature_header_is_accepted_and_no_header_is_401(backend: Backend) {
@@ -301,7 +301,7 @@ async fn two_instances_on_one_postgres_do_not_conflict() {
     }
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM installations").fetch_one(a.state.db.pool()).await.unwrap();
     assert_eq!(n, 1);
-    assert_eq!(b.state.jobs.pending("bootstrap", "shared").await.unwrap(), 1);
+    assert_eq!(b.state.bootstrap.run("shared").await.unwrap().map(|r| r.state).as_deref(), Some("queued"));
     // What one instance stored, the other reads (same key, same database).
     assert_eq!(b.state.installations.installation_token("shared").await.unwrap().as_deref(), Some(token.as_str()));
 }

@@ -96,7 +96,8 @@ pub enum Shape {
     /// The page is the bare JSON array of its items.
     Array,
     /// `{"<list_field>": [...], "<total_field>": <total item count>}`; the total
-    /// is omitted when `total_field` is `None`.
+    /// is omitted when `total_field` is `None`. A field starting with `/` is
+    /// a JSON pointer into nested objects (`/expenses/expenses`).
     Envelope {
         list_field: String,
         total_field: Option<String>,
@@ -119,14 +120,35 @@ impl Shape {
                 list_field,
                 total_field,
             } => {
-                let mut map = serde_json::Map::new();
-                map.insert(list_field.clone(), Value::Array(page.to_vec()));
+                let mut doc = Value::Object(serde_json::Map::new());
+                place(&mut doc, list_field, Value::Array(page.to_vec()));
                 if let Some(total_field) = total_field {
-                    map.insert(total_field.clone(), json!(total));
+                    place(&mut doc, total_field, json!(total));
                 }
-                Value::Object(map)
+                doc
             }
         }
+    }
+}
+
+/// Puts `value` at `field`: a member name, or a JSON pointer (`/a/b`) for
+/// lists nested in the envelope, creating the objects on the way.
+fn place(doc: &mut Value, field: &str, value: Value) {
+    let path: Vec<&str> = match field.strip_prefix('/') {
+        Some(p) => p.split('/').collect(),
+        None => vec![field],
+    };
+    let mut at = doc;
+    for (i, key) in path.iter().enumerate() {
+        if !at.is_object() {
+            *at = Value::Object(serde_json::Map::new());
+        }
+        let Value::Object(map) = at else { return };
+        if i + 1 == path.len() {
+            map.insert((*key).to_owned(), value);
+            return;
+        }
+        at = map.entry((*key).to_owned()).or_insert_with(|| Value::Object(serde_json::Map::new()));
     }
 }
 

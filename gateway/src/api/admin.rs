@@ -69,20 +69,25 @@ pub struct AdminApi {
     pub state: AppState,
 }
 
+/// The caller must be an admin of `workspace_id`: a verified user token of
+/// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN.
+pub(super) fn authorize_admin(state: &AppState, token: &AddonUserToken, workspace_id: &str, route: &'static str) -> Result<(), GatewayError> {
+    let expect = Expectation { kind: Expect::AddonToken, workspace_id: Some(workspace_id), addon_id: None };
+    let claims = state.verifier.verify(&token.0.key, &expect).map_err(|r| {
+        state.metrics.auth_failure(r.reason());
+        tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
+        GatewayError::Token(r)
+    })?;
+    state.limiter.enforce_workspace(state, workspace_id)?;
+    if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
+        return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
+    }
+    Ok(())
+}
+
 impl AdminApi {
-    /// The caller must be an admin of `workspace_id`.
     fn authorize(&self, token: &AddonUserToken, workspace_id: &str) -> Result<(), GatewayError> {
-        let expect = Expectation { kind: Expect::AddonToken, workspace_id: Some(workspace_id), addon_id: None };
-        let claims = self.state.verifier.verify(&token.0.key, &expect).map_err(|r| {
-            self.state.metrics.auth_failure(r.reason());
-            tracing::warn!(target: "audit", event = "auth_failure", route = "admin", reason = r.reason(), "admin token rejected");
-            GatewayError::Token(r)
-        })?;
-        self.state.limiter.enforce_workspace(&self.state, workspace_id)?;
-        if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
-            return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
-        }
-        Ok(())
+        authorize_admin(&self.state, token, workspace_id, "admin")
     }
 }
 

@@ -3,12 +3,14 @@
 //! types, problems as one typed error.
 
 mod admin;
+mod bootstrap;
 mod health;
 mod lifecycle;
 mod manifest;
 mod webhooks;
 
 pub use admin::AdminApi;
+pub use bootstrap::BootstrapApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
 pub use lifecycle::{LifecycleApi, LifecycleAuth};
 pub use manifest::{ManifestApi, served_manifest};
@@ -33,9 +35,11 @@ pub enum Tag {
     Webhooks,
     /// For a workspace's owner and admins.
     Admin,
+    /// Reading a workspace's lists into the entity snapshot, for its admins.
+    Bootstrap,
 }
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, BootstrapApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
@@ -45,6 +49,7 @@ pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
         LifecycleApi { state: state.clone() },
         WebhookApi { state: state.clone() },
         AdminApi { state: state.clone() },
+        BootstrapApi { state: state.clone() },
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
 }

@@ -1,8 +1,9 @@
 //! Workspace bootstrap: reading every safe list of a workspace into the
 //! entity snapshot. `plan` decides what to read from the generated catalog;
-//! running the plan (paging, the shared budget, resume, leases) is the rest
-//! of the bootstrap issue and not built yet.
+//! `run` reads it, page by page, within the workspace's budget, resumably.
 
 pub mod plan;
+pub mod run;
 
-pub use plan::{ParentRef, Plan, SkipReason, Skipped, Step, plan};
+pub use plan::{ParentRef, Plan, SkipReason, Skipped, Step, entity_type_of, plan};
+pub use run::{RunOutcome, Stop, run_leased, run_workspace};

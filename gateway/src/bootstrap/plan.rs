@@ -19,6 +19,12 @@ pub struct Step {
     pub page_size: u32,
     /// Query parameters the contract requires, with the value the bootstrap sends.
     pub fixed_query: &'static [(&'static str, &'static str)],
+    /// The snapshot's name for the rows (`project`, `time_entry`, ...), shared
+    /// with the webhook mirror so webhooks keep the same rows current.
+    pub entity_type: String,
+    /// The rows describe the parent's relation to them (a user's managers), so
+    /// the same row under two parents is two snapshot rows: `parentId/rowId`.
+    pub keyed_by_parent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +63,41 @@ pub struct Plan {
 /// Path parameters whose name does not say which list provides them.
 /// Reviewed by hand.
 const PARENT_LISTS: &[(&str, &str)] = &[("policyId", "findPoliciesForWorkspace")];
+
+/// Entity types the path does not say, or says wrongly (the last literal
+/// segment of a balance path is `policy`). Reviewed by hand; a test checks
+/// that one entity type never holds two different row schemas.
+const ENTITY_TYPES: &[(&str, &str)] = &[
+    ("getInProgressTimeEntries", "time_entry"),
+    ("getCategories", "expense_category"),
+    ("getPaymentsForInvoice", "invoice_payment"),
+    ("findPoliciesForWorkspace", "time_off_policy"),
+    ("getBalancesForPolicy", "balance"),
+    ("getBalancesForUser", "balance"),
+    ("getManagersOfUser", "user_manager"),
+    ("getCustomFieldsOfProject", "project_custom_field"),
+];
+
+/// Lists of a parent's relations rather than its own entities.
+const KEYED_BY_PARENT: &[&str] = &["getManagersOfUser", "getCustomFieldsOfProject"];
+
+/// The snapshot's entity type of an operation's rows: the reviewed table,
+/// else the last literal path segment, singular, in snake case
+/// (`/approval-requests` → `approval_request`).
+pub fn entity_type_of(op: &Operation) -> String {
+    if let Some((_, t)) = ENTITY_TYPES.iter().find(|(id, _)| *id == op.id) {
+        return (*t).to_owned();
+    }
+    let segment = op.path.rsplit('/').find(|s| !s.starts_with('{') && !s.is_empty()).unwrap_or(op.id);
+    let singular = if let Some(stem) = segment.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = segment.strip_suffix("ses") {
+        format!("{stem}se")
+    } else {
+        segment.strip_suffix('s').unwrap_or(segment).to_owned()
+    };
+    singular.replace('-', "_")
+}
 
 /// Required query parameters with a value that reads everything. Reviewed by hand.
 const QUERY_DEFAULTS: &[(&str, &[(&str, &str)])] = &[("getUsersOfWorkspace", &[("include-roles", "true")])];
@@ -129,6 +170,8 @@ pub fn plan(scopes: &[Scope], default_page_size: u32) -> Plan {
         parent,
         page_size: op.pagination.and_then(|p| p.max_size).unwrap_or(default_page_size),
         fixed_query: QUERY_DEFAULTS.iter().find(|(id, _)| *id == op.id).map(|(_, d)| *d).unwrap_or(&[]),
+        entity_type: entity_type_of(op),
+        keyed_by_parent: KEYED_BY_PARENT.contains(&op.id),
     };
     out.steps.extend(top.iter().map(|op| step(op, None)));
     for op in candidates.iter().copied().filter(|op| !top.contains(op)) {
@@ -188,6 +231,40 @@ mod tests {
         for s in &p.steps {
             assert!(skipped(&p, s.operation.id).is_none(), "{}", s.operation.id);
             assert_eq!(s.operation.method, "GET");
+        }
+    }
+
+    /// The item schema of an operation's rows, as the contract names it.
+    fn row_schema(op: &Operation) -> String {
+        let schema: serde_json::Value = op.response.and_then(|r| r.schema).and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+        match (schema.get("items"), op.pagination.map(|p| p.shape)) {
+            (Some(items), _) => items.to_string(),
+            (None, Some(clockify_client::catalog::ListShape::Envelope { list, .. })) => format!("{schema}{list}"),
+            _ => schema.to_string(),
+        }
+    }
+
+    #[test]
+    fn entity_types_match_the_webhook_mirror_and_never_mix_schemas() {
+        let p = plan(&DECLARED_SCOPES, 1000);
+        let ty = |id| step(&p, id).map(|s| s.entity_type.as_str());
+        assert_eq!(ty("getProjects"), Some("project"));
+        assert_eq!(ty("getTasks"), Some("task"));
+        assert_eq!(ty("getClients"), Some("client"));
+        assert_eq!(ty("getTags"), Some("tag"));
+        assert_eq!(ty("getTimeEntries"), Some("time_entry"));
+        assert_eq!(ty("getUsersOfWorkspace"), Some("user"));
+        assert_eq!(ty("getUserGroups"), Some("user_group"));
+        assert_eq!(ty("getInvoices"), Some("invoice"));
+        assert_eq!(ty("getExpenses"), Some("expense"));
+        assert_eq!(ty("getApprovalRequests"), Some("approval_request"));
+        assert_eq!(ty("getBalancesForUser"), Some("balance"));
+        let mut by_type: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> = Default::default();
+        for s in &p.steps {
+            by_type.entry(s.entity_type.as_str()).or_default().insert(row_schema(s.operation));
+        }
+        for (t, schemas) in by_type {
+            assert_eq!(schemas.len(), 1, "entity type {t} would hold rows of {schemas:?}");
         }
     }
 

@@ -173,7 +173,7 @@ impl InstallationStore {
         if !i.rest_events.is_empty() {
             super::jobs::enqueue_in(&mut tx, "register_webhooks", &i.workspace_id).await?;
         }
-        super::jobs::enqueue_in(&mut tx, "bootstrap", &i.workspace_id).await?;
+        super::bootstrap::queue_in(&mut tx, &i.workspace_id, super::RunMode::Resume).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -232,6 +232,7 @@ impl InstallationStore {
             .execute(&mut *tx)
             .await?;
         super::jobs::enqueue_in(&mut tx, "cleanup", workspace_id).await?;
+        super::bootstrap::cancel_in(&mut tx, workspace_id).await?;
         tx.commit().await?;
         Ok(true)
     }

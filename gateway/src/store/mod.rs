@@ -4,11 +4,13 @@
 //! Nothing correctness depends on lives in memory, so several instances can
 //! share one PostgreSQL.
 
+mod bootstrap;
 mod deliveries;
 mod installations;
 mod jobs;
 
 pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
+pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
 pub use installations::sha256_hex;
 pub use jobs::{Job, JobQueue};
@@ -92,6 +94,10 @@ impl Database {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::Unavailable)?;
         Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -1,0 +1,463 @@
+//! Workspace bootstrap against a fake Clockify that serves every list the
+//! plan reads, with parents and children, envelopes, `Last-Page` headers,
+//! Clockify's 50 requests per second enforced with 429, injected 5xx and
+//! slow pages.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use clockify_client::catalog::{HostGroup, ListShape};
+use clockify_gateway::bootstrap::{Step, plan};
+use clockify_gateway::generated::addon::DECLARED_SCOPES;
+use clockify_testkit::{FakeClockify, Fault, PageStyle, Shape};
+use serde_json::{Value, json};
+use support::{Backend, TestGateway, addon_claims, config_for, installed_body};
+
+/// One list the fake serves.
+struct List {
+    step: Step,
+    /// Full path at the fake, group prefix included.
+    full_path: String,
+    rows: usize,
+    last_page_header: bool,
+    parent_id: Option<String>,
+}
+
+impl List {
+    fn paged(&self) -> bool {
+        self.step.operation.pagination.is_some()
+    }
+
+    fn has_total(&self) -> bool {
+        matches!(self.step.operation.pagination.map(|p| p.shape), Some(ListShape::Envelope { total: Some(_), .. }))
+    }
+
+    /// The fewest requests that can read this list: one per page, plus one
+    /// empty page after a full last page unless a total or `Last-Page` says
+    /// it was the last.
+    fn min_requests(&self) -> usize {
+        let size = self.step.page_size as usize;
+        if !self.paged() || self.rows == 0 {
+            return 1;
+        }
+        let full = self.rows / size;
+        if !self.rows.is_multiple_of(size) {
+            full + 1
+        } else if self.has_total() || self.last_page_header {
+            full
+        } else {
+            full + 1
+        }
+    }
+}
+
+struct Workspace {
+    ws: String,
+    lists: Vec<List>,
+}
+
+fn group_of(h: HostGroup) -> &'static str {
+    match h {
+        HostGroup::Core => "api",
+        HostGroup::Reports => "reports",
+        HostGroup::Pto => "pto",
+    }
+}
+
+fn row(step: &Step, id: &str) -> Value {
+    match step.entity_type.as_str() {
+        // Approval requests carry their id one level down.
+        "approval_request" => json!({ "approvalRequest": { "id": id, "status": "PENDING" }, "trackedTime": "PT1H" }),
+        _ => json!({ "id": id, "name": format!("{} {id}", step.entity_type) }),
+    }
+}
+
+/// Rows per top-level list (chosen to give several pages, exact multiples
+/// with and without a total or header, and empty lists), and per child list
+/// a count from the parent's index.
+fn top_rows(op: &str, size: usize) -> usize {
+    match op {
+        "getProjects" => 2 * size + 7,
+        "getClients" => 3 * size, // exact multiple, `Last-Page` header: no extra request
+        "getTags" => 2 * size,    // exact multiple, no header: one empty page
+        "getUsersOfWorkspace" => 12,
+        "getInvoices" => size, // envelope with a total
+        "findPoliciesForWorkspace" => 5,
+        "getExpenses" => size + 3,
+        "getCategories" => 0,
+        "getApprovalRequests" => 40,
+        "getUserGroups" => 9,
+        "getInProgressTimeEntries" => 2,
+        _ => 3,
+    }
+}
+
+fn child_rows(op: &str, parent_index: usize, size: usize) -> usize {
+    match op {
+        "getTasks" => (parent_index * 7) % (size + 20),
+        "getTimeEntries" => parent_index * size / 4,
+        "getManagersOfUser" => parent_index % 3,
+        _ => parent_index % 4,
+    }
+}
+
+fn page_style(step: &Step) -> PageStyle {
+    match step.operation.pagination.map(|p| p.size) {
+        Some("pageSize") => PageStyle::PageSizeCamel,
+        Some("limit") => PageStyle::Limit,
+        Some("size") => PageStyle::Size,
+        _ => PageStyle::PageSize,
+    }
+}
+
+fn shape(step: &Step) -> Shape {
+    match step.operation.pagination.map(|p| p.shape) {
+        Some(ListShape::Envelope { list, total }) => Shape::envelope(list, total),
+        _ => Shape::Array,
+    }
+}
+
+/// Serves the whole plan for `ws` on `fake`.
+fn serve_workspace(fake: &FakeClockify, ws: &str, default_size: u32) -> Workspace {
+    let p = plan(&DECLARED_SCOPES, default_size);
+    let mut lists = Vec::new();
+    let mut parent_ids: HashMap<&str, Vec<String>> = HashMap::new();
+    let serve = |step: &Step, path: String, rows: Vec<Value>, parent_id: Option<&str>, lists: &mut Vec<List>| {
+        let group = group_of(step.operation.host);
+        let last_page_header = step.operation.id == "getClients";
+        let n = rows.len();
+        if step.operation.pagination.is_some() {
+            fake.paginated(group, &path, page_style(step), shape(step), rows, last_page_header);
+        } else {
+            fake.on(group, "GET", &path, 200, Value::Array(rows));
+        }
+        lists.push(List { step: step.clone(), full_path: format!("/{group}{path}"), rows: n, last_page_header, parent_id: parent_id.map(str::to_owned) });
+    };
+    for step in p.steps.iter().filter(|s| s.parent.is_none()) {
+        let size = step.page_size as usize;
+        let ids: Vec<String> = (0..top_rows(step.operation.id, size)).map(|i| format!("{ws}-{}-{i}", step.operation.id)).collect();
+        let rows = ids.iter().map(|id| row(step, id)).collect();
+        let path = step.operation.path.replace("{workspaceId}", ws);
+        serve(step, path, rows, None, &mut lists);
+        parent_ids.insert(step.operation.id, ids);
+    }
+    for step in p.steps.iter().filter(|s| s.parent.is_some()) {
+        let parent = step.parent.clone().expect("child");
+        let size = step.page_size as usize;
+        for (i, pid) in parent_ids.get(parent.from_operation).cloned().unwrap_or_default().iter().enumerate() {
+            let rows = (0..child_rows(step.operation.id, i, size)).map(|k| row(step, &format!("{pid}-{}-{k}", step.operation.id))).collect();
+            let path = step.operation.path.replace("{workspaceId}", ws).replace(&format!("{{{}}}", parent.path_param), pid);
+            serve(step, path, rows, Some(pid), &mut lists);
+        }
+    }
+    Workspace { ws: ws.to_owned(), lists }
+}
+
+impl Workspace {
+    fn min_requests(&self) -> usize {
+        self.lists.iter().map(List::min_requests).sum()
+    }
+
+    fn rows_by_entity_type(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for l in &self.lists {
+            *out.entry(l.step.entity_type.clone()).or_default() += l.rows;
+        }
+        out.retain(|_, n| *n > 0);
+        out
+    }
+}
+
+async fn gateway(config: clockify_gateway::Config, fake: &FakeClockify) -> TestGateway {
+    let mut c = config;
+    c.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    TestGateway::start_with(c).await
+}
+
+fn bootstrap_config(mut c: clockify_gateway::Config, page_size: u32) -> clockify_gateway::Config {
+    c.bootstrap_workers = 2;
+    c.bootstrap_page_size = page_size;
+    c.bootstrap_lease_seconds = 2;
+    c
+}
+
+async fn install(gw: &TestGateway, fake: &FakeClockify, ws: &str) {
+    let mut claims = addon_claims(ws, "a1");
+    claims["backendUrl"] = json!(fake.core_url());
+    claims["reportsUrl"] = json!(fake.reports_url());
+    claims["ptoUrl"] = json!(fake.pto_url());
+    let token = gw.sign(&claims);
+    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token(ws, "a1")), &installed_body(ws, "a1", &token, &[])).await;
+    assert_eq!(r.status(), 200);
+}
+
+fn admin_token(gw: &TestGateway, ws: &str, role: &str) -> String {
+    let mut c = addon_claims(ws, "a1");
+    c["user"] = json!("admin1");
+    c["workspaceRole"] = json!(role);
+    gw.sign(&c)
+}
+
+async fn status(gw: &TestGateway, ws: &str) -> Value {
+    let r = gw.http.get(gw.url(&format!("/bootstrap/{ws}/status"))).header("x-addon-token", admin_token(gw, ws, "OWNER")).send().await.expect("status");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+async fn wait_for_state(gw: &TestGateway, ws: &str, wanted: &str, within: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let s = status(gw, ws).await;
+        if s["state"] == json!(wanted) {
+            return s;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "bootstrap of {ws} did not reach {wanted}: {s:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Requests per (path, page) that were answered (not 429, not a fault).
+fn page_fetches(fake: &FakeClockify, ws: &str) -> HashMap<(String, String), usize> {
+    let mut out = HashMap::new();
+    for r in fake.requests() {
+        if r.status == 200 && r.workspace() == ws {
+            let page = r.query_param("page").unwrap_or_default();
+            *out.entry((r.path.clone(), page)).or_default() += 1;
+        }
+    }
+    out
+}
+
+async fn snapshot_counts(gw: &TestGateway, ws: &str) -> BTreeMap<String, usize> {
+    gw.state.bootstrap.entity_counts(ws).await.expect("counts").into_iter().map(|(t, n)| (t, n as usize)).collect()
+}
+
+async fn a_workspace_is_read_completely_with_the_fewest_requests(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    fake.enforce_rate_limit(50);
+    let size = 25;
+    let w = serve_workspace(&fake, "ws1", size);
+    // A 503 and a slow page on the way: retried and waited for, each page still stored once.
+    fake.fail_next("GET", "/api/v1/workspaces/ws1/projects", Fault::Status(503), 1);
+    fake.fail_next("GET", "/api/v1/workspaces/ws1/tags", Fault::Delay(Duration::from_millis(700)), 1);
+    let gw = gateway(bootstrap_config(config_for(backend).await, size), &fake).await;
+    install(&gw, &fake, "ws1").await;
+    let s = wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
+
+    // Every row exactly once in the snapshot.
+    assert_eq!(snapshot_counts(&gw, "ws1").await, w.rows_by_entity_type(), "snapshot rows per entity type");
+    // Every page fetched once; as many requests as the minimum (the 503 aside).
+    let fetches = page_fetches(&fake, "ws1");
+    let twice: Vec<_> = fetches.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "pages fetched more than once: {twice:?}");
+    let answered: usize = fetches.values().sum();
+    assert_eq!(answered, w.min_requests(), "requests answered versus the minimum");
+    let injected = fake.requests().iter().filter(|r| r.status == 503).count();
+    assert_eq!(injected, 1);
+    assert!(fake.max_per_second("ws1") <= 50, "at most 50 requests in any second, saw {}", fake.max_per_second("ws1"));
+    assert_eq!(fake.requests().iter().filter(|r| r.status == 429).count(), 0, "no 429 at the platform's limit");
+    assert!(fake.requests().iter().all(|r| r.header("x-addon-token").is_some()), "acts with the installation token");
+
+    // Paged with the largest size: the contract's maximum where it has one.
+    let policies = fake.requests().into_iter().find(|r| r.path.ends_with("/time-off/policies")).expect("policies read");
+    assert_eq!(policies.query_param("page-size").as_deref(), Some("200"));
+    let projects = fake.requests().into_iter().find(|r| r.path.ends_with("/projects") && r.status == 200).expect("projects read");
+    assert_eq!(projects.query_param("page-size").as_deref(), Some("25"));
+
+    // The status: per operation, every item done, the skipped ones with reasons.
+    let ops = s["operations"].as_array().expect("operations");
+    assert!(ops.iter().all(|o| o["pending"] == json!(0) && o["failed"] == json!(0)), "{ops:#?}");
+    let tasks = ops.iter().find(|o| o["operation"] == json!("getTasks")).expect("tasks");
+    assert_eq!(tasks["items"].as_u64(), Some(w.lists.iter().filter(|l| l.step.operation.id == "getTasks").count() as u64));
+    assert!(s["skipped"].as_array().expect("skipped").iter().any(|k| k["operation"] == json!("getAllAssignments")
+        && k["reason"].as_str().is_some_and(|r| r.contains("start"))));
+    // Calls, as the run counts them: the 503 was retried inside the client's call.
+    assert_eq!(s["requests"].as_u64(), Some(answered as u64), "calls made by the run");
+
+    // A re-run updates rather than duplicates.
+    let r = gw.http.post(gw.url("/bootstrap/ws1?mode=restart")).header("x-addon-token", admin_token(&gw, "ws1", "OWNER")).send().await.expect("post");
+    assert_eq!(r.status(), 202);
+    wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
+    assert_eq!(snapshot_counts(&gw, "ws1").await, w.rows_by_entity_type());
+    let m = gw.metrics().await;
+    assert!(support::metric(&m, "gateway_bootstrap_runs_total{outcome=\"done\"}") >= 2.0, "{m}");
+    assert!(support::metric(&m, "gateway_bootstrap_rows_total{entity_type=\"task\"}") > 0.0);
+}
+
+async fn a_killed_run_resumes_at_the_next_page(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let size = 25;
+    let w = serve_workspace(&fake, "ws1", size);
+    // Slow enough to be killed midway, at 10 pages per second.
+    fake.enforce_rate_limit(10);
+    let config = bootstrap_config(config_for(backend).await, size);
+    let first = gateway(config.clone(), &fake).await;
+    install(&first, &fake, "ws1").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let stored_before_kill = loop {
+        let items = first.state.bootstrap.items("ws1").await.expect("items");
+        let pages: i64 = items.iter().map(|i| i.pages).sum();
+        if pages >= 15 {
+            break items;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no progress: {items:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // As a kill: every task of the instance stops where it is.
+    first.server.abort();
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let requests_at_kill = fake.requests().len();
+    fake.disable_rate_limit();
+
+    let second = gateway(config, &fake).await;
+    let s = wait_for_state(&second, "ws1", "done", Duration::from_secs(60)).await;
+    assert_eq!(snapshot_counts(&second, "ws1").await, w.rows_by_entity_type(), "no row lost or duplicated");
+    // Pages stored before the kill were not fetched again after it.
+    let after: Vec<_> = fake.requests().into_iter().skip(requests_at_kill).filter(|r| r.status == 200).collect();
+    for item in stored_before_kill.iter().filter(|i| i.pages > 0) {
+        let path_of_item = w
+            .lists
+            .iter()
+            .find(|l| l.step.operation.id == item.operation && l.parent_id == item.parent_id)
+            .map(|l| l.full_path.clone())
+            .expect("the item's list");
+        let first_page = item.next_page - item.pages;
+        for page in first_page..item.next_page {
+            let again = after.iter().filter(|r| r.path == path_of_item && r.query_param("page").as_deref() == Some(&page.to_string())).count();
+            assert_eq!(again, 0, "{} page {page} was stored before the kill and fetched again", item.item);
+        }
+    }
+    assert!(s["requests"].as_u64().unwrap_or(0) > 0);
+}
+
+async fn several_instances_share_workspaces_and_fetch_each_page_once() {
+    let fake = FakeClockify::start().await;
+    fake.enforce_rate_limit(50);
+    let size = 50;
+    let spaces: Vec<Workspace> = ["wa", "wb", "wc", "wd"].iter().map(|ws| serve_workspace(&fake, ws, size)).collect();
+    let config = bootstrap_config(config_for(Backend::Postgres).await, size);
+    let a = gateway(config.clone(), &fake).await;
+    let b = gateway(config, &fake).await;
+    for w in &spaces {
+        install(if w.ws.as_str() < "wc" { &a } else { &b }, &fake, &w.ws).await;
+    }
+    for w in &spaces {
+        wait_for_state(&a, &w.ws, "done", Duration::from_secs(90)).await;
+        let fetches = page_fetches(&fake, &w.ws);
+        let twice: Vec<_> = fetches.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "{}: pages fetched more than once: {twice:?}", w.ws);
+        assert_eq!(fetches.values().sum::<usize>(), w.min_requests(), "{}", w.ws);
+        assert_eq!(snapshot_counts(&a, &w.ws).await, w.rows_by_entity_type(), "{}", w.ws);
+        assert!(fake.max_per_second(&w.ws) <= 50, "{}: {} in one second", w.ws, fake.max_per_second(&w.ws));
+    }
+    // Each instance runs at most two workspaces at once, so both took a share.
+    for gw in [&a, &b] {
+        assert!(support::metric(&gw.metrics().await, "gateway_bootstrap_runs_total{outcome=\"done\"}") >= 1.0, "an instance ran no bootstrap");
+    }
+}
+
+async fn a_far_lower_limit_slows_the_run_down_without_failing_it(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let size = 10;
+    let w = serve_workspace(&fake, "ws1", size);
+    // Far below the documented 50 per second: 429 is the normal case.
+    fake.enforce_rate_limit(20);
+    let gw = gateway(bootstrap_config(config_for(backend).await, size), &fake).await;
+    install(&gw, &fake, "ws1").await;
+    let s = wait_for_state(&gw, "ws1", "done", Duration::from_secs(90)).await;
+    assert_eq!(snapshot_counts(&gw, "ws1").await, w.rows_by_entity_type());
+    let refused = fake.requests().iter().filter(|r| r.status == 429).count();
+    assert!(refused > 0, "the fake's limit was never hit; the test proves nothing");
+    let answered = fake.requests().iter().filter(|r| r.status == 200).count();
+    assert_eq!(answered, w.min_requests(), "each page once despite the 429s");
+    // Slowing down, not spinning: the budget settles near the real limit.
+    assert!(refused * 4 < answered, "{refused} refusals for {answered} pages");
+    println!("{refused} refusals for {answered} pages");
+    assert_eq!(s["failedItems"], json!([]));
+}
+
+async fn the_page_guard_marks_a_list_truncated(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let size = 10;
+    let w = serve_workspace(&fake, "ws1", size);
+    let mut c = bootstrap_config(config_for(backend).await, size);
+    c.bootstrap_max_pages = 2;
+    let gw = gateway(c, &fake).await;
+    install(&gw, &fake, "ws1").await;
+    let s = wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
+    let projects = s["operations"].as_array().and_then(|o| o.iter().find(|o| o["operation"] == json!("getProjects")).cloned()).expect("projects");
+    assert_eq!(projects["truncated"], json!(1), "{projects}");
+    assert_eq!(projects["pages"], json!(2));
+    assert_eq!(projects["rows"], json!(20));
+    let served = w.lists.iter().find(|l| l.step.operation.id == "getProjects").map(|l| l.rows).unwrap_or(0);
+    assert!(served > 20, "the fixture must have more than two pages");
+    assert_eq!(fake.count("GET", "/api/v1/workspaces/ws1/projects"), 2);
+}
+
+async fn only_the_workspace_admins_control_it_and_the_snapshot_pages(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let size = 25;
+    let w = serve_workspace(&fake, "ws1", size);
+    let gw = gateway(bootstrap_config(config_for(backend).await, size), &fake).await;
+    install(&gw, &fake, "ws1").await;
+    wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
+    let routes = [("POST", "/bootstrap/ws1"), ("DELETE", "/bootstrap/ws1"), ("GET", "/bootstrap/ws1/status"), ("GET", "/bootstrap/ws1/entities/project")];
+    for (method, path) in routes {
+        let send = |token: Option<String>| {
+            let mut r = gw.http.request(method.parse().expect("method"), gw.url(path));
+            if let Some(t) = token {
+                r = r.header("x-addon-token", t);
+            }
+            r.send()
+        };
+        assert_eq!(send(None).await.expect("send").status(), 401, "{method} {path} without a token");
+        assert_eq!(send(Some(admin_token(&gw, "ws1", "TEAM_MANAGER"))).await.expect("send").status(), 403, "{method} {path} as a non-admin");
+        assert_eq!(send(Some(admin_token(&gw, "other", "OWNER"))).await.expect("send").status(), 401, "{method} {path} with another workspace's token");
+    }
+    // Pages through the stored projects, in id order, without gaps or repeats.
+    let total = w.lists.iter().find(|l| l.step.operation.id == "getProjects").map(|l| l.rows).expect("projects");
+    let mut seen: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = gw.url("/bootstrap/ws1/entities/project?limit=20");
+        if let Some(a) = &after {
+            url.push_str(&format!("&after={a}"));
+        }
+        let page: Value = gw.http.get(url).header("x-addon-token", admin_token(&gw, "ws1", "WORKSPACE_ADMIN")).send().await.expect("get").json().await.expect("json");
+        for e in page["items"].as_array().expect("items") {
+            assert_eq!(e["body"]["id"], e["id"]);
+            seen.push(e["id"].as_str().expect("id").to_owned());
+        }
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted, seen);
+    assert_eq!(seen.len(), total);
+    let bad = gw.http.get(gw.url("/bootstrap/ws1/entities/project?limit=0")).header("x-addon-token", admin_token(&gw, "ws1", "OWNER")).send().await.expect("get");
+    assert_eq!(bad.status(), 400);
+    // Nothing to cancel once done; a queued run can be cancelled.
+    let token = admin_token(&gw, "ws1", "OWNER");
+    assert_eq!(gw.http.delete(gw.url("/bootstrap/ws1")).header("x-addon-token", &token).send().await.expect("delete").status(), 404);
+    assert_eq!(gw.http.post(gw.url("/bootstrap/unknown")).header("x-addon-token", admin_token(&gw, "unknown", "OWNER")).send().await.expect("post").status(), 404);
+}
+
+on_both_backends! {
+    a_workspace_is_read_completely_with_the_fewest_requests => a_workspace_is_read_completely_with_the_fewest_requests;
+    a_killed_run_resumes_at_the_next_page => a_killed_run_resumes_at_the_next_page;
+    a_far_lower_limit_slows_the_run_down_without_failing_it => a_far_lower_limit_slows_the_run_down_without_failing_it;
+    the_page_guard_marks_a_list_truncated => the_page_guard_marks_a_list_truncated;
+    only_the_workspace_admins_control_it_and_the_snapshot_pages => only_the_workspace_admins_control_it_and_the_snapshot_pages;
+}
+
+#[tokio::test]
+async fn postgres_several_instances_share_workspaces_and_fetch_each_page_once() {
+    several_instances_share_workspaces_and_fetch_each_page_once().await;
+}
