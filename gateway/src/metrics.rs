@@ -4,6 +4,7 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
@@ -22,6 +23,9 @@ pub struct Metrics {
     pub bootstrap_rows: Family<Labels, Counter>,
     pub bootstrap_requests: Family<Labels, Counter>,
     pub bootstrap_runs: Family<Labels, Counter>,
+    pub dead_letters: Family<Labels, Gauge>,
+    pub replays: Family<Labels, Counter>,
+    pub reregistrations: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -45,6 +49,9 @@ impl Default for Metrics {
         let bootstrap_rows = Family::<Labels, Counter>::default();
         let bootstrap_requests = Family::<Labels, Counter>::default();
         let bootstrap_runs = Family::<Labels, Counter>::default();
+        let dead_letters = Family::<Labels, Gauge>::default();
+        let replays = Family::<Labels, Counter>::default();
+        let reregistrations = Family::<Labels, Counter>::default();
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -61,6 +68,9 @@ impl Default for Metrics {
         registry.register("bootstrap_rows", "Bootstrap rows stored, by entity type", bootstrap_rows.clone());
         registry.register("bootstrap_requests", "Bootstrap requests to Clockify by outcome (ok, throttled, error)", bootstrap_requests.clone());
         registry.register("bootstrap_runs", "Finished bootstrap runs by outcome (done, failed)", bootstrap_runs.clone());
+        registry.register("dead_letters", "Dead deliveries per workspace (read from the database at each scrape)", dead_letters.clone());
+        registry.register("delivery_replays", "Deliveries an operator replayed, by outcome (replayed, skipped, failed)", replays.clone());
+        registry.register("webhook_reregistrations", "Re-registration runs an operator started, by outcome", reregistrations.clone());
         Self {
             registry,
             http_requests,
@@ -75,6 +85,9 @@ impl Default for Metrics {
             bootstrap_rows,
             bootstrap_requests,
             bootstrap_runs,
+            dead_letters,
+            replays,
+            reregistrations,
         }
     }
 }
@@ -112,6 +125,22 @@ impl Metrics {
 
     pub fn bootstrap_run(&self, outcome: &'static str) {
         self.bootstrap_runs.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    /// Sets the dead-letter gauges to `counts`; workspaces no longer listed drop to 0.
+    pub fn set_dead_letters(&self, counts: &[(String, i64)]) {
+        self.dead_letters.clear();
+        for (ws, n) in counts {
+            self.dead_letters.get_or_create(&vec![("workspace_id", ws.clone())]).set(*n);
+        }
+    }
+
+    pub fn replay(&self, outcome: &'static str, n: usize) {
+        self.replays.get_or_create(&vec![("outcome", outcome.to_owned())]).inc_by(n as u64);
+    }
+
+    pub fn reregistration(&self, outcome: &'static str) {
+        self.reregistrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn render(&self) -> String {

@@ -112,6 +112,53 @@ pub async fn register_pending(state: &AppState, workspace_id: &str) -> Result<Re
     Ok(report)
 }
 
+/// What an operator's re-registration did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReregistrationReport {
+    /// Events that were missing or failed and were tried again.
+    pub retried: Vec<String>,
+    /// Events whose webhook Clockify has: left alone.
+    pub unchanged: Vec<String>,
+    pub outcome: RegistrationReport,
+    /// Set when Clockify could not be reached; the background job goes on.
+    pub deferred: Option<String>,
+}
+
+/// Re-runs registration for the REST events that failed, are still pending,
+/// or whose webhook Clockify no longer has; idempotent (what Clockify has
+/// is adopted, never created twice).
+pub async fn reregister(state: &AppState, workspace_id: &str) -> Result<ReregistrationReport, GatewayError> {
+    let rows: Vec<_> = state.installations.webhook_tokens(workspace_id).await?.into_iter().filter(|r| r.source == "rest").collect();
+    let client = crate::clockify::installation_client(state, workspace_id).await?;
+    let on_clockify: Option<Vec<String>> = match client.get_webhooks().workspace_id(workspace_id).send().await {
+        Ok(r) => Some(r.into_inner().webhooks.into_iter().filter_map(|w| w.id).collect()),
+        Err(e) => {
+            tracing::warn!(workspace_id, reason = %reason(&ClockifyError::from(e)), "cannot list webhooks; re-registering failed ones only");
+            None
+        }
+    };
+    let mut report = ReregistrationReport::default();
+    for r in rows {
+        let lost = r.state == "active"
+            && on_clockify.as_ref().is_some_and(|ids| r.webhook_id.as_ref().is_none_or(|id| !ids.contains(id)));
+        if lost || r.state == "failed" || r.state == "pending" {
+            report.retried.push(r.event);
+        } else {
+            report.unchanged.push(r.event);
+        }
+    }
+    state.installations.requeue_registrations(workspace_id, &report.retried).await?;
+    match register_pending(state, workspace_id).await {
+        Ok(outcome) => report.outcome = outcome,
+        Err(Transient(why)) => {
+            state.installations.queue_registration_job(workspace_id).await?;
+            state.jobs_signal.wake();
+            report.deferred = Some(why);
+        }
+    }
+    Ok(report)
+}
+
 fn request_for(workspace_id: &str, event: &str, url: &str) -> Result<types::CreateWebhookRequestV1, String> {
     let webhook_event: types::CreateWebhookRequestV1WebhookEvent =
         event.parse().map_err(|_| format!("`{event}` is not a webhook event of the contract"))?;

@@ -434,6 +434,26 @@ impl FakeClockify {
         st.windows.clear();
     }
 
+    /// Keep `workspace`'s webhooks as a resource: `createWebhook` adds one
+    /// with a fresh id (`wh1`, `wh2`, ...) and token, `getWebhooks` lists
+    /// them, `deleteWebhook` removes one. Takes precedence over routes
+    /// registered with [`on`](Self::on) for those paths.
+    pub fn serve_webhooks(&self, workspace: &str) {
+        self.inner.lock().webhooks.entry(workspace.to_owned()).or_default();
+    }
+
+    /// The webhooks the fake holds for `workspace`.
+    pub fn webhooks(&self, workspace: &str) -> Vec<Value> {
+        self.inner.lock().webhooks.get(workspace).cloned().unwrap_or_default()
+    }
+
+    /// Forget a webhook, as if Clockify had lost or an admin had deleted it.
+    pub fn lose_webhook(&self, workspace: &str, id: &str) {
+        if let Some(list) = self.inner.lock().webhooks.get_mut(workspace) {
+            list.retain(|w| w.get("id").and_then(Value::as_str) != Some(id));
+        }
+    }
+
     /// Everything received, in arrival order (rejected requests included).
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner
@@ -512,6 +532,10 @@ struct St {
     windows: HashMap<String, VecDeque<Instant>>,
     next_id: u64,
     requests: Vec<(u64, Recorded)>,
+    /// Workspaces whose webhooks the fake keeps as a resource (see
+    /// [`FakeClockify::serve_webhooks`]), with the webhooks created.
+    webhooks: HashMap<String, Vec<Value>>,
+    next_webhook: u64,
 }
 
 impl St {
@@ -758,10 +782,58 @@ fn page_slice(items: &[Value], page_index: usize, size: usize) -> (&[Value], boo
     (&items[start..end], end >= items.len())
 }
 
-fn route(st: &St, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
+/// `GET|POST /v1/workspaces/{ws}/webhooks` and `DELETE .../webhooks/{id}`
+/// for a workspace whose webhooks the fake keeps.
+fn webhooks_route(st: &mut St, method: &str, rest: &str, body: &[u8]) -> Option<Reply> {
+    let tail = rest.strip_prefix("/v1/workspaces/")?;
+    let (ws, tail) = tail.split_once('/')?;
+    if !st.webhooks.contains_key(ws) {
+        return None;
+    }
+    let ws = ws.to_owned();
+    match (method, tail.strip_prefix("webhooks")?) {
+        ("GET", "") => {
+            let list = st.webhooks.get(&ws).cloned().unwrap_or_default();
+            Some(Reply::json(200, json!({ "webhooks": list, "workspaceWebhookCount": list.len() })))
+        }
+        ("POST", "") => {
+            let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            st.next_webhook += 1;
+            let id = format!("wh{}", st.next_webhook);
+            let created = json!({
+                "id": id,
+                "authToken": format!("token-of-{id}"),
+                "name": req.get("name").cloned().unwrap_or(Value::Null),
+                "url": req.get("url").cloned().unwrap_or(Value::Null),
+                "webhookEvent": req.get("webhookEvent").cloned().unwrap_or(Value::Null),
+                "triggerSource": req.get("triggerSource").cloned().unwrap_or(json!([])),
+                "triggerSourceType": req.get("triggerSourceType").cloned().unwrap_or(Value::Null),
+                "enabled": true,
+                "workspaceId": ws,
+            });
+            st.webhooks.entry(ws).or_default().push(created.clone());
+            Some(Reply::json(201, created))
+        }
+        ("DELETE", id) if id.starts_with('/') => {
+            let id = &id[1..];
+            let list = st.webhooks.entry(ws).or_default();
+            let before = list.len();
+            list.retain(|w| w.get("id").and_then(Value::as_str) != Some(id));
+            Some(if list.len() < before { Reply::json(200, json!({ "id": id })) } else { Reply::error(404, "Webhook not found") })
+        }
+        _ => None,
+    }
+}
+
+fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
     let Some((group, rest)) = split_group(path) else {
         return Reply::error(404, "No static resource");
     };
+    if group == "api"
+        && let Some(reply) = webhooks_route(st, method, rest, body)
+    {
+        return reply;
+    }
     let key = (group.to_owned(), method.to_owned(), rest.to_owned());
     match st.routes.get(&key) {
         None => Reply::error(404, "No static resource"),

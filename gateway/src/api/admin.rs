@@ -3,12 +3,13 @@
 //! `workspaceRole` is OWNER or WORKSPACE_ADMIN.
 
 use poem_openapi::auth::ApiKey;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, payload::Json};
 use serde_json::Value;
 
 use crate::error::{ApiError, GatewayError};
 use crate::state::AppState;
+use crate::store::{LogFilter, handler_state};
 use crate::token::{Expect, Expectation};
 
 /// A Clockify user token (the iframe's `auth_token`).
@@ -131,5 +132,280 @@ impl AdminApi {
             webhooks,
             deliveries: DeliveryCounts { pending: c.pending, done: c.done, dead: c.dead },
         })))
+    }
+}
+
+/// Marks a key whose value must not be shown: tokens, secrets, passwords,
+/// keys, signatures, credentials.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase().replace(['-', '_'], "");
+    ["token", "secret", "password", "passwd", "apikey", "authorization", "signature", "credential", "privatekey", "cookie"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+/// The body with every secret-looking member's value replaced by `***`.
+pub fn redact_secrets(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(&k) && !v.is_null() { Value::String("***".into()) } else { redact_secrets(v) };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact_secrets).collect()),
+        other => other,
+    }
+}
+
+#[derive(poem_openapi::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[oai(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Received, not handled yet.
+    Pending,
+    /// The handler failed; another attempt is due.
+    Retrying,
+    Done,
+    /// The handler failed `WEBHOOK_MAX_ATTEMPTS` times.
+    Dead,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Retrying => "retrying",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: String,
+    pub event: String,
+    /// `pending`, `retrying`, `done` or `dead`.
+    pub status: String,
+    pub attempts: i64,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    pub handled_at: Option<i64>,
+    pub last_error: Option<String>,
+    /// The body as received, with secret-looking fields shown as `***`.
+    pub body: Value,
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct DeliveryPage {
+    pub items: Vec<DeliveryView>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    pub next: Option<String>,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum DeliveriesResponse {
+    #[oai(status = 200)]
+    Ok(Json<DeliveryPage>),
+}
+
+/// Which deliveries to replay: `ids`, or everything the filter matches (at
+/// most 1,000). Handled deliveries are skipped unless `force`.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct ReplayRequest {
+    pub ids: Option<Vec<String>>,
+    pub event: Option<String>,
+    pub status: Option<DeliveryStatus>,
+    /// Received at or after, Unix milliseconds.
+    pub from: Option<i64>,
+    /// Received before, Unix milliseconds.
+    pub to: Option<i64>,
+    #[oai(default)]
+    pub force: bool,
+}
+
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct ReplayResult {
+    pub replayed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// The ids in each group.
+    pub details: ReplayDetails,
+}
+
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct ReplayDetails {
+    pub replayed: Vec<String>,
+    pub skipped: Vec<String>,
+    /// Ids that are not deliveries of this workspace.
+    pub failed: Vec<String>,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum ReplayResponse {
+    #[oai(status = 200)]
+    Ok(Json<ReplayResult>),
+}
+
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct ReregistrationResult {
+    /// Events that were missing on Clockify or had failed, tried again.
+    pub retried: Vec<String>,
+    /// Events whose webhook Clockify has, left alone.
+    pub unchanged: Vec<String>,
+    pub registered: Vec<String>,
+    /// Found on Clockify for our URL and adopted instead of created again.
+    pub adopted: Vec<String>,
+    pub failed: Vec<WebhookFailure>,
+    /// Why some are left to the background job (Clockify unreachable, 429).
+    pub deferred: Option<String>,
+}
+
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct WebhookFailure {
+    pub event: String,
+    pub reason: String,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum ReregistrationResponse {
+    #[oai(status = 200)]
+    Ok(Json<ReregistrationResult>),
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, &str), GatewayError> {
+    cursor
+        .split_once(':')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id)))
+        .ok_or_else(|| GatewayError::BadRequest(format!("before: `{cursor}` is not a cursor this endpoint returned")))
+}
+
+#[OpenApi(tag = "super::Tag::Admin")]
+impl AdminOperationsApi {
+    /// Re-runs REST webhook registration for the events whose webhook failed
+    /// or that Clockify no longer has. Idempotent: what Clockify has is
+    /// adopted, never created twice.
+    #[oai(path = "/admin/installations/:workspace_id/webhooks/reregister", method = "post")]
+    async fn reregister(&self, auth: AddonUserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
+        let ws = workspace_id.0;
+        authorize_admin(&self.state, &auth, &ws, "admin")?;
+        let report = crate::registration::reregister(&self.state, &ws).await?;
+        self.state.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
+        tracing::info!(target: "audit", event = "webhooks_reregistered", workspace_id = %ws, retried = report.retried.len(), "re-registration requested");
+        Ok(ReregistrationResponse::Ok(Json(ReregistrationResult {
+            retried: report.retried,
+            unchanged: report.unchanged,
+            registered: report.outcome.registered,
+            adopted: report.outcome.adopted,
+            failed: report.outcome.failed.into_iter().map(|(event, reason)| WebhookFailure { event, reason }).collect(),
+            deferred: report.deferred,
+        })))
+    }
+
+    /// The delivery log, newest first, with each delivery's handler state
+    /// and attempts; bodies with secret-looking fields redacted.
+    #[oai(path = "/admin/deliveries/:workspace_id", method = "get")]
+    #[allow(clippy::too_many_arguments)]
+    async fn deliveries(
+        &self,
+        auth: AddonUserToken,
+        workspace_id: Path<String>,
+        event: Query<Option<String>>,
+        status: Query<Option<DeliveryStatus>>,
+        /// Received at or after, Unix milliseconds.
+        from: Query<Option<i64>>,
+        /// Received before, Unix milliseconds.
+        to: Query<Option<i64>>,
+        /// The `next` of the previous page.
+        before: Query<Option<String>>,
+        /// Entries per page, 1 to 500 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "500")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<DeliveriesResponse, ApiError> {
+        let ws = workspace_id.0;
+        authorize_admin(&self.state, &auth, &ws, "admin")?;
+        let filter = LogFilter { event: event.0, status: status.0.map(|s| s.as_str().to_owned()), from: from.0, to: to.0 };
+        let cursor = before.0.as_deref().map(parse_cursor).transpose()?;
+        let limit = i64::from(limit.0.unwrap_or(50));
+        let mut rows = self.state.delivery_log.list(&ws, &filter, cursor, limit + 1).await.map_err(GatewayError::from)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next = if more { rows.last().map(|r| format!("{}:{}", r.received_at, r.id)) } else { None };
+        let items = rows
+            .into_iter()
+            .map(|r| DeliveryView {
+                status: handler_state(&r.state).to_owned(),
+                body: redact_secrets(serde_json::from_str(&r.body).unwrap_or(Value::Null)),
+                id: r.id,
+                event: r.event,
+                attempts: r.attempts,
+                received_at: r.received_at,
+                handled_at: r.handled_at,
+                last_error: r.last_error,
+            })
+            .collect();
+        Ok(DeliveriesResponse::Ok(Json(DeliveryPage { items, next })))
+    }
+
+    /// Replays deliveries through the inbox: dead ones always, handled ones
+    /// only with `force`; the answer says how many were replayed, skipped
+    /// and failed.
+    #[oai(path = "/admin/deliveries/:workspace_id/replay", method = "post")]
+    async fn replay(&self, auth: AddonUserToken, workspace_id: Path<String>, body: Json<ReplayRequest>) -> Result<ReplayResponse, ApiError> {
+        let ws = workspace_id.0;
+        authorize_admin(&self.state, &auth, &ws, "admin")?;
+        let req = body.0;
+        if req.ids.is_none() && req.event.is_none() && req.status.is_none() && req.from.is_none() && req.to.is_none() {
+            return Err(GatewayError::BadRequest("name `ids` or at least one filter (event, status, from, to)".into()).into());
+        }
+        let filter = LogFilter { event: req.event, status: req.status.map(|s| s.as_str().to_owned()), from: req.from, to: req.to };
+        let r = self.state.delivery_log.replay(&ws, req.ids.as_deref(), &filter, req.force).await.map_err(GatewayError::from)?;
+        self.state.metrics.replay("replayed", r.replayed.len());
+        self.state.metrics.replay("skipped", r.skipped.len());
+        self.state.metrics.replay("failed", r.failed.len());
+        if !r.replayed.is_empty() {
+            self.state.inbox.wake();
+        }
+        tracing::info!(target: "audit", event = "deliveries_replayed", workspace_id = %ws, replayed = r.replayed.len(), skipped = r.skipped.len(), force = req.force, "replay requested");
+        Ok(ReplayResponse::Ok(Json(ReplayResult {
+            replayed: r.replayed.len(),
+            skipped: r.skipped.len(),
+            failed: r.failed.len(),
+            details: ReplayDetails { replayed: r.replayed, skipped: r.skipped, failed: r.failed },
+        })))
+    }
+}
+
+/// Operator actions on an installation's webhooks and deliveries.
+pub struct AdminOperationsApi {
+    pub state: AppState,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_looking_members_are_redacted_at_any_depth() {
+        let body = json!({
+            "id": "p1",
+            "authToken": "eyJ...",
+            "settings": { "api_key": "k", "Client-Secret": "s", "name": "ok" },
+            "list": [{ "password": "p", "tokens": null }],
+        });
+        assert_eq!(
+            redact_secrets(body),
+            json!({
+                "id": "p1",
+                "authToken": "***",
+                "settings": { "api_key": "***", "Client-Secret": "***", "name": "ok" },
+                "list": [{ "password": "***", "tokens": null }],
+            })
+        );
     }
 }

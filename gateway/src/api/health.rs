@@ -59,6 +59,11 @@ impl HealthApi {
     /// Prometheus metrics.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> MetricsResponse {
+        // Dead letters are shared by every instance, so they are counted in
+        // the database; a scrape during an outage keeps the last figures.
+        if let Ok(counts) = self.state.delivery_log.dead_counts().await {
+            self.state.metrics.set_dead_letters(&counts);
+        }
         MetricsResponse::Ok(PlainText(self.state.metrics.render()))
     }
 }

@@ -9,7 +9,7 @@ mod lifecycle;
 mod manifest;
 mod webhooks;
 
-pub use admin::AdminApi;
+pub use admin::{AdminApi, AdminOperationsApi};
 pub use bootstrap::BootstrapApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
 pub use lifecycle::{LifecycleApi, LifecycleAuth};
@@ -39,7 +39,7 @@ pub enum Tag {
     Bootstrap,
 }
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, BootstrapApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, BootstrapApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
@@ -49,6 +49,7 @@ pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
         LifecycleApi { state: state.clone() },
         WebhookApi { state: state.clone() },
         AdminApi { state: state.clone() },
+        AdminOperationsApi { state: state.clone() },
         BootstrapApi { state: state.clone() },
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))

@@ -200,6 +200,36 @@ impl InstallationStore {
         Ok(())
     }
 
+    /// Puts REST webhooks back to `pending` (failed ones, or ones Clockify no
+    /// longer has).
+    pub async fn requeue_registrations(&self, workspace_id: &str, events: &[String]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        for event in events {
+            sqlx::query(
+                "UPDATE webhook_tokens SET state = 'pending', failure = NULL, updated_at = $3 \
+                 WHERE workspace_id = $1 AND event = $2 AND source = 'rest'",
+            )
+            .bind(workspace_id)
+            .bind(event)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Leaves the pending registrations to the background job.
+    pub async fn queue_registration_job(&self, workspace_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        super::jobs::enqueue_in(&mut tx, "register_webhooks", workspace_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// `(event, webhook id)` of every webhook registered through REST.
     pub async fn registered_webhooks(&self, workspace_id: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query("SELECT event, webhook_id FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND webhook_id IS NOT NULL")
