@@ -18,6 +18,7 @@ pub struct Metrics {
     pub webhook_deliveries: Family<Labels, Counter>,
     pub webhook_handled: Family<Labels, Counter>,
     pub registrations: Family<Labels, Counter>,
+    pub explorer_calls: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -37,6 +38,8 @@ impl Default for Metrics {
         let webhook_deliveries = Family::<Labels, Counter>::default();
         let webhook_handled = Family::<Labels, Counter>::default();
         let registrations = Family::<Labels, Counter>::default();
+        let explorer_calls = Family::<Labels, Counter>::default();
+        registry.register("explorer_calls", "API explorer calls by operation and status (Clockify's, or the refusal's)", explorer_calls.clone());
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -49,7 +52,7 @@ impl Default for Metrics {
         );
         registry.register("webhook_handled", "Handler runs by event and outcome (done, retrying, dead)", webhook_handled.clone());
         registry.register("webhook_registrations", "REST webhook registrations by outcome (registered, failed: e.g. the platform's limit)", registrations.clone());
-        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries, webhook_handled, registrations }
+        Self { registry, http_requests, auth_failures, lifecycle, rate_limited, payload_too_large, webhook_deliveries, webhook_handled, registrations, explorer_calls }
     }
 }
 
@@ -73,6 +76,10 @@ impl Metrics {
 
     pub fn registration(&self, outcome: &'static str) {
         self.registrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn explorer_call(&self, operation: &str, status: String) {
+        self.explorer_calls.get_or_create(&vec![("operation", operation.to_owned()), ("status", status)]).inc();
     }
 
     pub fn render(&self) -> String {

@@ -3,12 +3,14 @@
 //! types, problems as one typed error.
 
 mod admin;
+mod explorer;
 mod health;
 mod lifecycle;
 mod manifest;
 mod webhooks;
 
 pub use admin::AdminApi;
+pub use explorer::ExplorerApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
 pub use lifecycle::{LifecycleApi, LifecycleAuth};
 pub use manifest::{ManifestApi, served_manifest};
@@ -33,9 +35,11 @@ pub enum Tag {
     Webhooks,
     /// For a workspace's owner and admins.
     Admin,
+    /// Any operation of Clockify's API, validated against the contract, with the caller's token.
+    Explorer,
 }
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, ExplorerApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
@@ -45,6 +49,7 @@ pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
         LifecycleApi { state: state.clone() },
         WebhookApi { state: state.clone() },
         AdminApi { state: state.clone() },
+        ExplorerApi::new(state.clone()),
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
 }
