@@ -76,10 +76,11 @@ fn variant(id: &str) -> Ident {
     Ident::new(&id.to_upper_camel_case(), Span::call_site())
 }
 
-fn arm(f: &OperationFacts, setters: &Setters) -> Result<TokenStream> {
+/// The match arm and the per-operation function it calls.
+fn arm(f: &OperationFacts, setters: &Setters) -> Result<(TokenStream, TokenStream)> {
     let v = variant(&f.id);
     if f.is_multipart() {
-        return Ok(quote!(Operation::#v => Err(DispatchError::Multipart(MultipartOperation::#v)),));
+        return Ok((quote!(Operation::#v => Box::pin(std::future::ready(Err(DispatchError::Multipart(MultipartOperation::#v)))),), quote!()));
     }
     let builder = f.id.to_upper_camel_case();
     let known = setters
@@ -119,13 +120,19 @@ fn arm(f: &OperationFacts, setters: &Setters) -> Result<TokenStream> {
         return Err(CodegenError::op(&f.id, format!("SDK builder `{builder}` has setters no parameter explains: {unexplained:?}")));
     }
     let method = Ident::new(&rust_name(&f.id), Span::call_site());
-    Ok(quote! {
-        Operation::#v => {
-            let mut b = client.#method();
-            #(#steps)*
-            Ok(finish(b.send().await))
-        }
-    })
+    let call = Ident::new(&format!("call_{}", rust_name(&f.id)), Span::call_site());
+    let doc = format!("`{}` with the explorer's arguments.", f.id);
+    Ok((
+        quote!(Operation::#v => Box::pin(#call(client, args)),),
+        quote! {
+            #[doc = #doc]
+            async fn #call(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+                let mut b = client.#method();
+                #(#steps)*
+                Ok(finish(b.send().await))
+            }
+        },
+    ))
 }
 
 pub fn generate(sdk: &str, facts: &[OperationFacts]) -> Result<String> {
@@ -135,7 +142,8 @@ pub fn generate(sdk: &str, facts: &[OperationFacts]) -> Result<String> {
     let count = facts.len();
     let index = 0..count;
     let multipart: Vec<Ident> = facts.iter().filter(|f| f.is_multipart()).map(|f| variant(&f.id)).collect();
-    let arms = facts.iter().map(|f| arm(f, &setters)).collect::<Result<Vec<_>>>()?;
+    let (arms, calls): (Vec<TokenStream>, Vec<TokenStream>) =
+        facts.iter().map(|f| arm(f, &setters)).collect::<Result<Vec<_>>>()?.into_iter().unzip();
     let tokens = quote! {
         use clockify_client::Client;
 
@@ -174,12 +182,19 @@ pub fn generate(sdk: &str, facts: &[OperationFacts]) -> Result<String> {
         }
 
         /// Calls `op` through the typed client with `args`, each argument
-        /// deserialized into its generated type first.
-        pub async fn dispatch(client: &Client, op: Operation, args: &Args) -> Result<Sent, DispatchError> {
+        /// deserialized into its generated type first. Each operation's call
+        /// is its own boxed future, so no stack frame holds all of them.
+        pub fn dispatch<'a>(
+            client: &'a Client,
+            op: Operation,
+            args: &'a Args,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Sent, DispatchError>> + Send + 'a>> {
             match op {
                 #(#arms)*
             }
         }
+
+        #(#calls)*
     };
     crate::render::format_tokens("explorer_dispatch.rs", tokens)
 }

@@ -260,8 +260,9 @@ fn guard(allowed: Arc<[HostPort]>, template: &'static str) -> clockify_client::e
         if url.fragment().is_some() {
             return Err("the URL has a fragment".into());
         }
-        let sent: Vec<&str> = url.path().split('/').collect();
-        let expected: Vec<&str> = template.split('/').collect();
+        // Both start with `/`; the sent path has the host's base path (`/api`) before the template's segments.
+        let sent: Vec<&str> = url.path().split('/').skip(1).collect();
+        let expected: Vec<&str> = template.split('/').skip(1).collect();
         let tail = sent.len().checked_sub(expected.len()).map(|start| &sent[start..]);
         let fits = tail.is_some_and(|tail| {
             tail.iter().zip(&expected).all(|(s, t)| if t.starts_with('{') { !s.is_empty() && *s != "." && *s != ".." } else { s == t })

@@ -725,3694 +725,3713 @@ pub enum MultipartOperation {
     UpdateExpense,
 }
 /// Calls `op` through the typed client with `args`, each argument
-/// deserialized into its generated type first.
-pub async fn dispatch(
-    client: &Client,
+/// deserialized into its generated type first. Each operation's call
+/// is its own boxed future, so no stack frame holds all of them.
+pub fn dispatch<'a>(
+    client: &'a Client,
     op: Operation,
-    args: &Args,
-) -> Result<Sent, DispatchError> {
+    args: &'a Args,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Sent, DispatchError>> + Send + 'a>,
+> {
     match op {
         Operation::UploadImage => {
-            Err(DispatchError::Multipart(MultipartOperation::UploadImage))
+            Box::pin(
+                std::future::ready(
+                    Err(DispatchError::Multipart(MultipartOperation::UploadImage)),
+                ),
+            )
         }
-        Operation::GetLoggedUser => {
-            let mut b = client.get_logged_user();
-            if let Some(v) = args
-                .optional::<bool>(Location::Query, "include-memberships")?
-            {
-                b = b.include_memberships(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::GetLoggedUser => Box::pin(call_get_logged_user(client, args)),
         Operation::GetWorkspacesOfUser => {
-            let mut b = client.get_workspaces_of_user();
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetWorkspacesOfUserRoles,
-                >(Location::Query, "roles")?
-            {
-                b = b.roles(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_workspaces_of_user(client, args))
         }
-        Operation::CreateWorkspace => {
-            let mut b = client.create_workspace();
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateWorkspaceRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::CreateWorkspace => Box::pin(call_create_workspace(client, args)),
         Operation::GetWorkspaceOfUser => {
-            let mut b = client.get_workspace_of_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_get_workspace_of_user(client, args))
         }
-        Operation::GetAddonWebhooks => {
-            let mut b = client.get_addon_webhooks();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .addon_id(
-                    args.required::<::std::string::String>(Location::Path, "addonId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetAddonWebhooks => Box::pin(call_get_addon_webhooks(client, args)),
         Operation::GetApprovalRequests => {
-            let mut b = client.get_approval_requests();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetApprovalRequestsStatus,
-                >(Location::Query, "status")?
-            {
-                b = b.status(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetApprovalRequestsSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetApprovalRequestsSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_approval_requests(client, args))
         }
         Operation::CreateApprrovalRequest => {
-            let mut b = client.create_apprroval_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateApprovalRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_apprroval_request(client, args))
         }
         Operation::ResubmitApprovalRequest => {
-            let mut b = client.resubmit_approval_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateApprovalRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_resubmit_approval_request(client, args))
         }
         Operation::CreateApprovalForOther => {
-            let mut b = client.create_approval_for_other();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateApprovalRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_approval_for_other(client, args))
         }
         Operation::ResubmitApprovalRequestForOther => {
-            let mut b = client.resubmit_approval_request_for_other();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateApprovalRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_resubmit_approval_request_for_other(client, args))
         }
         Operation::UpdateApprovalStatus => {
-            let mut b = client.update_approval_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .approval_request_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "approvalRequestId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateApprovalRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_approval_status(client, args))
         }
-        Operation::GetClients => {
-            let mut b = client.get_clients();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
-                b = b.archived(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateClient => {
-            let mut b = client.create_client();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateClientRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetClient => {
-            let mut b = client.get_client();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateClient => {
-            let mut b = client.update_client();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.optional::<bool>(Location::Query, "archive-projects")?
-            {
-                b = b.archive_projects(v);
-            }
-            if let Some(v) = args
-                .optional::<bool>(Location::Query, "mark-tasks-as-done")?
-            {
-                b = b.mark_tasks_as_done(v);
-            }
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateClientRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteClient => {
-            let mut b = client.delete_client();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetClients => Box::pin(call_get_clients(client, args)),
+        Operation::CreateClient => Box::pin(call_create_client(client, args)),
+        Operation::GetClient => Box::pin(call_get_client(client, args)),
+        Operation::UpdateClient => Box::pin(call_update_client(client, args)),
+        Operation::DeleteClient => Box::pin(call_delete_client(client, args)),
         Operation::SetWorkspaceCostRate => {
-            let mut b = client.set_workspace_cost_rate();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_set_workspace_cost_rate(client, args))
         }
-        Operation::OfWorkspace => {
-            let mut b = client.of_workspace();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::OfWorkspaceStatus,
-                >(Location::Query, "status")?
-            {
-                b = b.status(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "entity-type")?
-            {
-                b = b.entity_type(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::Create => {
-            let mut b = client.create();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::CustomFieldRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::EditCustomField => {
-            let mut b = client.edit_custom_field();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .custom_field_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "customFieldId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateCustomFieldRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::Delete => {
-            let mut b = client.delete();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .custom_field_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "customFieldId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::OfWorkspace => Box::pin(call_of_workspace(client, args)),
+        Operation::Create => Box::pin(call_create(client, args)),
+        Operation::EditCustomField => Box::pin(call_edit_custom_field(client, args)),
+        Operation::Delete => Box::pin(call_delete(client, args)),
         Operation::GetCreatedEntityInfo => {
-            let mut b = client.get_created_entity_info();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .type_(
-                    args
-                        .required::<
-                            ::std::vec::Vec<::std::string::String>,
-                        >(Location::Query, "type")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "start")?
-            {
-                b = b.start(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "end")?
-            {
-                b = b.end(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "page")?
-            {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "limit")?
-            {
-                b = b.limit(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_created_entity_info(client, args))
         }
         Operation::GetDeletedEntityInfo => {
-            let mut b = client.get_deleted_entity_info();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .type_(
-                    args
-                        .required::<
-                            ::std::vec::Vec<::std::string::String>,
-                        >(Location::Query, "type")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "start")?
-            {
-                b = b.start(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "end")?
-            {
-                b = b.end(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "page")?
-            {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "limit")?
-            {
-                b = b.limit(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_deleted_entity_info(client, args))
         }
         Operation::GetUpdatedEntityInfo => {
-            let mut b = client.get_updated_entity_info();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .type_(
-                    args
-                        .required::<
-                            ::std::vec::Vec<::std::string::String>,
-                        >(Location::Query, "type")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "start")?
-            {
-                b = b.start(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "end")?
-            {
-                b = b.end(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "page")?
-            {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "limit")?
-            {
-                b = b.limit(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_updated_entity_info(client, args))
         }
-        Operation::GetExpenses => {
-            let mut b = client.get_expenses();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "user-id")?
-            {
-                b = b.user_id(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::GetExpenses => Box::pin(call_get_expenses(client, args)),
         Operation::CreateExpense => {
-            Err(DispatchError::Multipart(MultipartOperation::CreateExpense))
+            Box::pin(
+                std::future::ready(
+                    Err(DispatchError::Multipart(MultipartOperation::CreateExpense)),
+                ),
+            )
         }
-        Operation::GetCategories => {
-            let mut b = client.get_categories();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetCategoriesSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetCategoriesSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
-                b = b.archived(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::GetCategories => Box::pin(call_get_categories(client, args)),
         Operation::CreateExpenseCategory => {
-            let mut b = client.create_expense_category();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ExpenseCategoryV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_expense_category(client, args))
         }
-        Operation::UpdateCategory => {
-            let mut b = client.update_category();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .category_id(
-                    args.required::<::std::string::String>(Location::Path, "categoryId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ExpenseCategoryV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteCategory => {
-            let mut b = client.delete_category();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .category_id(
-                    args.required::<::std::string::String>(Location::Path, "categoryId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::UpdateCategory => Box::pin(call_update_category(client, args)),
+        Operation::DeleteCategory => Box::pin(call_delete_category(client, args)),
         Operation::UpdateExpenseCategoryStatus => {
-            let mut b = client.update_expense_category_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .category_id(
-                    args.required::<::std::string::String>(Location::Path, "categoryId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ExpenseCategoryArchiveV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_expense_category_status(client, args))
         }
-        Operation::GetExpense => {
-            let mut b = client.get_expense();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .expense_id(
-                    args.required::<::std::string::String>(Location::Path, "expenseId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetExpense => Box::pin(call_get_expense(client, args)),
         Operation::UpdateExpense => {
-            Err(DispatchError::Multipart(MultipartOperation::UpdateExpense))
+            Box::pin(
+                std::future::ready(
+                    Err(DispatchError::Multipart(MultipartOperation::UpdateExpense)),
+                ),
+            )
         }
-        Operation::DeleteExpense => {
-            let mut b = client.delete_expense();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .expense_id(
-                    args.required::<::std::string::String>(Location::Path, "expenseId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::DownloadFile => {
-            let mut b = client.download_file();
-            b = b
-                .file_id(
-                    args.required::<::std::string::String>(Location::Path, "fileId")?,
-                );
-            b = b
-                .expense_id(
-                    args.required::<::std::string::String>(Location::Path, "expenseId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::GetHolidays => {
-            let mut b = client.get_holidays();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "assigned-to")?
-            {
-                b = b.assigned_to(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateHoliday => {
-            let mut b = client.create_holiday();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateHolidayRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::DeleteExpense => Box::pin(call_delete_expense(client, args)),
+        Operation::DownloadFile => Box::pin(call_download_file(client, args)),
+        Operation::GetHolidays => Box::pin(call_get_holidays(client, args)),
+        Operation::CreateHoliday => Box::pin(call_create_holiday(client, args)),
         Operation::GetHolidaysInPeriod => {
-            let mut b = client.get_holidays_in_period();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .assigned_to(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Query, "assigned-to")?,
-                );
-            b = b
-                .start(
-                    args.required::<::std::string::String>(Location::Query, "start")?,
-                );
-            b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
-            Ok(finish(b.send().await))
+            Box::pin(call_get_holidays_in_period(client, args))
         }
-        Operation::UpdateHoliday => {
-            let mut b = client.update_holiday();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .holiday_id(
-                    args.required::<::std::string::String>(Location::Path, "holidayId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateHolidayRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteHoliday => {
-            let mut b = client.delete_holiday();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .holiday_id(
-                    args.required::<::std::string::String>(Location::Path, "holidayId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::UpdateHoliday => Box::pin(call_update_holiday(client, args)),
+        Operation::DeleteHoliday => Box::pin(call_delete_holiday(client, args)),
         Operation::SetWorkspaceHourlyRate => {
-            let mut b = client.set_workspace_hourly_rate();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::RateWithCurrencyRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_set_workspace_hourly_rate(client, args))
         }
-        Operation::GetInvoices => {
-            let mut b = client.get_invoices();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetInvoicesStatuses,
-                >(Location::Query, "statuses")?
-            {
-                b = b.statuses(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetInvoicesSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetInvoicesSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateInvoice => {
-            let mut b = client.create_invoice();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::CreateInvoiceRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetInvoicesInfo => {
-            let mut b = client.get_invoices_info();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::InvoiceFilterRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::GetInvoices => Box::pin(call_get_invoices(client, args)),
+        Operation::CreateInvoice => Box::pin(call_create_invoice(client, args)),
+        Operation::GetInvoicesInfo => Box::pin(call_get_invoices_info(client, args)),
         Operation::GetInvoiceSettings => {
-            let mut b = client.get_invoice_settings();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_get_invoice_settings(client, args))
         }
         Operation::UpdateInvoiceSettings => {
-            let mut b = client.update_invoice_settings();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateInvoiceSettingsRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_invoice_settings(client, args))
         }
-        Operation::GetInvoice => {
-            let mut b = client.get_invoice();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateInvoice => {
-            let mut b = client.update_invoice();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateInvoiceRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteInvoice => {
-            let mut b = client.delete_invoice();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::DuplicateInvoice => {
-            let mut b = client.duplicate_invoice();
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::ExportInvoice => {
-            let mut b = client.export_invoice();
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_locale(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Query, "userLocale")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetInvoice => Box::pin(call_get_invoice(client, args)),
+        Operation::UpdateInvoice => Box::pin(call_update_invoice(client, args)),
+        Operation::DeleteInvoice => Box::pin(call_delete_invoice(client, args)),
+        Operation::DuplicateInvoice => Box::pin(call_duplicate_invoice(client, args)),
+        Operation::ExportInvoice => Box::pin(call_export_invoice(client, args)),
         Operation::GetPaymentsForInvoice => {
-            let mut b = client.get_payments_for_invoice();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_payments_for_invoice(client, args))
         }
         Operation::CreateInvoicePayment => {
-            let mut b = client.create_invoice_payment();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateInvoicePaymentRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_invoice_payment(client, args))
         }
-        Operation::DeletePaymentById => {
-            let mut b = client.delete_payment_by_id();
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .payment_id(
-                    args.required::<::std::string::String>(Location::Path, "paymentId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::DeletePaymentById => Box::pin(call_delete_payment_by_id(client, args)),
         Operation::ChangeInvoiceStatus => {
-            let mut b = client.change_invoice_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .invoice_id(
-                    args.required::<::std::string::String>(Location::Path, "invoiceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ChangeInvoiceStatusRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_change_invoice_status(client, args))
         }
-        Operation::GetMemberProfile => {
-            let mut b = client.get_member_profile();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetMemberProfile => Box::pin(call_get_member_profile(client, args)),
         Operation::UpdateMemberProfileWithAdditionalData => {
-            let mut b = client.update_member_profile_with_additional_data();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::MemberProfileFullRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_member_profile_with_additional_data(client, args))
         }
-        Operation::GetProjects => {
-            let mut b = client.get_projects();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<bool>(Location::Query, "strict-name-search")?
-            {
-                b = b.strict_name_search(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
-                b = b.archived(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "billable")? {
-                b = b.billable(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    ::std::vec::Vec<::std::string::String>,
-                >(Location::Query, "clients")?
-            {
-                b = b.clients(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "contains-client")? {
-                b = b.contains_client(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetProjectsClientStatus,
-                >(Location::Query, "client-status")?
-            {
-                b = b.client_status(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    ::std::vec::Vec<::std::string::String>,
-                >(Location::Query, "users")?
-            {
-                b = b.users(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "contains-user")? {
-                b = b.contains_user(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetProjectsUserStatus,
-                >(Location::Query, "user-status")?
-            {
-                b = b.user_status(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "is-template")? {
-                b = b.is_template(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetProjectsSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetProjectsSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
-                b = b.hydrated(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetProjectsAccess,
-                >(Location::Query, "access")?
-            {
-                b = b.access(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "expense-limit")? {
-                b = b.expense_limit(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "expense-date")?
-            {
-                b = b.expense_date(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    ::std::vec::Vec<::std::string::String>,
-                >(Location::Query, "userGroups")?
-            {
-                b = b.user_groups(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "contains-group")? {
-                b = b.contains_group(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateNewProject => {
-            let mut b = client.create_new_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::ProjectRequest>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetProject => {
-            let mut b = client.get_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
-                b = b.hydrated(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    ::std::string::String,
-                >(Location::Query, "custom-field-entity-type")?
-            {
-                b = b.custom_field_entity_type(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "expense-limit")? {
-                b = b.expense_limit(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "expense-date")?
-            {
-                b = b.expense_date(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateProject => {
-            let mut b = client.update_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::UpdateProjectRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteProject => {
-            let mut b = client.delete_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetProjects => Box::pin(call_get_projects(client, args)),
+        Operation::CreateNewProject => Box::pin(call_create_new_project(client, args)),
+        Operation::GetProject => Box::pin(call_get_project(client, args)),
+        Operation::UpdateProject => Box::pin(call_update_project(client, args)),
+        Operation::DeleteProject => Box::pin(call_delete_project(client, args)),
         Operation::GetCustomFieldsOfProject => {
-            let mut b = client.get_custom_fields_of_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetCustomFieldsOfProjectStatus,
-                >(Location::Query, "status")?
-            {
-                b = b.status(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "entity-type")?
-            {
-                b = b.entity_type(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_custom_fields_of_project(client, args))
         }
         Operation::RemoveDefaultValueOfProject => {
-            let mut b = client.remove_default_value_of_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .custom_field_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "customFieldId")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_remove_default_value_of_project(client, args))
         }
         Operation::EditProjectCustomFieldDefaultValue => {
-            let mut b = client.edit_project_custom_field_default_value();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .custom_field_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "customFieldId")?,
-                );
-            if let Some(v) = args
-                .body::<
-                    clockify_client::types::CustomFieldProjectDefaultValuesRequest,
-                >()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_edit_project_custom_field_default_value(client, args))
         }
-        Operation::UpdateEstimate => {
-            let mut b = client.update_estimate();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ProjectEstimateRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::AddUsersToProject => {
-            let mut b = client.add_users_to_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::AddUsersToProjectRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateMemberships => {
-            let mut b = client.update_memberships();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateProjectMembershipsRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetTasks => {
-            let mut b = client.get_tasks();
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<bool>(Location::Query, "strict-name-search")?
-            {
-                b = b.strict_name_search(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "is-active")? {
-                b = b.is_active(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetTasksSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetTasksSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateTask => {
-            let mut b = client.create_task();
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args.optional::<bool>(Location::Query, "contains-assignee")?
-            {
-                b = b.contains_assignee(v);
-            }
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::TaskRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::SetTaskCostRate => {
-            let mut b = client.set_task_cost_rate();
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::SetTaskHourlyRate => {
-            let mut b = client.set_task_hourly_rate();
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args.body::<clockify_client::types::HourlyRateRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetTask => {
-            let mut b = client.get_task();
-            b = b
-                .task_id(
-                    args.required::<::std::string::String>(Location::Path, "taskId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateTask => {
-            let mut b = client.update_task();
-            b = b
-                .task_id(
-                    args.required::<::std::string::String>(Location::Path, "taskId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args.optional::<bool>(Location::Query, "contains-assignee")?
-            {
-                b = b.contains_assignee(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::UpdateTaskMembershipStatus,
-                >(Location::Query, "membership-status")?
-            {
-                b = b.membership_status(v);
-            }
-            if let Some(v) = args.body::<clockify_client::types::UpdateTaskRequest>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteTask => {
-            let mut b = client.delete_task();
-            b = b
-                .task_id(
-                    args.required::<::std::string::String>(Location::Path, "taskId")?,
-                );
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::UpdateEstimate => Box::pin(call_update_estimate(client, args)),
+        Operation::AddUsersToProject => Box::pin(call_add_users_to_project(client, args)),
+        Operation::UpdateMemberships => Box::pin(call_update_memberships(client, args)),
+        Operation::GetTasks => Box::pin(call_get_tasks(client, args)),
+        Operation::CreateTask => Box::pin(call_create_task(client, args)),
+        Operation::SetTaskCostRate => Box::pin(call_set_task_cost_rate(client, args)),
+        Operation::SetTaskHourlyRate => Box::pin(call_set_task_hourly_rate(client, args)),
+        Operation::GetTask => Box::pin(call_get_task(client, args)),
+        Operation::UpdateTask => Box::pin(call_update_task(client, args)),
+        Operation::DeleteTask => Box::pin(call_delete_task(client, args)),
         Operation::UpdateIsProjectTemplate => {
-            let mut b = client.update_is_project_template();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::PatchProjectTemplateRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_is_project_template(client, args))
         }
-        Operation::AddUsersCostRate => {
-            let mut b = client.add_users_cost_rate();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::AddUsersCostRate => Box::pin(call_add_users_cost_rate(client, args)),
         Operation::AddUsersHourlyRate => {
-            let mut b = client.add_users_hourly_rate();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_add_users_hourly_rate(client, args))
         }
-        Operation::GetAllAssignments => {
-            let mut b = client.get_all_assignments();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            b = b
-                .start(
-                    args.required::<::std::string::String>(Location::Query, "start")?,
-                );
-            b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetAllAssignmentsSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetAllAssignmentsSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetProjectTotals => {
-            let mut b = client.get_project_totals();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "search")?
-            {
-                b = b.search(v);
-            }
-            b = b
-                .start(
-                    args.required::<::std::string::String>(Location::Query, "start")?,
-                );
-            b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::GetAllAssignments => Box::pin(call_get_all_assignments(client, args)),
+        Operation::GetProjectTotals => Box::pin(call_get_project_totals(client, args)),
         Operation::GetFilteredProjectTotals => {
-            let mut b = client.get_filtered_project_totals();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ProjectTotalsRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_filtered_project_totals(client, args))
         }
         Operation::GetProjectTotalsForSingleProject => {
-            let mut b = client.get_project_totals_for_single_project();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .project_id(
-                    args.required::<::std::string::String>(Location::Path, "projectId")?,
-                );
-            b = b
-                .start(
-                    args.required::<::std::string::String>(Location::Query, "start")?,
-                );
-            b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
-            Ok(finish(b.send().await))
+            Box::pin(call_get_project_totals_for_single_project(client, args))
         }
-        Operation::PublishAssignments => {
-            let mut b = client.publish_assignments();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::PublishAssignmentsRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateRecurring => {
-            let mut b = client.create_recurring();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::AssignmentCreateRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::PublishAssignments => Box::pin(call_publish_assignments(client, args)),
+        Operation::CreateRecurring => Box::pin(call_create_recurring(client, args)),
         Operation::DeleteRRecurringAssignment => {
-            let mut b = client.delete_r_recurring_assignment();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .assignment_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "assignmentId")?,
-                );
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::DeleteRRecurringAssignmentSeriesUpdateOption,
-                >(Location::Query, "seriesUpdateOption")?
-            {
-                b = b.series_update_option(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_delete_r_recurring_assignment(client, args))
         }
-        Operation::EditRecurring => {
-            let mut b = client.edit_recurring();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .assignment_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "assignmentId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::AssignmentUpdateRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::EditRecurring => Box::pin(call_edit_recurring(client, args)),
         Operation::EditRecurringPeriod => {
-            let mut b = client.edit_recurring_period();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .assignment_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "assignmentId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::RecurringAssignmentRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_edit_recurring_period(client, args))
         }
-        Operation::GetUserTotals => {
-            let mut b = client.get_user_totals();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::GetUserTotalsRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::GetUserTotals => Box::pin(call_get_user_totals(client, args)),
         Operation::GetUserTotalsForSingleUser => {
-            let mut b = client.get_user_totals_for_single_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            b = b
-                .start(
-                    args.required::<::std::string::String>(Location::Query, "start")?,
-                );
-            b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
-            Ok(finish(b.send().await))
+            Box::pin(call_get_user_totals_for_single_user(client, args))
         }
-        Operation::CopyAssignment => {
-            let mut b = client.copy_assignment();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .assignment_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "assignmentId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CopyAssignmentRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetTags => {
-            let mut b = client.get_tags();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<bool>(Location::Query, "strict-name-search")?
-            {
-                b = b.strict_name_search(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "excluded-ids")?
-            {
-                b = b.excluded_ids(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetTagsSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetTagsSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
-                b = b.archived(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateNewTag => {
-            let mut b = client.create_new_tag();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::TagRequest>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetTag => {
-            let mut b = client.get_tag();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateTag => {
-            let mut b = client.update_tag();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::UpdateTagRequest>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteTag => {
-            let mut b = client.delete_tag();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateTimeEntry => {
-            let mut b = client.create_time_entry();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateTimeEntryRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::CopyAssignment => Box::pin(call_copy_assignment(client, args)),
+        Operation::GetTags => Box::pin(call_get_tags(client, args)),
+        Operation::CreateNewTag => Box::pin(call_create_new_tag(client, args)),
+        Operation::GetTag => Box::pin(call_get_tag(client, args)),
+        Operation::UpdateTag => Box::pin(call_update_tag(client, args)),
+        Operation::DeleteTag => Box::pin(call_delete_tag(client, args)),
+        Operation::CreateTimeEntry => Box::pin(call_create_time_entry(client, args)),
         Operation::UpdateInvoicedStatus => {
-            let mut b = client.update_invoiced_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateInvoicedStatusRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_invoiced_status(client, args))
         }
         Operation::GetInProgressTimeEntries => {
-            let mut b = client.get_in_progress_time_entries();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page")?
-            {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_in_progress_time_entries(client, args))
         }
-        Operation::GetTimeEntry => {
-            let mut b = client.get_time_entry();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
-                b = b.hydrated(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateTimeEntry => {
-            let mut b = client.update_time_entry();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateTimeEntryRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteTimeEntry => {
-            let mut b = client.delete_time_entry();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
-        }
+        Operation::GetTimeEntry => Box::pin(call_get_time_entry(client, args)),
+        Operation::UpdateTimeEntry => Box::pin(call_update_time_entry(client, args)),
+        Operation::DeleteTimeEntry => Box::pin(call_delete_time_entry(client, args)),
         Operation::GetBalancesForPolicy => {
-            let mut b = client.get_balances_for_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetBalancesForPolicySort,
-                >(Location::Query, "sort")?
-            {
-                b = b.sort(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetBalancesForPolicySortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_balances_for_policy(client, args))
         }
-        Operation::UpdateBalance => {
-            let mut b = client.update_balance();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ChangeBalanceRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::UpdateBalance => Box::pin(call_update_balance(client, args)),
         Operation::GetBalancesForUser => {
-            let mut b = client.get_balances_for_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetBalancesForUserSort,
-                >(Location::Query, "sort")?
-            {
-                b = b.sort(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetBalancesForUserSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_balances_for_user(client, args))
         }
         Operation::FindPoliciesForWorkspace => {
-            let mut b = client.find_policies_for_workspace();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::FindPoliciesForWorkspaceStatus,
-                >(Location::Query, "status")?
-            {
-                b = b.status(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_find_policies_for_workspace(client, args))
         }
-        Operation::CreatePolicy => {
-            let mut b = client.create_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreatePolicyRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetPolicy => {
-            let mut b = client.get_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdatePolicy => {
-            let mut b = client.update_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdatePolicyRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeletePolicy => {
-            let mut b = client.delete_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
-        }
+        Operation::CreatePolicy => Box::pin(call_create_policy(client, args)),
+        Operation::GetPolicy => Box::pin(call_get_policy(client, args)),
+        Operation::UpdatePolicy => Box::pin(call_update_policy(client, args)),
+        Operation::DeletePolicy => Box::pin(call_delete_policy(client, args)),
         Operation::UpdatePolicyStatus => {
-            let mut b = client.update_policy_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args
-                .body::<clockify_client::types::ChangePolicyStatusRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_policy_status(client, args))
         }
         Operation::CreateTimeOffRequest => {
-            let mut b = client.create_time_off_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateTimeOffRequestV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_time_off_request(client, args))
         }
         Operation::DeleteTimeOffRequest => {
-            let mut b = client.delete_time_off_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            b = b
-                .request_id(
-                    args.required::<::std::string::String>(Location::Path, "requestId")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_delete_time_off_request(client, args))
         }
         Operation::ChangeTimeOffRequestStatus => {
-            let mut b = client.change_time_off_request_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            b = b
-                .request_id(
-                    args.required::<::std::string::String>(Location::Path, "requestId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::StatusTimeOffRequestV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_change_time_off_request_status(client, args))
         }
         Operation::CreateTimeOffRequestForOther => {
-            let mut b = client.create_time_off_request_for_other();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateTimeOffRequestV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_time_off_request_for_other(client, args))
         }
-        Operation::GetTimeOffRequest => {
-            let mut b = client.get_time_off_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::GetTimeOffRequestsV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetUserGroups => {
-            let mut b = client.get_user_groups();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "project-id")?
-            {
-                b = b.project_id(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetUserGroupsSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetUserGroupsSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<bool>(Location::Query, "includeTeamManagers")?
-            {
-                b = b.include_team_managers(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateUserGroup => {
-            let mut b = client.create_user_group();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::UserGroupRequest>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateUserGroup => {
-            let mut b = client.update_user_group();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateUserGroupRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteUserGroup => {
-            let mut b = client.delete_user_group();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
-        }
-        Operation::AddUser => {
-            let mut b = client.add_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_group_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "userGroupId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::UserGroupUserRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteUser => {
-            let mut b = client.delete_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_group_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "userGroupId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::GetTimeEntries => {
-            let mut b = client.get_time_entries();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "description")?
-            {
-                b = b.description(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "start")?
-            {
-                b = b.start(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "end")?
-            {
-                b = b.end(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "project")?
-            {
-                b = b.project(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "task")?
-            {
-                b = b.task(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    ::std::vec::Vec<::std::string::String>,
-                >(Location::Query, "tags")?
-            {
-                b = b.tags(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "project-required")?
-            {
-                b = b.project_required(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "task-required")? {
-                b = b.task_required(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
-                b = b.hydrated(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args.optional::<bool>(Location::Query, "in-progress")? {
-                b = b.in_progress(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "get-week-before")?
-            {
-                b = b.get_week_before(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::ReplaceMany => {
-            let mut b = client.replace_many();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
-                b = b.hydrated(v);
-            }
-            if let Some(v) = args
-                .body::<
-                    ::std::vec::Vec<clockify_client::types::UpdateTimeEntryBulkRequest>,
-                >()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateForOthers => {
-            let mut b = client.create_for_others();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "from-entry")?
-            {
-                b = b.from_entry(v);
-            }
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateTimeEntryRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteMany => {
-            let mut b = client.delete_many();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            b = b
-                .time_entry_ids(
-                    args
-                        .required::<
-                            ::std::vec::Vec<::std::string::String>,
-                        >(Location::Query, "time-entry-ids")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetTimeOffRequest => Box::pin(call_get_time_off_request(client, args)),
+        Operation::GetUserGroups => Box::pin(call_get_user_groups(client, args)),
+        Operation::CreateUserGroup => Box::pin(call_create_user_group(client, args)),
+        Operation::UpdateUserGroup => Box::pin(call_update_user_group(client, args)),
+        Operation::DeleteUserGroup => Box::pin(call_delete_user_group(client, args)),
+        Operation::AddUser => Box::pin(call_add_user(client, args)),
+        Operation::DeleteUser => Box::pin(call_delete_user(client, args)),
+        Operation::GetTimeEntries => Box::pin(call_get_time_entries(client, args)),
+        Operation::ReplaceMany => Box::pin(call_replace_many(client, args)),
+        Operation::CreateForOthers => Box::pin(call_create_for_others(client, args)),
+        Operation::DeleteMany => Box::pin(call_delete_many(client, args)),
         Operation::StopRunningTimeEntry => {
-            let mut b = client.stop_running_time_entry();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::StopTimeEntryRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_stop_running_time_entry(client, args))
         }
         Operation::DuplicateTimeEntry => {
-            let mut b = client.duplicate_time_entry();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
+            Box::pin(call_duplicate_time_entry(client, args))
         }
         Operation::GetUsersOfWorkspace => {
-            let mut b = client.get_users_of_workspace();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "email")?
-            {
-                b = b.email(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "project-id")?
-            {
-                b = b.project_id(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetUsersOfWorkspaceStatus,
-                >(Location::Query, "status")?
-            {
-                b = b.status(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "account-statuses")?
-            {
-                b = b.account_statuses(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetUsersOfWorkspaceSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetUsersOfWorkspaceSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetUsersOfWorkspaceMemberships,
-                >(Location::Query, "memberships")?
-            {
-                b = b.memberships(v);
-            }
-            b = b
-                .include_roles(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Query, "include-roles")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_get_users_of_workspace(client, args))
         }
-        Operation::AddUsers => {
-            let mut b = client.add_users();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .send_email(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Query, "send-email")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::AddUserToWorkspaceRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
+        Operation::AddUsers => Box::pin(call_add_users(client, args)),
         Operation::FilterUsersOfWorkspace => {
-            let mut b = client.filter_users_of_workspace();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::GetUsersRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_filter_users_of_workspace(client, args))
         }
-        Operation::UpdateUserStatus => {
-            let mut b = client.update_user_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateUserStatusRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::RemoveMember => {
-            let mut b = client.remove_member();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::UpdateUserStatus => Box::pin(call_update_user_status(client, args)),
+        Operation::RemoveMember => Box::pin(call_remove_member(client, args)),
         Operation::SetCostRateForUser => {
-            let mut b = client.set_cost_rate_for_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_set_cost_rate_for_user(client, args))
         }
         Operation::UpsertUserCustomFieldValue => {
-            let mut b = client.upsert_user_custom_field_value();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            b = b
-                .custom_field_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "customFieldId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpsertUserCustomFieldRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_upsert_user_custom_field_value(client, args))
         }
         Operation::SetHourlyRateForUser => {
-            let mut b = client.set_hourly_rate_for_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::HourlyRateRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_set_hourly_rate_for_user(client, args))
         }
-        Operation::GetManagersOfUser => {
-            let mut b = client.get_managers_of_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetManagersOfUserSortColumn,
-                >(Location::Query, "sort-column")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetManagersOfUserSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateUserRole => {
-            let mut b = client.create_user_role();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::RoleRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteUserRole => {
-            let mut b = client.delete_user_role();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::RoleRequestV1>()? {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetWebhooks => {
-            let mut b = client.get_webhooks();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetWebhooksType,
-                >(Location::Query, "type")?
-            {
-                b = b.type_(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::CreateWebhook => {
-            let mut b = client.create_webhook();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::CreateWebhookRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetWebhook => {
-            let mut b = client.get_webhook();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .webhook_id(
-                    args.required::<::std::string::String>(Location::Path, "webhookId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdateWebhook => {
-            let mut b = client.update_webhook();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .webhook_id(
-                    args.required::<::std::string::String>(Location::Path, "webhookId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateWebhookRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeleteWebhook => {
-            let mut b = client.delete_webhook();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .webhook_id(
-                    args.required::<::std::string::String>(Location::Path, "webhookId")?,
-                );
-            Ok(finish(b.send().await))
-        }
-        Operation::GetLogsForWebhook => {
-            let mut b = client.get_logs_for_webhook();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .webhook_id(
-                    args.required::<::std::string::String>(Location::Path, "webhookId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "size")?
-            {
-                b = b.size(v);
-            }
-            if let Some(v) = args
-                .body::<clockify_client::types::WebhookLogSearchRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GenerateNewToken => {
-            let mut b = client.generate_new_token();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .webhook_id(
-                    args.required::<::std::string::String>(Location::Path, "webhookId")?,
-                );
-            Ok(finish(b.send().await))
-        }
+        Operation::GetManagersOfUser => Box::pin(call_get_managers_of_user(client, args)),
+        Operation::CreateUserRole => Box::pin(call_create_user_role(client, args)),
+        Operation::DeleteUserRole => Box::pin(call_delete_user_role(client, args)),
+        Operation::GetWebhooks => Box::pin(call_get_webhooks(client, args)),
+        Operation::CreateWebhook => Box::pin(call_create_webhook(client, args)),
+        Operation::GetWebhook => Box::pin(call_get_webhook(client, args)),
+        Operation::UpdateWebhook => Box::pin(call_update_webhook(client, args)),
+        Operation::DeleteWebhook => Box::pin(call_delete_webhook(client, args)),
+        Operation::GetLogsForWebhook => Box::pin(call_get_logs_for_webhook(client, args)),
+        Operation::GenerateNewToken => Box::pin(call_generate_new_token(client, args)),
         Operation::GetPtoBalancesForPolicy => {
-            let mut b = client.get_pto_balances_for_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "page")?
-            {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetPtoBalancesForPolicySort,
-                >(Location::Query, "sort")?
-            {
-                b = b.sort(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetPtoBalancesForPolicySortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_pto_balances_for_policy(client, args))
         }
         Operation::UpdateBalancesForUsers => {
-            let mut b = client.update_balances_for_users();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ChangeBalanceRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_balances_for_users(client, args))
         }
         Operation::GetPtoBalancesForUser => {
-            let mut b = client.get_pto_balances_for_user();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetPtoBalancesForUserSort,
-                >(Location::Query, "sort")?
-            {
-                b = b.sort(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetPtoBalancesForUserSortOrder,
-                >(Location::Query, "sort-order")?
-            {
-                b = b.sort_order(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_pto_balances_for_user(client, args))
         }
         Operation::FindPtoPoliciesForWorkspace => {
-            let mut b = client.find_pto_policies_for_workspace();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "page-size")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "name")?
-            {
-                b = b.name(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::FindPtoPoliciesForWorkspaceStatus,
-                >(Location::Query, "status")?
-            {
-                b = b.status(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_find_pto_policies_for_workspace(client, args))
         }
-        Operation::CreatePtoPolicy => {
-            let mut b = client.create_pto_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::PtoCreatePolicyRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::GetPtoPolicy => {
-            let mut b = client.get_pto_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
-        }
-        Operation::UpdatePtoPolicy => {
-            let mut b = client.update_pto_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args
-                .body::<clockify_client::types::PtoUpdatePolicyRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
-        }
-        Operation::DeletePtoPolicy => {
-            let mut b = client.delete_pto_policy();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
-        }
+        Operation::CreatePtoPolicy => Box::pin(call_create_pto_policy(client, args)),
+        Operation::GetPtoPolicy => Box::pin(call_get_pto_policy(client, args)),
+        Operation::UpdatePtoPolicy => Box::pin(call_update_pto_policy(client, args)),
+        Operation::DeletePtoPolicy => Box::pin(call_delete_pto_policy(client, args)),
         Operation::UpdatePtoPolicyStatus => {
-            let mut b = client.update_pto_policy_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args
-                .body::<clockify_client::types::ChangePolicyStatusRequest>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_pto_policy_status(client, args))
         }
         Operation::CreatePtoTimeOffRequest => {
-            let mut b = client.create_pto_time_off_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::PtoCreateTimeOffRequestV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_pto_time_off_request(client, args))
         }
         Operation::DeletePtoTimeOffRequest => {
-            let mut b = client.delete_pto_time_off_request();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            b = b
-                .request_id(
-                    args.required::<::std::string::String>(Location::Path, "requestId")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_delete_pto_time_off_request(client, args))
         }
         Operation::ChangePtoTimeOffRequestStatus => {
-            let mut b = client.change_pto_time_off_request_status();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            b = b
-                .request_id(
-                    args.required::<::std::string::String>(Location::Path, "requestId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::StatusTimeOffRequestRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_change_pto_time_off_request_status(client, args))
         }
         Operation::CreatePtoTimeOffRequestForOther => {
-            let mut b = client.create_pto_time_off_request_for_other();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b
-                .policy_id(
-                    args.required::<::std::string::String>(Location::Path, "policyId")?,
-                );
-            b = b
-                .user_id(
-                    args.required::<::std::string::String>(Location::Path, "userId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::PtoCreateTimeOffRequestV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_create_pto_time_off_request_for_other(client, args))
         }
         Operation::GetPtoTimeOffRequests => {
-            let mut b = client.get_pto_time_off_requests();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::PtoGetTimeOffRequestsV1Request>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_pto_time_off_requests(client, args))
         }
         Operation::GenerateSharedReportV1 => {
-            let mut b = client.generate_shared_report_v1();
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "dateRangeStart")?
-            {
-                b = b.date_range_start(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "dateRangeEnd")?
-            {
-                b = b.date_range_end(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "sortOrder")?
-            {
-                b = b.sort_order(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "sortColumn")?
-            {
-                b = b.sort_column(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::string::String>(Location::Query, "exportType")?
-            {
-                b = b.export_type(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args.optional::<i32>(Location::Query, "pageSize")? {
-                b = b.page_size(v);
-            }
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            Ok(finish(b.send().await))
+            Box::pin(call_generate_shared_report_v1(client, args))
         }
         Operation::GenerateAttendanceReport => {
-            let mut b = client.generate_attendance_report();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::AttendanceReportFilterV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_generate_attendance_report(client, args))
         }
         Operation::GenerateDetailedReport => {
-            let mut b = client.generate_detailed_report();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::DetailedReportFilterV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_generate_detailed_report(client, args))
         }
         Operation::GenerateDetailedReportV1 => {
-            let mut b = client.generate_detailed_report_v1();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::ExpenseReportFilterV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_generate_detailed_report_v1(client, args))
         }
         Operation::GenerateSummaryReport => {
-            let mut b = client.generate_summary_report();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::SummaryReportFilterV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_generate_summary_report(client, args))
         }
         Operation::GenerateWeeklyReport => {
-            let mut b = client.generate_weekly_report();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.body::<clockify_client::types::WeeklyReportFilterV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_generate_weekly_report(client, args))
         }
         Operation::GetSharedReportsV1 => {
-            let mut b = client.get_shared_reports_v1();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
-                b = b.page(v);
-            }
-            if let Some(v) = args
-                .optional::<::std::num::NonZeroU32>(Location::Query, "pageSize")?
-            {
-                b = b.page_size(v);
-            }
-            if let Some(v) = args
-                .optional::<
-                    clockify_client::types::GetSharedReportsV1SharedReportsFilter,
-                >(Location::Query, "sharedReportsFilter")?
-            {
-                b = b.shared_reports_filter(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_get_shared_reports_v1(client, args))
         }
         Operation::SaveSharedReportV1 => {
-            let mut b = client.save_shared_report_v1();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            if let Some(v) = args
-                .body::<clockify_client::types::SharedReportRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_save_shared_report_v1(client, args))
         }
         Operation::UpdateSharedReportV1 => {
-            let mut b = client.update_shared_report_v1();
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            if let Some(v) = args
-                .body::<clockify_client::types::UpdateSharedReportRequestV1>()?
-            {
-                b = b.body(v);
-            }
-            Ok(finish(b.send().await))
+            Box::pin(call_update_shared_report_v1(client, args))
         }
         Operation::DeleteSharedReportV1 => {
-            let mut b = client.delete_shared_report_v1();
-            b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
-            b = b
-                .workspace_id(
-                    args
-                        .required::<
-                            ::std::string::String,
-                        >(Location::Path, "workspaceId")?,
-                );
-            Ok(finish(b.send().await))
+            Box::pin(call_delete_shared_report_v1(client, args))
         }
     }
+}
+///`getLoggedUser` with the explorer's arguments.
+async fn call_get_logged_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_logged_user();
+    if let Some(v) = args.optional::<bool>(Location::Query, "include-memberships")? {
+        b = b.include_memberships(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getWorkspacesOfUser` with the explorer's arguments.
+async fn call_get_workspaces_of_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_workspaces_of_user();
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetWorkspacesOfUserRoles,
+        >(Location::Query, "roles")?
+    {
+        b = b.roles(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createWorkspace` with the explorer's arguments.
+async fn call_create_workspace(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_workspace();
+    if let Some(v) = args.body::<clockify_client::types::CreateWorkspaceRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getWorkspaceOfUser` with the explorer's arguments.
+async fn call_get_workspace_of_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_workspace_of_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getAddonWebhooks` with the explorer's arguments.
+async fn call_get_addon_webhooks(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_addon_webhooks();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.addon_id(args.required::<::std::string::String>(Location::Path, "addonId")?);
+    Ok(finish(b.send().await))
+}
+///`getApprovalRequests` with the explorer's arguments.
+async fn call_get_approval_requests(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_approval_requests();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetApprovalRequestsStatus,
+        >(Location::Query, "status")?
+    {
+        b = b.status(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetApprovalRequestsSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetApprovalRequestsSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createApprrovalRequest` with the explorer's arguments.
+async fn call_create_apprroval_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_apprroval_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateApprovalRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`resubmitApprovalRequest` with the explorer's arguments.
+async fn call_resubmit_approval_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.resubmit_approval_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateApprovalRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createApprovalForOther` with the explorer's arguments.
+async fn call_create_approval_for_other(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_approval_for_other();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::CreateApprovalRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`resubmitApprovalRequestForOther` with the explorer's arguments.
+async fn call_resubmit_approval_request_for_other(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.resubmit_approval_request_for_other();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::CreateApprovalRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateApprovalStatus` with the explorer's arguments.
+async fn call_update_approval_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_approval_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .approval_request_id(
+            args.required::<::std::string::String>(Location::Path, "approvalRequestId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateApprovalRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getClients` with the explorer's arguments.
+async fn call_get_clients(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_clients();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
+        b = b.archived(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createClient` with the explorer's arguments.
+async fn call_create_client(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_client();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateClientRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getClient` with the explorer's arguments.
+async fn call_get_client(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_client();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateClient` with the explorer's arguments.
+async fn call_update_client(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_client();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<bool>(Location::Query, "archive-projects")? {
+        b = b.archive_projects(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "mark-tasks-as-done")? {
+        b = b.mark_tasks_as_done(v);
+    }
+    if let Some(v) = args.body::<clockify_client::types::UpdateClientRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteClient` with the explorer's arguments.
+async fn call_delete_client(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_client();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`setWorkspaceCostRate` with the explorer's arguments.
+async fn call_set_workspace_cost_rate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.set_workspace_cost_rate();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`ofWorkspace` with the explorer's arguments.
+async fn call_of_workspace(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.of_workspace();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::OfWorkspaceStatus,
+        >(Location::Query, "status")?
+    {
+        b = b.status(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "entity-type")?
+    {
+        b = b.entity_type(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`create` with the explorer's arguments.
+async fn call_create(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.create();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CustomFieldRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`editCustomField` with the explorer's arguments.
+async fn call_edit_custom_field(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.edit_custom_field();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .custom_field_id(
+            args.required::<::std::string::String>(Location::Path, "customFieldId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateCustomFieldRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`delete` with the explorer's arguments.
+async fn call_delete(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.delete();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .custom_field_id(
+            args.required::<::std::string::String>(Location::Path, "customFieldId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getCreatedEntityInfo` with the explorer's arguments.
+async fn call_get_created_entity_info(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_created_entity_info();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .type_(
+            args
+                .required::<
+                    ::std::vec::Vec<::std::string::String>,
+                >(Location::Query, "type")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "start")? {
+        b = b.start(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "end")? {
+        b = b.end(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "limit")? {
+        b = b.limit(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getDeletedEntityInfo` with the explorer's arguments.
+async fn call_get_deleted_entity_info(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_deleted_entity_info();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .type_(
+            args
+                .required::<
+                    ::std::vec::Vec<::std::string::String>,
+                >(Location::Query, "type")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "start")? {
+        b = b.start(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "end")? {
+        b = b.end(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "limit")? {
+        b = b.limit(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getUpdatedEntityInfo` with the explorer's arguments.
+async fn call_get_updated_entity_info(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_updated_entity_info();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .type_(
+            args
+                .required::<
+                    ::std::vec::Vec<::std::string::String>,
+                >(Location::Query, "type")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "start")? {
+        b = b.start(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "end")? {
+        b = b.end(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "limit")? {
+        b = b.limit(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getExpenses` with the explorer's arguments.
+async fn call_get_expenses(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_expenses();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "user-id")?
+    {
+        b = b.user_id(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getCategories` with the explorer's arguments.
+async fn call_get_categories(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_categories();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetCategoriesSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetCategoriesSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
+        b = b.archived(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createExpenseCategory` with the explorer's arguments.
+async fn call_create_expense_category(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_expense_category();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ExpenseCategoryV1Request>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateCategory` with the explorer's arguments.
+async fn call_update_category(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_category();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .category_id(
+            args.required::<::std::string::String>(Location::Path, "categoryId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ExpenseCategoryV1Request>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteCategory` with the explorer's arguments.
+async fn call_delete_category(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_category();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .category_id(
+            args.required::<::std::string::String>(Location::Path, "categoryId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateExpenseCategoryStatus` with the explorer's arguments.
+async fn call_update_expense_category_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_expense_category_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .category_id(
+            args.required::<::std::string::String>(Location::Path, "categoryId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::ExpenseCategoryArchiveV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getExpense` with the explorer's arguments.
+async fn call_get_expense(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_expense();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .expense_id(
+            args.required::<::std::string::String>(Location::Path, "expenseId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`deleteExpense` with the explorer's arguments.
+async fn call_delete_expense(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_expense();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .expense_id(
+            args.required::<::std::string::String>(Location::Path, "expenseId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`downloadFile` with the explorer's arguments.
+async fn call_download_file(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.download_file();
+    b = b.file_id(args.required::<::std::string::String>(Location::Path, "fileId")?);
+    b = b
+        .expense_id(
+            args.required::<::std::string::String>(Location::Path, "expenseId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getHolidays` with the explorer's arguments.
+async fn call_get_holidays(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_holidays();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "assigned-to")?
+    {
+        b = b.assigned_to(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createHoliday` with the explorer's arguments.
+async fn call_create_holiday(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_holiday();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateHolidayRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getHolidaysInPeriod` with the explorer's arguments.
+async fn call_get_holidays_in_period(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_holidays_in_period();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .assigned_to(
+            args.required::<::std::string::String>(Location::Query, "assigned-to")?,
+        );
+    b = b.start(args.required::<::std::string::String>(Location::Query, "start")?);
+    b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
+    Ok(finish(b.send().await))
+}
+///`updateHoliday` with the explorer's arguments.
+async fn call_update_holiday(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_holiday();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .holiday_id(
+            args.required::<::std::string::String>(Location::Path, "holidayId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateHolidayRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteHoliday` with the explorer's arguments.
+async fn call_delete_holiday(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_holiday();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .holiday_id(
+            args.required::<::std::string::String>(Location::Path, "holidayId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`setWorkspaceHourlyRate` with the explorer's arguments.
+async fn call_set_workspace_hourly_rate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.set_workspace_hourly_rate();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::RateWithCurrencyRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getInvoices` with the explorer's arguments.
+async fn call_get_invoices(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_invoices();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetInvoicesStatuses,
+        >(Location::Query, "statuses")?
+    {
+        b = b.statuses(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetInvoicesSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetInvoicesSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createInvoice` with the explorer's arguments.
+async fn call_create_invoice(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_invoice();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateInvoiceRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getInvoicesInfo` with the explorer's arguments.
+async fn call_get_invoices_info(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_invoices_info();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::InvoiceFilterRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getInvoiceSettings` with the explorer's arguments.
+async fn call_get_invoice_settings(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_invoice_settings();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateInvoiceSettings` with the explorer's arguments.
+async fn call_update_invoice_settings(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_invoice_settings();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::UpdateInvoiceSettingsRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getInvoice` with the explorer's arguments.
+async fn call_get_invoice(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_invoice();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateInvoice` with the explorer's arguments.
+async fn call_update_invoice(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_invoice();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateInvoiceRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteInvoice` with the explorer's arguments.
+async fn call_delete_invoice(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_invoice();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`duplicateInvoice` with the explorer's arguments.
+async fn call_duplicate_invoice(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.duplicate_invoice();
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`exportInvoice` with the explorer's arguments.
+async fn call_export_invoice(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.export_invoice();
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .user_locale(
+            args.required::<::std::string::String>(Location::Query, "userLocale")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getPaymentsForInvoice` with the explorer's arguments.
+async fn call_get_payments_for_invoice(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_payments_for_invoice();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createInvoicePayment` with the explorer's arguments.
+async fn call_create_invoice_payment(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_invoice_payment();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateInvoicePaymentRequest>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deletePaymentById` with the explorer's arguments.
+async fn call_delete_payment_by_id(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_payment_by_id();
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .payment_id(
+            args.required::<::std::string::String>(Location::Path, "paymentId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`changeInvoiceStatus` with the explorer's arguments.
+async fn call_change_invoice_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.change_invoice_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .invoice_id(
+            args.required::<::std::string::String>(Location::Path, "invoiceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ChangeInvoiceStatusRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getMemberProfile` with the explorer's arguments.
+async fn call_get_member_profile(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_member_profile();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    Ok(finish(b.send().await))
+}
+///`updateMemberProfileWithAdditionalData` with the explorer's arguments.
+async fn call_update_member_profile_with_additional_data(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_member_profile_with_additional_data();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::MemberProfileFullRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getProjects` with the explorer's arguments.
+async fn call_get_projects(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_projects();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "strict-name-search")? {
+        b = b.strict_name_search(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
+        b = b.archived(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "billable")? {
+        b = b.billable(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::vec::Vec<::std::string::String>>(Location::Query, "clients")?
+    {
+        b = b.clients(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "contains-client")? {
+        b = b.contains_client(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetProjectsClientStatus,
+        >(Location::Query, "client-status")?
+    {
+        b = b.client_status(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::vec::Vec<::std::string::String>>(Location::Query, "users")?
+    {
+        b = b.users(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "contains-user")? {
+        b = b.contains_user(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetProjectsUserStatus,
+        >(Location::Query, "user-status")?
+    {
+        b = b.user_status(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "is-template")? {
+        b = b.is_template(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetProjectsSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetProjectsSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
+        b = b.hydrated(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetProjectsAccess,
+        >(Location::Query, "access")?
+    {
+        b = b.access(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "expense-limit")? {
+        b = b.expense_limit(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "expense-date")?
+    {
+        b = b.expense_date(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            ::std::vec::Vec<::std::string::String>,
+        >(Location::Query, "userGroups")?
+    {
+        b = b.user_groups(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "contains-group")? {
+        b = b.contains_group(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createNewProject` with the explorer's arguments.
+async fn call_create_new_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_new_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ProjectRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getProject` with the explorer's arguments.
+async fn call_get_project(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
+        b = b.hydrated(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "custom-field-entity-type")?
+    {
+        b = b.custom_field_entity_type(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "expense-limit")? {
+        b = b.expense_limit(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "expense-date")?
+    {
+        b = b.expense_date(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateProject` with the explorer's arguments.
+async fn call_update_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateProjectRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteProject` with the explorer's arguments.
+async fn call_delete_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getCustomFieldsOfProject` with the explorer's arguments.
+async fn call_get_custom_fields_of_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_custom_fields_of_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetCustomFieldsOfProjectStatus,
+        >(Location::Query, "status")?
+    {
+        b = b.status(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "entity-type")?
+    {
+        b = b.entity_type(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`removeDefaultValueOfProject` with the explorer's arguments.
+async fn call_remove_default_value_of_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.remove_default_value_of_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b
+        .custom_field_id(
+            args.required::<::std::string::String>(Location::Path, "customFieldId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`editProjectCustomFieldDefaultValue` with the explorer's arguments.
+async fn call_edit_project_custom_field_default_value(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.edit_project_custom_field_default_value();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b
+        .custom_field_id(
+            args.required::<::std::string::String>(Location::Path, "customFieldId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::CustomFieldProjectDefaultValuesRequest>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateEstimate` with the explorer's arguments.
+async fn call_update_estimate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_estimate();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ProjectEstimateRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`addUsersToProject` with the explorer's arguments.
+async fn call_add_users_to_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.add_users_to_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::AddUsersToProjectRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateMemberships` with the explorer's arguments.
+async fn call_update_memberships(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_memberships();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::UpdateProjectMembershipsRequest>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getTasks` with the explorer's arguments.
+async fn call_get_tasks(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_tasks();
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "strict-name-search")? {
+        b = b.strict_name_search(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "is-active")? {
+        b = b.is_active(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetTasksSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetTasksSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createTask` with the explorer's arguments.
+async fn call_create_task(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.create_task();
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.optional::<bool>(Location::Query, "contains-assignee")? {
+        b = b.contains_assignee(v);
+    }
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::TaskRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`setTaskCostRate` with the explorer's arguments.
+async fn call_set_task_cost_rate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.set_task_cost_rate();
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`setTaskHourlyRate` with the explorer's arguments.
+async fn call_set_task_hourly_rate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.set_task_hourly_rate();
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::HourlyRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getTask` with the explorer's arguments.
+async fn call_get_task(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_task();
+    b = b.task_id(args.required::<::std::string::String>(Location::Path, "taskId")?);
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateTask` with the explorer's arguments.
+async fn call_update_task(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.update_task();
+    b = b.task_id(args.required::<::std::string::String>(Location::Path, "taskId")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.optional::<bool>(Location::Query, "contains-assignee")? {
+        b = b.contains_assignee(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::UpdateTaskMembershipStatus,
+        >(Location::Query, "membership-status")?
+    {
+        b = b.membership_status(v);
+    }
+    if let Some(v) = args.body::<clockify_client::types::UpdateTaskRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteTask` with the explorer's arguments.
+async fn call_delete_task(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_task();
+    b = b.task_id(args.required::<::std::string::String>(Location::Path, "taskId")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateIsProjectTemplate` with the explorer's arguments.
+async fn call_update_is_project_template(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_is_project_template();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::PatchProjectTemplateRequest>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`addUsersCostRate` with the explorer's arguments.
+async fn call_add_users_cost_rate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.add_users_cost_rate();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`addUsersHourlyRate` with the explorer's arguments.
+async fn call_add_users_hourly_rate(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.add_users_hourly_rate();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getAllAssignments` with the explorer's arguments.
+async fn call_get_all_assignments(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_all_assignments();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    b = b.start(args.required::<::std::string::String>(Location::Query, "start")?);
+    b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetAllAssignmentsSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetAllAssignmentsSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getProjectTotals` with the explorer's arguments.
+async fn call_get_project_totals(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_project_totals();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "search")? {
+        b = b.search(v);
+    }
+    b = b.start(args.required::<::std::string::String>(Location::Query, "start")?);
+    b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getFilteredProjectTotals` with the explorer's arguments.
+async fn call_get_filtered_project_totals(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_filtered_project_totals();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ProjectTotalsRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getProjectTotalsForSingleProject` with the explorer's arguments.
+async fn call_get_project_totals_for_single_project(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_project_totals_for_single_project();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .project_id(
+            args.required::<::std::string::String>(Location::Path, "projectId")?,
+        );
+    b = b.start(args.required::<::std::string::String>(Location::Query, "start")?);
+    b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
+    Ok(finish(b.send().await))
+}
+///`publishAssignments` with the explorer's arguments.
+async fn call_publish_assignments(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.publish_assignments();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::PublishAssignmentsRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createRecurring` with the explorer's arguments.
+async fn call_create_recurring(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_recurring();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::AssignmentCreateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteRRecurringAssignment` with the explorer's arguments.
+async fn call_delete_r_recurring_assignment(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_r_recurring_assignment();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .assignment_id(
+            args.required::<::std::string::String>(Location::Path, "assignmentId")?,
+        );
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::DeleteRRecurringAssignmentSeriesUpdateOption,
+        >(Location::Query, "seriesUpdateOption")?
+    {
+        b = b.series_update_option(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`editRecurring` with the explorer's arguments.
+async fn call_edit_recurring(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.edit_recurring();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .assignment_id(
+            args.required::<::std::string::String>(Location::Path, "assignmentId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::AssignmentUpdateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`editRecurringPeriod` with the explorer's arguments.
+async fn call_edit_recurring_period(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.edit_recurring_period();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .assignment_id(
+            args.required::<::std::string::String>(Location::Path, "assignmentId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::RecurringAssignmentRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getUserTotals` with the explorer's arguments.
+async fn call_get_user_totals(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_user_totals();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::GetUserTotalsRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getUserTotalsForSingleUser` with the explorer's arguments.
+async fn call_get_user_totals_for_single_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_user_totals_for_single_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    b = b.start(args.required::<::std::string::String>(Location::Query, "start")?);
+    b = b.end(args.required::<::std::string::String>(Location::Query, "end")?);
+    Ok(finish(b.send().await))
+}
+///`copyAssignment` with the explorer's arguments.
+async fn call_copy_assignment(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.copy_assignment();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .assignment_id(
+            args.required::<::std::string::String>(Location::Path, "assignmentId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CopyAssignmentRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getTags` with the explorer's arguments.
+async fn call_get_tags(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_tags();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "strict-name-search")? {
+        b = b.strict_name_search(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "excluded-ids")?
+    {
+        b = b.excluded_ids(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetTagsSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetTagsSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "archived")? {
+        b = b.archived(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createNewTag` with the explorer's arguments.
+async fn call_create_new_tag(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_new_tag();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::TagRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getTag` with the explorer's arguments.
+async fn call_get_tag(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_tag();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateTag` with the explorer's arguments.
+async fn call_update_tag(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.update_tag();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateTagRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteTag` with the explorer's arguments.
+async fn call_delete_tag(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_tag();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`createTimeEntry` with the explorer's arguments.
+async fn call_create_time_entry(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_time_entry();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateTimeEntryRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateInvoicedStatus` with the explorer's arguments.
+async fn call_update_invoiced_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_invoiced_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateInvoicedStatusRequest>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getInProgressTimeEntries` with the explorer's arguments.
+async fn call_get_in_progress_time_entries(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_in_progress_time_entries();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::num::NonZeroU32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getTimeEntry` with the explorer's arguments.
+async fn call_get_time_entry(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_time_entry();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
+        b = b.hydrated(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateTimeEntry` with the explorer's arguments.
+async fn call_update_time_entry(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_time_entry();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::UpdateTimeEntryRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteTimeEntry` with the explorer's arguments.
+async fn call_delete_time_entry(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_time_entry();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`getBalancesForPolicy` with the explorer's arguments.
+async fn call_get_balances_for_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_balances_for_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetBalancesForPolicySort,
+        >(Location::Query, "sort")?
+    {
+        b = b.sort(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetBalancesForPolicySortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateBalance` with the explorer's arguments.
+async fn call_update_balance(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_balance();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    if let Some(v) = args.body::<clockify_client::types::ChangeBalanceRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getBalancesForUser` with the explorer's arguments.
+async fn call_get_balances_for_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_balances_for_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetBalancesForUserSort,
+        >(Location::Query, "sort")?
+    {
+        b = b.sort(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetBalancesForUserSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`findPoliciesForWorkspace` with the explorer's arguments.
+async fn call_find_policies_for_workspace(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.find_policies_for_workspace();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::FindPoliciesForWorkspaceStatus,
+        >(Location::Query, "status")?
+    {
+        b = b.status(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createPolicy` with the explorer's arguments.
+async fn call_create_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreatePolicyRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getPolicy` with the explorer's arguments.
+async fn call_get_policy(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`updatePolicy` with the explorer's arguments.
+async fn call_update_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::UpdatePolicyRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deletePolicy` with the explorer's arguments.
+async fn call_delete_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`updatePolicyStatus` with the explorer's arguments.
+async fn call_update_policy_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_policy_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::ChangePolicyStatusRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createTimeOffRequest` with the explorer's arguments.
+async fn call_create_time_off_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_time_off_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    if let Some(v) = args
+        .body::<clockify_client::types::CreateTimeOffRequestV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteTimeOffRequest` with the explorer's arguments.
+async fn call_delete_time_off_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_time_off_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    b = b
+        .request_id(
+            args.required::<::std::string::String>(Location::Path, "requestId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`changeTimeOffRequestStatus` with the explorer's arguments.
+async fn call_change_time_off_request_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.change_time_off_request_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    b = b
+        .request_id(
+            args.required::<::std::string::String>(Location::Path, "requestId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::StatusTimeOffRequestV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createTimeOffRequestForOther` with the explorer's arguments.
+async fn call_create_time_off_request_for_other(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_time_off_request_for_other();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args
+        .body::<clockify_client::types::CreateTimeOffRequestV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getTimeOffRequest` with the explorer's arguments.
+async fn call_get_time_off_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_time_off_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::GetTimeOffRequestsV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getUserGroups` with the explorer's arguments.
+async fn call_get_user_groups(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_user_groups();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "project-id")?
+    {
+        b = b.project_id(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetUserGroupsSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetUserGroupsSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "includeTeamManagers")? {
+        b = b.include_team_managers(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createUserGroup` with the explorer's arguments.
+async fn call_create_user_group(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_user_group();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UserGroupRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateUserGroup` with the explorer's arguments.
+async fn call_update_user_group(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_user_group();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateUserGroupRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteUserGroup` with the explorer's arguments.
+async fn call_delete_user_group(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_user_group();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`addUser` with the explorer's arguments.
+async fn call_add_user(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.add_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .user_group_id(
+            args.required::<::std::string::String>(Location::Path, "userGroupId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UserGroupUserRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteUser` with the explorer's arguments.
+async fn call_delete_user(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .user_group_id(
+            args.required::<::std::string::String>(Location::Path, "userGroupId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    Ok(finish(b.send().await))
+}
+///`getTimeEntries` with the explorer's arguments.
+async fn call_get_time_entries(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_time_entries();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "description")?
+    {
+        b = b.description(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "start")? {
+        b = b.start(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "end")? {
+        b = b.end(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "project")?
+    {
+        b = b.project(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "task")? {
+        b = b.task(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::vec::Vec<::std::string::String>>(Location::Query, "tags")?
+    {
+        b = b.tags(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "project-required")? {
+        b = b.project_required(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "task-required")? {
+        b = b.task_required(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
+        b = b.hydrated(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<bool>(Location::Query, "in-progress")? {
+        b = b.in_progress(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "get-week-before")?
+    {
+        b = b.get_week_before(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`replaceMany` with the explorer's arguments.
+async fn call_replace_many(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.replace_many();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.optional::<bool>(Location::Query, "hydrated")? {
+        b = b.hydrated(v);
+    }
+    if let Some(v) = args
+        .body::<::std::vec::Vec<clockify_client::types::UpdateTimeEntryBulkRequest>>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createForOthers` with the explorer's arguments.
+async fn call_create_for_others(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_for_others();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "from-entry")?
+    {
+        b = b.from_entry(v);
+    }
+    if let Some(v) = args.body::<clockify_client::types::CreateTimeEntryRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteMany` with the explorer's arguments.
+async fn call_delete_many(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_many();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    b = b
+        .time_entry_ids(
+            args
+                .required::<
+                    ::std::vec::Vec<::std::string::String>,
+                >(Location::Query, "time-entry-ids")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`stopRunningTimeEntry` with the explorer's arguments.
+async fn call_stop_running_time_entry(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.stop_running_time_entry();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::StopTimeEntryRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`duplicateTimeEntry` with the explorer's arguments.
+async fn call_duplicate_time_entry(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.duplicate_time_entry();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`getUsersOfWorkspace` with the explorer's arguments.
+async fn call_get_users_of_workspace(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_users_of_workspace();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "email")? {
+        b = b.email(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "project-id")?
+    {
+        b = b.project_id(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetUsersOfWorkspaceStatus,
+        >(Location::Query, "status")?
+    {
+        b = b.status(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "account-statuses")?
+    {
+        b = b.account_statuses(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetUsersOfWorkspaceSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetUsersOfWorkspaceSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetUsersOfWorkspaceMemberships,
+        >(Location::Query, "memberships")?
+    {
+        b = b.memberships(v);
+    }
+    b = b
+        .include_roles(
+            args.required::<::std::string::String>(Location::Query, "include-roles")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`addUsers` with the explorer's arguments.
+async fn call_add_users(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.add_users();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .send_email(
+            args.required::<::std::string::String>(Location::Query, "send-email")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::AddUserToWorkspaceRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`filterUsersOfWorkspace` with the explorer's arguments.
+async fn call_filter_users_of_workspace(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.filter_users_of_workspace();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::GetUsersRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateUserStatus` with the explorer's arguments.
+async fn call_update_user_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_user_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::UpdateUserStatusRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`removeMember` with the explorer's arguments.
+async fn call_remove_member(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.remove_member();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    Ok(finish(b.send().await))
+}
+///`setCostRateForUser` with the explorer's arguments.
+async fn call_set_cost_rate_for_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.set_cost_rate_for_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::CostRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`upsertUserCustomFieldValue` with the explorer's arguments.
+async fn call_upsert_user_custom_field_value(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.upsert_user_custom_field_value();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    b = b
+        .custom_field_id(
+            args.required::<::std::string::String>(Location::Path, "customFieldId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::UpsertUserCustomFieldRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`setHourlyRateForUser` with the explorer's arguments.
+async fn call_set_hourly_rate_for_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.set_hourly_rate_for_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::HourlyRateRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getManagersOfUser` with the explorer's arguments.
+async fn call_get_managers_of_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_managers_of_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetManagersOfUserSortColumn,
+        >(Location::Query, "sort-column")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetManagersOfUserSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createUserRole` with the explorer's arguments.
+async fn call_create_user_role(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_user_role();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::RoleRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteUserRole` with the explorer's arguments.
+async fn call_delete_user_role(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_user_role();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.body::<clockify_client::types::RoleRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getWebhooks` with the explorer's arguments.
+async fn call_get_webhooks(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_webhooks();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .optional::<clockify_client::types::GetWebhooksType>(Location::Query, "type")?
+    {
+        b = b.type_(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createWebhook` with the explorer's arguments.
+async fn call_create_webhook(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_webhook();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::CreateWebhookRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getWebhook` with the explorer's arguments.
+async fn call_get_webhook(client: &Client, args: &Args) -> Result<Sent, DispatchError> {
+    let mut b = client.get_webhook();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .webhook_id(
+            args.required::<::std::string::String>(Location::Path, "webhookId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateWebhook` with the explorer's arguments.
+async fn call_update_webhook(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_webhook();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .webhook_id(
+            args.required::<::std::string::String>(Location::Path, "webhookId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::UpdateWebhookRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteWebhook` with the explorer's arguments.
+async fn call_delete_webhook(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_webhook();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .webhook_id(
+            args.required::<::std::string::String>(Location::Path, "webhookId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getLogsForWebhook` with the explorer's arguments.
+async fn call_get_logs_for_webhook(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_logs_for_webhook();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .webhook_id(
+            args.required::<::std::string::String>(Location::Path, "webhookId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args.optional::<::std::num::NonZeroU32>(Location::Query, "size")? {
+        b = b.size(v);
+    }
+    if let Some(v) = args.body::<clockify_client::types::WebhookLogSearchRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`generateNewToken` with the explorer's arguments.
+async fn call_generate_new_token(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_new_token();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b
+        .webhook_id(
+            args.required::<::std::string::String>(Location::Path, "webhookId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`getPtoBalancesForPolicy` with the explorer's arguments.
+async fn call_get_pto_balances_for_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_pto_balances_for_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetPtoBalancesForPolicySort,
+        >(Location::Query, "sort")?
+    {
+        b = b.sort(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetPtoBalancesForPolicySortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateBalancesForUsers` with the explorer's arguments.
+async fn call_update_balances_for_users(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_balances_for_users();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    if let Some(v) = args.body::<clockify_client::types::ChangeBalanceRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getPtoBalancesForUser` with the explorer's arguments.
+async fn call_get_pto_balances_for_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_pto_balances_for_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetPtoBalancesForUserSort,
+        >(Location::Query, "sort")?
+    {
+        b = b.sort(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetPtoBalancesForUserSortOrder,
+        >(Location::Query, "sort-order")?
+    {
+        b = b.sort_order(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`findPtoPoliciesForWorkspace` with the explorer's arguments.
+async fn call_find_pto_policies_for_workspace(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.find_pto_policies_for_workspace();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "page-size")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args.optional::<::std::string::String>(Location::Query, "name")? {
+        b = b.name(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::FindPtoPoliciesForWorkspaceStatus,
+        >(Location::Query, "status")?
+    {
+        b = b.status(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createPtoPolicy` with the explorer's arguments.
+async fn call_create_pto_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_pto_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::PtoCreatePolicyRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getPtoPolicy` with the explorer's arguments.
+async fn call_get_pto_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_pto_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`updatePtoPolicy` with the explorer's arguments.
+async fn call_update_pto_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_pto_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::PtoUpdatePolicyRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deletePtoPolicy` with the explorer's arguments.
+async fn call_delete_pto_policy(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_pto_policy();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`updatePtoPolicyStatus` with the explorer's arguments.
+async fn call_update_pto_policy_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_pto_policy_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::ChangePolicyStatusRequest>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createPtoTimeOffRequest` with the explorer's arguments.
+async fn call_create_pto_time_off_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_pto_time_off_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    if let Some(v) = args
+        .body::<clockify_client::types::PtoCreateTimeOffRequestV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deletePtoTimeOffRequest` with the explorer's arguments.
+async fn call_delete_pto_time_off_request(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_pto_time_off_request();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    b = b
+        .request_id(
+            args.required::<::std::string::String>(Location::Path, "requestId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`changePtoTimeOffRequestStatus` with the explorer's arguments.
+async fn call_change_pto_time_off_request_status(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.change_pto_time_off_request_status();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    b = b
+        .request_id(
+            args.required::<::std::string::String>(Location::Path, "requestId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::StatusTimeOffRequestRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`createPtoTimeOffRequestForOther` with the explorer's arguments.
+async fn call_create_pto_time_off_request_for_other(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_pto_time_off_request_for_other();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.policy_id(args.required::<::std::string::String>(Location::Path, "policyId")?);
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
+    if let Some(v) = args
+        .body::<clockify_client::types::PtoCreateTimeOffRequestV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getPtoTimeOffRequests` with the explorer's arguments.
+async fn call_get_pto_time_off_requests(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_pto_time_off_requests();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .body::<clockify_client::types::PtoGetTimeOffRequestsV1Request>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`generateSharedReportV1` with the explorer's arguments.
+async fn call_generate_shared_report_v1(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_shared_report_v1();
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "dateRangeStart")?
+    {
+        b = b.date_range_start(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "dateRangeEnd")?
+    {
+        b = b.date_range_end(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "sortOrder")?
+    {
+        b = b.sort_order(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "sortColumn")?
+    {
+        b = b.sort_column(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::string::String>(Location::Query, "exportType")?
+    {
+        b = b.export_type(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args.optional::<i32>(Location::Query, "pageSize")? {
+        b = b.page_size(v);
+    }
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    Ok(finish(b.send().await))
+}
+///`generateAttendanceReport` with the explorer's arguments.
+async fn call_generate_attendance_report(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_attendance_report();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::AttendanceReportFilterV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`generateDetailedReport` with the explorer's arguments.
+async fn call_generate_detailed_report(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_detailed_report();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::DetailedReportFilterV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`generateDetailedReportV1` with the explorer's arguments.
+async fn call_generate_detailed_report_v1(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_detailed_report_v1();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::ExpenseReportFilterV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`generateSummaryReport` with the explorer's arguments.
+async fn call_generate_summary_report(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_summary_report();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::SummaryReportFilterV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`generateWeeklyReport` with the explorer's arguments.
+async fn call_generate_weekly_report(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.generate_weekly_report();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::WeeklyReportFilterV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getSharedReportsV1` with the explorer's arguments.
+async fn call_get_shared_reports_v1(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_shared_reports_v1();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.optional::<i32>(Location::Query, "page")? {
+        b = b.page(v);
+    }
+    if let Some(v) = args
+        .optional::<::std::num::NonZeroU32>(Location::Query, "pageSize")?
+    {
+        b = b.page_size(v);
+    }
+    if let Some(v) = args
+        .optional::<
+            clockify_client::types::GetSharedReportsV1SharedReportsFilter,
+        >(Location::Query, "sharedReportsFilter")?
+    {
+        b = b.shared_reports_filter(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`saveSharedReportV1` with the explorer's arguments.
+async fn call_save_shared_report_v1(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.save_shared_report_v1();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args.body::<clockify_client::types::SharedReportRequestV1>()? {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`updateSharedReportV1` with the explorer's arguments.
+async fn call_update_shared_report_v1(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_shared_report_v1();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    if let Some(v) = args.body::<clockify_client::types::UpdateSharedReportRequestV1>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`deleteSharedReportV1` with the explorer's arguments.
+async fn call_delete_shared_report_v1(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.delete_shared_report_v1();
+    b = b.id(args.required::<::std::string::String>(Location::Path, "id")?);
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
 }
