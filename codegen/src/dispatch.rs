@@ -198,3 +198,61 @@ pub fn generate(sdk: &str, facts: &[OperationFacts]) -> Result<String> {
     };
     crate::render::format_tokens("explorer_dispatch.rs", tokens)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Access, ParamFacts};
+    use crate::hosts::HostGroup;
+
+    const SDK: &str = "// header
+pub mod types {}
+pub mod builder {
+    use super::types;
+    pub struct GetThings<'a> { client: &'a super::Client }
+    impl<'a> GetThings<'a> {
+        pub fn workspace_id<V>(mut self, value: V) -> Self where V: std::convert::TryInto<::std::string::String> { self }
+        pub fn type_<V>(mut self, value: V) -> Self where V: std::convert::TryInto<types::ThingType> { self }
+    }
+}
+";
+
+    fn facts(params: &[(&str, ParamLocation, bool)]) -> OperationFacts {
+        OperationFacts {
+            id: "getThings".into(),
+            method: "get".into(),
+            path: "/v1/workspaces/{workspaceId}/things".into(),
+            tag: "Thing".into(),
+            host: HostGroup::Core,
+            access: Access::Read,
+            scope: None,
+            deprecated: false,
+            params: params
+                .iter()
+                .map(|(n, l, r)| ParamFacts { name: (*n).into(), location: *l, required: *r, schema: serde_json::json!({"type": "string"}) })
+                .collect(),
+            body: None,
+            response: None,
+            pagination: None,
+        }
+    }
+
+    #[test]
+    fn an_arm_per_operation_with_each_setters_type() {
+        let f = facts(&[("workspaceId", ParamLocation::Path, true), ("type", ParamLocation::Query, false)]);
+        let out = generate(SDK, &[f]).expect("generates");
+        assert!(out.contains("Operation::GetThings => Box::pin(call_get_things(client, args))"), "{out}");
+        assert!(out.contains("clockify_client::types::ThingType"), "{out}");
+        assert!(out.contains(".type_(v)"), "{out}");
+    }
+
+    #[test]
+    fn a_parameter_without_a_setter_or_a_setter_without_a_parameter_fails_naming_it() {
+        let f = facts(&[("workspaceId", ParamLocation::Path, true), ("type", ParamLocation::Query, false), ("colour", ParamLocation::Query, false)]);
+        let e = generate(SDK, &[f]).unwrap_err().to_string();
+        assert!(e.contains("getThings") && e.contains("colour"), "{e}");
+        let f = facts(&[("workspaceId", ParamLocation::Path, true)]);
+        let e = generate(SDK, &[f]).unwrap_err().to_string();
+        assert!(e.contains("type_"), "{e}");
+    }
+}

@@ -366,3 +366,55 @@ pub fn access_label(op: &CatalogOperation) -> &'static str {
         Access::Write => "write",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed() -> Arc<[HostPort]> {
+        Arc::from(vec!["api.clockify.me".parse::<HostPort>().expect("host")])
+    }
+
+    fn request(url: &str) -> reqwest::Request {
+        reqwest::Request::new(reqwest::Method::GET, url.parse().expect("url"))
+    }
+
+    #[test]
+    fn the_guard_lets_only_the_templates_shape_through_on_allowed_hosts() {
+        let g = guard(allowed(), "/v1/workspaces/{workspaceId}/projects/{projectId}");
+        assert!(g(&request("https://api.clockify.me/api/v1/workspaces/ws1/projects/p1")).is_ok());
+        for bad in [
+            "https://evil.example/api/v1/workspaces/ws1/projects/p1",
+            "https://api.clockify.me/api/v1/workspaces/ws1/projects/p1/tasks",
+            "https://api.clockify.me/api/v1/workspaces/ws1/clients/p1",
+            "https://api.clockify.me/api/v1/workspaces/ws1/projects/",
+            "https://api.clockify.me/api/v1/workspaces/ws1/projects/p1#x",
+        ] {
+            assert!(g(&request(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn method_and_path_resolve_to_an_operation_with_its_path_parameters() {
+        let (op, params) = by_method_and_path("get", "/api/v1/workspaces/ws1/projects/p%201").expect("getProject");
+        assert_eq!(op, Operation::GetProject);
+        assert_eq!(params.get("projectId"), Some(&Value::String("p 1".into())));
+        assert_eq!(params.get("workspaceId"), Some(&Value::String("ws1".into())));
+        let (op, _) = by_method_and_path("POST", "/v1/workspaces/ws1/projects").expect("createNewProject");
+        assert_eq!(op, Operation::CreateNewProject);
+        let e = by_method_and_path("PUT", "/v1/workspaces/ws1/projects").unwrap_err().to_string();
+        assert!(e.contains("PUT") && e.contains("GET") && e.contains("POST"), "{e}");
+        let e = by_method_and_path("GET", "/v2/nothing").unwrap_err().to_string();
+        assert!(e.contains("/v2/nothing"), "{e}");
+    }
+
+    #[test]
+    fn every_operation_of_the_catalog_is_dispatched_and_every_schema_compiles() {
+        for (i, op) in OPERATIONS.iter().enumerate() {
+            let found = Operation::from_id(op.id).expect(op.id);
+            assert_eq!(found.catalog_index(), i, "{}", op.id);
+        }
+        assert_eq!(Operation::ALL.len(), OPERATIONS.len());
+        validate::compile_all().expect("every schema of the contract compiles");
+    }
+}

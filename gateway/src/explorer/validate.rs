@@ -29,6 +29,8 @@ fn violation(pointer: impl Into<String>, message: impl Into<String>) -> Violatio
 
 struct Compiled {
     params: Vec<Option<Validator>>,
+    /// Each parameter schema's `type`, for reading text values.
+    types: Vec<Option<String>>,
     body: Option<Validator>,
 }
 
@@ -80,11 +82,12 @@ fn compiled(index: usize) -> Result<&'static Compiled, String> {
     cache[index]
         .get_or_init(|| {
             let params = op.params.iter().map(|p| compile(p.schema).map(Some)).collect::<Result<Vec<_>, _>>()?;
+            let types = op.params.iter().map(|p| schema_type(p.schema)).collect();
             let body = match &op.body {
                 Some(b) if b.content_type == "application/json" => Some(compile(b.schema)?),
                 _ => None,
             };
-            Ok(Compiled { params, body })
+            Ok(Compiled { params, types, body })
         })
         .as_ref()
         .map_err(|e| format!("{}: {e}", op.id))
@@ -107,14 +110,14 @@ fn schema_type(schema: &str) -> Option<String> {
 
 /// Query and path values often arrive as text (a URL, a form field): turn
 /// them into what the schema types them as, when they read as such.
-fn coerce(schema: &str, value: Value) -> Value {
+fn coerce(ty: Option<&str>, value: Value) -> Value {
     let Value::String(s) = &value else {
-        return match (schema_type(schema).as_deref(), value) {
+        return match (ty, value) {
             (Some("array"), v @ (Value::Number(_) | Value::Bool(_))) => Value::Array(vec![v]),
             (_, v) => v,
         };
     };
-    match schema_type(schema).as_deref() {
+    match ty {
         Some("integer") => s.trim().parse::<i64>().map(Value::from).unwrap_or(value),
         Some("number") => s
             .trim()
@@ -175,7 +178,7 @@ pub fn validate(index: usize, input: Input, workspace: &str) -> Result<Args, Inv
         }
     }
     let mut args = Args::default();
-    for (p, validator) in op.params.iter().zip(&compiled.params) {
+    for ((p, validator), ty) in op.params.iter().zip(&compiled.params).zip(&compiled.types) {
         let (map, out, loc) = match p.location {
             ParamLocation::Path => (&mut path, &mut args.path, "path"),
             ParamLocation::Query => (&mut query, &mut args.query, "query"),
@@ -203,7 +206,7 @@ pub fn validate(index: usize, input: Input, workspace: &str) -> Result<Args, Inv
                 continue;
             }
             None | Some(Value::Null) => continue,
-            Some(v) => coerce(p.schema, v),
+            Some(v) => coerce(ty.as_deref(), v),
         };
         if p.location == ParamLocation::Path {
             match &value {
@@ -303,5 +306,57 @@ fn template_of(schema: &Value, depth: usize) -> Value {
         Some("boolean") => Value::Bool(false),
         Some("string") => Value::String(String::new()),
         _ => Value::Object(Map::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn index(id: &str) -> usize {
+        OPERATIONS.iter().position(|o| o.id == id).expect(id)
+    }
+
+    fn input(path: Value, query: Value, body: Option<Value>) -> Input {
+        let obj = |v: Value| v.as_object().cloned().unwrap_or_default();
+        Input { path: obj(path), query: obj(query), body }
+    }
+
+    fn pointers(r: Result<Args, Invalid>) -> Vec<String> {
+        match r {
+            Err(Invalid::Violations(v)) => v.into_iter().map(|v| v.pointer).collect(),
+            other => panic!("expected violations, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_values_are_read_as_their_schema_types_and_the_workspace_filled_in() {
+        let args = validate(index("getProjects"), input(json!({}), json!({"page": "2", "archived": "true", "clients": "a,b"}), None), "ws1")
+            .expect("valid");
+        assert_eq!(args.path["workspaceId"], json!("ws1"));
+        assert_eq!(args.query["page"], json!(2));
+        assert_eq!(args.query["archived"], json!(true));
+        assert_eq!(args.query["clients"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn nested_body_violations_carry_their_pointer() {
+        let body = json!({"name": "ok name", "hourlyRate": {"amount": "lots"}, "memberships": [{"userId": 7}]});
+        let p = pointers(validate(index("createNewProject"), input(json!({}), json!({}), Some(body)), "ws1"));
+        assert!(p.iter().any(|p| p == "/body/hourlyRate/amount"), "{p:?}");
+        assert!(p.iter().any(|p| p == "/body/memberships/0/userId"), "{p:?}");
+    }
+
+    #[test]
+    fn a_body_where_none_is_taken_and_an_unknown_path_parameter_are_violations() {
+        let p = pointers(validate(index("getTags"), input(json!({"tagId": "x"}), json!({}), Some(json!({"a": 1}))), "ws1"));
+        assert_eq!(p, ["/path/tagId", "/body"]);
+    }
+
+    #[test]
+    fn a_body_template_starts_from_the_required_properties() {
+        let t = body_template(r##"{"$ref":"#/components/schemas/HourlyRateRequestV1"}"##);
+        assert_eq!(t, json!({"amount": 0}));
     }
 }
