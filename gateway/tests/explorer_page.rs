@@ -115,7 +115,7 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
     c.find(Locator::Id("search")).await.unwrap().send_keys("workspaces/{workspaceId}/tags").await.unwrap();
     let shown = wait_text(&c, "#count", |t| !t.starts_with(&format!("{total} of"))).await;
     let shown: usize = shown.split(' ').next().and_then(|n| n.parse().ok()).expect("a count");
-    assert!(shown >= 2 && shown < 10, "{shown} operations on tags paths");
+    assert!((2..10).contains(&shown), "{shown} operations on tags paths");
     assert_eq!(count(&c, "button.op").await, shown);
     assert_eq!(count(&c, "[data-op=getTags]").await, 1);
     assert_eq!(count(&c, "[data-op=getProjects]").await, 0, "filtered out");

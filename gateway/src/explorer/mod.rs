@@ -179,29 +179,38 @@ pub fn by_method_and_path(method: &str, path: &str) -> Result<(Operation, Map<St
     let trimmed = path.strip_prefix("/api").filter(|p| p.starts_with("/v")).unwrap_or(path);
     let segments: Vec<&str> = trimmed.trim_end_matches('/').split('/').collect();
     let mut path_matched = false;
+    // The template with the most literal segments wins (`/projects/templates`
+    // over `/projects/{projectId}`), as a router would choose.
+    let mut best: Option<(usize, &'static CatalogOperation, Map<String, Value>)> = None;
     for op in OPERATIONS {
         let template: Vec<&str> = op.path.split('/').collect();
         if template.len() != segments.len() {
             continue;
         }
         let mut params = Map::new();
+        let mut literals = 0;
         let fits = template.iter().zip(&segments).all(|(t, s)| match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
             Some(name) => {
-                let decoded = percent_decode(s);
-                params.insert(name.to_owned(), Value::String(decoded));
+                params.insert(name.to_owned(), Value::String(percent_decode(s)));
                 !s.is_empty()
             }
-            None => t == s,
+            None => {
+                literals += 1;
+                t == s
+            }
         });
         if !fits {
             continue;
         }
         path_matched = true;
-        if op.method == method {
-            let found = Operation::from_id(op.id)
-                .ok_or_else(|| ExplorerError::Internal(format!("{} is in the catalog but not in the dispatch", op.id)))?;
-            return Ok((found, params));
+        if op.method == method && best.as_ref().is_none_or(|(n, _, _)| literals > *n) {
+            best = Some((literals, op, params));
         }
+    }
+    if let Some((_, op, params)) = best {
+        let found = Operation::from_id(op.id)
+            .ok_or_else(|| ExplorerError::Internal(format!("{} is in the catalog but not in the dispatch", op.id)))?;
+        return Ok((found, params));
     }
     Err(ExplorerError::NotInContract(if path_matched {
         let allowed: Vec<&str> = OPERATIONS
@@ -294,7 +303,7 @@ fn answer_from(r: CapturedResponse, note: Option<String>) -> Answer {
 pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result<Outcome, ExplorerError> {
     let started = Instant::now();
     let entry = catalog_entry(call.operation);
-    let args: Args = prepare(explorer, caller, &call)?;
+    let args: Args = prepare(caller, &call)?;
     let base = |g| checked_base(explorer, caller, g);
     let core = base(HostGroup::Core)?;
     // Only the operation's own group has to be reachable; the others are never used.
@@ -333,7 +342,7 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
 }
 
 /// Everything checked before a client is built: multipart, then the schemas.
-pub fn prepare(_explorer: &Explorer, caller: &Caller, call: &Call) -> Result<Args, ExplorerError> {
+pub fn prepare(caller: &Caller, call: &Call) -> Result<Args, ExplorerError> {
     let entry = catalog_entry(call.operation);
     if entry.body.is_some_and(|b| b.content_type == "multipart/form-data") {
         return Err(match multipart(call.operation) {
