@@ -36,11 +36,24 @@ impl ClientHooks<Runtime> for Client {
         if let Some((name, value)) = &rt.credential {
             request.headers_mut().insert(name.clone(), value.clone());
         }
+        if let Some(exchange) = &rt.exchange {
+            exchange.check(request).map_err(|e| Error::Custom(format!("{}: {e}", op.id)))?;
+        }
         Ok(())
     }
 
     async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
         let rt = self.inner();
-        crate::retry::execute(self.client(), &rt.budget, &rt.retry, info.operation_id, request).await
+        let Some(exchange) = &rt.exchange else {
+            return crate::retry::execute(self.client(), &rt.budget, &rt.retry, info.operation_id, request).await;
+        };
+        exchange.record_request(&request);
+        match exchange.mode() {
+            crate::exchange::ExchangeMode::DryRun => Ok(crate::exchange::Exchange::synthetic_response()),
+            crate::exchange::ExchangeMode::Send => {
+                let response = crate::retry::execute(self.client(), &rt.budget, &rt.retry, info.operation_id, request).await?;
+                exchange.record_response(response).await
+            }
+        }
     }
 }

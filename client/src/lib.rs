@@ -23,6 +23,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod exchange;
 pub mod generated;
 pub mod hooks;
 pub mod hosts;
@@ -34,6 +35,7 @@ pub mod runtime;
 pub mod upload;
 
 pub use auth::Auth;
+pub use exchange::{Exchange, ExchangeMode};
 pub use error::{ApiFailure, ClockifyError, ConfigError};
 pub use generated::events::WebhookEvent;
 pub use generated::scopes::Scope;

@@ -19,6 +19,8 @@ pub struct Runtime {
     pub(crate) retry: RetryPolicy,
     /// When set, operations needing any other scope are refused before sending.
     pub(crate) scopes: Option<std::sync::Arc<[Scope]>>,
+    /// When set, requests are checked, recorded and maybe held back (`crate::exchange`).
+    pub(crate) exchange: Option<std::sync::Arc<crate::exchange::Exchange>>,
 }
 
 impl Runtime {
@@ -52,6 +54,8 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: String,
     scopes: Option<std::sync::Arc<[Scope]>>,
+    http: Option<reqwest::Client>,
+    exchange: Option<std::sync::Arc<crate::exchange::Exchange>>,
 }
 
 impl ClientBuilder {
@@ -70,6 +74,8 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             user_agent: concat!("clockify-client-rs/", env!("CARGO_PKG_VERSION")).to_owned(),
             scopes: None,
+            http: None,
+            exchange: None,
         }
     }
 
@@ -112,6 +118,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Reuse an HTTP client (its connection pool) instead of building one;
+    /// `timeout`, `connect_timeout` and `user_agent` are then the given client's.
+    /// Building a client per call (one per caller's token) stays cheap this way.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Check, record and (in a dry run) hold back every request (`crate::exchange`).
+    pub fn exchange(mut self, exchange: std::sync::Arc<crate::exchange::Exchange>) -> Self {
+        self.exchange = Some(exchange);
+        self
+    }
+
     pub fn build(self) -> Result<Client, ConfigError> {
         let credential = match &self.auth {
             Some(auth) => {
@@ -125,13 +145,23 @@ impl ClientBuilder {
         // reqwest is built without a bundled crypto provider; ring is ours.
         // Installing twice is harmless (the second call reports "already set").
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(self.user_agent)
-            .build()
-            .map_err(|e| ConfigError::Http(e.to_string()))?;
-        let runtime = Runtime { credential, hosts: self.hosts.clone(), budget: self.budget, retry: self.retry, scopes: self.scopes };
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .timeout(self.timeout)
+                .connect_timeout(self.connect_timeout)
+                .user_agent(self.user_agent)
+                .build()
+                .map_err(|e| ConfigError::Http(e.to_string()))?,
+        };
+        let runtime = Runtime {
+            credential,
+            hosts: self.hosts.clone(),
+            budget: self.budget,
+            retry: self.retry,
+            scopes: self.scopes,
+            exchange: self.exchange,
+        };
         Ok(Client::new_with_client(&self.hosts.core, http, runtime))
     }
 }

@@ -16,6 +16,7 @@ pub const ARTIFACT_PATHS: &[&str] = &[
     "client/src/generated/scopes.rs",
     "manifest.json",
     "gateway/src/generated/addon.rs",
+    "gateway/src/generated/explorer_dispatch.rs",
 ];
 
 /// Hand-written inputs besides the contract (relative to the workspace root).
@@ -48,8 +49,12 @@ pub fn generate(contract: &Contract, addon: &AddonDefinition) -> Result<Vec<Arti
         crate::manifest::manifest_file(contract, addon)?,
         crate::manifest::gateway_module(contract, addon)?,
     ];
-    let out: Vec<Artifact> =
-        ARTIFACT_PATHS.iter().zip(contents).map(|(path, contents)| Artifact { path, contents }).collect();
+    let dispatch = crate::dispatch::generate(&contents[0], &facts)?;
+    let out: Vec<Artifact> = ARTIFACT_PATHS
+        .iter()
+        .zip(contents.into_iter().chain([dispatch]))
+        .map(|(path, contents)| Artifact { path, contents })
+        .collect();
     check_operation_names(&out[0].contents, &facts)?;
     Ok(out)
 }

@@ -24,6 +24,7 @@ pub mod sdk;
 pub mod streams;
 pub mod typenames;
 pub mod catalog;
+pub mod dispatch;
 pub mod artifacts;
 
 pub use artifacts::{Artifact, generate, ARTIFACT_PATHS, INPUT_PATHS, check_committed};

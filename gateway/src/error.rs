@@ -25,6 +25,24 @@ impl Problem {
     }
 }
 
+/// One input problem, at a JSON pointer into the request (e.g. `/body/name`).
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// A problem document listing every input problem (422).
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct ValidationProblem {
+    #[oai(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub violations: Vec<Violation>,
+}
+
 /// Every problem answer of the gateway, as poem-openapi responses.
 #[derive(ApiResponse, Debug)]
 pub enum ApiError {
@@ -43,12 +61,18 @@ pub enum ApiError {
     /// The body is over the route's cap.
     #[oai(status = 413, content_type = "application/problem+json")]
     PayloadTooLarge(Json<Problem>),
+    /// The request is well-formed but does not fit the contract: every violation, with its pointer.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    UnprocessableEntity(Json<ValidationProblem>),
     /// Too many requests; see Retry-After.
     #[oai(status = 429, content_type = "application/problem+json")]
     TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
     /// Something failed inside the gateway.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
+    /// An upstream (Clockify) could not be reached.
+    #[oai(status = 502, content_type = "application/problem+json")]
+    BadGateway(Json<Problem>),
     /// The database is unavailable; retry later.
     #[oai(status = 503, content_type = "application/problem+json")]
     Unavailable(Json<Problem>),
@@ -68,6 +92,10 @@ pub enum GatewayError {
     NotFound(String),
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request does not fit the contract ({} problem(s))", .0.len())]
+    Invalid(Vec<Violation>),
+    #[error("{0}")]
+    BadGateway(String),
     #[error("too many requests; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("database unavailable")]
@@ -105,6 +133,14 @@ impl From<GatewayError> for ApiError {
                 "Payload too large",
                 Some(e.to_string()),
             ))),
+            G::Invalid(violations) => ApiError::UnprocessableEntity(Json(ValidationProblem {
+                kind: "https://clockify-gateway.dev/problems/invalid-request".into(),
+                title: "Unprocessable request".into(),
+                status: 422,
+                detail: e_detail(&violations),
+                violations,
+            })),
+            G::BadGateway(d) => ApiError::BadGateway(Json(Problem::new(502, "bad-gateway", "Bad gateway", Some(d)))),
             G::RateLimited { retry_after } => ApiError::TooManyRequests(
                 Json(Problem::new(429, "rate-limited", "Too many requests", Some(e.to_string()))),
                 retry_after,
@@ -121,6 +157,11 @@ impl From<GatewayError> for ApiError {
             }
         }
     }
+}
+
+fn e_detail(violations: &[Violation]) -> String {
+    let list: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect();
+    list.join("; ")
 }
 
 /// Problem JSON for errors raised outside typed handlers (unknown route,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod events;
+pub mod explorer;
 pub mod generated;
 pub mod hooks;
 pub mod http;

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub dead_letters: Family<Labels, Gauge>,
     pub replays: Family<Labels, Counter>,
     pub reregistrations: Family<Labels, Counter>,
+    pub explorer_calls: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,6 +53,8 @@ impl Default for Metrics {
         let dead_letters = Family::<Labels, Gauge>::default();
         let replays = Family::<Labels, Counter>::default();
         let reregistrations = Family::<Labels, Counter>::default();
+        let explorer_calls = Family::<Labels, Counter>::default();
+        registry.register("explorer_calls", "API explorer calls by operation and status (Clockify's, or the refusal's)", explorer_calls.clone());
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -88,6 +91,7 @@ impl Default for Metrics {
             dead_letters,
             replays,
             reregistrations,
+            explorer_calls,
         }
     }
 }
@@ -141,6 +145,10 @@ impl Metrics {
 
     pub fn reregistration(&self, outcome: &'static str) {
         self.reregistrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn explorer_call(&self, operation: &str, status: String) {
+        self.explorer_calls.get_or_create(&vec![("operation", operation.to_owned()), ("status", status)]).inc();
     }
 
     pub fn render(&self) -> String {

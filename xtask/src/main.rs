@@ -20,11 +20,14 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
                         schemathesis when missing, then runs cargo test --workspace
   bench [webhooks]      release build; webhook ingest figures on SQLite and PostgreSQL,
                         printed and written to target/bench/webhooks.json
+  bench explorer        release build; the API explorer's added latency over the typed
+                        client (p50/p99), written to target/bench/explorer.json
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
                         (default ../shared/clockify); manifest.json is validated
                         against both";
 
 mod bench;
+mod bench_explorer;
 mod test_suite;
 
 fn main() -> ExitCode {
@@ -39,6 +42,13 @@ fn main() -> ExitCode {
         },
         Some("test") => match test_suite::run(&workspace_root(), &args[1..]) {
             Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("bench") if args.get(1).is_some_and(|a| a == "explorer") => match bench_explorer::run(&workspace_root()) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE

@@ -15,7 +15,7 @@ use crate::token::{Expect, Expectation};
 /// A Clockify user token (the iframe's `auth_token`).
 #[derive(SecurityScheme)]
 #[oai(ty = "api_key", key_name = "X-Addon-Token", key_in = "header")]
-pub struct AddonUserToken(ApiKey);
+pub struct AddonUserToken(pub ApiKey);
 
 const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
 

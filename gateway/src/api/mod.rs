@@ -4,6 +4,7 @@
 
 mod admin;
 mod bootstrap;
+mod explorer;
 mod health;
 mod lifecycle;
 mod manifest;
@@ -11,6 +12,7 @@ mod webhooks;
 
 pub use admin::{AdminApi, AdminOperationsApi};
 pub use bootstrap::BootstrapApi;
+pub use explorer::ExplorerApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
 pub use lifecycle::{LifecycleApi, LifecycleAuth};
 pub use manifest::{ManifestApi, served_manifest};
@@ -37,9 +39,11 @@ pub enum Tag {
     Admin,
     /// Reading a workspace's lists into the entity snapshot, for its admins.
     Bootstrap,
+    /// Any operation of Clockify's API, validated against the contract, with the caller's token.
+    Explorer,
 }
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, BootstrapApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, BootstrapApi, ExplorerApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
@@ -51,6 +55,7 @@ pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
         AdminApi { state: state.clone() },
         AdminOperationsApi { state: state.clone() },
         BootstrapApi { state: state.clone() },
+        ExplorerApi::new(state.clone()),
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
 }

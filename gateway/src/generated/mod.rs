@@ -3,3 +3,4 @@
 
 pub mod addon;
 pub mod clockify_key;
+pub mod explorer_dispatch;
