@@ -3,6 +3,7 @@
 //! types, problems as one typed error.
 
 mod admin;
+mod admin_page;
 mod bootstrap;
 mod explorer;
 mod health;
@@ -11,6 +12,7 @@ mod manifest;
 mod webhooks;
 
 pub use admin::{AdminApi, AdminOperationsApi};
+pub use admin_page::AdminPageApi;
 pub use bootstrap::BootstrapApi;
 pub use explorer::ExplorerApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
@@ -43,7 +45,7 @@ pub enum Tag {
     Explorer,
 }
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, BootstrapApi, ExplorerApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
@@ -54,6 +56,7 @@ pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
         WebhookApi { state: state.clone() },
         AdminApi { state: state.clone() },
         AdminOperationsApi { state: state.clone() },
+        AdminPageApi,
         BootstrapApi { state: state.clone() },
         ExplorerApi::new(state.clone()),
     );
