@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// One second plus the margin for delivery jitter (2.5% of throughput).
-const SERVER_SECOND: Duration = Duration::from_millis(1025);
+/// One second plus a margin for delivery jitter (5% of throughput): requests
+/// that leave here a window apart may arrive up to 50 ms closer together.
+const SERVER_SECOND: Duration = Duration::from_millis(1050);
 
 /// Limits applied per workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

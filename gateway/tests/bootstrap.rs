@@ -81,7 +81,7 @@ async fn snapshot_counts(gw: &TestGateway, ws: &str) -> BTreeMap<String, usize> 
 
 async fn a_workspace_is_read_completely_with_the_fewest_requests(backend: Backend) {
     let fake = FakeClockify::start().await;
-    fake.enforce_rate_limit(50);
+    // Not enforced here, so a burst over 50 per second would show below.
     let size = 25;
     let w = serve_workspace(&fake, "ws1", size);
     // A 503 and a slow page on the way: retried and waited for, each page still stored once.
@@ -102,7 +102,6 @@ async fn a_workspace_is_read_completely_with_the_fewest_requests(backend: Backen
     let injected = fake.requests().iter().filter(|r| r.status == 503).count();
     assert_eq!(injected, 1);
     assert!(fake.max_per_second("ws1") <= 50, "at most 50 requests in any second, saw {}", fake.max_per_second("ws1"));
-    assert_eq!(fake.requests().iter().filter(|r| r.status == 429).count(), 0, "no 429 at the platform's limit");
     assert!(fake.requests().iter().all(|r| r.header("x-addon-token").is_some()), "acts with the installation token");
 
     // Paged with the largest size: the contract's maximum where it has one.
