@@ -4,74 +4,21 @@
 //! it and makes a skip a failure.
 
 mod support;
+#[path = "support/browser.rs"]
+mod browser;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clockify_testkit::tools::{ENV_CHROMEDRIVER, ENV_CHROMIUM, tool};
+use browser::{count, wait_text};
 use clockify_testkit::{FakeClockify, PageStyle, Shape};
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::json;
 use support::{TestGateway, addon_claims, test_config};
 
-/// The chromedriver process this test started; killed when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-async fn start_driver(chromedriver: &std::path::Path) -> (Driver, String) {
-    let port = free_port();
-    let child = Command::new(chromedriver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = Driver(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (driver, format!("http://127.0.0.1:{port}"))
-}
-
-/// Waits (up to 20 s, a bound rather than a speed target) until the text of
-/// `css` satisfies `ok`; returns it, or fails with the last text seen.
-async fn wait_text(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = String::new();
-    loop {
-        if let Ok(e) = c.find(Locator::Css(css)).await
-            && let Ok(t) = e.text().await
-        {
-            if ok(&t) {
-                return t;
-            }
-            last = t;
-        }
-        assert!(Instant::now() < deadline, "{css}: last text was {last:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn count(c: &Client, css: &str) -> usize {
-    c.find_all(Locator::Css(css)).await.map(|v| v.len()).unwrap_or(0)
-}
-
 #[tokio::test]
 async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
-    let Some(chromedriver) = tool(ENV_CHROMEDRIVER, "explorer_page") else { return };
-    let chromium = std::env::var_os(ENV_CHROMIUM).map(std::path::PathBuf::from).filter(|p| p.is_file());
+    let Some(browser) = browser::start("explorer_page").await else { return };
+    let c = browser.client.clone();
 
     let fake = FakeClockify::start().await;
     let mut config = test_config();
@@ -91,19 +38,6 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
         (0..3).map(|i| json!({"id": format!("t{i}"), "name": format!("tag number {i}"), "workspaceId": "ws1", "archived": false})).collect(),
         true,
     );
-
-    let (_driver, webdriver) = start_driver(&chromedriver).await;
-    let mut options = json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]});
-    if let Some(bin) = &chromium {
-        options["binary"] = json!(bin);
-    }
-    let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), options);
-    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&webdriver)
-        .await
-        .expect("a chromium session");
 
     c.goto(&gw.url(&format!("/ui/api-explorer?auth_token={token}"))).await.expect("page loads");
     let total = clockify_client::catalog::OPERATIONS.len();
@@ -170,6 +104,23 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
     c.find(Locator::Id("dry-run")).await.unwrap().click().await.unwrap();
     wait_text(&c, "#status", |t| t == "422").await;
     wait_text(&c, "#violations", |t| t.contains("/body/name")).await;
+
+    // The history: a read replays at once; a write asks first.
+    let gets = fake.count("GET", "/api/v1/workspaces/ws1/tags");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&c, "#history-rows tr[data-op=getTags]").await < 2 {
+        assert!(Instant::now() < deadline, "the history lists the calls");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.find(Locator::Css("#history-rows tr[data-op=getTags] .history-replay")).await.unwrap().click().await.unwrap();
+    wait_text(&c, "#result-kind", |t| t == "Replayed.").await;
+    wait_text(&c, "#status", |t| t == "200").await;
+    assert_eq!(fake.count("GET", "/api/v1/workspaces/ws1/tags"), gets + 1, "the read was sent again");
+    let posts = fake.count("POST", "/api/v1/workspaces/ws1/tags");
+    c.find(Locator::Css("#history-rows tr[data-op=createNewTag] .history-replay")).await.unwrap().click().await.unwrap();
+    assert!(c.find(Locator::Id("history-confirm")).await.unwrap().is_displayed().await.unwrap(), "a write asks before it is replayed");
+    c.find(Locator::Id("history-confirm-cancel")).await.unwrap().click().await.unwrap();
+    assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), posts, "nothing replayed without confirmation");
 
     c.close().await.expect("session closes");
 }

@@ -2,7 +2,7 @@
 //! and path, and the web page (static assets embedded in the binary). The
 //! logic lives in `crate::explorer`.
 
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Html, Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value};
@@ -11,8 +11,9 @@ use super::admin::AddonUserToken;
 use crate::error::{ApiError, GatewayError, Violation};
 use crate::explorer::{self, Call, Caller, Explorer, ExplorerError, Input, Operation};
 use crate::state::AppState;
+use crate::store::{ExplorerHistory, HistoryEntry};
 use crate::token::{Expect, Expectation};
-use clockify_client::catalog::{HostGroup, OPERATIONS, ParamLocation};
+use clockify_client::catalog::{Access, HostGroup, OPERATIONS, ParamLocation};
 
 const PAGE_HTML: &str = include_str!("../explorer/assets/index.html");
 const PAGE_JS: &str = include_str!("../explorer/assets/app.js");
@@ -161,6 +162,85 @@ pub enum ExecuteResponse {
     Ok(Json<ExecuteResult>),
 }
 
+/// One call of the caller's history.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase")]
+pub struct HistoryView {
+    pub id: String,
+    pub operation_id: String,
+    pub method: String,
+    /// `read` or `write`.
+    pub access: String,
+    pub path_params: Value,
+    pub query: Value,
+    pub body: Option<Value>,
+    pub dry_run: bool,
+    /// Clockify's status, when a request was sent.
+    pub status: Option<u16>,
+    /// The status, `dry_run`, or why the explorer refused (`invalid`, `host_refused`, ...).
+    pub outcome: String,
+    pub duration_ms: f64,
+    /// Unix milliseconds.
+    pub called_at: i64,
+}
+
+#[derive(Object, Debug, Clone, PartialEq)]
+pub struct History {
+    pub items: Vec<HistoryView>,
+}
+
+#[derive(ApiResponse, Debug)]
+pub enum HistoryResponse {
+    #[oai(status = 200)]
+    Ok(Json<History>),
+}
+
+/// How to replay a call from the history.
+#[derive(Object, Debug, Clone, Default, PartialEq, Eq)]
+#[oai(rename_all = "camelCase")]
+pub struct ReplayCall {
+    /// Required to send a write again.
+    #[oai(default)]
+    pub confirm: bool,
+    #[oai(default)]
+    pub dry_run: bool,
+}
+
+fn history_view(e: HistoryEntry) -> HistoryView {
+    let op = clockify_client::catalog::by_id(&e.operation);
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::Null);
+    HistoryView {
+        method: op.map(|o| o.method.to_owned()).unwrap_or_default(),
+        access: op.map(|o| explorer::access_label(o).to_owned()).unwrap_or_default(),
+        path_params: parse(&e.path_params),
+        query: parse(&e.query),
+        body: e.body.as_deref().map(parse),
+        dry_run: e.dry_run,
+        status: e.status.and_then(|s| u16::try_from(s).ok()),
+        outcome: e.outcome,
+        duration_ms: e.duration_us as f64 / 1000.0,
+        called_at: e.called_at,
+        operation_id: e.operation,
+        id: e.id,
+    }
+}
+
+/// The history's outcome for a call the explorer refused.
+fn api_error_label(e: &ApiError) -> &'static str {
+    match e {
+        ApiError::BadRequest(_) => "bad_request",
+        ApiError::Unauthorized(_) => "unauthorized",
+        ApiError::Forbidden(_) => "forbidden",
+        ApiError::NotFound(_) => "not_found",
+        ApiError::PayloadTooLarge(_) => "too_large",
+        ApiError::UnprocessableEntity(_) => "invalid",
+        ApiError::TooManyRequests(..) => "rate_limited",
+        ApiError::Internal(_) => "internal",
+        ApiError::BadGateway(_) => "bad_gateway",
+        ApiError::Unavailable(_) => "unavailable",
+    }
+}
+
 #[derive(ApiResponse, Debug)]
 pub enum PageResponse {
     #[oai(status = 200)]
@@ -186,7 +266,9 @@ impl ExplorerApi {
         Self { state, explorer }
     }
 
-    fn caller(&self, token: &AddonUserToken) -> Result<Caller, GatewayError> {
+    /// The verified caller and the user the token is for (`user`, else `sub`),
+    /// whose history the call joins.
+    fn caller(&self, token: &AddonUserToken) -> Result<(Caller, String), GatewayError> {
         let expect = Expectation { kind: Expect::AddonToken, workspace_id: None, addon_id: None };
         let claims = self.state.verifier.verify(&token.0.key, &expect).map_err(|r| {
             self.state.metrics.auth_failure(r.reason());
@@ -196,7 +278,41 @@ impl ExplorerApi {
         let caller = Caller::from_claims(&token.0.key, &claims)
             .ok_or_else(|| GatewayError::Forbidden("the token names no workspace (workspaceId claim)".into()))?;
         self.state.limiter.enforce_workspace(&self.state, &caller.workspace_id)?;
-        Ok(caller)
+        let user = claims.user.clone().or_else(|| claims.sub.clone()).unwrap_or_default();
+        Ok((caller, user))
+    }
+
+    /// Runs the call and adds it to the user's history (parameters with
+    /// secret-looking members redacted). A history that cannot be written
+    /// does not fail the call.
+    async fn run_recorded(&self, caller: &Caller, user: &str, call: Call) -> Result<ExecuteResponse, ApiError> {
+        let operation = explorer::catalog_entry(call.operation).id;
+        let redacted = |v: Value| super::admin::redact_secrets(v).to_string();
+        let mut entry = HistoryEntry {
+            id: ExplorerHistory::new_id(),
+            operation: operation.to_owned(),
+            path_params: redacted(Value::Object(call.input.path.clone())),
+            query: redacted(Value::Object(call.input.query.clone())),
+            body: call.input.body.clone().map(redacted),
+            dry_run: call.dry_run,
+            status: None,
+            outcome: String::new(),
+            duration_us: 0,
+            called_at: ExplorerHistory::now(),
+        };
+        let result = self.run(caller, call).await;
+        match &result {
+            Ok(ExecuteResponse::Ok(r)) => {
+                entry.status = r.status.map(i64::from);
+                entry.outcome = r.status.map_or_else(|| "dry_run".to_owned(), |s| s.to_string());
+                entry.duration_us = (r.duration_ms * 1000.0) as i64;
+            }
+            Err(e) => entry.outcome = api_error_label(e).to_owned(),
+        }
+        if let Err(e) = self.state.explorer_history.record(&caller.workspace_id, user, &entry).await {
+            tracing::warn!(workspace = %caller.workspace_id, error = %e, "explorer history not recorded");
+        }
+        result
     }
 
     async fn run(&self, caller: &Caller, call: Call) -> Result<ExecuteResponse, ApiError> {
@@ -375,11 +491,11 @@ impl ExplorerApi {
     /// contract. `dryRun` shows the exact request and sends nothing.
     #[oai(path = "/ui/api-explorer/execute", method = "post")]
     async fn execute(&self, auth: AddonUserToken, body: Json<ExecuteRequest>) -> Result<ExecuteResponse, ApiError> {
-        let caller = self.caller(&auth)?;
+        let (caller, user) = self.caller(&auth)?;
         let r = body.0;
         let operation = explorer::by_id(&r.operation_id).map_err(to_gateway)?;
         let input = Input { path: object(r.path_params, "/pathParams")?, query: object(r.query, "/query")?, body: r.body };
-        self.run(&caller, Call { operation, input, dry_run: r.dry_run }).await
+        self.run_recorded(&caller, &user, Call { operation, input, dry_run: r.dry_run }).await
     }
 
     /// Calls the operation whose method and path template match `method` and
@@ -387,12 +503,65 @@ impl ExplorerApi {
     /// `/ui/api-explorer/execute`.
     #[oai(path = "/api-call", method = "post")]
     async fn api_call(&self, auth: AddonUserToken, body: Json<ApiCallRequest>) -> Result<ExecuteResponse, ApiError> {
-        let caller = self.caller(&auth)?;
+        let (caller, user) = self.caller(&auth)?;
         let r = body.0;
         let (operation, path): (Operation, Map<String, Value>) =
             explorer::by_method_and_path(&r.method, &r.path).map_err(to_gateway)?;
         let input = Input { path, query: object(r.query, "/query")?, body: r.body };
-        self.run(&caller, Call { operation, input, dry_run: r.dry_run }).await
+        self.run_recorded(&caller, &user, Call { operation, input, dry_run: r.dry_run }).await
+    }
+
+    /// The caller's recent explorer calls, newest first: operation,
+    /// parameters (secret-looking members redacted), status, duration.
+    #[oai(path = "/ui/api-explorer/history", method = "get")]
+    async fn history(
+        &self,
+        auth: AddonUserToken,
+        /// Entries, 1 to 100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u32>>,
+    ) -> Result<HistoryResponse, ApiError> {
+        let (caller, user) = self.caller(&auth)?;
+        let rows = self
+            .state
+            .explorer_history
+            .list(&caller.workspace_id, &user, i64::from(limit.0.unwrap_or(50)))
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(HistoryResponse::Ok(Json(History { items: rows.into_iter().map(history_view).collect() })))
+    }
+
+    /// Runs one of the caller's earlier calls again, with its kept
+    /// parameters. A write is sent only with `confirm: true`; `dryRun` shows
+    /// the request without sending.
+    #[oai(path = "/ui/api-explorer/history/:id/replay", method = "post")]
+    async fn replay(&self, auth: AddonUserToken, id: Path<String>, body: Json<Option<ReplayCall>>) -> Result<ExecuteResponse, ApiError> {
+        let (caller, user) = self.caller(&auth)?;
+        let opts = body.0.unwrap_or_default();
+        let entry = self
+            .state
+            .explorer_history
+            .get(&caller.workspace_id, &user, &id.0)
+            .await
+            .map_err(GatewayError::from)?
+            .ok_or_else(|| GatewayError::NotFound(format!("no explorer call {} in your history", id.0)))?;
+        let operation = explorer::by_id(&entry.operation).map_err(to_gateway)?;
+        let catalog = explorer::catalog_entry(operation);
+        if catalog.access == Access::Write && !opts.dry_run && !opts.confirm {
+            return Err(GatewayError::Invalid(vec![Violation {
+                pointer: "/confirm".into(),
+                message: format!("{} is a write; it is replayed only with \"confirm\": true", catalog.id),
+            }])
+            .into());
+        }
+        let parse = |s: &str| serde_json::from_str::<Value>(s).map_err(|e| GatewayError::Internal(format!("stored explorer call {}: {e}", entry.id)));
+        let input = Input {
+            path: object(Some(parse(&entry.path_params)?), "/pathParams")?,
+            query: object(Some(parse(&entry.query)?), "/query")?,
+            body: entry.body.as_deref().map(parse).transpose()?,
+        };
+        tracing::info!(target: "audit", event = "explorer_replay", workspace = %caller.workspace_id, operation = catalog.id, dry_run = opts.dry_run, "explorer call replayed");
+        self.run_recorded(&caller, &user, Call { operation, input, dry_run: opts.dry_run }).await
     }
 
     /// The explorer's web page (reads `auth_token` from its URL, as Clockify's iframe passes it).

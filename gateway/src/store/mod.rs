@@ -7,11 +7,13 @@
 mod bootstrap;
 mod deliveries;
 mod delivery_log;
+mod explorer_history;
 mod installations;
 mod jobs;
 
 pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
 pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
+pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
 pub use installations::sha256_hex;

@@ -172,7 +172,66 @@
     try { payload = await resp.json(); } catch (_) { payload = null; }
     show(dryRun ? "Dry run." : "Sent.", resp.status, payload);
     if (!(payload && payload.durationMs !== undefined)) $("duration").textContent = (performance.now() - started).toFixed(1);
+    loadHistory();
   }
+
+  // The caller's history; a write is replayed only after the page asked.
+  let pendingReplay = null;
+  async function loadHistory() {
+    if (!token) return;
+    let data;
+    try {
+      const resp = await fetch("/ui/api-explorer/history", { headers: { "x-addon-token": token } });
+      if (!resp.ok) return;
+      data = await resp.json();
+    } catch (_) {
+      return;
+    }
+    const rows = $("history-rows");
+    rows.replaceChildren();
+    for (const h of data.items) {
+      const tr = document.createElement("tr");
+      tr.dataset.id = h.id;
+      tr.dataset.op = h.operationId;
+      tr.className = h.access;
+      const when = new Date(h.calledAt).toISOString().slice(11, 19);
+      for (const text of [when, h.method + " " + h.operationId, h.dryRun ? "dry run" : h.outcome, h.durationMs.toFixed(1)]) {
+        tr.appendChild(el("td", { text }));
+      }
+      const button = el("button", { class: "history-replay", text: "Replay" });
+      button.type = "button";
+      button.addEventListener("click", () => {
+        if (h.access === "write") {
+          pendingReplay = h.id;
+          $("history-confirm-op").textContent = h.operationId;
+          $("history-confirm").hidden = false;
+          return;
+        }
+        replay(h.id, false);
+      });
+      const td = document.createElement("td");
+      td.appendChild(button);
+      tr.appendChild(td);
+      rows.appendChild(tr);
+    }
+  }
+
+  async function replay(id, confirm) {
+    $("history-confirm").hidden = true;
+    const resp = await fetch("/ui/api-explorer/history/" + encodeURIComponent(id) + "/replay", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-addon-token": token || "" },
+      body: JSON.stringify({ confirm }),
+    });
+    let payload = null;
+    try { payload = await resp.json(); } catch (_) { payload = null; }
+    show("Replayed.", resp.status, payload);
+    loadHistory();
+  }
+
+  $("history-refresh").addEventListener("click", loadHistory);
+  $("history-confirm-send").addEventListener("click", () => { if (pendingReplay) replay(pendingReplay, true); });
+  $("history-confirm-cancel").addEventListener("click", () => { $("history-confirm").hidden = true; pendingReplay = null; });
 
   $("search").addEventListener("input", renderList);
   $("dry-run").addEventListener("click", () => run(true));
@@ -184,6 +243,7 @@
   $("confirm-cancel").addEventListener("click", () => { $("confirm").hidden = true; });
 
   $("auth-state").textContent = token ? "Calls run with your Clockify user token." : "No auth_token in the URL: calls will be refused (401).";
+  loadHistory();
   fetch("/ui/api-explorer/endpoints")
     .then((r) => r.json())
     .then((data) => {
