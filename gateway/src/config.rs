@@ -88,6 +88,11 @@ pub struct Config {
     #[arg(long = "webhook-workers", env = "WEBHOOK_WORKERS", default_value_t = 2)]
     pub webhook_workers: usize,
 
+    /// Seconds a client may take to send one whole request (headers and
+    /// body); slower connections (slowloris) are closed.
+    #[arg(long = "request-read-timeout-seconds", env = "REQUEST_READ_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_read_timeout_seconds: u64,
+
     /// Log output format: `json` for log shippers, `pretty` for humans.
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -158,6 +163,7 @@ impl Config {
             webhook_dedup_days: 7,
             webhook_max_attempts: 5,
             webhook_workers: 2,
+            request_read_timeout_seconds: 30,
             log_format: LogFormat::Pretty,
         }
     }
