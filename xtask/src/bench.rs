@@ -87,12 +87,18 @@ fn free_port() -> Result<u16, String> {
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
+/// The gateway under test: `BENCH_GATEWAY_BINARY` (e.g. an older build, to
+/// compare) or the release build of this tree.
+fn gateway_binary(root: &Path) -> PathBuf {
+    std::env::var_os("BENCH_GATEWAY_BINARY").map(PathBuf::from).unwrap_or_else(|| root.join("target/release/clockify-gateway"))
+}
+
 async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
     let dir = std::env::temp_dir().join(format!("gw-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(root.join("target/release/clockify-gateway"))
+    let child = Command::new(gateway_binary(root))
         .current_dir(&dir)
         .env("GATEWAY_ADDR", &addr)
         .env("DATABASE_URL", database_url)
@@ -466,8 +472,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         return Err(format!("unknown benchmark `{bad}` (available: {}; no argument runs all)", PARTS.join(", ")));
     }
     let wants = |p: &str| chosen.is_empty() || chosen.contains(&p);
-    println!("building the release gateway ...");
-    cargo_build(root, None)?;
+    if std::env::var_os("BENCH_GATEWAY_BINARY").is_none() {
+        println!("building the release gateway ...");
+        cargo_build(root, None)?;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     let out = root.join("target/bench");
