@@ -105,6 +105,11 @@ pub struct Config {
     #[arg(long = "bootstrap-lease-seconds", env = "BOOTSTRAP_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub bootstrap_lease_seconds: u64,
 
+    /// Seconds a client may take to send one whole request (headers and
+    /// body); slower connections (slowloris) are closed.
+    #[arg(long = "request-read-timeout-seconds", env = "REQUEST_READ_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_read_timeout_seconds: u64,
+
     /// Log output format: `json` for log shippers, `pretty` for humans.
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -180,6 +185,7 @@ impl Config {
             bootstrap_page_size: 1000,
             bootstrap_max_pages: 1000,
             bootstrap_lease_seconds: 30,
+            request_read_timeout_seconds: 30,
             log_format: LogFormat::Pretty,
         }
     }

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub payload_too_large: Counter,
     pub webhook_deliveries: Family<Labels, Counter>,
     pub webhook_handled: Family<Labels, Counter>,
+    pub webhook_payloads: Family<Labels, Counter>,
     pub registrations: Family<Labels, Counter>,
     pub bootstrap_pages: Family<Labels, Counter>,
     pub bootstrap_rows: Family<Labels, Counter>,
@@ -45,6 +46,7 @@ impl Default for Metrics {
         let payload_too_large = Counter::default();
         let webhook_deliveries = Family::<Labels, Counter>::default();
         let webhook_handled = Family::<Labels, Counter>::default();
+        let webhook_payloads = Family::<Labels, Counter>::default();
         let registrations = Family::<Labels, Counter>::default();
         let bootstrap_pages = Family::<Labels, Counter>::default();
         let bootstrap_rows = Family::<Labels, Counter>::default();
@@ -62,10 +64,15 @@ impl Default for Metrics {
         registry.register("payload_too_large", "Request bodies refused for size", payload_too_large.clone());
         registry.register(
             "webhook_deliveries",
-            "Verified deliveries by event, outcome and whether the body fit its typed payload",
+            "Verified deliveries by event and outcome (accepted, duplicate, ignored)",
             webhook_deliveries.clone(),
         );
         registry.register("webhook_handled", "Handler runs by event and outcome (done, retrying, dead)", webhook_handled.clone());
+        registry.register(
+            "webhook_payloads",
+            "Deliveries decoded by the inbox, by event and whether the body fit its typed payload",
+            webhook_payloads.clone(),
+        );
         registry.register("webhook_registrations", "REST webhook registrations by outcome (registered, failed: e.g. the platform's limit)", registrations.clone());
         registry.register("bootstrap_pages", "Bootstrap pages stored, by operation", bootstrap_pages.clone());
         registry.register("bootstrap_rows", "Bootstrap rows stored, by entity type", bootstrap_rows.clone());
@@ -83,6 +90,7 @@ impl Default for Metrics {
             payload_too_large,
             webhook_deliveries,
             webhook_handled,
+            webhook_payloads,
             registrations,
             bootstrap_pages,
             bootstrap_rows,
@@ -105,9 +113,13 @@ impl Metrics {
         self.lifecycle.get_or_create(&vec![("type", kind.to_owned()), ("outcome", outcome.to_owned())]).inc();
     }
 
-    pub fn delivery(&self, event: &str, outcome: &'static str, typed: bool) {
-        let labels = vec![("event", event.to_owned()), ("outcome", outcome.to_owned()), ("typed", typed.to_string())];
-        self.webhook_deliveries.get_or_create(&labels).inc();
+    pub fn delivery(&self, event: &str, outcome: &'static str) {
+        self.webhook_deliveries.get_or_create(&vec![("event", event.to_owned()), ("outcome", outcome.to_owned())]).inc();
+    }
+
+    /// The inbox decoded a delivery: typed, or kept as raw JSON.
+    pub fn payload(&self, event: &str, typed: bool) {
+        self.webhook_payloads.get_or_create(&vec![("event", event.to_owned()), ("typed", typed.to_string())]).inc();
     }
 
     pub fn handled(&self, event: &str, outcome: &'static str) {

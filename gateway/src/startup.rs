@@ -45,7 +45,7 @@ pub enum StartupError {
 /// [`StartupError`] instead of from inside the server loop.
 pub struct Application {
     addr: SocketAddr,
-    server: Server<Infallible, TcpAcceptor>,
+    server: Server<Infallible, http::slow_clients::SlowClientCutoff<TcpAcceptor>>,
     app: BoxEndpoint<'static>,
     state: AppState,
 }
@@ -77,7 +77,10 @@ impl Application {
 
         Ok(Self {
             addr,
-            server: Server::new_with_acceptor(acceptor),
+            server: Server::new_with_acceptor(http::slow_clients::SlowClientCutoff::new(
+                acceptor,
+                std::time::Duration::from_secs(config.request_read_timeout_seconds.max(1)),
+            )),
             app: routes(&state),
             state,
         })

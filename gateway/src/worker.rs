@@ -74,6 +74,7 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
     let event: WebhookEvent = claimed.event.parse().unwrap_or_else(|never| match never {});
     let body: serde_json::Value = serde_json::from_str(&claimed.body).unwrap_or(serde_json::Value::Null);
     let decoded = decode(&event, &body);
+    state.metrics.payload(&claimed.event, decoded.payload.is_typed());
     let mirror = mirror_change(&decoded.payload, decoded.change, &body);
     let delivery = WebhookDelivery {
         id: claimed.id.clone(),

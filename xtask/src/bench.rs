@@ -1,12 +1,20 @@
-//! `cargo xtask bench [webhooks]`: figures from a release build, over
-//! loopback HTTP only, bounded in time and requests. Prints a table and
-//! writes `target/bench/webhooks.json`.
+//! `cargo xtask bench [webhooks|lifecycle|build] [--clean-build]`: figures
+//! from a release build, over loopback HTTP only, bounded in time and
+//! requests. No argument runs everything. Prints one table and writes it to
+//! `target/bench/table.json`, with each part's details in
+//! `target/bench/<part>.json`.
+//!
+//! The table is a `Vec<Row>`: a new benchmark pushes its rows.
 //!
 //! Webhook ingest: a workspace is installed with the test key pair, then
 //! signed deliveries with unique bodies are sent (1) as fast as a fixed set of
-//! connections allows (saturation: accepted deliveries per second), and
-//! (2) at a fixed offered rate of 1,000 per second (latency p50/p99). RSS is
-//! sampled from /proc while the load runs. Both on SQLite and PostgreSQL.
+//! keep-alive connections allows (saturation: accepted deliveries per
+//! second), and (2) at a fixed offered rate of 1,000 per second (latency
+//! p50/p99, measured from the moment each request was due, so a stalled
+//! server is not hidden). The load generator is a small raw HTTP/1.1 client
+//! writing requests that were built and signed before the clock starts; it
+//! shares the machine's cores with the gateway, so the CPU time of both is
+//! reported per delivery. RSS is sampled from /proc while the load runs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,15 +24,33 @@ use std::time::{Duration, Instant};
 
 use clockify_testkit::tokens::{TokenFactory, key};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 const SATURATION_REQUESTS: u64 = 20_000;
 const SATURATION_CONNECTIONS: usize = 32;
 const FIXED_RATE: u64 = 1_000;
 const FIXED_SECONDS: u64 = 5;
+const FIXED_CONNECTIONS: usize = 16;
+const LIFECYCLE_INSTALLS: usize = 300;
+
+/// One line of the printed table.
+pub struct Row {
+    pub bench: String,
+    pub metric: String,
+    pub value: String,
+    /// The issue's target, or empty.
+    pub target: String,
+}
+
+fn row(bench: &str, metric: &str, value: String, target: &str) -> Row {
+    Row { bench: bench.to_owned(), metric: metric.to_owned(), value, target: target.to_owned() }
+}
 
 struct Gateway {
     child: Child,
     base: String,
+    addr: String,
     _dir: PathBuf,
 }
 
@@ -42,18 +68,39 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// User plus system CPU seconds of a process so far (`self` for this one).
+fn cpu_seconds(pid: &str) -> f64 {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // Fields after the `(comm)`, which may hold spaces.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / ticks_per_second)
+        })
+        .unwrap_or(0.0)
+}
+
 fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// The gateway under test: `BENCH_GATEWAY_BINARY` (e.g. an older build, to
+/// compare) or the release build of this tree.
+fn gateway_binary(root: &Path) -> PathBuf {
+    std::env::var_os("BENCH_GATEWAY_BINARY").map(PathBuf::from).unwrap_or_else(|| root.join("target/release/clockify-gateway"))
 }
 
 async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
     let dir = std::env::temp_dir().join(format!("gw-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let port = free_port()?;
-    let child = Command::new(root.join("target/release/clockify-gateway"))
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(gateway_binary(root))
         .current_dir(&dir)
-        .env("GATEWAY_ADDR", format!("127.0.0.1:{port}"))
+        .env("GATEWAY_ADDR", &addr)
         .env("DATABASE_URL", database_url)
         .env("ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
         .env("CLOCKIFY_PUBLIC_KEY_FILE", root.join("testkit/keys/test-rsa-public.pem"))
@@ -65,7 +112,7 @@ async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| format!("cannot start the release gateway: {e}"))?;
-    let gw = Gateway { child, base: format!("http://127.0.0.1:{port}"), _dir: dir };
+    let gw = Gateway { child, base: format!("http://{addr}"), addr, _dir: dir };
     let http = reqwest::Client::new();
     for _ in 0..200 {
         if http.get(format!("{}/ready", gw.base)).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -80,8 +127,8 @@ fn claims(ws: &str) -> Value {
     json!({ "iss": "clockify", "type": "addon", "sub": "clockify-rust-gateway", "workspaceId": ws, "addonId": "bench-addon" })
 }
 
-/// Installs `ws` with a NEW_TAG manifest webhook; returns that webhook's token.
-async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: &str) -> Result<String, String> {
+/// The INSTALLED request for `ws` with a NEW_TAG manifest webhook: (lifecycle token, body, webhook token).
+fn installed_request(signer: &TokenFactory, ws: &str) -> (String, Value, String) {
     let mut install = claims(ws);
     install["backendUrl"] = json!("http://127.0.0.1:9/api");
     let mut hook = claims(ws);
@@ -91,9 +138,15 @@ async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: 
         "addonId": "bench-addon", "workspaceId": ws, "authToken": signer.sign(&install),
         "webhooks": [{ "path": "/webhooks/NEW_TAG", "webhookType": "ADDON", "authToken": webhook_token }],
     });
+    (signer.sign(&claims(ws)), body, webhook_token)
+}
+
+/// Installs `ws`; returns its NEW_TAG webhook token.
+async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: &str) -> Result<String, String> {
+    let (lifecycle, body, webhook_token) = installed_request(signer, ws);
     let r = http
         .post(format!("{base}/lifecycle/installed"))
-        .header("x-addon-lifecycle-token", signer.sign(&claims(ws)))
+        .header("x-addon-lifecycle-token", lifecycle)
         .json(&body)
         .send()
         .await
@@ -111,24 +164,77 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn deliver(http: &reqwest::Client, url: &str, token: &str, n: u64) -> bool {
-    http.post(url)
-        .header("clockify-signature", token)
-        .header("clockify-webhook-event-type", "NEW_TAG")
-        .json(&json!({ "id": format!("t{n}"), "name": "bench", "workspaceId": "ws-bench" }))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
+/// One signed NEW_TAG delivery with a unique body, as raw HTTP/1.1 bytes.
+fn delivery_request(addr: &str, token: &str, n: u64) -> Vec<u8> {
+    let body = format!(r#"{{"id":"t{n}","name":"bench","workspaceId":"ws-bench"}}"#);
+    format!(
+        "POST /webhooks/NEW_TAG HTTP/1.1\r\nhost: {addr}\r\nclockify-signature: {token}\r\n\
+         clockify-webhook-event-type: NEW_TAG\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A keep-alive HTTP/1.1 connection that sends prepared requests and reads
+/// each response (Content-Length or chunked) before the next.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Result<Self, String> {
+        let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        Ok(Self { stream, buf: Vec::with_capacity(4096) })
+    }
+
+    /// Sends `request`; the response's status.
+    async fn call(&mut self, request: &[u8]) -> Result<u16, String> {
+        self.stream.write_all(request).await.map_err(|e| e.to_string())?;
+        loop {
+            if let Some((status, len)) = parse_response(&self.buf)? {
+                self.buf.drain(..len);
+                return Ok(status);
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("connection closed".into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// `(status, bytes)` of the first complete response in `buf`, if there is one.
+fn parse_response(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
+    let Some(head_end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| "response head is not UTF-8".to_owned())?;
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).ok_or_else(|| format!("bad status line: {head}"))?;
+    let body_start = head_end + 4;
+    let header = |name: &str| {
+        head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned()))
+    };
+    if let Some(len) = header("content-length") {
+        let len: usize = len.parse().map_err(|_| "bad content-length".to_owned())?;
+        return Ok((buf.len() >= body_start + len).then_some((status, body_start + len)));
+    }
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        return Ok(buf[body_start..].windows(5).position(|w| w == b"0\r\n\r\n").map(|p| (status, body_start + p + 5)));
+    }
+    Ok(Some((status, body_start)))
 }
 
 async fn run_backend(root: &Path, name: &str, database_url: &str) -> Result<Value, String> {
     let gw = start(root, database_url).await?;
     let pid = gw.child.id();
     let idle_rss = rss_kb(pid);
-    let http = reqwest::Client::builder().pool_max_idle_per_host(SATURATION_CONNECTIONS * 2).build().map_err(|e| e.to_string())?;
+    let http = reqwest::Client::new();
     let signer = TokenFactory::new(&key("test-rsa-private.pem"));
-    let token = Arc::new(install(&http, &gw.base, &signer, "ws-bench").await?);
-    let url = Arc::new(format!("{}/webhooks/NEW_TAG", gw.base));
+    let token = install(&http, &gw.base, &signer, "ws-bench").await?;
+    let total = SATURATION_REQUESTS + FIXED_RATE * FIXED_SECONDS;
+    let requests: Arc<Vec<Vec<u8>>> = Arc::new((0..total).map(|n| delivery_request(&gw.addr, &token, n)).collect());
     let peak_rss = Arc::new(AtomicU64::new(idle_rss));
     let sampler = {
         let peak = peak_rss.clone();
@@ -143,59 +249,86 @@ async fn run_backend(root: &Path, name: &str, database_url: &str) -> Result<Valu
     // Saturation: a fixed number of connections, each sending back to back.
     let next = Arc::new(AtomicU64::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
+    let (gw_cpu0, gen_cpu0) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let started = Instant::now();
-    let workers: Vec<_> = (0..SATURATION_CONNECTIONS)
-        .map(|_| {
-            let (http, url, token, next, accepted) = (http.clone(), url.clone(), token.clone(), next.clone(), accepted.clone());
-            tokio::spawn(async move {
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= SATURATION_REQUESTS {
-                        break;
-                    }
-                    if deliver(&http, &url, &token, n).await {
+    let mut workers = Vec::new();
+    for _ in 0..SATURATION_CONNECTIONS {
+        let mut conn = Conn::open(&gw.addr).await?;
+        let (requests, next, accepted) = (requests.clone(), next.clone(), accepted.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= SATURATION_REQUESTS {
+                    break;
+                }
+                match conn.call(&requests[n as usize]).await {
+                    Ok(200) => {
                         accepted.fetch_add(1, Ordering::Relaxed);
                     }
+                    Ok(_) => {}
+                    Err(_) => break,
                 }
-            })
-        })
-        .collect();
+            }
+        }));
+    }
     for w in workers {
         let _ = w.await;
     }
     let saturation_secs = started.elapsed().as_secs_f64();
     let accepted = accepted.load(Ordering::Relaxed);
     let per_second = accepted as f64 / saturation_secs;
+    let gw_cpu = cpu_seconds(&pid.to_string()) - gw_cpu0;
+    let gen_cpu = cpu_seconds("self") - gen_cpu0;
+    let per_delivery_us = |cpu: f64| (cpu / accepted.max(1) as f64 * 1e6).round();
 
-    // Fixed offered rate: one delivery every millisecond, latency of each.
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / FIXED_RATE));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut calls = Vec::new();
-    for i in 0..FIXED_RATE * FIXED_SECONDS {
-        tick.tick().await;
-        let (http, url, token) = (http.clone(), url.clone(), token.clone());
-        calls.push(tokio::spawn(async move {
-            let t = Instant::now();
-            let ok = deliver(&http, &url, &token, SATURATION_REQUESTS + i).await;
-            (ok, t.elapsed().as_secs_f64() * 1000.0)
+    // Fixed offered rate: one delivery due every millisecond, handed to a
+    // pool of connections; latency counts from when it was due.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut senders = Vec::new();
+    for _ in 0..FIXED_CONNECTIONS {
+        let mut conn = Conn::open(&gw.addr).await?;
+        let (rx, requests) = (rx.clone(), requests.clone());
+        senders.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let Some((n, due)) = rx.lock().await.recv().await else { break };
+                let ok = matches!(conn.call(&requests[n as usize]).await, Ok(200));
+                seen.push((ok, due.elapsed().as_secs_f64() * 1000.0));
+            }
+            seen
         }));
     }
+    let began = Instant::now();
+    let period = Duration::from_micros(1_000_000 / FIXED_RATE);
+    for i in 0..FIXED_RATE * FIXED_SECONDS {
+        let due = began + period * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let _ = tx.send((SATURATION_REQUESTS + i, due));
+    }
+    drop(tx);
     let mut latencies = Vec::new();
-    let mut failures = 0;
-    for c in calls {
-        match c.await {
-            Ok((true, ms)) => latencies.push(ms),
-            _ => failures += 1,
+    let mut failures = 0u64;
+    for s in senders {
+        for (ok, ms) in s.await.unwrap_or_default() {
+            if ok {
+                latencies.push(ms);
+            } else {
+                failures += 1;
+            }
         }
     }
+    failures += FIXED_RATE * FIXED_SECONDS - (latencies.len() as u64 + failures);
     latencies.sort_by(|a, b| a.total_cmp(b));
     sampler.abort();
     Ok(json!({
         "backend": name,
         "saturation": { "requests": SATURATION_REQUESTS, "connections": SATURATION_CONNECTIONS, "accepted": accepted,
-                        "seconds": saturation_secs, "accepted_per_second": per_second.round() },
-        "fixed_rate": { "offered_per_second": FIXED_RATE, "seconds": FIXED_SECONDS, "failures": failures,
-                        "p50_ms": percentile(&latencies, 0.50), "p99_ms": percentile(&latencies, 0.99) },
+                        "seconds": saturation_secs, "accepted_per_second": per_second.round(),
+                        "gateway_cpu_us_per_delivery": per_delivery_us(gw_cpu),
+                        "generator_cpu_us_per_delivery": per_delivery_us(gen_cpu) },
+        "fixed_rate": { "offered_per_second": FIXED_RATE, "seconds": FIXED_SECONDS, "connections": FIXED_CONNECTIONS,
+                        "failures": failures, "p50_ms": percentile(&latencies, 0.50), "p99_ms": percentile(&latencies, 0.99) },
         "rss_kb": { "idle": idle_rss, "peak_under_load": peak_rss.load(Ordering::Relaxed) },
     }))
 }
@@ -217,50 +350,168 @@ async fn fresh_postgres_url() -> Result<String, String> {
     Ok(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }
 
-pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    let what = args.first().map(String::as_str).unwrap_or("webhooks");
-    if what != "webhooks" {
-        return Err(format!("unknown benchmark `{what}` (available: webhooks)"));
+fn sqlite_url() -> Result<(String, PathBuf), String> {
+    let dir = std::env::temp_dir().join(format!("gw-bench-db-{}-{}", std::process::id(), uuid_ish()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    Ok((format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), dir))
+}
+
+fn uuid_ish() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+}
+
+async fn webhooks(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
+    let (sqlite, dir) = sqlite_url()?;
+    let a = run_backend(root, "sqlite", &sqlite).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let a = a?;
+    let b = run_backend(root, "postgres", &fresh_postgres_url().await?).await?;
+    for r in [&a, &b] {
+        let backend = r["backend"].as_str().unwrap_or("");
+        let bench = format!("webhook ingest, {backend}");
+        let target = if backend == "sqlite" { ">= 10000" } else { ">= 5000" };
+        rows.push(row(&bench, "saturation, accepted/s", r["saturation"]["accepted_per_second"].to_string(), target));
+        rows.push(row(&bench, "p50 at 1000/s, ms", format!("{:.2}", r["fixed_rate"]["p50_ms"].as_f64().unwrap_or(0.0)), ""));
+        rows.push(row(&bench, "p99 at 1000/s, ms", format!("{:.2}", r["fixed_rate"]["p99_ms"].as_f64().unwrap_or(0.0)), "<= 5"));
+        rows.push(row(&bench, "failures at 1000/s", r["fixed_rate"]["failures"].to_string(), "0"));
+        rows.push(row(&bench, "gateway CPU per delivery, us", r["saturation"]["gateway_cpu_us_per_delivery"].to_string(), ""));
+        rows.push(row(&bench, "generator CPU per delivery, us", r["saturation"]["generator_cpu_us_per_delivery"].to_string(), ""));
+        rows.push(row(&bench, "RSS idle, MB", format!("{:.1}", r["rss_kb"]["idle"].as_f64().unwrap_or(0.0) / 1024.0), ""));
+        rows.push(row(&bench, "RSS under load, MB", format!("{:.1}", r["rss_kb"]["peak_under_load"].as_f64().unwrap_or(0.0) / 1024.0), "<= 64"));
     }
-    println!("building the release gateway ...");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "clockify-gateway"])
-        .current_dir(root)
-        .status()
-        .map_err(|e| e.to_string())?;
+    Ok(json!([a, b]))
+}
+
+/// INSTALLED end to end (verify, store encrypted tokens, answer), one after
+/// another with distinct workspaces, on SQLite.
+async fn lifecycle(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
+    let (sqlite, dir) = sqlite_url()?;
+    let gw = start(root, &sqlite).await?;
+    let http = reqwest::Client::new();
+    let signer = TokenFactory::new(&key("test-rsa-private.pem"));
+    let prepared: Vec<_> = (0..LIFECYCLE_INSTALLS).map(|i| installed_request(&signer, &format!("ws-life-{i}"))).collect();
+    let mut ms = Vec::with_capacity(prepared.len());
+    for (lifecycle, body, _) in &prepared {
+        let t = Instant::now();
+        let r = http
+            .post(format!("{}/lifecycle/installed", gw.base))
+            .header("x-addon-lifecycle-token", lifecycle)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !r.status().is_success() {
+            return Err(format!("INSTALLED failed: {}", r.status()));
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+    rows.push(row("lifecycle INSTALLED, sqlite", "p50, ms", format!("{p50:.2}"), ""));
+    rows.push(row("lifecycle INSTALLED, sqlite", "p99, ms", format!("{p99:.2}"), ""));
+    Ok(json!({ "installs": LIFECYCLE_INSTALLS, "p50_ms": p50, "p99_ms": p99 }))
+}
+
+fn cargo_build(root: &Path, target_dir: Option<&Path>) -> Result<f64, String> {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.args(["build", "--release", "-p", "clockify-gateway"]).current_dir(root);
+    if let Some(dir) = target_dir {
+        cmd.env("CARGO_TARGET_DIR", dir);
+    }
+    let t = Instant::now();
+    let status = cmd.status().map_err(|e| e.to_string())?;
     if !status.success() {
         return Err("release build failed".into());
     }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// Binary size, an incremental rebuild after touching the gateway's lib.rs,
+/// and (opt-in, it takes many minutes) a clean build in its own target dir.
+fn build(root: &Path, clean: bool, rows: &mut Vec<Row>) -> Result<Value, String> {
+    let binary = root.join("target/release/clockify-gateway");
+    let size = std::fs::metadata(&binary).map_err(|e| format!("{}: {e}", binary.display()))?.len();
+    let lib = root.join("gateway/src/lib.rs");
+    let text = std::fs::read(&lib).map_err(|e| e.to_string())?;
+    std::fs::write(&lib, &text).map_err(|e| e.to_string())?; // a touch: new mtime, same content
+    let incremental = cargo_build(root, None)?;
+    rows.push(row("build", "release binary size, MB", format!("{:.1}", size as f64 / 1_048_576.0), ""));
+    rows.push(row("build", "incremental release build (gateway lib touched), s", format!("{incremental:.1}"), ""));
+    let clean_secs = if clean {
+        let dir = root.join("target/bench/clean-target");
+        let _ = std::fs::remove_dir_all(&dir);
+        let secs = cargo_build(root, Some(&dir))?;
+        let _ = std::fs::remove_dir_all(&dir);
+        rows.push(row("build", "clean release build, s", format!("{secs:.1}"), ""));
+        Some(secs)
+    } else {
+        rows.push(row("build", "clean release build, s", "skipped (--clean-build)".into(), ""));
+        None
+    };
+    Ok(json!({ "binary_bytes": size, "incremental_seconds": incremental, "clean_seconds": clean_secs }))
+}
+
+fn print_table(rows: &[Row]) {
+    let w0 = rows.iter().map(|r| r.bench.len()).max().unwrap_or(5).max(5);
+    let w1 = rows.iter().map(|r| r.metric.len()).max().unwrap_or(6).max(6);
+    let w2 = rows.iter().map(|r| r.value.len()).max().unwrap_or(5).max(5);
+    println!("\n{:<w0$}  {:<w1$}  {:>w2$}  target", "bench", "metric", "value");
+    println!("{}", "-".repeat(w0 + w1 + w2 + 14));
+    for r in rows {
+        println!("{:<w0$}  {:<w1$}  {:>w2$}  {}", r.bench, r.metric, r.value, r.target);
+    }
+}
+
+pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
+    const PARTS: [&str; 3] = ["webhooks", "lifecycle", "build"];
+    let clean = args.iter().any(|a| a == "--clean-build");
+    let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
+    if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
+        return Err(format!("unknown benchmark `{bad}` (available: {}; no argument runs all)", PARTS.join(", ")));
+    }
+    let wants = |p: &str| chosen.is_empty() || chosen.contains(&p);
+    if std::env::var_os("BENCH_GATEWAY_BINARY").is_none() {
+        println!("building the release gateway ...");
+        cargo_build(root, None)?;
+    }
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let results = rt.block_on(async {
-        let sqlite_dir = std::env::temp_dir().join(format!("gw-bench-db-{}", std::process::id()));
-        std::fs::create_dir_all(&sqlite_dir).map_err(|e| e.to_string())?;
-        let sqlite = format!("sqlite://{}?mode=rwc", sqlite_dir.join("bench.db").display());
-        let a = run_backend(root, "sqlite", &sqlite).await?;
-        let _ = std::fs::remove_dir_all(&sqlite_dir);
-        let b = run_backend(root, "postgres", &fresh_postgres_url().await?).await?;
-        Ok::<_, String>(vec![a, b])
-    })?;
-    println!();
-    println!("webhook ingest (release build, loopback, signed deliveries, unique bodies)");
-    println!("{:<10} {:>16} {:>10} {:>10} {:>10} {:>12} {:>12}", "backend", "saturation /s", "p50 ms", "p99 ms", "failures", "idle RSS MB", "load RSS MB");
-    for r in &results {
-        println!(
-            "{:<10} {:>16} {:>10.2} {:>10.2} {:>10} {:>12.1} {:>12.1}",
-            r["backend"].as_str().unwrap_or(""),
-            r["saturation"]["accepted_per_second"],
-            r["fixed_rate"]["p50_ms"].as_f64().unwrap_or(0.0),
-            r["fixed_rate"]["p99_ms"].as_f64().unwrap_or(0.0),
-            r["fixed_rate"]["failures"],
-            r["rss_kb"]["idle"].as_f64().unwrap_or(0.0) / 1024.0,
-            r["rss_kb"]["peak_under_load"].as_f64().unwrap_or(0.0) / 1024.0,
-        );
-    }
     let out = root.join("target/bench");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let path = out.join("webhooks.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&results).unwrap_or_default()).map_err(|e| e.to_string())?;
-    println!("\nwritten to {}", path.display());
+    let write = |name: &str, v: &Value| {
+        std::fs::write(out.join(format!("{name}.json")), serde_json::to_string_pretty(v).unwrap_or_default()).map_err(|e| e.to_string())
+    };
+    let mut rows = Vec::new();
+    if wants("webhooks") {
+        write("webhooks", &rt.block_on(webhooks(root, &mut rows))?)?;
+    }
+    if wants("lifecycle") {
+        write("lifecycle", &rt.block_on(lifecycle(root, &mut rows))?)?;
+    }
+    if wants("build") {
+        write("build", &build(root, clean, &mut rows)?)?;
+    }
+    print_table(&rows);
+    let table: Vec<Value> =
+        rows.iter().map(|r| json!({ "bench": r.bench, "metric": r.metric, "value": r.value, "target": r.target })).collect();
+    write("table", &Value::Array(table))?;
+    println!("\nwritten to {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_response;
+
+    #[test]
+    fn responses_are_framed_by_length_or_chunks() {
+        let r = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}HTTP/1.1";
+        assert_eq!(parse_response(r), Ok(Some((200, r.len() - 8))));
+        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n{}"), Ok(None));
+        let c = b"HTTP/1.1 503 X\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(c), Ok(Some((503, c.len()))));
+        assert!(parse_response(b"garbage\r\n\r\n").is_err());
+    }
 }

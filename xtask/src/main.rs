@@ -18,8 +18,11 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --check               generate in memory only; exit 1 naming every stale file
   test [args]           the whole test suite: installs chromium, chromedriver and
                         schemathesis when missing, then runs cargo test --workspace
-  bench [webhooks]      release build; webhook ingest figures on SQLite and PostgreSQL,
-                        printed and written to target/bench/webhooks.json
+  bench [webhooks|lifecycle|build] [--clean-build]
+                        release build; one table of figures (webhook ingest on SQLite
+                        and PostgreSQL, INSTALLED latency, RSS, binary size, build
+                        times), written to target/bench/*.json; no part = all;
+                        --clean-build adds a clean build (many minutes)
   bench explorer        release build; the API explorer's added latency over the typed
                         client (p50/p99), written to target/bench/explorer.json
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json

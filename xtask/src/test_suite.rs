@@ -13,6 +13,9 @@ use std::process::{Command, ExitCode};
 
 /// Pinned so the fuzzing run is reproducible.
 const SCHEMATHESIS_VERSION: &str = "3.39.16";
+/// schemathesis 3.39 breaks on newer Hypothesis releases (`'many' object has
+/// no attribute 'more'`; fixed upstream in schemathesis 4, PR #2832).
+const HYPOTHESIS_VERSION: &str = "6.131.14";
 
 use clockify_testkit::tools::{ENV_CHROMEDRIVER, ENV_CHROMIUM, ENV_REQUIRE_TOOLS, ENV_SCHEMATHESIS};
 
@@ -72,7 +75,7 @@ fn is_root() -> bool {
 fn ensure_schemathesis(root: &Path) -> Result<PathBuf, String> {
     let venv = root.join("target/tools/venv");
     let st = venv.join("bin/st");
-    let marker = venv.join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let marker = venv.join(format!("schemathesis-{SCHEMATHESIS_VERSION}-hypothesis-{HYPOTHESIS_VERSION}"));
     if st.is_file() && marker.is_file() {
         return Ok(st);
     }
@@ -82,7 +85,8 @@ fn ensure_schemathesis(root: &Path) -> Result<PathBuf, String> {
     run_checked(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}"))
+            .arg(format!("hypothesis=={HYPOTHESIS_VERSION}")),
     )?;
     std::fs::write(&marker, b"").map_err(|e| format!("cannot write {}: {e}", marker.display()))?;
     Ok(st)

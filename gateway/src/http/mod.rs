@@ -9,6 +9,7 @@ pub mod https;
 pub mod rate_limit;
 pub mod request_id;
 pub mod security_headers;
+pub mod slow_clients;
 
 pub use client_addr::ClientAddr;
 

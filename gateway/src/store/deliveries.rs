@@ -71,6 +71,7 @@ impl DeliveryStore {
         // Only the first of identical deliveries in a batch can be new.
         let mut seen = HashSet::new();
         let firsts: Vec<usize> = (0..batch.len()).filter(|&i| seen.insert((&batch[i].0, &batch[i].1, &hashes[i]))).collect();
+        let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await?;
         let mut sql = String::from("INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ");
         for (n, _) in firsts.iter().enumerate() {
@@ -121,6 +122,7 @@ impl DeliveryStore {
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
     pub async fn claim(&self, limit: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = now_ms();
+        let _turn = self.db.write_turn().await;
         let rows = sqlx::query(
             "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
              WHERE id IN (SELECT id FROM deliveries \
@@ -173,6 +175,7 @@ impl DeliveryStore {
             last.retain(|(k, _)| *k != key);
             last.push((key, body));
         }
+        let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await?;
         let upserts: Vec<_> = last.iter().filter_map(|(k, b)| b.map(|b| (k, b))).collect();
         if !upserts.is_empty() {
@@ -218,6 +221,7 @@ impl DeliveryStore {
     pub async fn fail(&self, id: &str, error: &str, retry_in_ms: i64, dead: bool) -> Result<(), StoreError> {
         let now = now_ms();
         let state = if dead { "dead" } else { "retrying" };
+        let _turn = self.db.write_turn().await;
         sqlx::query(
             "UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1",
         )

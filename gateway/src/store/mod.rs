@@ -50,6 +50,10 @@ pub enum Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite takes one writer at a time; writers that collide get
+    /// SQLITE_BUSY and sleep in its busy handler (milliseconds). The hot
+    /// writers (ingest, inbox) queue here instead, in this process.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -81,7 +85,7 @@ impl Database {
             Backend::Postgres => opts.max_connections(16),
         };
         let pool = opts.connect(url.as_str()).await.map_err(StoreError::Unavailable)?;
-        let db = Self { pool, backend };
+        let db = Self { pool, backend, sqlite_writer: Default::default() };
         db.migrate().await?;
         Ok(db)
     }
@@ -102,6 +106,15 @@ impl Database {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// On SQLite, the turn to write (held for one transaction); on
+    /// PostgreSQL, which has row locks, nothing.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {

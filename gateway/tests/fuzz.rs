@@ -1,0 +1,155 @@
+//! Property-based fuzzing (issue 9) of the two parsers that see untrusted
+//! input first: token verification and webhook body decoding. Bounded case
+//! counts keep it a few seconds in CI; a failure prints its minimal input.
+//! (`cargo fuzz` needs a nightly toolchain; this workspace builds on stable.
+//! Explorer input validation is built on another branch and is fuzzed there.)
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clockify_client::WebhookEvent;
+use clockify_gateway::events::{Change, WebhookPayload, body_workspace, decode};
+use clockify_gateway::store::MirrorChange;
+use clockify_gateway::token::{Expectation, MAX_TOKEN_LEN, TokenVerifier, VerifierConfig};
+use clockify_gateway::worker::mirror_change;
+use clockify_testkit::tokens::{TokenFactory, key};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const ADDON_KEY: &str = "fuzz-addon";
+
+fn verifier() -> &'static TokenVerifier {
+    static V: OnceLock<TokenVerifier> = OnceLock::new();
+    V.get_or_init(|| TokenVerifier::from_pem(&key("test-rsa-public.pem"), &[], VerifierConfig::new(ADDON_KEY)).expect("test key loads"))
+}
+
+fn valid_token() -> &'static str {
+    static T: OnceLock<String> = OnceLock::new();
+    T.get_or_init(|| {
+        TokenFactory::new(&key("test-rsa-private.pem")).sign(&json!({
+            "iss": "clockify", "type": "addon", "sub": ADDON_KEY, "workspaceId": "ws-fuzz", "addonId": "a-fuzz",
+        }))
+    })
+}
+
+fn expectations() -> [Expectation<'static>; 3] {
+    [Expectation::addon_token(), Expectation::any_clockify_token(), Expectation::addon_token().for_workspace("ws-fuzz")]
+}
+
+/// Three dot-separated base64url segments of arbitrary bytes: gets past the
+/// shape check into header and claim parsing.
+fn jwt_shaped() -> impl Strategy<Value = String> {
+    let seg = || prop::collection::vec(any::<u8>(), 0..96).prop_map(|b| URL_SAFE_NO_PAD.encode(b));
+    let json_header = prop_oneof![
+        Just(r#"{"alg":"RS256","typ":"JWT"}"#.to_owned()),
+        Just(r#"{"alg":"none"}"#.to_owned()),
+        Just(r#"{"alg":"HS256","kid":"x"}"#.to_owned()),
+        ".{0,40}",
+    ]
+    .prop_map(|h| URL_SAFE_NO_PAD.encode(h));
+    let claims = prop::collection::vec((".{0,8}", ".{0,12}"), 0..5).prop_map(|kv| {
+        let o: serde_json::Map<String, Value> = kv.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+        URL_SAFE_NO_PAD.encode(Value::Object(o).to_string())
+    });
+    (json_header, prop_oneof![claims, seg()], seg()).prop_map(|(h, c, s)| format!("{h}.{c}.{s}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Arbitrary text, including oversized and non-ASCII, is refused with a reason and never panics.
+    #[test]
+    fn arbitrary_strings_are_refused_not_panicked_on(s in prop_oneof![".{0,300}", "[A-Za-z0-9_.-]{0,600}"]) {
+        for e in expectations() {
+            prop_assert!(verifier().verify(&s, &e).is_err());
+        }
+    }
+
+    #[test]
+    fn jwt_shaped_garbage_is_refused(t in jwt_shaped()) {
+        for e in expectations() {
+            prop_assert!(verifier().verify(&t, &e).is_err());
+        }
+    }
+
+    /// Any single-character change, cut or insertion in a valid token makes it invalid.
+    #[test]
+    fn a_changed_valid_token_is_refused(pos in any::<prop::sample::Index>(), c in "[A-Za-z0-9_.=+/ -]", op in 0u8..3) {
+        let good = valid_token();
+        let i = pos.index(good.len());
+        let changed = match op {
+            0 => { let mut s = good.to_owned(); s.replace_range(i..=i, &c); s }
+            1 => good[..i].to_owned(),
+            _ => { let mut s = good.to_owned(); s.insert_str(i, &c); s }
+        };
+        prop_assume!(changed != good);
+        prop_assert!(verifier().verify(&changed, &Expectation::addon_token()).is_err(), "accepted: {changed}");
+    }
+}
+
+#[test]
+fn the_unchanged_token_passes_and_an_oversized_one_does_not() {
+    assert!(verifier().verify(valid_token(), &Expectation::addon_token()).is_ok());
+    let huge = format!("{}{}", valid_token(), "A".repeat(MAX_TOKEN_LEN));
+    assert!(verifier().verify(&huge, &Expectation::addon_token()).is_err());
+}
+
+/// JSON values, biased towards entity-shaped objects (the field names
+/// webhook bodies use) with values of any type.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        ".{0,24}".prop_map(Value::String),
+        Just(json!("2025-01-31T10:00:00Z")),
+        Just(json!("68adfddad138cb5a4b2b4d2e")),
+    ];
+    let key = prop_oneof![
+        Just("id"), Just("workspaceId"), Just("name"), Just("projectId"), Just("userId"), Just("timeInterval"),
+        Just("start"), Just("end"), Just("archived"), Just("billable"), Just("tagIds"), Just("status"), Just("email"),
+        Just("amount"), Just("hourlyRate"), Just("memberships"), Just("x"),
+    ];
+    leaf.prop_recursive(4, 48, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key.clone(), inner), 0..10)
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Every event decodes any JSON without panicking; a body that does not
+    /// fit is kept unchanged as raw JSON, and a mirror change names the
+    /// body's own id.
+    #[test]
+    fn every_event_decodes_any_json(body in json_value(), which in any::<prop::sample::Index>()) {
+        let event = WebhookEvent::ALL[which.index(WebhookEvent::ALL.len())].clone();
+        let decoded = decode(&event, &body);
+        if let Some(change) = mirror_change(&decoded.payload, decoded.change, &body) {
+            let (MirrorChange::Upsert { entity_id, .. } | MirrorChange::Delete { entity_id, .. }) = &change;
+            prop_assert_eq!(Some(entity_id.as_str()), body.get("id").and_then(Value::as_str));
+            prop_assert!(decoded.change != Change::Other);
+        }
+        if let WebhookPayload::Raw(raw) = &decoded.payload {
+            prop_assert_eq!(raw, &body, "a raw payload is the body unchanged");
+        }
+        let ws = body_workspace(&body);
+        prop_assert_eq!(ws, body.get("workspaceId").and_then(Value::as_str));
+    }
+
+    /// Bytes off the wire: whatever parses as JSON decodes for every event.
+    #[test]
+    fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+            for event in WebhookEvent::ALL.iter() {
+                let _ = decode(event, &body);
+            }
+        }
+    }
+}
