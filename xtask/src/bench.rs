@@ -28,7 +28,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const SATURATION_REQUESTS: u64 = 20_000;
+/// Default connections for the saturation run; `BENCH_CONNECTIONS` overrides.
 const SATURATION_CONNECTIONS: usize = 32;
+
+fn saturation_connections() -> usize {
+    std::env::var("BENCH_CONNECTIONS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(SATURATION_CONNECTIONS)
+}
 const FIXED_RATE: u64 = 1_000;
 const FIXED_SECONDS: u64 = 5;
 const FIXED_CONNECTIONS: usize = 16;
@@ -252,7 +257,8 @@ async fn run_backend(root: &Path, name: &str, database_url: &str) -> Result<Valu
     let (gw_cpu0, gen_cpu0) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..SATURATION_CONNECTIONS {
+    let connections = saturation_connections();
+    for _ in 0..connections {
         let mut conn = Conn::open(&gw.addr).await?;
         let (requests, next, accepted) = (requests.clone(), next.clone(), accepted.clone());
         workers.push(tokio::spawn(async move {
@@ -323,7 +329,7 @@ async fn run_backend(root: &Path, name: &str, database_url: &str) -> Result<Valu
     sampler.abort();
     Ok(json!({
         "backend": name,
-        "saturation": { "requests": SATURATION_REQUESTS, "connections": SATURATION_CONNECTIONS, "accepted": accepted,
+        "saturation": { "requests": SATURATION_REQUESTS, "connections": connections, "accepted": accepted,
                         "seconds": saturation_secs, "accepted_per_second": per_second.round(),
                         "gateway_cpu_us_per_delivery": per_delivery_us(gw_cpu),
                         "generator_cpu_us_per_delivery": per_delivery_us(gen_cpu) },
