@@ -48,7 +48,7 @@ pub struct Row {
     pub target: String,
 }
 
-fn row(bench: &str, metric: &str, value: String, target: &str) -> Row {
+pub fn row(bench: &str, metric: &str, value: String, target: &str) -> Row {
     Row { bench: bench.to_owned(), metric: metric.to_owned(), value, target: target.to_owned() }
 }
 
@@ -420,6 +420,28 @@ async fn lifecycle(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
     Ok(json!({ "installs": LIFECYCLE_INSTALLS, "p50_ms": p50, "p99_ms": p99 }))
 }
 
+/// The bootstrap benchmark (`gateway/benches/bootstrap.rs`): a synthetic
+/// workspace of about 20,000 rows from the fake Clockify at 50 requests/s.
+fn bootstrap(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
+    println!("running the bootstrap benchmark (release) ...");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["bench", "-p", "clockify-gateway", "--bench", "bootstrap"])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("cannot run cargo bench: {e}"))?;
+    if !status.success() {
+        return Err("the bootstrap benchmark failed".into());
+    }
+    let path = root.join("target/bench/bootstrap.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let r: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bench = format!("bootstrap, {} rows", r["rows"]);
+    rows.push(row(&bench, "wall time / floor", format!("{:.3}", r["ratio"].as_f64().unwrap_or(f64::NAN)), "<= 1.05"));
+    rows.push(row(&bench, "requests made / minimum", format!("{} / {}", r["requests"], r["minimum_requests"]), "equal"));
+    rows.push(row(&bench, "429 answers", r["throttled"].to_string(), "0"));
+    Ok(r)
+}
+
 fn cargo_build(root: &Path, target_dir: Option<&Path>) -> Result<f64, String> {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.args(["build", "--release", "-p", "clockify-gateway"]).current_dir(root);
@@ -471,7 +493,7 @@ fn print_table(rows: &[Row]) {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    const PARTS: [&str; 3] = ["webhooks", "lifecycle", "build"];
+    const PARTS: [&str; 5] = ["webhooks", "lifecycle", "bootstrap", "explorer", "build"];
     let clean = args.iter().any(|a| a == "--clean-build");
     let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
     if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
@@ -495,6 +517,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     if wants("lifecycle") {
         write("lifecycle", &rt.block_on(lifecycle(root, &mut rows))?)?;
+    }
+    if wants("bootstrap") {
+        write("bootstrap", &bootstrap(root, &mut rows)?)?;
+    }
+    if wants("explorer") {
+        write("explorer", &crate::bench_explorer::run(root, &mut rows)?)?;
     }
     if wants("build") {
         write("build", &build(root, clean, &mut rows)?)?;

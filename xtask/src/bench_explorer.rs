@@ -1,4 +1,4 @@
-//! `cargo xtask bench explorer`: the API explorer's added latency (validation
+//! `cargo xtask bench explorer` (also part of `cargo xtask bench`): the API explorer's added latency (validation
 //! against the contract plus the generated dispatch) over calling the typed
 //! client directly, against the fake Clockify on loopback, from a release
 //! build (`gateway/examples/explorer_bench.rs`). Prints p50/p99 and writes
@@ -9,10 +9,12 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::bench::{Row, row};
+
 const TARGET_P50_US: f64 = 200.0;
 const TARGET_P99_US: f64 = 1000.0;
 
-pub fn run(root: &Path) -> Result<(), String> {
+pub fn run(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
     println!("building and running the explorer benchmark (release) ...");
     let out = Command::new(env!("CARGO"))
         .args(["run", "--release", "--quiet", "-p", "clockify-gateway", "--example", "explorer_bench"])
@@ -44,5 +46,7 @@ pub fn run(root: &Path) -> Result<(), String> {
     std::fs::write(dir.join("explorer.json"), serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     println!("written to target/bench/explorer.json");
-    Ok(())
+    rows.push(row("explorer overhead (getTags)", "added p50, µs", format!("{p50:.1}"), "< 200"));
+    rows.push(row("explorer overhead (getTags)", "added p99, µs", format!("{p99:.1}"), "< 1000"));
+    Ok(result)
 }

@@ -18,13 +18,12 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --check               generate in memory only; exit 1 naming every stale file
   test [args]           the whole test suite: installs chromium, chromedriver and
                         schemathesis when missing, then runs cargo test --workspace
-  bench [webhooks|lifecycle|build] [--clean-build]
+  bench [webhooks|lifecycle|bootstrap|explorer|build] [--clean-build]
                         release build; one table of figures (webhook ingest on SQLite
-                        and PostgreSQL, INSTALLED latency, RSS, binary size, build
-                        times), written to target/bench/*.json; no part = all;
+                        and PostgreSQL, INSTALLED latency, bootstrap against the fake's
+                        50 rps, explorer overhead, RSS, binary size, build times),
+                        written to target/bench/*.json; no part = all;
                         --clean-build adds a clean build (many minutes)
-  bench explorer        release build; the API explorer's added latency over the typed
-                        client (p50/p99), written to target/bench/explorer.json
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
                         (default ../shared/clockify); manifest.json is validated
                         against both";
@@ -45,13 +44,6 @@ fn main() -> ExitCode {
         },
         Some("test") => match test_suite::run(&workspace_root(), &args[1..]) {
             Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Some("bench") if args.get(1).is_some_and(|a| a == "explorer") => match bench_explorer::run(&workspace_root()) {
-            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
