@@ -21,7 +21,7 @@ const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
 
 /// One subscribed event and where its webhook stands.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct WebhookRegistration {
     pub event: String,
     /// `manifest` (created by Clockify from the manifest) or `rest` (registered by the gateway).
@@ -42,7 +42,7 @@ pub struct DeliveryCounts {
 }
 
 #[derive(Object, Debug, Clone, PartialEq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct InstallationView {
     pub workspace_id: String,
     pub addon_id: String,
@@ -184,7 +184,7 @@ impl DeliveryStatus {
 }
 
 #[derive(Object, Debug, Clone, PartialEq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct DeliveryView {
     pub id: String,
     pub event: String,
@@ -200,6 +200,7 @@ pub struct DeliveryView {
 }
 
 #[derive(Object, Debug, Clone, PartialEq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeliveryPage {
     pub items: Vec<DeliveryView>,
     /// Pass as `before` for the next (older) page; absent on the last page.
@@ -215,7 +216,7 @@ pub enum DeliveriesResponse {
 /// Which deliveries to replay: `ids`, or everything the filter matches (at
 /// most 1,000). Handled deliveries are skipped unless `force`.
 #[derive(Object, Debug, Clone, PartialEq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ReplayRequest {
     pub ids: Option<Vec<String>>,
     pub event: Option<String>,
@@ -252,6 +253,7 @@ pub enum ReplayResponse {
 }
 
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReregistrationResult {
     /// Events that were missing on Clockify or had failed, tried again.
     pub retried: Vec<String>,

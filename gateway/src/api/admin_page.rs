@@ -6,7 +6,7 @@
 use poem_openapi::OpenApi;
 use poem_openapi::payload::{Html, PlainText};
 
-use super::explorer::{AssetResponse, PageResponse};
+use super::explorer::{PageResponse, ScriptResponse, StyleResponse};
 
 const PAGE_HTML: &str = include_str!("../admin_ui/index.html");
 const PAGE_JS: &str = include_str!("../admin_ui/app.js");
@@ -24,13 +24,13 @@ impl AdminPageApi {
 
     /// The page's script.
     #[oai(path = "/ui/admin/app.js", method = "get")]
-    async fn script(&self) -> AssetResponse {
-        AssetResponse::Js(PlainText(PAGE_JS))
+    async fn script(&self) -> ScriptResponse {
+        ScriptResponse::Js(PlainText(PAGE_JS))
     }
 
     /// The page's styles.
     #[oai(path = "/ui/admin/app.css", method = "get")]
-    async fn styles(&self) -> AssetResponse {
-        AssetResponse::Css(PlainText(PAGE_CSS))
+    async fn styles(&self) -> StyleResponse {
+        StyleResponse::Css(PlainText(PAGE_CSS))
     }
 }

@@ -33,7 +33,7 @@ pub enum BootstrapMode {
 /// Progress of one list operation over all its work items (one per parent
 /// row for fanned-out lists).
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct OperationProgress {
     pub operation: String,
     pub entity_type: String,
@@ -49,7 +49,7 @@ pub struct OperationProgress {
 }
 
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct FailedItem {
     pub item: String,
     pub error: Option<String>,
@@ -69,7 +69,7 @@ pub struct EntityCount {
 }
 
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct BootstrapStatus {
     pub workspace_id: String,
     /// `never`, `queued`, `running`, `done`, `failed` or `cancelled`.
@@ -98,6 +98,7 @@ pub struct SnapshotEntity {
 }
 
 #[derive(Object, Debug, Clone, PartialEq)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EntityPage {
     pub items: Vec<SnapshotEntity>,
     /// Pass as `after` for the next page; absent on the last page.

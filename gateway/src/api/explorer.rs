@@ -41,7 +41,7 @@ pub struct BodyView {
 }
 
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ResponseView {
     pub status: u16,
     pub content_type: Option<String>,
@@ -49,7 +49,7 @@ pub struct ResponseView {
 }
 
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct EndpointView {
     pub operation_id: String,
     pub method: String,
@@ -92,7 +92,7 @@ pub enum EndpointsResponse {
 
 /// A call by operationId.
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ExecuteRequest {
     pub operation_id: String,
     /// Path parameters by name; `workspaceId` may be left out (it is always the token's own).
@@ -107,7 +107,7 @@ pub struct ExecuteRequest {
 
 /// A call by method and concrete path (e.g. `GET /v1/workspaces/{ws}/projects`).
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ApiCallRequest {
     pub method: String,
     pub path: String,
@@ -125,6 +125,7 @@ pub struct HeaderView {
 
 /// The request as sent, or as a dry run would send it (credentials redacted).
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RequestView {
     pub method: String,
     pub url: String,
@@ -134,7 +135,7 @@ pub struct RequestView {
 }
 
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ExecuteResult {
     pub operation_id: String,
     pub method: String,
@@ -164,7 +165,7 @@ pub enum ExecuteResponse {
 
 /// One call of the caller's history.
 #[derive(Object, Debug, Clone, PartialEq)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct HistoryView {
     pub id: String,
     pub operation_id: String,
@@ -247,10 +248,16 @@ pub enum PageResponse {
     Html(Html<&'static str>),
 }
 
+/// A page's script. One type per content type, so the spec documents each.
 #[derive(ApiResponse, Debug)]
-pub enum AssetResponse {
+pub enum ScriptResponse {
     #[oai(status = 200, content_type = "text/javascript; charset=utf-8")]
     Js(PlainText<&'static str>),
+}
+
+/// A page's styles.
+#[derive(ApiResponse, Debug)]
+pub enum StyleResponse {
     #[oai(status = 200, content_type = "text/css; charset=utf-8")]
     Css(PlainText<&'static str>),
 }
@@ -535,9 +542,9 @@ impl ExplorerApi {
     /// parameters. A write is sent only with `confirm: true`; `dryRun` shows
     /// the request without sending.
     #[oai(path = "/ui/api-explorer/history/:id/replay", method = "post")]
-    async fn replay(&self, auth: AddonUserToken, id: Path<String>, body: Json<Option<ReplayCall>>) -> Result<ExecuteResponse, ApiError> {
+    async fn replay(&self, auth: AddonUserToken, id: Path<String>, body: Json<ReplayCall>) -> Result<ExecuteResponse, ApiError> {
         let (caller, user) = self.caller(&auth)?;
-        let opts = body.0.unwrap_or_default();
+        let opts = body.0;
         let entry = self
             .state
             .explorer_history
@@ -572,13 +579,13 @@ impl ExplorerApi {
 
     /// The page's script.
     #[oai(path = "/ui/api-explorer/app.js", method = "get")]
-    async fn script(&self) -> AssetResponse {
-        AssetResponse::Js(PlainText(PAGE_JS))
+    async fn script(&self) -> ScriptResponse {
+        ScriptResponse::Js(PlainText(PAGE_JS))
     }
 
     /// The page's styles.
     #[oai(path = "/ui/api-explorer/app.css", method = "get")]
-    async fn styles(&self) -> AssetResponse {
-        AssetResponse::Css(PlainText(PAGE_CSS))
+    async fn styles(&self) -> StyleResponse {
+        StyleResponse::Css(PlainText(PAGE_CSS))
     }
 }

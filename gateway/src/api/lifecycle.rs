@@ -48,7 +48,7 @@ impl LifecycleAuth {
 
 /// One webhook Clockify created from the manifest.
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct InstalledWebhook {
     /// The manifest path, or the full URL (the docs show both).
     pub path: String,
@@ -58,7 +58,7 @@ pub struct InstalledWebhook {
 }
 
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct InstalledBody {
     pub addon_id: String,
     /// The installation token.
@@ -72,7 +72,7 @@ pub struct InstalledBody {
 }
 
 #[derive(Object, Debug, Clone)]
-#[oai(rename_all = "camelCase")]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct DeletedBody {
     pub addon_id: String,
     pub workspace_id: String,
@@ -96,6 +96,7 @@ pub struct StatusChangedBody {
 
 /// One structured setting; `value` is a string, number, boolean or list of strings.
 #[derive(Object, Debug, Clone)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SettingValue {
     pub id: String,
     pub name: Option<String>,
