@@ -1,8 +1,9 @@
 //! Property-based fuzzing (issue 9) of the two parsers that see untrusted
 //! input first: token verification and webhook body decoding. Bounded case
 //! counts keep it a few seconds in CI; a failure prints its minimal input.
-//! (`cargo fuzz` needs a nightly toolchain; this workspace builds on stable.
-//! Explorer input validation is built on another branch and is fuzzed there.)
+//! The explorer's input validation and path resolution see untrusted input
+//! too, and are fuzzed the same way. (`cargo fuzz` needs a nightly
+//! toolchain; this workspace builds on stable.)
 
 use std::sync::OnceLock;
 
@@ -149,6 +150,66 @@ proptest! {
         if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
             for event in WebhookEvent::ALL.iter() {
                 let _ = decode(event, &body);
+            }
+        }
+    }
+}
+
+/// Arbitrary JSON: scalars, arrays and objects a few levels deep.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
+        ".{0,24}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-zA-Z-]{0,12}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn any_map() -> impl Strategy<Value = serde_json::Map<String, Value>> {
+    prop::collection::btree_map(prop_oneof!["[a-zA-Z-]{1,16}", ".{0,10}"], any_json(), 0..6).prop_map(|m| m.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any input for any operation is either accepted or refused with
+    /// violations that each carry a pointer into the input; never a panic,
+    /// never a schema that does not compile.
+    #[test]
+    fn explorer_validation_accepts_or_names_every_violation(
+        op in 0..clockify_client::catalog::OPERATIONS.len(),
+        path in any_map(),
+        query in any_map(),
+        body in prop::option::of(any_json()),
+    ) {
+        use clockify_gateway::explorer::validate::{Input, Invalid, validate};
+        match validate(op, Input { path, query, body }, "ws-fuzz") {
+            Ok(_) => {}
+            Err(Invalid::Violations(v)) => {
+                prop_assert!(!v.is_empty());
+                for violation in v {
+                    prop_assert!(violation.pointer.starts_with('/'), "{:?}", violation);
+                }
+            }
+            Err(Invalid::Internal(e)) => prop_assert!(false, "a contract schema failed: {e}"),
+        }
+    }
+
+    /// Any method and path resolves to an operation of the contract or is
+    /// refused; a resolved path never carries a value that could change it.
+    #[test]
+    fn explorer_paths_resolve_or_are_refused(method in prop_oneof![Just("GET".to_owned()), Just("post".to_owned()), "[A-Z]{0,7}"], path in prop_oneof![".{0,80}", "(/[a-zA-Z0-9{}%.-]{0,12}){0,8}", "/v1/workspaces/[a-z0-9./%?#]{0,12}/(projects|tags|clients)(/[a-z0-9./%]{0,8})?"]) {
+        if let Ok((_, params)) = clockify_gateway::explorer::by_method_and_path(&method, &path) {
+            for (name, value) in params {
+                let v = value.as_str().unwrap_or_default();
+                prop_assert!(!v.contains(['/', '?', '#']) && v != "." && v != "..", "{name} = {v:?} from {path:?}");
             }
         }
     }
