@@ -246,7 +246,12 @@ impl FromStr for DatabaseUrl {
         if !ok {
             return Err("expected sqlite://<file> or postgres://...".into());
         }
-        Ok(Self(s.to_owned()))
+        let url = Self(s.to_owned());
+        if s.starts_with("sqlite:") && url.sqlite_path().is_none() {
+            // Accepted webhooks must outlive the process.
+            return Err("expected a SQLite file, not an in-memory database".into());
+        }
+        Ok(url)
     }
 }
 
@@ -359,6 +364,7 @@ mod tests {
     fn bad_values_name_the_variable() {
         let cases = [
             ("--addr", "nope", "--addr"),
+            ("--database-url", "sqlite::memory:", "--database-url"),
             ("--database-url", "mysql://x", "--database-url"),
             ("--addon-base-url", "ftp://x", "--addon-base-url"),
             ("--encryption-key", "c2hvcnQ=", "--encryption-key"),

@@ -107,13 +107,7 @@ pub enum GatewayError {
 
 impl From<crate::store::StoreError> for GatewayError {
     fn from(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Unavailable(_) => GatewayError::Unavailable,
-            crate::store::StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => {
-                GatewayError::Unavailable
-            }
-            other => GatewayError::Internal(other.to_string()),
-        }
+        if e.is_unavailable() { GatewayError::Unavailable } else { GatewayError::Internal(e.to_string()) }
     }
 }
 

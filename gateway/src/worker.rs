@@ -185,11 +185,15 @@ pub async fn run_retention(state: AppState) {
 
 /// One verified delivery waiting for the group commit, with what the
 /// request already knows; the checks that need the database run in the
-/// writer, for the whole batch in one query, in the order of the spec.
+/// writer, for the whole batch at once, in the order of the spec.
 pub struct IngestItem {
-    pub workspace_id: String,
-    pub event: String,
-    pub body: String,
+    pub delivery: crate::store::NewDelivery,
+    pub checks: RequestChecks,
+    pub reply: tokio::sync::oneshot::Sender<Result<IngestOutcome, String>>,
+}
+
+/// What the request found before the database is asked.
+pub struct RequestChecks {
     /// SHA-256 of the signature, compared with the stored token's.
     pub token_sha256: String,
     /// For add-on tokens (manifest webhooks): the `addonId` claim to bind.
@@ -198,7 +202,6 @@ pub struct IngestItem {
     pub header_ok: bool,
     /// The body names no other workspace than the signature.
     pub body_workspace_ok: bool,
-    pub reply: tokio::sync::oneshot::Sender<Result<IngestOutcome, String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,29 +225,33 @@ pub enum IngestOutcome {
 const INGEST_BATCH: usize = 256;
 
 /// The checks of one delivery against its installation, in order.
-fn check(item: &IngestItem, context: Option<&crate::store::DeliveryContext>) -> Result<bool, Rejection> {
+fn check(
+    delivery: &crate::store::NewDelivery,
+    checks: &RequestChecks,
+    context: Option<&crate::store::DeliveryContext>,
+) -> Result<bool, Rejection> {
     use subtle::ConstantTimeEq;
     let ctx = context.filter(|c| c.status != crate::store::InstallationStatus::Deleted).ok_or(Rejection::UnknownInstallation)?;
-    if item.addon_claim.as_ref().is_some_and(|a| *a != ctx.addon_id) {
+    if checks.addon_claim.as_ref().is_some_and(|a| *a != ctx.addon_id) {
         return Err(Rejection::Addon);
     }
-    if !item.header_ok {
+    if !checks.header_ok {
         return Err(Rejection::EventType);
     }
-    let stored = ctx.token_hashes.get(&item.event);
-    if !stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(item.token_sha256.as_bytes()))) {
+    let stored = ctx.token_hashes.get(&delivery.event);
+    if !stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(checks.token_sha256.as_bytes()))) {
         return Err(Rejection::TokenMismatch);
     }
-    if !item.body_workspace_ok {
+    if !checks.body_workspace_ok {
         return Err(Rejection::BodyWorkspace);
     }
     Ok(ctx.status == crate::store::InstallationStatus::Active)
 }
 
 /// Group commit for the inbox: requests hand their delivery over and wait;
-/// whatever arrived meanwhile is checked with one query and written in one
-/// transaction, and every request gets its answer only after that commit
-/// (durable before the 200).
+/// whatever arrived meanwhile is checked and written in one transaction,
+/// and every request gets its answer only after that commit (durable
+/// before the 200).
 pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
     while let Some(first) = rx.recv().await {
         let mut items = vec![first];
@@ -254,52 +261,50 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
                 Err(_) => break,
             }
         }
-        let mut workspaces: Vec<&str> = items.iter().map(|i| i.workspace_id.as_str()).collect();
+        let mut workspaces: Vec<String> = items.iter().map(|i| i.delivery.workspace_id.clone()).collect();
         workspaces.sort_unstable();
         workspaces.dedup();
-        let contexts = match state.installations.delivery_contexts(&workspaces).await {
-            Ok(c) => c,
-            Err(e) => {
-                let message = e.to_string();
-                for item in items {
-                    let _ = item.reply.send(Err(message.clone()));
-                }
-                continue;
-            }
-        };
-        let mut answers: Vec<Option<IngestOutcome>> = Vec::with_capacity(items.len());
-        let mut to_store: Vec<(usize, (String, String, String))> = Vec::new();
-        for (n, item) in items.iter().enumerate() {
-            match check(item, contexts.get(&item.workspace_id)) {
-                Err(r) => answers.push(Some(IngestOutcome::Rejected(r))),
-                Ok(false) => answers.push(Some(IngestOutcome::Ignored)),
-                Ok(true) => {
-                    answers.push(None);
-                    to_store.push((n, (item.workspace_id.clone(), item.event.clone(), item.body.clone())));
-                }
-            }
+        let mut replies = Vec::with_capacity(items.len());
+        let mut pending = Vec::with_capacity(items.len());
+        for item in items {
+            replies.push(item.reply);
+            pending.push((item.delivery, item.checks));
         }
-        let batch: Vec<(String, String, String)> = to_store.iter().map(|(_, b)| b.clone()).collect();
-        match state.deliveries.record_batch(&batch).await {
-            Ok(recorded) => {
-                let any_new = recorded.contains(&crate::store::Recorded::New);
-                for ((n, _), r) in to_store.iter().zip(recorded) {
-                    answers[*n] = Some(IngestOutcome::Stored(r));
-                }
-                for (item, answer) in items.into_iter().zip(answers) {
-                    let _ = item.reply.send(answer.ok_or_else(|| "not stored".to_owned()));
-                }
-                if any_new {
-                    state.inbox.wake();
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for (item, answer) in items.into_iter().zip(answers) {
-                    // Rejections stand; only what should have been stored fails.
-                    let _ = item.reply.send(answer.ok_or_else(|| message.clone()));
+        // Decided next to the database (on SQLite, on its writer thread);
+        // what is to be stored moves into the batch, by position.
+        let decide = move |contexts: &std::collections::HashMap<String, crate::store::DeliveryContext>| {
+            let mut answers: Vec<Option<IngestOutcome>> = Vec::with_capacity(pending.len());
+            let mut batch = Vec::new();
+            for (delivery, checks) in pending {
+                match check(&delivery, &checks, contexts.get(&delivery.workspace_id)) {
+                    Err(r) => answers.push(Some(IngestOutcome::Rejected(r))),
+                    Ok(false) => answers.push(Some(IngestOutcome::Ignored)),
+                    Ok(true) => {
+                        answers.push(None);
+                        batch.push(delivery);
+                    }
                 }
             }
+            (answers, batch)
+        };
+        let (answers, recorded) = match state.deliveries.ingest(&state.installations, workspaces, decide).await {
+            Ok((answers, Ok(recorded))) => (answers, Ok(recorded)),
+            // Rejections stand; only what should have been stored fails (503, and Clockify retries).
+            Ok((answers, Err(e))) => (answers, Err(e.to_string())),
+            Err(e) => (vec![None; replies.len()], Err(e.to_string())),
+        };
+        let any_new = recorded.as_ref().is_ok_and(|r| r.contains(&crate::store::Recorded::New));
+        let mut stored = recorded.map(Vec::into_iter);
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            let outcome = match (answer, &mut stored) {
+                (Some(decided), _) => Ok(decided),
+                (None, Ok(stored)) => stored.next().map(IngestOutcome::Stored).ok_or_else(|| "not stored".to_owned()),
+                (None, Err(message)) => Err(message.clone()),
+            };
+            let _ = reply.send(outcome);
+        }
+        if any_new {
+            state.inbox.wake();
         }
     }
 }

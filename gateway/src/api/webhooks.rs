@@ -16,8 +16,8 @@ use super::lifecycle::ClockifySignature;
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::MANIFEST_WEBHOOKS;
 use crate::state::AppState;
-use crate::store::{Recorded, sha256_hex};
-use crate::worker::{IngestItem, IngestOutcome, Rejection};
+use crate::store::{NewDelivery, Recorded, sha256_hex};
+use crate::worker::{IngestItem, IngestOutcome, Rejection, RequestChecks};
 use crate::token::{Expect, Expectation};
 
 pub struct WebhookApi {
@@ -85,16 +85,15 @@ impl WebhookApi {
         };
         self.state.limiter.enforce_workspace(&self.state, &workspace_id)?;
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let item = IngestItem {
-            workspace_id: workspace_id.clone(),
-            event: event.as_str().to_owned(),
-            body: body.0.to_string(),
+        let checks = RequestChecks {
             token_sha256: sha256_hex(signature),
             addon_claim: (kind == Expect::AddonToken).then(|| claims.addon_id.clone().unwrap_or_default()),
             header_ok: event_type.0.as_deref() == Some(event.as_str()),
             body_workspace_ok: crate::events::body_workspace(&body.0).is_none_or(|ws| ws == workspace_id),
-            reply,
         };
+        let body = body.0.to_string();
+        let delivery = NewDelivery { workspace_id, event: event.as_str().to_owned(), body_sha256: sha256_hex(&body), body };
+        let item = IngestItem { delivery, checks, reply };
         // Not stored means not acknowledged: 503, and Clockify tries again.
         let unavailable = |why: String| {
             tracing::error!(error = %why, "cannot store a delivery");

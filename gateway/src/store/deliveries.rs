@@ -1,16 +1,19 @@
 //! `DeliveryStore`: the webhook inbox and delivery log.
 //!
-//! `record` writes a verified delivery (and its duplicate key) before the
-//! answer goes back to Clockify. The worker then `claim`s due deliveries
+//! `ingest` writes verified deliveries (and their duplicate keys) before the
+//! answer goes back to Clockify, many requests sharing one commit. The worker then `claim`s due deliveries
 //! under a lease (safe across instances: the claiming UPDATE re-checks the
 //! lease, so only one instance wins a row), and `complete`s them, applying
 //! the mirror change in the same transaction, or `fail`s them into a retry or
 //! the dead-letter state.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
+use super::deliveries_sqlite as sqlite;
+use super::installations::{DeliveryContext, InstallationStore};
 use super::{Database, StoreError, now_ms};
-use crate::store::installations::sha256_hex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -18,8 +21,15 @@ pub enum Recorded {
     Duplicate,
 }
 
-/// `(workspace, entity type, entity id)` of the mirror.
-type EntityKey<'a> = (&'a str, &'a str, &'a str);
+/// A verified delivery to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub workspace_id: String,
+    pub event: String,
+    pub body: String,
+    /// The duplicate key's hash, computed by the request (off the writer).
+    pub body_sha256: String,
+}
 
 /// A delivery claimed for handling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +50,38 @@ pub enum MirrorChange {
     Delete { entity_type: &'static str, entity_id: String },
 }
 
+/// The last change of one entity in a batch; `body: None` deletes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct EntityChange {
+    pub workspace_id: String,
+    pub entity_type: &'static str,
+    pub entity_id: String,
+    pub body: Option<String>,
+}
+
+/// Upserts and deletes overwrite: only each entity's last change in the
+/// batch (they are in arrival order) needs to reach the table.
+fn last_changes(done: &[(ClaimedDelivery, Option<MirrorChange>)]) -> Vec<EntityChange> {
+    let mut last: Vec<EntityChange> = Vec::new();
+    for (d, mirror) in done {
+        let change = match mirror {
+            Some(MirrorChange::Upsert { entity_type, entity_id, body }) => EntityChange {
+                workspace_id: d.workspace_id.clone(),
+                entity_type,
+                entity_id: entity_id.clone(),
+                body: Some(body.clone()),
+            },
+            Some(MirrorChange::Delete { entity_type, entity_id }) => {
+                EntityChange { workspace_id: d.workspace_id.clone(), entity_type, entity_id: entity_id.clone(), body: None }
+            }
+            None => continue,
+        };
+        last.retain(|c| (&c.workspace_id, c.entity_type, &c.entity_id) != (&change.workspace_id, change.entity_type, &change.entity_id));
+        last.push(change);
+    }
+    last
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateCounts {
     pub pending: i64,
@@ -47,6 +89,9 @@ pub struct StateCounts {
     pub dead: i64,
 }
 
+/// On SQLite the hot statements run on the writer thread
+/// (`deliveries_sqlite`); on PostgreSQL they are multi-row statements
+/// through the pool, since there round trips are what costs.
 #[derive(Debug, Clone)]
 pub struct DeliveryStore {
     db: Database,
@@ -57,21 +102,56 @@ impl DeliveryStore {
         Self { db }
     }
 
-    /// Stores a batch of deliveries in one transaction of two statements
-    /// (group commit: concurrent requests share it); for each, whether it was
-    /// new or a duplicate of one stored within the window (or earlier in the
-    /// same batch).
-    pub async fn record_batch(&self, batch: &[(String, String, String)]) -> Result<Vec<Recorded>, StoreError> {
+    /// One group commit of the webhook ingest: reads the installations of
+    /// `workspaces`, lets `decide` choose what to store (the checks that
+    /// need the database), stores that, and says for each whether it was
+    /// new or a duplicate. On SQLite all of it is one job for the writer.
+    /// The outer error means nothing could be decided; the inner one that
+    /// what was decided could not be stored (and none of it was).
+    pub async fn ingest<D, F>(
+        &self,
+        installations: &InstallationStore,
+        workspaces: Vec<String>,
+        decide: F,
+    ) -> Result<(D, Result<Vec<Recorded>, StoreError>), StoreError>
+    where
+        D: Send + 'static,
+        F: FnOnce(&HashMap<String, DeliveryContext>) -> (D, Vec<NewDelivery>) + Send + 'static,
+    {
+        let now = now_ms();
+        match self.db.sqlite_writer() {
+            Some(writer) => {
+                writer
+                    .run(move |conn| {
+                        let contexts = sqlite::delivery_contexts(conn, &workspaces)?;
+                        let (decided, batch) = decide(&contexts);
+                        let recorded = if batch.is_empty() { Ok(Vec::new()) } else { sqlite::record_batch(conn, &batch, now) };
+                        Ok((decided, recorded))
+                    })
+                    .await
+            }
+            None => {
+                let refs: Vec<&str> = workspaces.iter().map(String::as_str).collect();
+                let contexts = installations.delivery_contexts(&refs).await?;
+                let (decided, batch) = decide(&contexts);
+                let recorded = self.record_batch_pooled(&batch, now).await;
+                Ok((decided, recorded))
+            }
+        }
+    }
+
+    /// Stores a batch in one transaction of two multi-row statements; a
+    /// key already stored within the window (or earlier in the same batch)
+    /// is a duplicate.
+    async fn record_batch_pooled(&self, batch: &[NewDelivery], now: i64) -> Result<Vec<Recorded>, StoreError> {
         use std::collections::HashSet;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let now = now_ms();
-        let hashes: Vec<String> = batch.iter().map(|(_, _, body)| sha256_hex(body)).collect();
         // Only the first of identical deliveries in a batch can be new.
         let mut seen = HashSet::new();
-        let firsts: Vec<usize> = (0..batch.len()).filter(|&i| seen.insert((&batch[i].0, &batch[i].1, &hashes[i]))).collect();
-        let _turn = self.db.write_turn().await;
+        let firsts: Vec<usize> =
+            (0..batch.len()).filter(|&i| seen.insert((&batch[i].workspace_id, &batch[i].event, &batch[i].body_sha256))).collect();
         let mut tx = self.db.pool().begin().await?;
         let mut sql = String::from("INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ");
         for (n, _) in firsts.iter().enumerate() {
@@ -81,15 +161,17 @@ impl DeliveryStore {
         sql.push_str(" ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING RETURNING workspace_id, event, body_sha256");
         let mut q = sqlx::query(&sql);
         for &i in &firsts {
-            q = q.bind(&batch[i].0).bind(&batch[i].1).bind(&hashes[i]);
+            q = q.bind(&batch[i].workspace_id).bind(&batch[i].event).bind(&batch[i].body_sha256);
         }
         let inserted = q.bind(now).fetch_all(&mut *tx).await?;
         let fresh: HashSet<(String, String, String)> = inserted
             .iter()
             .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("event")?, r.try_get("body_sha256")?)))
             .collect::<Result<_, StoreError>>()?;
-        let new: Vec<usize> =
-            firsts.into_iter().filter(|&i| fresh.contains(&(batch[i].0.clone(), batch[i].1.clone(), hashes[i].clone()))).collect();
+        let new: Vec<usize> = firsts
+            .into_iter()
+            .filter(|&i| fresh.contains(&(batch[i].workspace_id.clone(), batch[i].event.clone(), batch[i].body_sha256.clone())))
+            .collect();
         if !new.is_empty() {
             let mut sql = String::from(
                 "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
@@ -110,7 +192,8 @@ impl DeliveryStore {
             }
             let mut q = sqlx::query(&sql);
             for &i in &new {
-                q = q.bind(uuid::Uuid::new_v4().to_string()).bind(&batch[i].0).bind(&batch[i].1).bind(&hashes[i]).bind(&batch[i].2);
+                let d = &batch[i];
+                q = q.bind(uuid::Uuid::new_v4().to_string()).bind(&d.workspace_id).bind(&d.event).bind(&d.body_sha256).bind(&d.body);
             }
             q.bind(now).execute(&mut *tx).await?;
         }
@@ -122,34 +205,37 @@ impl DeliveryStore {
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
     pub async fn claim(&self, limit: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = now_ms();
-        let _turn = self.db.write_turn().await;
-        let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
-             WHERE id IN (SELECT id FROM deliveries \
-                          WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
-                            AND (locked_until IS NULL OR locked_until < $1) \
-                          ORDER BY next_attempt_at LIMIT $3) \
-               AND (locked_until IS NULL OR locked_until < $1) \
-             RETURNING id, workspace_id, event, body, attempts, received_at",
-        )
-        .bind(now)
-        .bind(now + lease_ms)
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut claimed: Vec<ClaimedDelivery> = rows
-            .iter()
-            .map(|r| {
-                Ok(ClaimedDelivery {
-                    id: r.try_get("id")?,
-                    workspace_id: r.try_get("workspace_id")?,
-                    event: r.try_get("event")?,
-                    body: r.try_get("body")?,
-                    attempt: r.try_get("attempts")?,
-                    received_at: r.try_get("received_at")?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+        let mut claimed = match self.db.sqlite_writer() {
+            Some(writer) => writer.run(move |conn| sqlite::claim(conn, limit, now, lease_ms)).await?,
+            None => {
+                let rows = sqlx::query(
+                    "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
+                     WHERE id IN (SELECT id FROM deliveries \
+                                  WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
+                                    AND (locked_until IS NULL OR locked_until < $1) \
+                                  ORDER BY next_attempt_at LIMIT $3) \
+                       AND (locked_until IS NULL OR locked_until < $1) \
+                     RETURNING id, workspace_id, event, body, attempts, received_at",
+                )
+                .bind(now)
+                .bind(now + lease_ms)
+                .bind(limit)
+                .fetch_all(self.db.pool())
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(ClaimedDelivery {
+                            id: r.try_get("id")?,
+                            workspace_id: r.try_get("workspace_id")?,
+                            event: r.try_get("event")?,
+                            body: r.try_get("body")?,
+                            attempt: r.try_get("attempts")?,
+                            received_at: r.try_get("received_at")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            }
+        };
         claimed.sort_by_key(|c| c.received_at);
         Ok(claimed)
     }
@@ -161,23 +247,13 @@ impl DeliveryStore {
             return Ok(());
         }
         let now = now_ms();
-        // Upserts and deletes overwrite: only each entity's last change in
-        // the batch (they are in arrival order) needs to reach the table.
-        let mut last: Vec<(EntityKey<'_>, Option<&str>)> = Vec::new();
-        for (d, mirror) in done {
-            let (key, body) = match mirror {
-                Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
-                    ((d.workspace_id.as_str(), *entity_type, entity_id.as_str()), Some(body.as_str()))
-                }
-                Some(MirrorChange::Delete { entity_type, entity_id }) => ((d.workspace_id.as_str(), *entity_type, entity_id.as_str()), None),
-                None => continue,
-            };
-            last.retain(|(k, _)| *k != key);
-            last.push((key, body));
+        let changes = last_changes(done);
+        let ids: Vec<String> = done.iter().map(|(d, _)| d.id.clone()).collect();
+        if let Some(writer) = self.db.sqlite_writer() {
+            return writer.run(move |conn| sqlite::complete(conn, &ids, &changes, now)).await;
         }
-        let _turn = self.db.write_turn().await;
         let mut tx = self.db.pool().begin().await?;
-        let upserts: Vec<_> = last.iter().filter_map(|(k, b)| b.map(|b| (k, b))).collect();
+        let upserts: Vec<(&EntityChange, &str)> = changes.iter().filter_map(|c| c.body.as_deref().map(|b| (c, b))).collect();
         if !upserts.is_empty() {
             let mut sql = String::from("INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES ");
             let now_param = upserts.len() * 4 + 1;
@@ -187,27 +263,27 @@ impl DeliveryStore {
             }
             sql.push_str(" ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at");
             let mut q = sqlx::query(&sql);
-            for ((ws, ty, id), body) in &upserts {
-                q = q.bind(*ws).bind(*ty).bind(*id).bind(*body);
+            for (c, body) in &upserts {
+                q = q.bind(&c.workspace_id).bind(c.entity_type).bind(&c.entity_id).bind(*body);
             }
             q.bind(now).execute(&mut *tx).await?;
         }
-        for ((ws, ty, id), _) in last.iter().filter(|(_, b)| b.is_none()) {
+        for c in changes.iter().filter(|c| c.body.is_none()) {
             sqlx::query("DELETE FROM entities WHERE workspace_id = $1 AND entity_type = $2 AND entity_id = $3")
-                .bind(*ws)
-                .bind(*ty)
-                .bind(*id)
+                .bind(&c.workspace_id)
+                .bind(c.entity_type)
+                .bind(&c.entity_id)
                 .execute(&mut *tx)
                 .await?;
         }
-        let ids: Vec<String> = (0..done.len()).map(|n| format!("${}", n + 2)).collect();
+        let placeholders: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
         let sql = format!(
             "UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $1 WHERE id IN ({})",
-            ids.join(", ")
+            placeholders.join(", ")
         );
         let mut q = sqlx::query(&sql).bind(now);
-        for (d, _) in done {
-            q = q.bind(&d.id);
+        for id in &ids {
+            q = q.bind(id);
         }
         q.execute(&mut *tx).await?;
         tx.commit().await?;
@@ -221,13 +297,17 @@ impl DeliveryStore {
     pub async fn fail(&self, id: &str, error: &str, retry_in_ms: i64, dead: bool) -> Result<(), StoreError> {
         let now = now_ms();
         let state = if dead { "dead" } else { "retrying" };
-        let _turn = self.db.write_turn().await;
+        let error: String = error.chars().take(1000).collect();
+        if let Some(writer) = self.db.sqlite_writer() {
+            let id = id.to_owned();
+            return writer.run(move |conn| sqlite::fail(conn, &id, state, &error, now + retry_in_ms)).await;
+        }
         sqlx::query(
             "UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1",
         )
         .bind(id)
         .bind(state)
-        .bind(error.chars().take(1000).collect::<String>())
+        .bind(&error)
         .bind(now + retry_in_ms)
         .execute(self.db.pool())
         .await?;

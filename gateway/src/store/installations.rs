@@ -25,7 +25,7 @@ impl InstallationStatus {
             Self::Deleted => "deleted",
         }
     }
-    fn parse(s: &str) -> Result<Self, StoreError> {
+    pub(super) fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "active" => Ok(Self::Active),
             "inactive" => Ok(Self::Inactive),

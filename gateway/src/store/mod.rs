@@ -10,12 +10,14 @@ mod delivery_log;
 mod explorer_history;
 mod installations;
 mod jobs;
+mod sqlite_writer;
+mod deliveries_sqlite;
 
 pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
 pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
 pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};
-pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, Recorded, StateCounts};
+pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, NewDelivery, Recorded, StateCounts};
 pub use installations::sha256_hex;
 pub use jobs::{Job, JobQueue};
 
@@ -25,6 +27,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 use crate::config::DatabaseUrl;
+use sqlite_writer::SqliteWriter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,6 +41,27 @@ pub enum StoreError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// From the SQLite inbox writer's own connection.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the SQLite writer thread is not running")]
+    WriterStopped,
+}
+
+impl StoreError {
+    /// Worth a 503 and a retry: the database is busy, gone or full, not wrong.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Unavailable(_) | StoreError::WriterStopped => true,
+            StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::CannotOpen | C::DiskFull | C::ReadOnly
+            ),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +74,9 @@ pub enum Backend {
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite takes one writer at a time; writers that collide get
-    /// SQLITE_BUSY and sleep in its busy handler (milliseconds). The hot
-    /// writers (ingest, inbox) queue here instead, in this process.
-    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, the inbox's writes go through this one connection
+    /// (see `sqlite_writer`); `None` on PostgreSQL.
+    sqlite_writer: Option<std::sync::Arc<SqliteWriter>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -85,8 +108,15 @@ impl Database {
             Backend::Postgres => opts.max_connections(16),
         };
         let pool = opts.connect(url.as_str()).await.map_err(StoreError::Unavailable)?;
-        let db = Self { pool, backend, sqlite_writer: Default::default() };
+        let mut db = Self { pool, backend, sqlite_writer: None };
         db.migrate().await?;
+        if backend == Backend::Sqlite {
+            // After the migrations: the writer's statements need the tables.
+            let path = url.sqlite_path().ok_or_else(|| {
+                StoreError::Corrupt("SQLite needs a database file (an in-memory database would lose accepted webhooks)".into())
+            })?;
+            db.sqlite_writer = Some(std::sync::Arc::new(SqliteWriter::open(&path)?));
+        }
         Ok(db)
     }
 
@@ -108,13 +138,9 @@ impl Database {
         self.backend
     }
 
-    /// On SQLite, the turn to write (held for one transaction); on
-    /// PostgreSQL, which has row locks, nothing.
-    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
-            Backend::Postgres => None,
-        }
+    /// The SQLite inbox writer; `None` on PostgreSQL.
+    pub fn sqlite_writer(&self) -> Option<&SqliteWriter> {
+        self.sqlite_writer.as_deref()
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -1,0 +1,120 @@
+//! The inbox's hot statements on SQLite, run on the writer thread
+//! (`SqliteWriter`): one transaction per batch of single-row statements,
+//! each prepared once per connection. Same semantics as the multi-row
+//! statements used on PostgreSQL, where round trips are what costs.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use super::deliveries::{ClaimedDelivery, EntityChange, NewDelivery, Recorded};
+use super::installations::{DeliveryContext, InstallationStatus};
+use super::StoreError;
+
+/// The installations of `workspace_ids` with their live webhook token hashes.
+pub fn delivery_contexts(conn: &mut Connection, workspace_ids: &[String]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
+    let mut out: HashMap<String, DeliveryContext> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.status, i.addon_id, w.event, w.token_sha256 FROM installations i \
+         LEFT JOIN webhook_tokens w ON w.workspace_id = i.workspace_id AND w.state = 'active' \
+         WHERE i.workspace_id = ?1",
+    )?;
+    for ws in workspace_ids {
+        let mut rows = stmt.query(params![ws])?;
+        while let Some(r) = rows.next()? {
+            let ctx = match out.entry(ws.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(DeliveryContext {
+                    status: InstallationStatus::parse(&r.get::<_, String>(0)?)?,
+                    addon_id: r.get(1)?,
+                    token_hashes: HashMap::new(),
+                }),
+            };
+            if let (Some(event), Some(hash)) = (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
+                ctx.token_hashes.insert(event, hash);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Stores what is new; a key already in the window (or earlier in the same
+/// batch) is a duplicate.
+pub fn record_batch(conn: &mut Connection, batch: &[NewDelivery], now: i64) -> Result<Vec<Recorded>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut out = Vec::with_capacity(batch.len());
+    {
+        let mut key = tx.prepare_cached(
+            "INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING",
+        )?;
+        let mut delivery = tx.prepare_cached(
+            "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
+             locked_until, last_error, received_at, handled_at) VALUES (?1, ?2, ?3, ?4, ?5, 'received', 0, ?6, NULL, NULL, ?6, NULL)",
+        )?;
+        for d in batch {
+            if key.execute(params![d.workspace_id, d.event, d.body_sha256, now])? == 1 {
+                delivery.execute(params![uuid::Uuid::new_v4().to_string(), d.workspace_id, d.event, d.body_sha256, d.body, now])?;
+                out.push(Recorded::New);
+            } else {
+                out.push(Recorded::Duplicate);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+pub fn claim(conn: &mut Connection, limit: i64, now: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = ?2 \
+         WHERE id IN (SELECT id FROM deliveries \
+                      WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= ?1 \
+                        AND (locked_until IS NULL OR locked_until < ?1) \
+                      ORDER BY next_attempt_at LIMIT ?3) \
+         RETURNING id, workspace_id, event, body, attempts, received_at",
+    )?;
+    let rows = stmt.query_map(params![now, now + lease_ms, limit], |r| {
+        Ok(ClaimedDelivery {
+            id: r.get(0)?,
+            workspace_id: r.get(1)?,
+            event: r.get(2)?,
+            body: r.get(3)?,
+            attempt: r.get(4)?,
+            received_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Marks `ids` done and applies `changes` (each entity's last change of the batch).
+pub fn complete(conn: &mut Connection, ids: &[String], changes: &[EntityChange], now: i64) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at",
+        )?;
+        let mut delete = tx.prepare_cached("DELETE FROM entities WHERE workspace_id = ?1 AND entity_type = ?2 AND entity_id = ?3")?;
+        for c in changes {
+            match &c.body {
+                Some(body) => upsert.execute(params![c.workspace_id, c.entity_type, c.entity_id, body, now])?,
+                None => delete.execute(params![c.workspace_id, c.entity_type, c.entity_id])?,
+            };
+        }
+        let mut done = tx.prepare_cached(
+            "UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = ?1 WHERE id = ?2",
+        )?;
+        for id in ids {
+            done.execute(params![now, id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn fail(conn: &mut Connection, id: &str, state: &str, error: &str, next_attempt_at: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE deliveries SET state = ?2, locked_until = NULL, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1")?
+        .execute(params![id, state, error, next_attempt_at])?;
+    Ok(())
+}
