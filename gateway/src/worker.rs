@@ -92,12 +92,24 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
     }
 }
 
+/// After a wake-up, how long the inbox lets deliveries gather before it
+/// claims them: at a moderate rate each ingest commit would otherwise get a
+/// claim and a completion commit of its own, and on PostgreSQL those
+/// commits (each a WAL flush) would queue up with the ingest's.
+const GATHER: Duration = Duration::from_millis(10);
+
 /// Handles due deliveries until the task is dropped.
 pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
+    let mut backlog = false;
     loop {
         let notified = signal.0.notified();
+        if !backlog {
+            tokio::time::sleep(GATHER).await;
+        }
         match state.deliveries.claim(BATCH, LEASE_MS).await {
             Ok(batch) if !batch.is_empty() => {
+                // A full batch: more are waiting, so no gathering before the next claim.
+                backlog = batch.len() as i64 >= BATCH;
                 let mut done = Vec::with_capacity(batch.len());
                 for claimed in batch {
                     match handle(&state, &claimed).await {
@@ -124,6 +136,7 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "inbox unavailable; retrying"),
         }
+        backlog = false;
         let _ = tokio::time::timeout(IDLE_POLL, notified).await;
     }
 }
@@ -251,9 +264,19 @@ fn check(
 /// Group commit for the inbox: requests hand their delivery over and wait;
 /// whatever arrived meanwhile is checked and written in one transaction,
 /// and every request gets its answer only after that commit (durable
-/// before the 200).
+/// before the 200). On PostgreSQL a few batches are in flight at once (one
+/// waits for its WAL flush while the next is written); SQLite has one
+/// writer, so there one batch forms while the previous one commits.
 pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
+    let in_flight = match state.db.backend() {
+        crate::store::Backend::Sqlite => 1,
+        crate::store::Backend::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
+    };
+    let slots = Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let mut batches = tokio::task::JoinSet::new();
     while let Some(first) = rx.recv().await {
+        while batches.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let mut items = vec![first];
         while items.len() < INGEST_BATCH {
             match rx.try_recv() {
@@ -261,51 +284,62 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
                 Err(_) => break,
             }
         }
-        let mut workspaces: Vec<String> = items.iter().map(|i| i.delivery.workspace_id.clone()).collect();
-        workspaces.sort_unstable();
-        workspaces.dedup();
-        let mut replies = Vec::with_capacity(items.len());
-        let mut pending = Vec::with_capacity(items.len());
-        for item in items {
-            replies.push(item.reply);
-            pending.push((item.delivery, item.checks));
-        }
-        // Decided next to the database (on SQLite, on its writer thread);
-        // what is to be stored moves into the batch, by position.
-        let decide = move |contexts: &std::collections::HashMap<String, crate::store::DeliveryContext>| {
-            let mut answers: Vec<Option<IngestOutcome>> = Vec::with_capacity(pending.len());
-            let mut batch = Vec::new();
-            for (delivery, checks) in pending {
-                match check(&delivery, &checks, contexts.get(&delivery.workspace_id)) {
-                    Err(r) => answers.push(Some(IngestOutcome::Rejected(r))),
-                    Ok(false) => answers.push(Some(IngestOutcome::Ignored)),
-                    Ok(true) => {
-                        answers.push(None);
-                        batch.push(delivery);
-                    }
+        let state = state.clone();
+        batches.spawn(async move {
+            ingest_batch(&state, items).await;
+            drop(slot);
+        });
+    }
+}
+
+/// Ingest batches committing at once on PostgreSQL.
+const POSTGRES_BATCHES_IN_FLIGHT: usize = 2;
+
+async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
+    let mut workspaces: Vec<String> = items.iter().map(|i| i.delivery.workspace_id.clone()).collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    let mut replies = Vec::with_capacity(items.len());
+    let mut pending = Vec::with_capacity(items.len());
+    for item in items {
+        replies.push(item.reply);
+        pending.push((item.delivery, item.checks));
+    }
+    // Decided next to the database (on SQLite, on its writer thread);
+    // what is to be stored moves into the batch, by position.
+    let decide = move |contexts: &std::collections::HashMap<String, crate::store::DeliveryContext>| {
+        let mut answers: Vec<Option<IngestOutcome>> = Vec::with_capacity(pending.len());
+        let mut batch = Vec::new();
+        for (delivery, checks) in pending {
+            match check(&delivery, &checks, contexts.get(&delivery.workspace_id)) {
+                Err(r) => answers.push(Some(IngestOutcome::Rejected(r))),
+                Ok(false) => answers.push(Some(IngestOutcome::Ignored)),
+                Ok(true) => {
+                    answers.push(None);
+                    batch.push(delivery);
                 }
             }
-            (answers, batch)
-        };
-        let (answers, recorded) = match state.deliveries.ingest(&state.installations, workspaces, decide).await {
-            Ok((answers, Ok(recorded))) => (answers, Ok(recorded)),
-            // Rejections stand; only what should have been stored fails (503, and Clockify retries).
-            Ok((answers, Err(e))) => (answers, Err(e.to_string())),
-            Err(e) => (vec![None; replies.len()], Err(e.to_string())),
-        };
-        let any_new = recorded.as_ref().is_ok_and(|r| r.contains(&crate::store::Recorded::New));
-        let mut stored = recorded.map(Vec::into_iter);
-        for (reply, answer) in replies.into_iter().zip(answers) {
-            let outcome = match (answer, &mut stored) {
-                (Some(decided), _) => Ok(decided),
-                (None, Ok(stored)) => stored.next().map(IngestOutcome::Stored).ok_or_else(|| "not stored".to_owned()),
-                (None, Err(message)) => Err(message.clone()),
-            };
-            let _ = reply.send(outcome);
         }
-        if any_new {
-            state.inbox.wake();
-        }
+        (answers, batch)
+    };
+    let (answers, recorded) = match state.deliveries.ingest(&state.installations, workspaces, decide).await {
+        Ok((answers, Ok(recorded))) => (answers, Ok(recorded)),
+        // Rejections stand; only what should have been stored fails (503, and Clockify retries).
+        Ok((answers, Err(e))) => (answers, Err(e.to_string())),
+        Err(e) => (vec![None; replies.len()], Err(e.to_string())),
+    };
+    let any_new = recorded.as_ref().is_ok_and(|r| r.contains(&crate::store::Recorded::New));
+    let mut stored = recorded.map(Vec::into_iter);
+    for (reply, answer) in replies.into_iter().zip(answers) {
+        let outcome = match (answer, &mut stored) {
+            (Some(decided), _) => Ok(decided),
+            (None, Ok(stored)) => stored.next().map(IngestOutcome::Stored).ok_or_else(|| "not stored".to_owned()),
+            (None, Err(message)) => Err(message.clone()),
+        };
+        let _ = reply.send(outcome);
+    }
+    if any_new {
+        state.inbox.wake();
     }
 }
 

@@ -193,7 +193,7 @@ impl DeliveryStore {
             let mut q = sqlx::query(&sql);
             for &i in &new {
                 let d = &batch[i];
-                q = q.bind(uuid::Uuid::new_v4().to_string()).bind(&d.workspace_id).bind(&d.event).bind(&d.body_sha256).bind(&d.body);
+                q = q.bind(uuid::Uuid::now_v7().to_string()).bind(&d.workspace_id).bind(&d.event).bind(&d.body_sha256).bind(&d.body);
             }
             q.bind(now).execute(&mut *tx).await?;
         }

@@ -54,7 +54,7 @@ pub fn record_batch(conn: &mut Connection, batch: &[NewDelivery], now: i64) -> R
         )?;
         for d in batch {
             if key.execute(params![d.workspace_id, d.event, d.body_sha256, now])? == 1 {
-                delivery.execute(params![uuid::Uuid::new_v4().to_string(), d.workspace_id, d.event, d.body_sha256, d.body, now])?;
+                delivery.execute(params![uuid::Uuid::now_v7().to_string(), d.workspace_id, d.event, d.body_sha256, d.body, now])?;
                 out.push(Recorded::New);
             } else {
                 out.push(Recorded::Duplicate);

@@ -94,14 +94,11 @@ impl Database {
             }
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(3));
         opts = match backend {
-            // One writer at a time is SQLite's model; WAL lets readers go on
-            // meanwhile, and busy_timeout queues writers instead of failing them.
             Backend::Sqlite => opts.max_connections(8).after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    for pragma in sqlite_writer::CONNECTION_PRAGMAS {
+                        conn.execute(pragma).await?;
+                    }
                     Ok(())
                 })
             }),
