@@ -140,66 +140,52 @@ impl DeliveryStore {
         }
     }
 
-    /// Stores a batch in one transaction of two multi-row statements; a
-    /// key already stored within the window (or earlier in the same batch)
-    /// is a duplicate.
+    /// Stores a batch with one statement (so one round trip and one
+    /// commit): the batch travels as one JSON parameter, so the statement's
+    /// text does not depend on the batch's size and stays prepared. A key
+    /// already stored within the window, or earlier in the same batch, is a
+    /// duplicate.
     async fn record_batch_pooled(&self, batch: &[NewDelivery], now: i64) -> Result<Vec<Recorded>, StoreError> {
-        use std::collections::HashSet;
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        // Only the first of identical deliveries in a batch can be new.
-        let mut seen = HashSet::new();
-        let firsts: Vec<usize> =
-            (0..batch.len()).filter(|&i| seen.insert((&batch[i].workspace_id, &batch[i].event, &batch[i].body_sha256))).collect();
-        let mut tx = self.db.pool().begin().await?;
-        let mut sql = String::from("INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ");
-        for (n, _) in firsts.iter().enumerate() {
-            let p = n * 3;
-            sql.push_str(&format!("{}(${}, ${}, ${}, ${})", if n > 0 { ", " } else { "" }, p + 1, p + 2, p + 3, firsts.len() * 3 + 1));
-        }
-        sql.push_str(" ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING RETURNING workspace_id, event, body_sha256");
-        let mut q = sqlx::query(&sql);
-        for &i in &firsts {
-            q = q.bind(&batch[i].workspace_id).bind(&batch[i].event).bind(&batch[i].body_sha256);
-        }
-        let inserted = q.bind(now).fetch_all(&mut *tx).await?;
-        let fresh: HashSet<(String, String, String)> = inserted
+        let ids: Vec<String> = batch.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
+        let rows: Vec<serde_json::Value> = batch
             .iter()
-            .map(|r| Ok((r.try_get("workspace_id")?, r.try_get("event")?, r.try_get("body_sha256")?)))
-            .collect::<Result<_, StoreError>>()?;
-        let new: Vec<usize> = firsts
-            .into_iter()
-            .filter(|&i| fresh.contains(&(batch[i].workspace_id.clone(), batch[i].event.clone(), batch[i].body_sha256.clone())))
+            .zip(&ids)
+            .enumerate()
+            .map(|(n, (d, id))| {
+                serde_json::json!({ "n": n, "id": id, "workspace_id": d.workspace_id, "event": d.event,
+                                    "body_sha256": d.body_sha256, "body": d.body })
+            })
             .collect();
-        if !new.is_empty() {
-            let mut sql = String::from(
-                "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
-                 locked_until, last_error, received_at, handled_at) VALUES ",
-            );
-            let now_param = new.len() * 5 + 1;
-            for (n, _) in new.iter().enumerate() {
-                let p = n * 5;
-                sql.push_str(&format!(
-                    "{}(${}, ${}, ${}, ${}, ${}, 'received', 0, ${now_param}, NULL, NULL, ${now_param}, NULL)",
-                    if n > 0 { ", " } else { "" },
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                ));
-            }
-            let mut q = sqlx::query(&sql);
-            for &i in &new {
-                let d = &batch[i];
-                q = q.bind(uuid::Uuid::now_v7().to_string()).bind(&d.workspace_id).bind(&d.event).bind(&d.body_sha256).bind(&d.body);
-            }
-            q.bind(now).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        let new: HashSet<usize> = new.into_iter().collect();
-        Ok((0..batch.len()).map(|i| if new.contains(&i) { Recorded::New } else { Recorded::Duplicate }).collect())
+        let stored: Vec<String> = sqlx::query_scalar(
+            "WITH batch AS ( \
+                 SELECT * FROM json_to_recordset($1::json) \
+                   AS b(n bigint, id text, workspace_id text, event text, body_sha256 text, body text)), \
+             firsts AS ( \
+                 SELECT DISTINCT ON (workspace_id, event, body_sha256) * FROM batch \
+                 ORDER BY workspace_id, event, body_sha256, n), \
+             keys AS ( \
+                 INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) \
+                 SELECT workspace_id, event, body_sha256, $2 FROM firsts \
+                 ON CONFLICT (workspace_id, event, body_sha256) DO NOTHING \
+                 RETURNING workspace_id, event, body_sha256), \
+             stored AS ( \
+                 INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
+                                         locked_until, last_error, received_at, handled_at) \
+                 SELECT f.id, f.workspace_id, f.event, f.body_sha256, f.body, 'received', 0, $2, NULL, NULL, $2, NULL \
+                 FROM firsts f JOIN keys k \
+                   ON k.workspace_id = f.workspace_id AND k.event = f.event AND k.body_sha256 = f.body_sha256 \
+                 RETURNING id) \
+             SELECT id FROM stored",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        let stored: std::collections::HashSet<String> = stored.into_iter().collect();
+        Ok(ids.iter().map(|id| if stored.contains(id) { Recorded::New } else { Recorded::Duplicate }).collect())
     }
 
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
@@ -252,41 +238,35 @@ impl DeliveryStore {
         if let Some(writer) = self.db.sqlite_writer() {
             return writer.run(move |conn| sqlite::complete(conn, &ids, &changes, now)).await;
         }
-        let mut tx = self.db.pool().begin().await?;
-        let upserts: Vec<(&EntityChange, &str)> = changes.iter().filter_map(|c| c.body.as_deref().map(|b| (c, b))).collect();
-        if !upserts.is_empty() {
-            let mut sql = String::from("INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) VALUES ");
-            let now_param = upserts.len() * 4 + 1;
-            for n in 0..upserts.len() {
-                let p = n * 4;
-                sql.push_str(&format!("{}(${}, ${}, ${}, ${}, ${now_param})", if n > 0 { ", " } else { "" }, p + 1, p + 2, p + 3, p + 4));
-            }
-            sql.push_str(" ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at");
-            let mut q = sqlx::query(&sql);
-            for (c, body) in &upserts {
-                q = q.bind(&c.workspace_id).bind(c.entity_type).bind(&c.entity_id).bind(*body);
-            }
-            q.bind(now).execute(&mut *tx).await?;
-        }
-        for c in changes.iter().filter(|c| c.body.is_none()) {
-            sqlx::query("DELETE FROM entities WHERE workspace_id = $1 AND entity_type = $2 AND entity_id = $3")
-                .bind(&c.workspace_id)
-                .bind(c.entity_type)
-                .bind(&c.entity_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let placeholders: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
-        let sql = format!(
-            "UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $1 WHERE id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(&sql).bind(now);
-        for id in &ids {
-            q = q.bind(id);
-        }
-        q.execute(&mut *tx).await?;
-        tx.commit().await?;
+        // One statement, one commit; the upserts and deletes touch distinct
+        // entities (one change per entity), as one statement requires.
+        let changes: Vec<serde_json::Value> = changes
+            .iter()
+            .map(|c| serde_json::json!({ "workspace_id": c.workspace_id, "entity_type": c.entity_type,
+                                         "entity_id": c.entity_id, "body": c.body }))
+            .collect();
+        sqlx::query(
+            "WITH changes AS ( \
+                 SELECT * FROM json_to_recordset($2::json) AS c(workspace_id text, entity_type text, entity_id text, body text)), \
+             upserted AS ( \
+                 INSERT INTO entities (workspace_id, entity_type, entity_id, body, fetched_at) \
+                 SELECT workspace_id, entity_type, entity_id, body, $1 FROM changes WHERE body IS NOT NULL \
+                 ON CONFLICT (workspace_id, entity_type, entity_id) \
+                 DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at \
+                 RETURNING 1), \
+             deleted AS ( \
+                 DELETE FROM entities e USING changes c \
+                 WHERE c.body IS NULL AND e.workspace_id = c.workspace_id \
+                   AND e.entity_type = c.entity_type AND e.entity_id = c.entity_id \
+                 RETURNING 1) \
+             UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $1 \
+             WHERE id IN (SELECT json_array_elements_text($3::json))",
+        )
+        .bind(now)
+        .bind(serde_json::Value::Array(changes).to_string())
+        .bind(serde_json::Value::from(ids).to_string())
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 }
