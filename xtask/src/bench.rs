@@ -232,7 +232,16 @@ fn parse_response(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
     Ok(Some((status, body_start)))
 }
 
+/// Flushes what earlier runs left dirty (PostgreSQL's buffers, the page
+/// cache), so that their background writes do not land in this run's
+/// measurements.
+fn quiesce_disk() {
+    let _ = psql("CHECKPOINT");
+    let _ = Command::new("sync").status();
+}
+
 async fn run_backend(root: &Path, name: &str, database_url: &str) -> Result<Value, String> {
+    quiesce_disk();
     let gw = start(root, database_url).await?;
     let pid = gw.child.id();
     let idle_rss = rss_kb(pid);

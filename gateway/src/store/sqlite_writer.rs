@@ -11,6 +11,8 @@
 //! for the fsync, and every request waiting on that commit with it.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -39,13 +41,17 @@ pub const CONNECTION_PRAGMAS: [&str; 6] = [
     // The checkpointer thread does it (see above).
     "PRAGMA wal_autocheckpoint = 0",
     // Once checkpointed and restarted, the WAL file is cut back to this.
-    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA journal_size_limit = 16777216",
 ];
 
-/// Past this many WAL pages (about 64 MB) a checkpoint waits for the
-/// writer to pause, so that the WAL restarts: under a load without pauses
-/// the passive ones would never let it.
-const RESTART_PAGES: i64 = 16_384;
+/// Past this many WAL pages (about 16 MB) the writer finishes the
+/// checkpoint itself, between two jobs. Under a load without pauses the
+/// background checkpoint never catches up with the last frames, and only a
+/// checkpoint that does lets the next transaction start the WAL over; by
+/// then little is left to copy, so the writer's pause is short (a RESTART
+/// checkpoint from the background thread, tried first, blocked the writer
+/// for the whole copy: 700 ms).
+const WRITER_CHECKPOINT_PAGES: i64 = 4096;
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -61,20 +67,16 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 
 /// Checkpoints the WAL until the writer is dropped. PASSIVE: it copies what
 /// no reader still needs and never blocks a writer.
-fn run_checkpoints(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+fn run_checkpoints(conn: Connection, stop: std::sync::mpsc::Receiver<()>, writer_should: Arc<AtomicBool>) {
     loop {
         match stop.recv_timeout(CHECKPOINT_EVERY) {
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             _ => return,
         }
         // (busy, pages in the WAL, pages checkpointed)
-        let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-        let outcome = match passive {
-            Ok(pages) if pages > RESTART_PAGES => conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())),
-            other => other.map(drop),
-        };
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1)) {
+            Ok(pages) => writer_should.store(pages > WRITER_CHECKPOINT_PAGES, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; retrying"),
         }
     }
 }
@@ -93,10 +95,14 @@ impl SqliteWriter {
         let checkpoints = open_connection(path)?;
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
+        let writer_should = Arc::new(AtomicBool::new(false));
         let cannot_start = |e: std::io::Error| StoreError::Corrupt(format!("cannot start a SQLite thread: {e}"));
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run_checkpoints(checkpoints, stop))
+            .spawn({
+                let writer_should = writer_should.clone();
+                move || run_checkpoints(checkpoints, stop, writer_should)
+            })
             .map_err(cannot_start)?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -104,6 +110,11 @@ impl SqliteWriter {
                 let mut conn = conn;
                 while let Some(job) = rx.blocking_recv() {
                     job(&mut conn);
+                    if writer_should.swap(false, Ordering::Relaxed)
+                        && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                    }
                 }
                 // Dropping the sender stops the checkpointer with the writer.
                 drop(stop_checkpoints);
@@ -124,5 +135,51 @@ impl SqliteWriter {
         });
         self.jobs.send(job).map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use crate::config::DatabaseUrl;
+    use crate::store::Database;
+
+    /// Automatic checkpoints are off on every connection, so only the
+    /// checkpointer thread can move committed pages into the database file.
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_without_automatic_checkpoints() {
+        let dir = std::env::temp_dir().join(format!("gw-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gw.db");
+        let url = DatabaseUrl::from_str(&format!("sqlite://{}?mode=rwc", file.display())).unwrap();
+        let db = Database::connect(&url).await.unwrap();
+        let writer = db.sqlite_writer().expect("SQLite has a writer");
+        let auto: i64 = writer.run(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(auto, 0, "the writer must not checkpoint on commit");
+        // A checkpoint right after the migrations, so the file's size is settled.
+        writer.run(|c| Ok(c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?)).await.unwrap();
+        let before = std::fs::metadata(&file).unwrap().len();
+        writer
+            .run(|c| {
+                let tx = c.transaction()?;
+                for n in 0..2000 {
+                    tx.execute(
+                        "INSERT INTO delivery_keys (workspace_id, event, body_sha256, received_at) VALUES ('ws', 'NEW_TAG', ?1, 0)",
+                        [format!("{n:064}")],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&file).unwrap().len() <= before {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint copied the WAL into {} in 10 s", file.display());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        db.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
