@@ -212,3 +212,56 @@ async fn a_batch_applies_only_each_entitys_last_change() {
     assert_eq!(get("p2").await.unwrap().as_deref(), Some("c"));
     assert_eq!(get("p3").await.unwrap().as_deref(), Some("new"));
 }
+
+/// Claimers racing on one PostgreSQL inbox, each completing what it took at
+/// once: a delivery is claimed once. (A claim that waited on a row lock
+/// re-checks the row it then sees; that check must exclude handled rows, or
+/// a delivery completed meanwhile is claimed, and handled, again.)
+#[tokio::test]
+async fn racing_claimers_never_take_a_delivery_twice_on_postgres() {
+    use std::collections::HashSet;
+
+    use clockify_gateway::store::NewDelivery;
+    let mut config = support::config_for(Backend::Postgres).await;
+    config.webhook_workers = 0;
+    let gw = TestGateway::start_with(config).await;
+    let store = gw.state.deliveries.clone();
+    const N: usize = 6000;
+    for chunk in 0..N / 500 {
+        let batch: Vec<NewDelivery> = (chunk * 500..(chunk + 1) * 500)
+            .map(|n| NewDelivery {
+                workspace_id: "ws-race".into(),
+                event: "NEW_TAG".into(),
+                body: format!(r#"{{"id":"t{n}"}}"#),
+                body_sha256: format!("{n:064}"),
+            })
+            .collect();
+        let (_, recorded) = store.ingest(&gw.state.installations, vec!["ws-race".into()], move |_| ((), batch)).await.unwrap();
+        assert_eq!(recorded.unwrap().len(), 500);
+    }
+    let mut claimers = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        claimers.push(tokio::spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                let batch = store.claim(8, 60_000).await.unwrap();
+                if batch.is_empty() {
+                    return taken;
+                }
+                taken.extend(batch.iter().map(|d| d.id.clone()));
+                let done: Vec<_> = batch.into_iter().map(|d| (d, None)).collect();
+                store.complete(&done).await.unwrap();
+            }
+        }));
+    }
+    let mut times_taken: HashMap<String, usize> = HashMap::new();
+    for c in claimers {
+        for id in c.await.unwrap() {
+            *times_taken.entry(id).or_default() += 1;
+        }
+    }
+    let twice: HashSet<_> = times_taken.iter().filter(|(_, n)| **n > 1).map(|(id, _)| id.clone()).collect();
+    assert!(twice.is_empty(), "{} deliveries were claimed more than once", twice.len());
+    assert_eq!(times_taken.len(), N, "every delivery claimed");
+}

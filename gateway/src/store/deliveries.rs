@@ -189,6 +189,10 @@ impl DeliveryStore {
     }
 
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
+    /// On PostgreSQL, an UPDATE that waited for a row lock re-checks only
+    /// its own WHERE against the row it then finds, not the subquery's; so
+    /// the WHERE repeats every condition (a row completed meanwhile is no
+    /// longer due).
     pub async fn claim(&self, limit: i64, lease_ms: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = now_ms();
         let mut claimed = match self.db.sqlite_writer() {
@@ -200,6 +204,7 @@ impl DeliveryStore {
                                   WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
                                     AND (locked_until IS NULL OR locked_until < $1) \
                                   ORDER BY next_attempt_at LIMIT $3) \
+                       AND state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
                        AND (locked_until IS NULL OR locked_until < $1) \
                      RETURNING id, workspace_id, event, body, attempts, received_at",
                 )
