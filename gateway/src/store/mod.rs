@@ -145,6 +145,9 @@ impl Database {
     }
 
     pub async fn close(&self) {
+        if let Some(writer) = &self.sqlite_writer {
+            writer.close();
+        }
         self.pool.close().await;
     }
 }

@@ -84,6 +84,9 @@ fn run_checkpoints(conn: Connection, stop: std::sync::mpsc::Receiver<()>, writer
 #[derive(Debug)]
 pub struct SqliteWriter {
     jobs: mpsc::UnboundedSender<Job>,
+    /// Set by `close`: the thread ends after its current job and nothing
+    /// more is taken (the pool is closed with it, see `Database::close`).
+    closed: Arc<AtomicBool>,
 }
 
 impl SqliteWriter {
@@ -96,6 +99,8 @@ impl SqliteWriter {
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let (stop_checkpoints, stop) = std::sync::mpsc::channel::<()>();
         let writer_should = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_seen = closed.clone();
         let cannot_start = |e: std::io::Error| StoreError::Corrupt(format!("cannot start a SQLite thread: {e}"));
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
@@ -109,6 +114,9 @@ impl SqliteWriter {
             .spawn(move || {
                 let mut conn = conn;
                 while let Some(job) = rx.blocking_recv() {
+                    if closed_seen.load(Ordering::Acquire) {
+                        break;
+                    }
                     job(&mut conn);
                     if writer_should.swap(false, Ordering::Relaxed)
                         && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
@@ -120,7 +128,14 @@ impl SqliteWriter {
                 drop(stop_checkpoints);
             })
             .map_err(cannot_start)?;
-        Ok(Self { jobs })
+        Ok(Self { jobs, closed })
+    }
+
+    /// Stops taking jobs; those queued get `WriterStopped`.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        // Wakes the thread so that it sees the flag and ends.
+        let _ = self.jobs.send(Box::new(|_| {}));
     }
 
     /// Runs `f` on the writer's connection, after the jobs queued before it.
@@ -129,6 +144,9 @@ impl SqliteWriter {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::WriterStopped);
+        }
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(f(conn));
