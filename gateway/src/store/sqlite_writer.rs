@@ -56,7 +56,7 @@ const WRITER_CHECKPOINT_PAGES: i64 = 4096;
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     for pragma in CONNECTION_PRAGMAS {
-        // `journal_mode` answers with a row; the others with none.
+        // Some answer with a row (`journal_mode`, `busy_timeout`), some with none.
         conn.query_row(pragma, [], |_| Ok(())).or_else(|e| match e {
             rusqlite::Error::QueryReturnedNoRows => Ok(()),
             e => Err(e),
@@ -117,7 +117,12 @@ impl SqliteWriter {
                     if closed_seen.load(Ordering::Acquire) {
                         break;
                     }
-                    job(&mut conn);
+                    // A job that panics loses its own answer (its caller gets
+                    // `WriterStopped`, a 503), not the writer: an open
+                    // transaction rolls back as it unwinds.
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn))).is_err() {
+                        tracing::error!("a SQLite writer job panicked; its write was rolled back");
+                    }
                     if writer_should.swap(false, Ordering::Relaxed)
                         && let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
@@ -161,17 +166,36 @@ mod tests {
     use std::str::FromStr;
 
     use crate::config::DatabaseUrl;
-    use crate::store::Database;
+    use crate::store::{Database, StoreError};
+
+    async fn database() -> (Database, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("gw-writer-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("gw.db");
+        let url = DatabaseUrl::from_str(&format!("sqlite://{}?mode=rwc", file.display())).unwrap();
+        (Database::connect(&url).await.unwrap(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_closing_stops_the_writer() {
+        let (db, dir) = database().await;
+        let writer = db.sqlite_writer().expect("SQLite has a writer");
+        let panicked = writer.run(|_| -> Result<(), StoreError> { panic!("a bug in a job") }).await;
+        assert!(matches!(panicked, Err(StoreError::WriterStopped)), "{panicked:?}");
+        let one: i64 = writer.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(one, 1, "the writer goes on after a job panicked");
+        db.close().await;
+        let after = writer.run(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await;
+        assert!(matches!(after, Err(StoreError::WriterStopped)), "{after:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     /// Automatic checkpoints are off on every connection, so only the
     /// checkpointer thread can move committed pages into the database file.
     #[tokio::test]
     async fn committed_pages_reach_the_database_file_without_automatic_checkpoints() {
-        let dir = std::env::temp_dir().join(format!("gw-writer-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let (db, dir) = database().await;
         let file = dir.join("gw.db");
-        let url = DatabaseUrl::from_str(&format!("sqlite://{}?mode=rwc", file.display())).unwrap();
-        let db = Database::connect(&url).await.unwrap();
         let writer = db.sqlite_writer().expect("SQLite has a writer");
         let auto: i64 = writer.run(|c| Ok(c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(auto, 0, "the writer must not checkpoint on commit");
