@@ -1,11 +1,12 @@
 //! `DeliveryStore`: the webhook inbox and delivery log.
 //!
 //! `ingest` writes verified deliveries (and their duplicate keys) before the
-//! answer goes back to Clockify, many requests sharing one commit. The worker then `claim`s due deliveries
-//! under a lease (safe across instances: the claiming UPDATE re-checks the
-//! lease, so only one instance wins a row), and `complete`s them, applying
-//! the mirror change in the same transaction, or `fail`s them into a retry or
-//! the dead-letter state.
+//! answer goes back to Clockify, many requests sharing one commit. The
+//! worker then `claim`s due deliveries under a lease (safe across
+//! instances: the claiming UPDATE re-checks that the row is still due and
+//! unleased, so only one claimer wins a row), and `complete`s them, applying
+//! the mirror change in the same transaction, or `fail`s them into a retry
+//! or the dead-letter state.
 
 use std::collections::HashMap;
 
