@@ -91,8 +91,9 @@ pub struct StateCounts {
 }
 
 /// On SQLite the hot statements run on the writer thread
-/// (`deliveries_sqlite`); on PostgreSQL they are multi-row statements
-/// through the pool, since there round trips are what costs.
+/// (`deliveries_sqlite`); on PostgreSQL a batch is one statement through
+/// the pool (the batch as one JSON parameter), since there round trips are
+/// what costs.
 #[derive(Debug, Clone)]
 pub struct DeliveryStore {
     db: Database,

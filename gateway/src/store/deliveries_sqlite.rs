@@ -1,14 +1,15 @@
 //! The inbox's hot statements on SQLite, run on the writer thread
 //! (`SqliteWriter`): one transaction per batch of single-row statements,
-//! each prepared once per connection. Same semantics as the multi-row
-//! statements used on PostgreSQL, where round trips are what costs.
+//! each prepared once per connection. Same semantics as the one-statement
+//! batches used on PostgreSQL (`deliveries.rs`), where round trips are what
+//! costs.
 
 use std::collections::HashMap;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::deliveries::{ClaimedDelivery, EntityChange, NewDelivery, Recorded};
-use super::installations::{DeliveryContext, InstallationStatus};
+use super::installations::DeliveryContext;
 use super::StoreError;
 
 /// The installations of `workspace_ids` with their live webhook token hashes.
@@ -22,17 +23,7 @@ pub fn delivery_contexts(conn: &mut Connection, workspace_ids: &[String]) -> Res
     for ws in workspace_ids {
         let mut rows = stmt.query(params![ws])?;
         while let Some(r) = rows.next()? {
-            let ctx = match out.entry(ws.clone()) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(DeliveryContext {
-                    status: InstallationStatus::parse(&r.get::<_, String>(0)?)?,
-                    addon_id: r.get(1)?,
-                    token_hashes: HashMap::new(),
-                }),
-            };
-            if let (Some(event), Some(hash)) = (r.get::<_, Option<String>>(2)?, r.get::<_, Option<String>>(3)?) {
-                ctx.token_hashes.insert(event, hash);
-            }
+            DeliveryContext::fold_row(&mut out, ws.clone(), || Ok((r.get(0)?, r.get(1)?)), (r.get(2)?, r.get(3)?))?;
         }
     }
     Ok(out)

@@ -25,7 +25,7 @@ impl InstallationStatus {
             Self::Deleted => "deleted",
         }
     }
-    pub(super) fn parse(s: &str) -> Result<Self, StoreError> {
+    fn parse(s: &str) -> Result<Self, StoreError> {
         match s {
             "active" => Ok(Self::Active),
             "inactive" => Ok(Self::Inactive),
@@ -60,6 +60,30 @@ pub struct DeliveryContext {
     pub addon_id: String,
     /// Event wire name → SHA-256 of its live token.
     pub token_hashes: HashMap<String, String>,
+}
+
+impl DeliveryContext {
+    /// Folds one row of the installations / live tokens join into `out`:
+    /// `first` gives the row's (status, add-on id) the first time its
+    /// workspace is seen; each row adds its token (event, SHA-256), if any.
+    pub(super) fn fold_row(
+        out: &mut HashMap<String, DeliveryContext>,
+        workspace_id: String,
+        first: impl FnOnce() -> Result<(String, String), StoreError>,
+        token: (Option<String>, Option<String>),
+    ) -> Result<(), StoreError> {
+        let ctx = match out.entry(workspace_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let (status, addon_id) = first()?;
+                e.insert(DeliveryContext { status: InstallationStatus::parse(&status)?, addon_id, token_hashes: HashMap::new() })
+            }
+        };
+        if let (Some(event), Some(hash)) = token {
+            ctx.token_hashes.insert(event, hash);
+        }
+        Ok(())
+    }
 }
 
 /// An installation as stored, secrets excluded.
@@ -393,20 +417,12 @@ impl InstallationStore {
             q = q.bind(*ws);
         }
         for r in q.fetch_all(self.db.pool()).await? {
-            let ws: String = r.try_get("workspace_id")?;
-            let ctx = match out.entry(ws) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(DeliveryContext {
-                    status: InstallationStatus::parse(&r.try_get::<String, _>("status")?)?,
-                    addon_id: r.try_get("addon_id")?,
-                    token_hashes: HashMap::new(),
-                }),
-            };
-            let event: Option<String> = r.try_get("event")?;
-            let hash: Option<String> = r.try_get("token_sha256")?;
-            if let (Some(e), Some(h)) = (event, hash) {
-                ctx.token_hashes.insert(e, h);
-            }
+            DeliveryContext::fold_row(
+                &mut out,
+                r.try_get("workspace_id")?,
+                || Ok((r.try_get("status")?, r.try_get("addon_id")?)),
+                (r.try_get("event")?, r.try_get("token_sha256")?),
+            )?;
         }
         Ok(out)
     }
