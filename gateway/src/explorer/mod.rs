@@ -208,6 +208,10 @@ pub fn by_method_and_path(method: &str, path: &str) -> Result<(Operation, Map<St
         }
     }
     if let Some((_, op, params)) = best {
+        // Decoding `%2F` or `%23` must not smuggle a separator into the call.
+        if let Some((name, problem)) = params.iter().find_map(|(n, v)| v.as_str().and_then(validate::path_value_problem).map(|p| (n, p))) {
+            return Err(ExplorerError::NotInContract(format!("path parameter `{name}` of `{trimmed}`: {problem}")));
+        }
         let found = Operation::from_id(op.id)
             .ok_or_else(|| ExplorerError::Internal(format!("{} is in the catalog but not in the dispatch", op.id)))?;
         return Ok((found, params));
@@ -415,6 +419,10 @@ mod tests {
         assert!(e.contains("PUT") && e.contains("GET") && e.contains("POST"), "{e}");
         let e = by_method_and_path("GET", "/v2/nothing").unwrap_err().to_string();
         assert!(e.contains("/v2/nothing"), "{e}");
+        for smuggled in ["/v1/workspaces/%23/projects", "/v1/workspaces/ws1/projects/a%2Fb", "/v1/workspaces/%2E%2E/projects", "/v1/workspaces/a%3Fx/tags"] {
+            let e = by_method_and_path("GET", smuggled).unwrap_err().to_string();
+            assert!(e.contains("path parameter `") && e.contains("change the path") || e.contains("`..`"), "{smuggled}: {e}");
+        }
     }
 
     #[test]
