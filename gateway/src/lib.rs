@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod explorer;
 pub mod generated;
+pub mod handoff;
 pub mod hooks;
 pub mod http;
 pub mod metrics;

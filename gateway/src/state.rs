@@ -24,8 +24,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub limiter: Arc<RateLimiter>,
     pub hooks: Arc<dyn AddonHooks>,
-    /// Wakes this instance's inbox workers when a delivery is stored.
+    /// Wakes this instance's inbox workers when deliveries are stored
+    /// for them to claim.
     pub inbox: Arc<crate::worker::WakeSignal>,
+    /// Deliveries stored already leased to this instance, for its inbox.
+    pub handoff: Arc<crate::handoff::HandOff>,
     /// Wakes this instance's job runner when work is queued.
     pub jobs_signal: Arc<crate::worker::WakeSignal>,
     pub verified_tokens: Arc<crate::verified_tokens::VerifiedTokens>,
@@ -96,6 +99,7 @@ impl AppState {
             config: Arc::new(config),
             hooks,
             inbox: Arc::default(),
+            handoff: Arc::default(),
             jobs_signal: Arc::default(),
             verified_tokens: Arc::default(),
             ingest,

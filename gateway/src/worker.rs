@@ -3,7 +3,8 @@
 //! who handles what, so nothing depends on which instance took the delivery.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use clockify_client::WebhookEvent;
 use tokio::sync::Notify;
@@ -21,11 +22,18 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Wakes a background loop when there is new work (a stored delivery, a queued job).
 #[derive(Debug, Default)]
-pub struct WakeSignal(Notify);
+pub struct WakeSignal(Notify, AtomicBool);
 
 impl WakeSignal {
     pub fn wake(&self) {
+        self.1.store(true, Ordering::Release);
         self.0.notify_waiters();
+    }
+
+    /// Whether `wake` was called since the last time this returned true
+    /// (for a loop that was busy when it was called).
+    fn take_wake(&self) -> bool {
+        self.1.swap(false, Ordering::AcqRel)
     }
 }
 
@@ -98,18 +106,47 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
 /// commits (each a WAL flush) would queue up with the ingest's.
 const GATHER: Duration = Duration::from_millis(10);
 
-/// Handles due deliveries until the task is dropped.
+/// Handles due deliveries until the task is dropped: those the ingest
+/// handed over already leased (`HandOff`), and those it claims from the
+/// database, when woken for them (stored unleased, replayed) and every
+/// `IDLE_POLL` (retries, leases that ran out, work of stopped instances).
 pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
     let mut backlog = false;
+    let mut claim_next = true;
+    let mut last_claim = Instant::now();
+    // Handled, but the completion could not be written (database away):
+    // written with the next one, so they are not handled again after
+    // their lease unless this instance stops first.
+    let mut unrecorded: Vec<(ClaimedDelivery, Option<MirrorChange>)> = Vec::new();
     loop {
-        let notified = signal.0.notified();
+        let woken = signal.0.notified();
+        let handed = state.handoff.arrived();
         if !backlog {
             tokio::time::sleep(GATHER).await;
         }
-        match state.deliveries.claim(BATCH, LEASE_MS).await {
-            Ok(batch) if !batch.is_empty() => {
-                // A full batch: more are waiting, so no gathering before the next claim.
-                backlog = batch.len() as i64 >= BATCH;
+        let mut batch = state.handoff.take(BATCH as usize, now_ms(), HANDLER_TIMEOUT.as_millis() as i64);
+        claim_next |= signal.take_wake() || last_claim.elapsed() >= IDLE_POLL;
+        let mut claim_failed = false;
+        if claim_next && (batch.len() as i64) < BATCH {
+            let limit = BATCH - batch.len() as i64;
+            match state.deliveries.claim(limit, LEASE_MS).await {
+                Ok(claimed) => {
+                    // A full claim: more are waiting.
+                    claim_next = claimed.len() as i64 >= limit;
+                    batch.extend(claimed);
+                    batch.sort_by_key(|d| d.received_at);
+                }
+                Err(e) => {
+                    claim_failed = true;
+                    tracing::warn!(error = %e, "inbox unavailable; retrying");
+                }
+            }
+            last_claim = Instant::now();
+        }
+        match batch {
+            batch if !batch.is_empty() => {
+                // More waiting: no gathering before the next round.
+                backlog = batch.len() as i64 >= BATCH || claim_next || !state.handoff.is_empty();
                 let mut done = Vec::with_capacity(batch.len());
                 for claimed in batch {
                     match handle(&state, &claimed).await {
@@ -127,17 +164,43 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
                         }
                     }
                 }
-                // Not recorded means handled again once the lease runs out: at least once.
-                if let Err(e) = state.deliveries.complete(&done).await {
-                    tracing::error!(error = %e, handled = done.len(), "cannot record handled deliveries");
-                }
+                done.splice(0..0, unrecorded.drain(..));
+                record_handled(&state, done, &mut unrecorded).await;
                 continue;
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "inbox unavailable; retrying"),
+            _ => {}
+        }
+        if !unrecorded.is_empty() {
+            record_handled(&state, std::mem::take(&mut unrecorded), &mut unrecorded).await;
         }
         backlog = false;
-        let _ = tokio::time::timeout(IDLE_POLL, notified).await;
+        let wait = if claim_failed { IDLE_POLL } else { IDLE_POLL.saturating_sub(last_claim.elapsed()) };
+        tokio::select! {
+            _ = woken => claim_next = true,
+            _ = handed => {}
+            _ = tokio::time::sleep(wait) => claim_next = true,
+        }
+    }
+}
+
+/// Most handled deliveries kept for a later completion; past it the oldest
+/// are let go (handled again once their lease runs out: at least once).
+const UNRECORDED_MAX: usize = 16 * BATCH as usize;
+
+/// Completes `done`; what cannot be written now stays in `unrecorded`.
+async fn record_handled(
+    state: &AppState,
+    done: Vec<(ClaimedDelivery, Option<MirrorChange>)>,
+    unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>,
+) {
+    if let Err(e) = state.deliveries.complete(&done).await {
+        tracing::error!(error = %e, handled = done.len(), "cannot record handled deliveries yet; retrying");
+        *unrecorded = done;
+        let over = unrecorded.len().saturating_sub(UNRECORDED_MAX);
+        if over > 0 {
+            tracing::warn!(dropped = over, "too many unrecorded completions; the oldest will be handled again after their lease");
+            unrecorded.drain(..over);
+        }
     }
 }
 
@@ -296,6 +359,10 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
 const POSTGRES_BATCHES_IN_FLIGHT: usize = 2;
 
 async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
+    // New deliveries go to this instance's inbox already leased, unless no
+    // inbox runs here or it has enough waiting.
+    let bytes = items.iter().map(|i| i.delivery.body.len()).sum();
+    let lease = (state.config.webhook_workers > 0 && state.handoff.has_room(items.len(), bytes)).then_some(LEASE_MS);
     let mut workspaces: Vec<String> = items.iter().map(|i| i.delivery.workspace_id.clone()).collect();
     workspaces.sort_unstable();
     workspaces.dedup();
@@ -322,8 +389,11 @@ async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
         }
         (answers, batch)
     };
-    let (answers, recorded) = match state.deliveries.ingest(&state.installations, workspaces, decide).await {
-        Ok((answers, Ok(recorded))) => (answers, Ok(recorded)),
+    let (answers, recorded) = match state.deliveries.ingest(&state.installations, workspaces, lease, decide).await {
+        Ok((answers, Ok(stored))) => {
+            state.handoff.push(stored.leased);
+            (answers, Ok(stored.recorded))
+        }
         // Rejections stand; only what should have been stored fails (503, and Clockify retries).
         Ok((answers, Err(e))) => (answers, Err(e.to_string())),
         Err(e) => (vec![None; replies.len()], Err(e.to_string())),
@@ -338,7 +408,7 @@ async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
         };
         let _ = reply.send(outcome);
     }
-    if any_new {
+    if any_new && lease.is_none() {
         state.inbox.wake();
     }
 }

@@ -115,7 +115,9 @@ impl Proxy {
 /// PostgreSQL becomes unreachable under a running gateway: `/ready` and
 /// webhooks answer 503 (Clockify retries), nothing of a refused delivery is
 /// stored, and once the database is back the same gateway recovers without a
-/// restart and takes the retried deliveries exactly once.
+/// restart and takes the retried deliveries exactly once. A delivery handled
+/// while the database was away has its completion written once it is back,
+/// not left to its lease (60 s, past this test's patience).
 #[tokio::test]
 async fn postgres_outage_is_503_writes_nothing_and_recovers_without_restart() {
     let mut config = config_for(Backend::Postgres).await;

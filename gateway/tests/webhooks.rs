@@ -153,7 +153,48 @@ async fn a_delete_event_removes_the_mirrored_entity(backend: Backend) {
     eventually_async!("unmirrored", gw.state.deliveries.entity("ws5", "project", "p9").await.unwrap().is_none());
 }
 
+/// The ingest can store new deliveries already leased to the instance that
+/// accepted them (its inbox takes them without a claim). Nobody else claims
+/// them until that lease runs out; then anyone does, as a second attempt,
+/// so a delivery handed to an instance that stops is not lost.
+async fn deliveries_stored_leased_are_claimed_by_others_only_after_the_lease(backend: Backend) {
+    use clockify_gateway::store::{NewDelivery, Recorded};
+    let mut config = config_for(backend).await;
+    config.webhook_workers = 0;
+    let gw = TestGateway::start_with(config).await;
+    let store = gw.state.deliveries.clone();
+    let new = |n: u32| NewDelivery {
+        workspace_id: "ws-lease".into(),
+        event: "NEW_TAG".into(),
+        body: format!(r#"{{"id":"t{n}"}}"#),
+        body_sha256: format!("{n:064}"),
+    };
+    let batch = vec![new(1), new(1), new(2)];
+    let (_, stored) = store.ingest(&gw.state.installations, vec!["ws-lease".into()], Some(400), move |_| ((), batch)).await.unwrap();
+    let stored = stored.unwrap();
+    assert_eq!(stored.recorded, [Recorded::New, Recorded::Duplicate, Recorded::New]);
+    let leased: Vec<(&str, i64)> = stored.leased.iter().map(|d| (d.body.as_str(), d.attempt)).collect();
+    assert_eq!(leased, [(r#"{"id":"t1"}"#, 1), (r#"{"id":"t2"}"#, 1)]);
+    assert!(store.claim(10, 60_000).await.unwrap().is_empty(), "leased to the instance that stored them");
+    assert_eq!(store.state_counts("ws-lease").await.unwrap().pending, 2);
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut claimed: Vec<(String, i64)> = store.claim(10, 60_000).await.unwrap().into_iter().map(|d| (d.id, d.attempt)).collect();
+    claimed.sort();
+    let mut expected: Vec<(String, i64)> = stored.leased.iter().map(|d| (d.id.clone(), 2)).collect();
+    expected.sort();
+    assert_eq!(claimed, expected, "after the lease, claimed as their second attempt");
+
+    // Stored without a lease: claimable at once, as the first attempt.
+    let (_, stored) = store.ingest(&gw.state.installations, vec!["ws-lease".into()], None, move |_| ((), vec![new(3)])).await.unwrap();
+    let stored = stored.unwrap();
+    assert_eq!((stored.recorded.as_slice(), stored.leased.len()), ([Recorded::New].as_slice(), 0));
+    let claimed = store.claim(10, 60_000).await.unwrap();
+    assert_eq!(claimed.iter().map(|d| (d.body.as_str(), d.attempt)).collect::<Vec<_>>(), [(r#"{"id":"t3"}"#, 1)]);
+}
+
 on_both_backends! {
+    deliveries_stored_leased_are_claimed_by_others_only_after_the_lease => deliveries_stored_leased_are_claimed_by_others_only_after_the_lease;
     a_duplicate_storm_is_handled_once => a_duplicate_storm_is_handled_once;
     a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost => a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost;
     deliveries_accepted_before_a_crash_are_handled_once_after_restart => deliveries_accepted_before_a_crash_are_handled_once_after_restart;
@@ -194,6 +235,7 @@ async fn a_batch_applies_only_each_entitys_last_change() {
         body: "{}".into(),
         attempt: 1,
         received_at: n,
+        leased_until: n + 60_000,
     };
     let upsert = |id: &str, body: &str| Some(MirrorChange::Upsert { entity_type: "project", entity_id: id.into(), body: body.into() });
     let delete = |id: &str| Some(MirrorChange::Delete { entity_type: "project", entity_id: id.into() });
@@ -236,8 +278,8 @@ async fn racing_claimers_never_take_a_delivery_twice_on_postgres() {
                 body_sha256: format!("{n:064}"),
             })
             .collect();
-        let (_, recorded) = store.ingest(&gw.state.installations, vec!["ws-race".into()], move |_| ((), batch)).await.unwrap();
-        assert_eq!(recorded.unwrap().len(), 500);
+        let (_, recorded) = store.ingest(&gw.state.installations, vec!["ws-race".into()], None, move |_| ((), batch)).await.unwrap();
+        assert_eq!(recorded.unwrap().recorded.len(), 500);
     }
     let mut claimers = Vec::new();
     for _ in 0..6 {

@@ -42,6 +42,18 @@ pub struct ClaimedDelivery {
     /// 1 on the first attempt.
     pub attempt: i64,
     pub received_at: i64,
+    /// When the lease ends and another worker may take the delivery.
+    pub leased_until: i64,
+}
+
+/// What one ingest stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// For each delivery of the batch, in order.
+    pub recorded: Vec<Recorded>,
+    /// The new deliveries, leased to this instance at insert when the
+    /// ingest was given a lease: its inbox handles them without a claim.
+    pub leased: Vec<ClaimedDelivery>,
 }
 
 /// A change to the entity mirror, applied with the delivery's completion.
@@ -83,6 +95,36 @@ fn last_changes(done: &[(ClaimedDelivery, Option<MirrorChange>)]) -> Vec<EntityC
     last
 }
 
+/// Ids for a batch's deliveries, made before the write so both backends
+/// store and hand over the same ones. Version 7: they sort by arrival.
+fn new_ids(batch: &[NewDelivery]) -> Vec<String> {
+    batch.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect()
+}
+
+/// The ingest's answer: `recorded` per delivery, and the new ones as
+/// claimed deliveries when they were stored leased.
+fn stored(batch: Vec<NewDelivery>, ids: Vec<String>, recorded: Vec<Recorded>, now: i64, lease_until: Option<i64>) -> Stored {
+    let leased = match lease_until {
+        None => Vec::new(),
+        Some(leased_until) => batch
+            .into_iter()
+            .zip(ids)
+            .zip(&recorded)
+            .filter(|(_, r)| **r == Recorded::New)
+            .map(|((d, id), _)| ClaimedDelivery {
+                id,
+                workspace_id: d.workspace_id,
+                event: d.event,
+                body: d.body,
+                attempt: 1,
+                received_at: now,
+                leased_until,
+            })
+            .collect(),
+    };
+    Stored { recorded, leased }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateCounts {
     pub pending: i64,
@@ -107,28 +149,39 @@ impl DeliveryStore {
     /// One group commit of the webhook ingest: reads the installations of
     /// `workspaces`, lets `decide` choose what to store (the checks that
     /// need the database), stores that, and says for each whether it was
-    /// new or a duplicate. On SQLite all of it is one job for the writer.
-    /// The outer error means nothing could be decided; the inner one that
-    /// what was decided could not be stored (and none of it was).
+    /// new or a duplicate. With `lease_ms`, new deliveries are stored
+    /// already leased to the caller (as if claimed, first attempt) and come
+    /// back in `Stored::leased`: the inbox of the instance that accepted
+    /// them handles them without a claim, which on PostgreSQL saves a
+    /// statement, a commit and a row version per delivery. On SQLite all of
+    /// it is one job for the writer. The outer error means nothing could be
+    /// decided; the inner one that what was decided could not be stored
+    /// (and none of it was).
     pub async fn ingest<D, F>(
         &self,
         installations: &InstallationStore,
         workspaces: Vec<String>,
+        lease_ms: Option<i64>,
         decide: F,
-    ) -> Result<(D, Result<Vec<Recorded>, StoreError>), StoreError>
+    ) -> Result<(D, Result<Stored, StoreError>), StoreError>
     where
         D: Send + 'static,
         F: FnOnce(&HashMap<String, DeliveryContext>) -> (D, Vec<NewDelivery>) + Send + 'static,
     {
         let now = now_ms();
+        let lease_until = lease_ms.map(|ms| now + ms);
         match self.db.sqlite_writer() {
             Some(writer) => {
                 writer
                     .run(move |conn| {
                         let contexts = sqlite::delivery_contexts(conn, &workspaces)?;
                         let (decided, batch) = decide(&contexts);
-                        let recorded = if batch.is_empty() { Ok(Vec::new()) } else { sqlite::record_batch(conn, &batch, now) };
-                        Ok((decided, recorded))
+                        let ids = new_ids(&batch);
+                        let stored = match batch.is_empty() {
+                            true => Ok(Stored::default()),
+                            false => sqlite::record_batch(conn, &batch, &ids, now, lease_until).map(|r| stored(batch, ids, r, now, lease_until)),
+                        };
+                        Ok((decided, stored))
                     })
                     .await
             }
@@ -136,8 +189,9 @@ impl DeliveryStore {
                 let refs: Vec<&str> = workspaces.iter().map(String::as_str).collect();
                 let contexts = installations.delivery_contexts(&refs).await?;
                 let (decided, batch) = decide(&contexts);
-                let recorded = self.record_batch_pooled(&batch, now).await;
-                Ok((decided, recorded))
+                let ids = new_ids(&batch);
+                let recorded = self.record_batch_pooled(&batch, &ids, now, lease_until).await;
+                Ok((decided, recorded.map(|r| stored(batch, ids, r, now, lease_until))))
             }
         }
     }
@@ -147,14 +201,13 @@ impl DeliveryStore {
     /// text does not depend on the batch's size and stays prepared. A key
     /// already stored within the window, or earlier in the same batch, is a
     /// duplicate.
-    async fn record_batch_pooled(&self, batch: &[NewDelivery], now: i64) -> Result<Vec<Recorded>, StoreError> {
+    async fn record_batch_pooled(&self, batch: &[NewDelivery], ids: &[String], now: i64, lease_until: Option<i64>) -> Result<Vec<Recorded>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = batch.iter().map(|_| uuid::Uuid::now_v7().to_string()).collect();
         let rows: Vec<serde_json::Value> = batch
             .iter()
-            .zip(&ids)
+            .zip(ids)
             .enumerate()
             .map(|(n, (d, id))| {
                 serde_json::json!({ "n": n, "id": id, "workspace_id": d.workspace_id, "event": d.event,
@@ -176,7 +229,9 @@ impl DeliveryStore {
              stored AS ( \
                  INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
                                          locked_until, last_error, received_at, handled_at) \
-                 SELECT f.id, f.workspace_id, f.event, f.body_sha256, f.body, 'received', 0, $2, NULL, NULL, $2, NULL \
+                 SELECT f.id, f.workspace_id, f.event, f.body_sha256, f.body, \
+                        CASE WHEN $3::bigint IS NULL THEN 'received' ELSE 'running' END, \
+                        CASE WHEN $3::bigint IS NULL THEN 0 ELSE 1 END, COALESCE($3::bigint, $2), $3::bigint, NULL, $2, NULL \
                  FROM firsts f JOIN keys k \
                    ON k.workspace_id = f.workspace_id AND k.event = f.event AND k.body_sha256 = f.body_sha256 \
                  RETURNING id) \
@@ -184,10 +239,25 @@ impl DeliveryStore {
         )
         .bind(serde_json::Value::Array(rows).to_string())
         .bind(now)
+        .bind(lease_until)
         .fetch_all(self.db.pool())
         .await?;
         let stored: std::collections::HashSet<String> = stored.into_iter().collect();
         Ok(ids.iter().map(|id| if stored.contains(id) { Recorded::New } else { Recorded::Duplicate }).collect())
+    }
+
+    /// A PostgreSQL transaction for the inbox's own bookkeeping (claims,
+    /// completions, failures) whose commit does not wait for its WAL flush,
+    /// so it does not queue behind the ingest commits that do. What such a
+    /// commit can lose in a crash is a state change of a leased delivery:
+    /// the delivery is then handled again when its lease runs out (at least
+    /// once), never lost. Ingest commits, the promise behind the 200, stay
+    /// synchronous.
+    async fn bookkeeping(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
+        Ok(tx)
     }
 
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
@@ -200,6 +270,7 @@ impl DeliveryStore {
         let mut claimed = match self.db.sqlite_writer() {
             Some(writer) => writer.run(move |conn| sqlite::claim(conn, limit, now, lease_ms)).await?,
             None => {
+                let mut tx = self.bookkeeping().await?;
                 let rows = sqlx::query(
                     "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
                      WHERE id IN (SELECT id FROM deliveries \
@@ -213,8 +284,9 @@ impl DeliveryStore {
                 .bind(now)
                 .bind(now + lease_ms)
                 .bind(limit)
-                .fetch_all(self.db.pool())
+                .fetch_all(&mut *tx)
                 .await?;
+                tx.commit().await?;
                 rows.iter()
                     .map(|r| {
                         Ok(ClaimedDelivery {
@@ -224,6 +296,7 @@ impl DeliveryStore {
                             body: r.try_get("body")?,
                             attempt: r.try_get("attempts")?,
                             received_at: r.try_get("received_at")?,
+                            leased_until: now + lease_ms,
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?
@@ -252,6 +325,7 @@ impl DeliveryStore {
             .map(|c| serde_json::json!({ "workspace_id": c.workspace_id, "entity_type": c.entity_type,
                                          "entity_id": c.entity_id, "body": c.body }))
             .collect();
+        let mut tx = self.bookkeeping().await?;
         sqlx::query(
             "WITH changes AS ( \
                  SELECT * FROM json_to_recordset($2::json) AS c(workspace_id text, entity_type text, entity_id text, body text)), \
@@ -272,8 +346,9 @@ impl DeliveryStore {
         .bind(now)
         .bind(serde_json::Value::Array(changes).to_string())
         .bind(serde_json::Value::from(ids).to_string())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -289,6 +364,7 @@ impl DeliveryStore {
             let id = id.to_owned();
             return writer.run(move |conn| sqlite::fail(conn, &id, state, &error, now + retry_in_ms)).await;
         }
+        let mut tx = self.bookkeeping().await?;
         sqlx::query(
             "UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1",
         )
@@ -296,8 +372,9 @@ impl DeliveryStore {
         .bind(state)
         .bind(&error)
         .bind(now + retry_in_ms)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -31,7 +31,7 @@ pub fn delivery_contexts(conn: &mut Connection, workspace_ids: &[String]) -> Res
 
 /// Stores what is new; a key already in the window (or earlier in the same
 /// batch) is a duplicate.
-pub fn record_batch(conn: &mut Connection, batch: &[NewDelivery], now: i64) -> Result<Vec<Recorded>, StoreError> {
+pub fn record_batch(conn: &mut Connection, batch: &[NewDelivery], ids: &[String], now: i64, lease_until: Option<i64>) -> Result<Vec<Recorded>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut out = Vec::with_capacity(batch.len());
     {
@@ -41,11 +41,13 @@ pub fn record_batch(conn: &mut Connection, batch: &[NewDelivery], now: i64) -> R
         )?;
         let mut delivery = tx.prepare_cached(
             "INSERT INTO deliveries (id, workspace_id, event, body_sha256, body, state, attempts, next_attempt_at, \
-             locked_until, last_error, received_at, handled_at) VALUES (?1, ?2, ?3, ?4, ?5, 'received', 0, ?6, NULL, NULL, ?6, NULL)",
+             locked_until, last_error, received_at, handled_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, CASE WHEN ?7 IS NULL THEN 'received' ELSE 'running' END, \
+                     CASE WHEN ?7 IS NULL THEN 0 ELSE 1 END, COALESCE(?7, ?6), ?7, NULL, ?6, NULL)",
         )?;
-        for d in batch {
+        for (d, id) in batch.iter().zip(ids) {
             if key.execute(params![d.workspace_id, d.event, d.body_sha256, now])? == 1 {
-                delivery.execute(params![uuid::Uuid::now_v7().to_string(), d.workspace_id, d.event, d.body_sha256, d.body, now])?;
+                delivery.execute(params![id, d.workspace_id, d.event, d.body_sha256, d.body, now, lease_until])?;
                 out.push(Recorded::New);
             } else {
                 out.push(Recorded::Duplicate);
@@ -73,6 +75,7 @@ pub fn claim(conn: &mut Connection, limit: i64, now: i64, lease_ms: i64) -> Resu
             body: r.get(3)?,
             attempt: r.get(4)?,
             received_at: r.get(5)?,
+            leased_until: now + lease_ms,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
