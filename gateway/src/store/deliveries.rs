@@ -321,7 +321,9 @@ impl DeliveryStore {
             return writer.run(move |conn| sqlite::complete(conn, &ids, &changes, now)).await;
         }
         // One statement, one commit; the upserts and deletes touch distinct
-        // entities (one change per entity), as one statement requires.
+        // entities (one change per entity), as one statement requires. The
+        // ids as an array: `IN (subquery)` was planned as a scan of the
+        // whole table while it was small, even as a custom plan.
         let changes: Vec<serde_json::Value> = changes
             .iter()
             .map(|c| serde_json::json!({ "workspace_id": c.workspace_id, "entity_type": c.entity_type,
@@ -343,7 +345,7 @@ impl DeliveryStore {
                    AND e.entity_type = c.entity_type AND e.entity_id = c.entity_id \
                  RETURNING 1) \
              UPDATE deliveries SET state = 'done', locked_until = NULL, last_error = NULL, handled_at = $1 \
-             WHERE id IN (SELECT json_array_elements_text($3::json))",
+             WHERE id = ANY (ARRAY(SELECT json_array_elements_text($3::json)))",
         )
         .bind(now)
         .bind(serde_json::Value::Array(changes).to_string())
