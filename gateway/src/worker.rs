@@ -126,7 +126,6 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
         }
         let mut batch = state.handoff.take(BATCH as usize, now_ms(), HANDLER_TIMEOUT.as_millis() as i64);
         claim_next |= signal.take_wake() || last_claim.elapsed() >= IDLE_POLL;
-        let mut claim_failed = false;
         if claim_next && (batch.len() as i64) < BATCH {
             let limit = BATCH - batch.len() as i64;
             match state.deliveries.claim(limit, LEASE_MS).await {
@@ -136,45 +135,41 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
                     batch.extend(claimed);
                     batch.sort_by_key(|d| d.received_at);
                 }
-                Err(e) => {
-                    claim_failed = true;
-                    tracing::warn!(error = %e, "inbox unavailable; retrying");
-                }
+                Err(e) => tracing::warn!(error = %e, "inbox unavailable; retrying"),
             }
+            // Failed or not, the next claim is due `IDLE_POLL` from now
+            // unless something wakes the worker.
             last_claim = Instant::now();
         }
-        match batch {
-            batch if !batch.is_empty() => {
-                // More waiting: no gathering before the next round.
-                backlog = batch.len() as i64 >= BATCH || claim_next || !state.handoff.is_empty();
-                let mut done = Vec::with_capacity(batch.len());
-                for claimed in batch {
-                    match handle(&state, &claimed).await {
-                        Ok(mirror) => {
-                            state.metrics.handled(&claimed.event, "done");
-                            done.push((claimed, mirror));
-                        }
-                        Err(error) => {
-                            let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
-                            state.metrics.handled(&claimed.event, if dead { "dead" } else { "retrying" });
-                            tracing::warn!(delivery = %claimed.id, event = %claimed.event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
-                            if let Err(e) = state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await {
-                                tracing::error!(delivery = %claimed.id, error = %e, "cannot record a handler failure");
-                            }
+        if !batch.is_empty() {
+            // More waiting: no gathering before the next round.
+            backlog = batch.len() as i64 >= BATCH || claim_next || !state.handoff.is_empty();
+            let mut done = Vec::with_capacity(batch.len());
+            for claimed in batch {
+                match handle(&state, &claimed).await {
+                    Ok(mirror) => {
+                        state.metrics.handled(&claimed.event, "done");
+                        done.push((claimed, mirror));
+                    }
+                    Err(error) => {
+                        let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
+                        state.metrics.handled(&claimed.event, if dead { "dead" } else { "retrying" });
+                        tracing::warn!(delivery = %claimed.id, event = %claimed.event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
+                        if let Err(e) = state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await {
+                            tracing::error!(delivery = %claimed.id, error = %e, "cannot record a handler failure");
                         }
                     }
                 }
-                done.splice(0..0, unrecorded.drain(..));
-                record_handled(&state, done, &mut unrecorded).await;
-                continue;
             }
-            _ => {}
+            done.splice(0..0, unrecorded.drain(..));
+            record_handled(&state, done, &mut unrecorded).await;
+            continue;
         }
         if !unrecorded.is_empty() {
             record_handled(&state, std::mem::take(&mut unrecorded), &mut unrecorded).await;
         }
         backlog = false;
-        let wait = if claim_failed { IDLE_POLL } else { IDLE_POLL.saturating_sub(last_claim.elapsed()) };
+        let wait = IDLE_POLL.saturating_sub(last_claim.elapsed());
         tokio::select! {
             _ = woken => claim_next = true,
             _ = handed => {}

@@ -328,10 +328,9 @@ async fn run_backend(root: &Path, name: &str, database_url: &str) -> Result<Valu
     // which would add up to a millisecond to every latency measured.
     let phase_began = Instant::now();
     let pacer = std::thread::spawn(move || {
-        let began = phase_began;
         let period = Duration::from_micros(1_000_000 / FIXED_RATE);
         for i in 0..FIXED_RATE * (WARMUP_SECONDS + FIXED_SECONDS) {
-            let due = began + period * i as u32;
+            let due = phase_began + period * i as u32;
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
