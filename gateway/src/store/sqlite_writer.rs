@@ -29,6 +29,15 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// (`cargo xtask bench webhooks`).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
+/// The WAL's size in bytes at which the writer checkpoints itself, and to
+/// which a restarted WAL is cut back: one number, spelled once, since both
+/// the pragma below and `WRITER_CHECKPOINT_PAGES` are built from it.
+macro_rules! wal_limit_bytes {
+    () => {
+        67108864
+    };
+}
+
 /// Settings of every connection to the file, the pool's included.
 pub const CONNECTION_PRAGMAS: [&str; 6] = [
     // One writer at a time is SQLite's model; WAL lets readers go on meanwhile.
@@ -43,7 +52,7 @@ pub const CONNECTION_PRAGMAS: [&str; 6] = [
     // Once checkpointed and restarted, the WAL file is cut back to this:
     // the writer's restart size (see below), so the file is reused, not
     // cut and grown again (cutting it cost the next job 3.5-6.5 ms).
-    "PRAGMA journal_size_limit = 67108864",
+    concat!("PRAGMA journal_size_limit = ", wal_limit_bytes!()),
 ];
 
 /// Past this many WAL pages (about 64 MB) the writer finishes the
@@ -56,7 +65,10 @@ pub const CONNECTION_PRAGMAS: [&str; 6] = [
 /// pages and two fsyncs), so it should be rare: at 1,000 deliveries a
 /// second that is every 0.55 s with 16 MB (p99 11 ms) and every 1.9 s with
 /// 64 MB (p99 1.6-2.2 ms; the pause shows in p99.9).
-const WRITER_CHECKPOINT_PAGES: i64 = 16384;
+const WRITER_CHECKPOINT_PAGES: i64 = wal_limit_bytes!() / SQLITE_PAGE_BYTES;
+
+/// SQLite's default page size, which the migrations keep.
+const SQLITE_PAGE_BYTES: i64 = 4096;
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
