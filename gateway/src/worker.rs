@@ -384,7 +384,7 @@ async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
         }
         (answers, batch)
     };
-    let (answers, recorded) = match state.deliveries.ingest(&state.installations, workspaces, lease, decide).await {
+    let (answers, recorded) = match state.deliveries.ingest(workspaces, lease, decide).await {
         Ok((answers, Ok(stored))) => {
             state.handoff.push(stored.leased);
             (answers, Ok(stored.recorded))

@@ -170,7 +170,7 @@ async fn deliveries_stored_leased_are_claimed_by_others_only_after_the_lease(bac
         body_sha256: format!("{n:064}"),
     };
     let batch = vec![new(1), new(1), new(2)];
-    let (_, stored) = store.ingest(&gw.state.installations, vec!["ws-lease".into()], Some(400), move |_| ((), batch)).await.unwrap();
+    let (_, stored) = store.ingest(vec!["ws-lease".into()], Some(400), move |_| ((), batch)).await.unwrap();
     let stored = stored.unwrap();
     assert_eq!(stored.recorded, [Recorded::New, Recorded::Duplicate, Recorded::New]);
     let leased: Vec<(&str, i64)> = stored.leased.iter().map(|d| (d.body.as_str(), d.attempt)).collect();
@@ -186,7 +186,7 @@ async fn deliveries_stored_leased_are_claimed_by_others_only_after_the_lease(bac
     assert_eq!(claimed, expected, "after the lease, claimed as their second attempt");
 
     // Stored without a lease: claimable at once, as the first attempt.
-    let (_, stored) = store.ingest(&gw.state.installations, vec!["ws-lease".into()], None, move |_| ((), vec![new(3)])).await.unwrap();
+    let (_, stored) = store.ingest(vec!["ws-lease".into()], None, move |_| ((), vec![new(3)])).await.unwrap();
     let stored = stored.unwrap();
     assert_eq!((stored.recorded.as_slice(), stored.leased.len()), ([Recorded::New].as_slice(), 0));
     let claimed = store.claim(10, 60_000).await.unwrap();
@@ -278,7 +278,7 @@ async fn racing_claimers_never_take_a_delivery_twice_on_postgres() {
                 body_sha256: format!("{n:064}"),
             })
             .collect();
-        let (_, recorded) = store.ingest(&gw.state.installations, vec!["ws-race".into()], None, move |_| ((), batch)).await.unwrap();
+        let (_, recorded) = store.ingest(vec!["ws-race".into()], None, move |_| ((), batch)).await.unwrap();
         assert_eq!(recorded.unwrap().recorded.len(), 500);
     }
     let mut claimers = Vec::new();

@@ -159,7 +159,6 @@ impl DeliveryStore {
     /// (and none of it was).
     pub async fn ingest<D, F>(
         &self,
-        installations: &InstallationStore,
         workspaces: Vec<String>,
         lease_ms: Option<i64>,
         decide: F,
@@ -186,11 +185,14 @@ impl DeliveryStore {
                     .await
             }
             None => {
+                // One connection for the read and the write: each acquire
+                // costs the pool's ping, a round trip.
+                let mut conn = self.db.pool().acquire().await?;
                 let refs: Vec<&str> = workspaces.iter().map(String::as_str).collect();
-                let contexts = installations.delivery_contexts(&refs).await?;
+                let contexts = InstallationStore::delivery_contexts(&mut conn, &refs).await?;
                 let (decided, batch) = decide(&contexts);
                 let ids = new_ids(&batch);
-                let recorded = self.record_batch_pooled(&batch, &ids, now, lease_until).await;
+                let recorded = Self::record_batch_postgres(&mut conn, &batch, &ids, now, lease_until).await;
                 Ok((decided, recorded.map(|r| stored(batch, ids, r, now, lease_until))))
             }
         }
@@ -201,7 +203,7 @@ impl DeliveryStore {
     /// text does not depend on the batch's size and stays prepared. A key
     /// already stored within the window, or earlier in the same batch, is a
     /// duplicate.
-    async fn record_batch_pooled(&self, batch: &[NewDelivery], ids: &[String], now: i64, lease_until: Option<i64>) -> Result<Vec<Recorded>, StoreError> {
+    async fn record_batch_postgres(conn: &mut sqlx::AnyConnection, batch: &[NewDelivery], ids: &[String], now: i64, lease_until: Option<i64>) -> Result<Vec<Recorded>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -240,7 +242,7 @@ impl DeliveryStore {
         .bind(serde_json::Value::Array(rows).to_string())
         .bind(now)
         .bind(lease_until)
-        .fetch_all(self.db.pool())
+        .fetch_all(&mut *conn)
         .await?;
         let stored: std::collections::HashSet<String> = stored.into_iter().collect();
         Ok(ids.iter().map(|id| if stored.contains(id) { Recorded::New } else { Recorded::Duplicate }).collect())

@@ -400,7 +400,9 @@ impl InstallationStore {
 
     /// What deliveries need to know about their installations, for many
     /// workspaces in one round trip: status, add-on id, live token hashes.
-    pub async fn delivery_contexts(&self, workspace_ids: &[&str]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
+    /// On the caller's connection: the PostgreSQL ingest writes its batch
+    /// on the same one (SQLite's reads this on its writer thread).
+    pub async fn delivery_contexts(conn: &mut sqlx::AnyConnection, workspace_ids: &[&str]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
         let mut out: HashMap<String, DeliveryContext> = HashMap::new();
         if workspace_ids.is_empty() {
             return Ok(out);
@@ -416,7 +418,7 @@ impl InstallationStore {
         for ws in workspace_ids {
             q = q.bind(*ws);
         }
-        for r in q.fetch_all(self.db.pool()).await? {
+        for r in q.fetch_all(&mut *conn).await? {
             DeliveryContext::fold_row(
                 &mut out,
                 r.try_get("workspace_id")?,
