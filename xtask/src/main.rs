@@ -30,6 +30,7 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
 
 mod bench;
 mod bench_explorer;
+mod disk_probe;
 mod test_suite;
 
 fn main() -> ExitCode {
