@@ -5,9 +5,12 @@
 //! queue has room, and passes it here; the inbox handles it without a claim
 //! statement. The database stays the truth: if the process stops with
 //! deliveries in this queue, their leases run out and any instance claims
-//! them, so the queue is a shortcut, never the only copy.
+//! them, so the queue is a shortcut, never the only copy. A process that
+//! stops on a signal `close`s the queue and gives the leases of what is
+//! left back at once (`startup::Background::stop`).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
@@ -24,6 +27,7 @@ pub const MAX_BYTES: usize = 8 << 20;
 pub struct HandOff {
     queue: Mutex<Queue>,
     arrived: Notify,
+    closed: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -37,6 +41,9 @@ impl HandOff {
     /// batches in flight may both be told yes: the limits are kept to
     /// within one batch.
     pub fn has_room(&self, count: usize, bytes: usize) -> bool {
+        if self.is_closed() {
+            return false;
+        }
         let q = self.queue.lock();
         q.deliveries.len() + count <= MAX_DELIVERIES && q.bytes + bytes <= MAX_BYTES
     }
@@ -79,8 +86,26 @@ impl HandOff {
         self.len() == 0
     }
 
-    /// Completes at the next `push` after this call (so call it before
-    /// looking at the queue).
+    /// The instance is stopping: no room from now on, and the inbox
+    /// workers, woken, start nothing more.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.arrived.notify_waiters();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Everything still queued, whatever its lease.
+    pub fn drain(&self) -> Vec<ClaimedDelivery> {
+        let mut q = self.queue.lock();
+        q.bytes = 0;
+        q.deliveries.drain(..).collect()
+    }
+
+    /// Completes at the next `push` or `close` after this call (so call it
+    /// before looking at the queue).
     pub fn arrived(&self) -> tokio::sync::futures::Notified<'_> {
         self.arrived.notified()
     }
@@ -128,5 +153,17 @@ mod tests {
         assert_eq!(h.take(3, 1_000, 100).len(), 1);
         assert!(h.is_empty());
         assert!(h.has_room(MAX_DELIVERIES, MAX_BYTES), "the dropped delivery's bytes are released too");
+    }
+
+    #[test]
+    fn a_closed_queue_has_no_room_and_drains_whatever_it_holds() {
+        let h = HandOff::default();
+        h.push((1..=3).map(|n| delivery(n, 10, 0)).collect());
+        h.close();
+        assert!(h.is_closed());
+        assert!(!h.has_room(1, 0));
+        let drained: Vec<String> = h.drain().into_iter().map(|d| d.id).collect();
+        assert_eq!(drained, ["d1", "d2", "d3"], "leases that ran out are drained too");
+        assert!(h.is_empty());
     }
 }

@@ -114,21 +114,33 @@ impl Application {
     /// requests finish (bounded by a timeout so a stuck client cannot block
     /// shutdown forever).
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
-        let _background = Background::start(&self.state);
-        self.server
+        let background = Background::start(&self.state);
+        let served = self
+            .server
             .run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT))
-            .await
+            .await;
+        background.stop(&self.state).await;
+        served
     }
 }
 
-/// The instance's background tasks; stopped when the server stops.
-struct Background(Vec<tokio::task::JoinHandle<()>>);
+/// How long the inbox workers get, once the server has stopped, to finish
+/// the handler each is running.
+const INBOX_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The instance's background tasks; aborted when dropped (as in a crash),
+/// or stopped in order with `stop`.
+struct Background {
+    inboxes: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
 
 impl Background {
     fn start(state: &AppState) -> Self {
-        let mut tasks: Vec<_> = (0..state.config.webhook_workers)
+        let inboxes = (0..state.config.webhook_workers)
             .map(|_| tokio::spawn(crate::worker::run_inbox(state.clone(), state.inbox.clone())))
             .collect();
+        let mut tasks = Vec::new();
         tasks.push(tokio::spawn(crate::worker::run_retention(state.clone())));
         if let Some(rx) = state.take_ingest_receiver() {
             tasks.push(tokio::spawn(crate::worker::run_ingest(state.clone(), rx)));
@@ -137,13 +149,42 @@ impl Background {
         if state.config.bootstrap_workers > 0 {
             tasks.push(tokio::spawn(crate::worker::run_bootstraps(state.clone())));
         }
-        Self(tasks)
+        Self { inboxes, tasks }
+    }
+
+    /// A stop without losing time: the inbox workers finish the handler
+    /// they are running and write what they handled; the deliveries this
+    /// instance leased but did not start are given back at once, not
+    /// after their lease (the next instance, or this one restarted, takes
+    /// them without waiting a minute).
+    async fn stop(mut self, state: &AppState) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        state.handoff.close();
+        let inboxes = std::mem::take(&mut self.inboxes);
+        let aborts: Vec<_> = inboxes.iter().map(|t| t.abort_handle()).collect();
+        let all_ended = async {
+            for t in inboxes {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(INBOX_STOP_TIMEOUT, all_ended).await.is_err() {
+            tracing::warn!("a webhook handler outlived the shutdown; its delivery is handled again after its lease");
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+        let leased = state.handoff.drain();
+        match state.deliveries.release(&leased).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(released = n, "gave back the leases of deliveries not handled before the shutdown"),
+            Err(e) => tracing::warn!(error = %e, waiting = leased.len(), "cannot give back leases; they run out by themselves"),
+        }
     }
 }
 
 impl Drop for Background {
     fn drop(&mut self) {
-        for t in &self.0 {
+        for t in self.inboxes.iter().chain(&self.tasks) {
             t.abort();
         }
     }

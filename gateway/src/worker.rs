@@ -121,6 +121,14 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
     loop {
         let woken = signal.0.notified();
         let handed = state.handoff.arrived();
+        if state.handoff.is_closed() {
+            // Stopping: what was handled is written, the rest of the hand-off
+            // is released by `Background::stop`.
+            if !unrecorded.is_empty() {
+                record_handled(&state, std::mem::take(&mut unrecorded), &mut unrecorded).await;
+            }
+            return;
+        }
         if !backlog {
             tokio::time::sleep(GATHER).await;
         }
@@ -145,7 +153,13 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
             // More waiting: no gathering before the next round.
             backlog = batch.len() as i64 >= BATCH || claim_next || !state.handoff.is_empty();
             let mut done = Vec::with_capacity(batch.len());
-            for claimed in batch {
+            let mut batch = batch.into_iter();
+            while let Some(claimed) = batch.next() {
+                if state.handoff.is_closed() {
+                    // Not started: given back with the hand-off's rest.
+                    state.handoff.push(std::iter::once(claimed).chain(batch).collect());
+                    break;
+                }
                 match handle(&state, &claimed).await {
                     Ok(mirror) => {
                         state.metrics.handled(&claimed.event, "done");

@@ -193,7 +193,63 @@ async fn deliveries_stored_leased_are_claimed_by_others_only_after_the_lease(bac
     assert_eq!(claimed.iter().map(|d| (d.body.as_str(), d.attempt)).collect::<Vec<_>>(), [(r#"{"id":"t3"}"#, 1)]);
 }
 
+/// Each handler call waits for a permit; records the deliveries it ran.
+struct Gated {
+    permits: tokio::sync::Semaphore,
+    started: Mutex<Vec<String>>,
+}
+
+impl Default for Gated {
+    fn default() -> Self {
+        Self { permits: tokio::sync::Semaphore::new(0), started: Mutex::default() }
+    }
+}
+
+impl AddonHooks for Gated {
+    fn on_webhook<'a>(&'a self, d: &'a WebhookDelivery) -> clockify_gateway::hooks::HandlerFuture<'a> {
+        Box::pin(async move {
+            self.started.lock().unwrap().push(d.id.clone());
+            self.permits.acquire().await.map_err(|e| HandlerError(e.to_string()))?.forget();
+            Ok(())
+        })
+    }
+}
+
+/// Stopped as by SIGTERM while a handler runs and more deliveries wait in
+/// its hand-off (stored leased to it for a minute): the running handler
+/// finishes and is recorded, and the leases of the others are given back,
+/// so they are claimable at once, still as their first attempt.
+async fn a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start(backend: Backend) {
+    let mut config = config_for(backend).await;
+    config.webhook_workers = 1;
+    let hooks = Arc::new(Gated::default());
+    let gw = TestGateway::start_with_hooks(config.clone(), hooks.clone()).await;
+    let (_, tokens) = gw.install("ws-stop", "a-stop", &["NEW_TAG"]).await;
+    for i in 0..5 {
+        let r = gw.deliver("NEW_TAG", &tokens[0].1, &json!({ "id": format!("t{i}") })).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], json!("accepted"));
+    }
+    eventually("the first handler runs", || hooks.started.lock().unwrap().len() == 1).await;
+    let state = gw.state.clone();
+    let stopping = tokio::spawn(gw.stop());
+    eventually("the stop reaches the inbox", || state.handoff.is_closed()).await;
+    hooks.permits.add_permits(1);
+    stopping.await.unwrap();
+
+    let handled = hooks.started.lock().unwrap().clone();
+    assert_eq!(handled.len(), 1, "nothing started after the stop began");
+    let counts = state.deliveries.state_counts("ws-stop").await.unwrap();
+    assert_eq!((counts.done, counts.pending), (1, 4), "the running handler's delivery is recorded as done");
+
+    config.webhook_workers = 0;
+    let next = TestGateway::start_with(config).await;
+    let claimed = next.state.deliveries.claim(10, 60_000).await.unwrap();
+    assert_eq!(claimed.len(), 4, "released leases are claimable at once, not after the minute");
+    assert!(claimed.iter().all(|d| d.attempt == 1 && d.id != handled[0]), "first attempts, none of them the handled one");
+}
+
 on_both_backends! {
+    a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start => a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start;
     deliveries_stored_leased_are_claimed_by_others_only_after_the_lease => deliveries_stored_leased_are_claimed_by_others_only_after_the_lease;
     a_duplicate_storm_is_handled_once => a_duplicate_storm_is_handled_once;
     a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost => a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost;

@@ -360,6 +360,38 @@ impl DeliveryStore {
 }
 
 impl DeliveryStore {
+    /// Gives back the leases of deliveries this instance will not handle
+    /// (it is stopping): they are due at once for any instance, and the
+    /// attempt their lease counted is taken back, since no handler ran. A
+    /// lease that is no longer the one given (ran out and was claimed
+    /// again) is left alone. Returns how many were released.
+    pub async fn release(&self, leased: &[ClaimedDelivery]) -> Result<u64, StoreError> {
+        if leased.is_empty() {
+            return Ok(0);
+        }
+        let now = now_ms();
+        let leases: Vec<(String, i64)> = leased.iter().map(|d| (d.id.clone(), d.leased_until)).collect();
+        if let Some(writer) = self.db.sqlite_writer() {
+            return writer.run(move |conn| sqlite::release(conn, &leases, now)).await;
+        }
+        let rows: Vec<serde_json::Value> =
+            leases.iter().map(|(id, until)| serde_json::json!({ "id": id, "leased_until": until })).collect();
+        let mut tx = self.bookkeeping().await?;
+        let released = sqlx::query(
+            "UPDATE deliveries d SET state = CASE WHEN d.attempts <= 1 THEN 'received' ELSE 'retrying' END, \
+                    attempts = d.attempts - 1, locked_until = NULL, next_attempt_at = $2 \
+             FROM json_to_recordset($1::json) AS l(id text, leased_until bigint) \
+             WHERE d.id = l.id AND d.state = 'running' AND d.locked_until = l.leased_until",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(released)
+    }
+
     /// Schedules another attempt after `retry_in_ms`, or marks the delivery
     /// dead when `dead` is set. The error text is kept for operators.
     pub async fn fail(&self, id: &str, error: &str, retry_in_ms: i64, dead: bool) -> Result<(), StoreError> {

@@ -107,6 +107,24 @@ pub fn complete(conn: &mut Connection, ids: &[String], changes: &[EntityChange],
     Ok(())
 }
 
+/// See `DeliveryStore::release`.
+pub fn release(conn: &mut Connection, leases: &[(String, i64)], now: i64) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut released = 0;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE deliveries SET state = CASE WHEN attempts <= 1 THEN 'received' ELSE 'retrying' END, \
+                     attempts = attempts - 1, locked_until = NULL, next_attempt_at = ?3 \
+             WHERE id = ?1 AND state = 'running' AND locked_until = ?2",
+        )?;
+        for (id, leased_until) in leases {
+            released += stmt.execute(params![id, leased_until, now])? as u64;
+        }
+    }
+    tx.commit()?;
+    Ok(released)
+}
+
 pub fn fail(conn: &mut Connection, id: &str, state: &str, error: &str, next_attempt_at: i64) -> Result<(), StoreError> {
     conn.prepare_cached("UPDATE deliveries SET state = ?2, locked_until = NULL, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1")?
         .execute(params![id, state, error, next_attempt_at])?;

@@ -74,8 +74,10 @@ pub async fn config_for(backend: Backend) -> Config {
 
 pub struct TestGateway {
     pub base: String,
-    /// The server task; abort it to stop the instance abruptly.
+    /// The server task; abort it to stop the instance abruptly (`stop`
+    /// stops it as a signal would).
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop_signal: Option<tokio::sync::oneshot::Sender<()>>,
     pub state: AppState,
     pub http: reqwest::Client,
     pub signer: TokenFactory,
@@ -94,15 +96,27 @@ impl TestGateway {
         let app = Application::build_with_hooks(config, hooks).await.expect("gateway starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
-        let server = tokio::spawn(app.run_until_stopped());
+        let (stop_signal, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             base,
             server,
+            stop_signal: Some(stop_signal),
             state,
             http: reqwest::Client::builder().build().expect("client"),
             signer: TokenFactory::new(&key("test-rsa-private.pem")),
         }
+    }
+
+    /// Stops the instance as SIGTERM would (graceful), and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(signal) = self.stop_signal.take() {
+            let _ = signal.send(());
+        }
+        let _ = self.server.await;
     }
 
     pub fn url(&self, path: &str) -> String {
