@@ -34,7 +34,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// the pragma below and `WRITER_CHECKPOINT_PAGES` are built from it.
 macro_rules! wal_limit_bytes {
     () => {
-        67108864
+        268435456
     };
 }
 
@@ -55,16 +55,19 @@ pub const CONNECTION_PRAGMAS: [&str; 6] = [
     concat!("PRAGMA journal_size_limit = ", wal_limit_bytes!()),
 ];
 
-/// Past this many WAL pages (about 64 MB) the writer finishes the
+/// Past this many WAL pages (256 MB) the writer finishes the
 /// checkpoint itself, between two jobs. Under a load without pauses the
 /// background checkpoint never catches up with the last frames, and only a
 /// checkpoint that does lets the next transaction start the WAL over (a
 /// RESTART checkpoint from the background thread, tried first, blocked the
 /// writer for the whole copy: 700 ms). Little is left to copy by then, yet
 /// the pause is 10-15 ms on the bench machine (the database file's scattered
-/// pages and two fsyncs), so it should be rare: at 1,000 deliveries a
-/// second that is every 0.55 s with 16 MB (p99 11 ms) and every 1.9 s with
-/// 64 MB (p99 1.6-2.2 ms; the pause shows in p99.9).
+/// pages and two fsyncs, 10-25 ms on a disk with a slow flush tail), so it
+/// should be rare: about 30 kB of WAL per delivery at 1,000 deliveries a
+/// second is a pause every 0.55 s with 16 MB (p99 11 ms), every 1.9 s with
+/// 64 MB (p99 2.9-3.3 ms on a large database) and every 7.5 s with 256 MB
+/// (p99 1.9-2.5 ms). What p99 sees is the share of time paused; the price is
+/// a WAL file of up to 256 MB beside the database under sustained load.
 const WRITER_CHECKPOINT_PAGES: i64 = wal_limit_bytes!() / SQLITE_PAGE_BYTES;
 
 /// SQLite's default page size, which the migrations keep.
