@@ -248,7 +248,56 @@ async fn a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start(ba
     assert!(claimed.iter().all(|d| d.attempt == 1 && d.id != handled[0]), "first attempts, none of them the handled one");
 }
 
+/// The database refuses the inbox's insert (a trigger stands in for a full
+/// disk or a broken table): every delivery of the batch is a 503 problem,
+/// and nothing of it is written, not even its duplicate key, so Clockify's
+/// retry after the repair is accepted as new rather than answered as a
+/// duplicate and lost.
+async fn a_refused_write_stores_nothing_so_the_retry_is_new(backend: Backend) {
+    let gw = TestGateway::start(backend).await;
+    let pool = gw.state.db.pool();
+    let (_, tokens) = gw.install("ws-refused", "a-refused", &["NEW_TAG"]).await;
+    let refuse: &[&str] = match backend {
+        Backend::Sqlite => &["CREATE TRIGGER refuse_deliveries BEFORE INSERT ON deliveries \
+                              BEGIN SELECT RAISE(ABORT, 'refused on purpose'); END"],
+        Backend::Postgres => &[
+            "CREATE FUNCTION refuse_delivery() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused on purpose'; END $$",
+            "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON deliveries FOR EACH ROW EXECUTE FUNCTION refuse_delivery()",
+        ],
+    };
+    for sql in refuse {
+        sqlx::query(sql).execute(pool).await.unwrap();
+    }
+    let bodies: Vec<Value> = (0..3).map(|i| json!({ "id": format!("t{i}") })).collect();
+    let refused = futures::future::join_all(bodies.iter().map(|b| gw.deliver("NEW_TAG", &tokens[0].1, b))).await;
+    for r in refused {
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_keys WHERE workspace_id = $1")
+        .bind("ws-refused")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!((keys, gw.state.deliveries.count("ws-refused", "NEW_TAG").await.unwrap()), (0, 0), "nothing written");
+
+    let repair = match backend {
+        Backend::Sqlite => "DROP TRIGGER refuse_deliveries",
+        Backend::Postgres => "DROP TRIGGER refuse_deliveries ON deliveries",
+    };
+    sqlx::query(repair).execute(pool).await.unwrap();
+    for b in &bodies {
+        let r = gw.deliver("NEW_TAG", &tokens[0].1, b).await;
+        assert_eq!(r.json::<Value>().await.unwrap()["status"], json!("accepted"), "the retry of {b} is new");
+    }
+    let again = gw.deliver("NEW_TAG", &tokens[0].1, &bodies[0]).await;
+    assert_eq!(again.json::<Value>().await.unwrap()["status"], json!("duplicate"));
+    eventually_async!("all three handled", gw.state.deliveries.state_counts("ws-refused").await.unwrap().done == 3);
+}
+
 on_both_backends! {
+    a_refused_write_stores_nothing_so_the_retry_is_new => a_refused_write_stores_nothing_so_the_retry_is_new;
     a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start => a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start;
     deliveries_stored_leased_are_claimed_by_others_only_after_the_lease => deliveries_stored_leased_are_claimed_by_others_only_after_the_lease;
     a_duplicate_storm_is_handled_once => a_duplicate_storm_is_handled_once;
