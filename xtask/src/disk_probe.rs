@@ -21,8 +21,17 @@ const PAGES: u64 = 256;
 
 pub struct DiskProbe {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<(f64, f64)>>,
+    thread: Option<std::thread::JoinHandle<Vec<(f64, f64)>>>,
     file: PathBuf,
+}
+
+/// A bench that fails midway still stops the probe and removes its file
+/// (it may sit beside PostgreSQL's data directory).
+impl Drop for DiskProbe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = std::fs::remove_file(&self.file);
+    }
 }
 
 impl DiskProbe {
@@ -49,15 +58,14 @@ impl DiskProbe {
             }
             samples
         });
-        Ok(Self { stop, thread, file })
+        Ok(Self { stop, thread: Some(thread), file })
     }
 
     /// Stops the probe; a summary of the flushes that began at or after
     /// `from_ms` (the warm-up's are left out, like the answers').
-    pub fn finish(self, from_ms: f64) -> Value {
+    pub fn finish(mut self, from_ms: f64) -> Value {
         self.stop.store(true, Ordering::Relaxed);
-        let samples = self.thread.join().unwrap_or_default();
-        let _ = std::fs::remove_file(&self.file);
+        let samples = self.thread.take().and_then(|t| t.join().ok()).unwrap_or_default();
         let mut counted: Vec<(f64, f64)> = samples.into_iter().filter(|(at, _)| *at >= from_ms).collect();
         let mut ms: Vec<f64> = counted.iter().map(|(_, ms)| *ms).collect();
         ms.sort_by(|a, b| a.total_cmp(b));
