@@ -124,9 +124,7 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
         if state.handoff.is_closed() {
             // Stopping: what was handled is written, the rest of the hand-off
             // is released by `Background::stop`.
-            if !unrecorded.is_empty() {
-                record_handled(&state, std::mem::take(&mut unrecorded), &mut unrecorded).await;
-            }
+            record_unrecorded(&state, &mut unrecorded).await;
             return;
         }
         if !backlog {
@@ -179,9 +177,7 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
             record_handled(&state, done, &mut unrecorded).await;
             continue;
         }
-        if !unrecorded.is_empty() {
-            record_handled(&state, std::mem::take(&mut unrecorded), &mut unrecorded).await;
-        }
+        record_unrecorded(&state, &mut unrecorded).await;
         backlog = false;
         let wait = IDLE_POLL.saturating_sub(last_claim.elapsed());
         tokio::select! {
@@ -195,6 +191,13 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
 /// Most handled deliveries kept for a later completion; past it the oldest
 /// are let go (handled again once their lease runs out: at least once).
 const UNRECORDED_MAX: usize = 16 * BATCH as usize;
+
+/// Tries again to complete what was handled but could not be written.
+async fn record_unrecorded(state: &AppState, unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>) {
+    if !unrecorded.is_empty() {
+        record_handled(state, std::mem::take(unrecorded), unrecorded).await;
+    }
+}
 
 /// Completes `done`; what cannot be written now stays in `unrecorded`.
 async fn record_handled(
