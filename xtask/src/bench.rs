@@ -287,8 +287,8 @@ async fn run_backend(root: &Path, name: &str, database_url: &str, disk: Option<P
     let mut handled_before = 0;
     for (i, &connections) in levels.iter().enumerate() {
         let first = SATURATION_REQUESTS * i as u64;
-        let level = saturate(&gw, &http, &requests, first..first + SATURATION_REQUESTS, connections, handled_before).await?;
-        handled_before = level["handled_total"].as_u64().unwrap_or(handled_before);
+        let (level, handled_total) = saturate(&gw, &http, &requests, first..first + SATURATION_REQUESTS, connections, handled_before).await?;
+        handled_before = handled_total;
         by_connections.push(level);
     }
     let best = by_connections
@@ -377,7 +377,8 @@ async fn run_backend(root: &Path, name: &str, database_url: &str, disk: Option<P
 /// One saturation level: the deliveries `range` of `requests` sent back to
 /// back over `connections` keep-alive connections, then the inbox let catch
 /// up (so the next phase measures one thing). `handled_before` is the
-/// inbox's count of handled deliveries before this level.
+/// inbox's count of handled deliveries before this level; the count after
+/// it comes back beside the level's figures.
 async fn saturate(
     gw: &Gateway,
     http: &reqwest::Client,
@@ -385,7 +386,7 @@ async fn saturate(
     range: std::ops::Range<u64>,
     connections: usize,
     handled_before: u64,
-) -> Result<Value, String> {
+) -> Result<(Value, u64), String> {
     let pid = gw.child.id();
     let next = Arc::new(AtomicU64::new(range.start));
     let accepted = Arc::new(AtomicU64::new(0));
@@ -420,14 +421,15 @@ async fn saturate(
     let drain_secs = started.elapsed().as_secs_f64() - seconds;
     let handled = handled_total.saturating_sub(handled_before);
     let per_delivery_us = |cpu: f64| (cpu / accepted.max(1) as f64 * 1e6).round();
-    Ok(json!({
+    let level = json!({
         "requests": range.end - range.start, "connections": connections, "accepted": accepted,
         "seconds": seconds, "accepted_per_second": (accepted as f64 / seconds).round(),
-        "handled": handled, "handled_total": handled_total, "inbox_drain_seconds": drain_secs,
+        "handled": handled, "inbox_drain_seconds": drain_secs,
         "handled_per_second_end_to_end": (handled as f64 / (seconds + drain_secs)).round(),
         "gateway_cpu_us_per_delivery": per_delivery_us(cpu_seconds(&pid.to_string()) - gw_cpu0),
         "generator_cpu_us_per_delivery": per_delivery_us(cpu_seconds("self") - gen_cpu0),
-    }))
+    });
+    Ok((level, handled_total))
 }
 
 /// Handler runs that succeeded, summed over events, from `/metrics`.
