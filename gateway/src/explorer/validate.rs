@@ -208,11 +208,11 @@ pub fn validate(index: usize, input: Input, workspace: &str) -> Result<Args, Inv
             None | Some(Value::Null) => continue,
             Some(v) => coerce(ty.as_deref(), v),
         };
-        if p.location == ParamLocation::Path {
-            if let Some(problem) = value.as_str().and_then(path_value_problem) {
-                violations.push(violation(pointer, problem));
-                continue;
-            }
+        if p.location == ParamLocation::Path
+            && let Some(problem) = value.as_str().and_then(path_value_problem)
+        {
+            violations.push(violation(pointer, problem));
+            continue;
         }
         if let Some(v) = validator {
             let before = violations.len();
@@ -299,6 +299,18 @@ fn template_of(schema: &Value, depth: usize) -> Value {
     }
 }
 
+/// Why a path parameter's value would change the path it is put into, if it
+/// would: the resolver and the validator both refuse such values.
+pub(crate) fn path_value_problem(s: &str) -> Option<&'static str> {
+    if s.is_empty() || s == "." || s == ".." {
+        Some("a path parameter cannot be empty, `.` or `..`")
+    } else if s.chars().any(|c| matches!(c, '/' | '\\' | '?' | '#' | '%') || c.is_control()) {
+        Some("a path parameter cannot contain `/`, `\\`, `?`, `#`, `%` or control characters (it would change the path)")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,17 +360,5 @@ mod tests {
     fn a_body_template_starts_from_the_required_properties() {
         let t = body_template(r##"{"$ref":"#/components/schemas/HourlyRateRequestV1"}"##);
         assert_eq!(t, json!({"amount": 0}));
-    }
-}
-
-/// Why a path parameter's value would change the path it is put into, if it
-/// would: the resolver and the validator both refuse such values.
-pub(crate) fn path_value_problem(s: &str) -> Option<&'static str> {
-    if s.is_empty() || s == "." || s == ".." {
-        Some("a path parameter cannot be empty, `.` or `..`")
-    } else if s.chars().any(|c| matches!(c, '/' | '\\' | '?' | '#' | '%') || c.is_control()) {
-        Some("a path parameter cannot contain `/`, `\\`, `?`, `#`, `%` or control characters (it would change the path)")
-    } else {
-        None
     }
 }
