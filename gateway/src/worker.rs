@@ -345,7 +345,7 @@ fn check(
 pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
     let in_flight = match state.db.backend() {
         crate::store::Backend::Sqlite => 1,
-        crate::store::Backend::Postgres => POSTGRES_BATCHES_IN_FLIGHT,
+        crate::store::Backend::Postgres => crate::store::POSTGRES_INGEST_BATCHES,
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut batches = tokio::task::JoinSet::new();
@@ -366,9 +366,6 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
         });
     }
 }
-
-/// Ingest batches committing at once on PostgreSQL.
-const POSTGRES_BATCHES_IN_FLIGHT: usize = 2;
 
 async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
     // New deliveries go to this instance's inbox already leased, unless no

@@ -306,6 +306,47 @@ on_both_backends! {
     a_delete_event_removes_the_mirrored_entity => a_delete_event_removes_the_mirrored_entity;
 }
 
+/// The ingest keeps its PostgreSQL connection from one batch to the next
+/// (the pool would ping it on every hand-out and return). One the server
+/// ended meanwhile costs at most the batch that finds out: a 503 problem,
+/// so Clockify retries, and that retry and the deliveries after it are
+/// stored on a fresh connection.
+#[tokio::test]
+async fn a_kept_ingest_connection_the_server_ended_costs_at_most_one_batch_on_postgres() {
+    use sqlx::Connection;
+    let mut config = config_for(Backend::Postgres).await;
+    let app = format!("kept{}", uuid::Uuid::new_v4().simple());
+    config.database_url = format!("{}&application_name={app}", config.database_url.as_str()).parse().expect("database URL");
+    let gw = TestGateway::start_with(config).await;
+    let (_, tokens) = gw.install("ws-kept", "a-kept", &["NEW_TAG"]).await;
+    let first = gw.deliver("NEW_TAG", &tokens[0].1, &json!({ "id": "t0" })).await;
+    assert_eq!(first.json::<Value>().await.unwrap()["status"], json!("accepted"));
+
+    // Every connection of this gateway ends, the kept one among them.
+    let mut admin = sqlx::PgConnection::connect(&support::postgres_url()).await.expect("PostgreSQL");
+    let ended: Vec<bool> = sqlx::query_scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1")
+        .bind(&app)
+        .fetch_all(&mut admin)
+        .await
+        .expect("terminate");
+    assert!(ended.iter().any(|&e| e), "the gateway's connections were found and ended");
+
+    let mut refused = 0;
+    for i in 1..=3 {
+        let body = json!({ "id": format!("t{i}") });
+        let mut answer = gw.deliver("NEW_TAG", &tokens[0].1, &body).await;
+        if answer.status() == 503 {
+            assert_eq!(answer.headers()["content-type"], "application/problem+json");
+            refused += 1;
+            answer = gw.deliver("NEW_TAG", &tokens[0].1, &body).await;
+        }
+        assert_eq!(answer.json::<Value>().await.unwrap()["status"], json!("accepted"), "t{i}, or its retry");
+    }
+    assert!(refused <= 1, "{refused} deliveries refused: a failed connection was used again");
+    assert_eq!(gw.state.deliveries.count("ws-kept", "NEW_TAG").await.unwrap(), 4);
+    eventually_async!("all four handled", gw.state.deliveries.state_counts("ws-kept").await.unwrap().done == 4);
+}
+
 /// Two instances on one PostgreSQL, both receiving every delivery (as after
 /// a load-balancer retry): each delivery is stored once and handled once.
 #[tokio::test]

@@ -132,6 +132,10 @@ pub struct StateCounts {
     pub dead: i64,
 }
 
+/// Ingest batches written at once on PostgreSQL (one waits for its WAL
+/// flush while the next is written); SQLite has one writer.
+pub const POSTGRES_INGEST_BATCHES: usize = 2;
+
 /// On SQLite the hot statements run on the writer thread
 /// (`deliveries_sqlite`); on PostgreSQL a batch is one statement through
 /// the pool (the batch as one JSON parameter), since there round trips are
@@ -185,14 +189,18 @@ impl DeliveryStore {
                     .await
             }
             None => {
-                // One connection for the read and the write: each acquire
-                // costs the pool's ping, a round trip.
-                let mut conn = self.db.pool().acquire().await?;
+                // One connection for the read and the write, kept for the
+                // next batch: the pool pings on every acquire and release.
+                let kept = self.db.ingest_connections();
+                let mut conn = kept.take(self.db.pool()).await?;
                 let refs: Vec<&str> = workspaces.iter().map(String::as_str).collect();
                 let contexts = InstallationStore::delivery_contexts(&mut conn, &refs).await?;
                 let (decided, batch) = decide(&contexts);
                 let ids = new_ids(&batch);
                 let recorded = Self::record_batch_postgres(&mut conn, &batch, &ids, now, lease_until).await;
+                if recorded.is_ok() {
+                    kept.keep(conn);
+                }
                 Ok((decided, recorded.map(|r| stored(batch, ids, r, now, lease_until))))
             }
         }
@@ -248,20 +256,12 @@ impl DeliveryStore {
         Ok(ids.iter().map(|id| if stored.contains(id) { Recorded::New } else { Recorded::Duplicate }).collect())
     }
 
-    /// A PostgreSQL transaction for the inbox's own bookkeeping (claims,
-    /// completions, failures) whose commit does not wait for its WAL flush,
-    /// so it does not queue behind the ingest commits that do. What such a
-    /// commit can lose in a crash is a state change of a leased delivery:
-    /// the delivery is then handled again when its lease runs out (at least
-    /// once), never lost. Ingest commits, the promise behind the 200, stay
-    /// synchronous. Plans are made for each statement: a prepared plan kept
-    /// from when the table was nearly empty scanned all of it per claim and
-    /// completion.
-    async fn bookkeeping(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let mut tx = self.db.pool().begin().await?;
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan").execute(&mut *tx).await?;
-        Ok(tx)
+    /// A PostgreSQL connection for the inbox's own bookkeeping (claims,
+    /// completions, failures, releases), each one statement committed on
+    /// its own, without waiting for its WAL flush and planned for its
+    /// values (see `Database::bookkeeping_pool`).
+    async fn bookkeeping(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        Ok(self.db.bookkeeping_pool().acquire().await?)
     }
 
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
@@ -274,7 +274,7 @@ impl DeliveryStore {
         let mut claimed = match self.db.sqlite_writer() {
             Some(writer) => writer.run(move |conn| sqlite::claim(conn, limit, now, lease_ms)).await?,
             None => {
-                let mut tx = self.bookkeeping().await?;
+                let mut conn = self.bookkeeping().await?;
                 let rows = sqlx::query(
                     "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
                      WHERE id IN (SELECT id FROM deliveries \
@@ -288,9 +288,8 @@ impl DeliveryStore {
                 .bind(now)
                 .bind(now + lease_ms)
                 .bind(limit)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
-                tx.commit().await?;
                 rows.iter()
                     .map(|r| {
                         Ok(ClaimedDelivery {
@@ -331,7 +330,7 @@ impl DeliveryStore {
             .map(|c| serde_json::json!({ "workspace_id": c.workspace_id, "entity_type": c.entity_type,
                                          "entity_id": c.entity_id, "body": c.body }))
             .collect();
-        let mut tx = self.bookkeeping().await?;
+        let mut conn = self.bookkeeping().await?;
         sqlx::query(
             "WITH changes AS ( \
                  SELECT * FROM json_to_recordset($2::json) AS c(workspace_id text, entity_type text, entity_id text, body text)), \
@@ -352,9 +351,8 @@ impl DeliveryStore {
         .bind(now)
         .bind(serde_json::Value::Array(changes).to_string())
         .bind(serde_json::Value::from(ids).to_string())
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 }
@@ -376,7 +374,7 @@ impl DeliveryStore {
         }
         let rows: Vec<serde_json::Value> =
             leases.iter().map(|(id, until)| serde_json::json!({ "id": id, "leased_until": until })).collect();
-        let mut tx = self.bookkeeping().await?;
+        let mut conn = self.bookkeeping().await?;
         let released = sqlx::query(
             "UPDATE deliveries d SET state = CASE WHEN d.attempts <= 1 THEN 'received' ELSE 'retrying' END, \
                     attempts = d.attempts - 1, locked_until = NULL, next_attempt_at = $2 \
@@ -385,10 +383,9 @@ impl DeliveryStore {
         )
         .bind(serde_json::Value::Array(rows).to_string())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
-        tx.commit().await?;
         Ok(released)
     }
 
@@ -402,7 +399,7 @@ impl DeliveryStore {
             let id = id.to_owned();
             return writer.run(move |conn| sqlite::fail(conn, &id, state, &error, now + retry_in_ms)).await;
         }
-        let mut tx = self.bookkeeping().await?;
+        let mut conn = self.bookkeeping().await?;
         sqlx::query(
             "UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1",
         )
@@ -410,9 +407,8 @@ impl DeliveryStore {
         .bind(state)
         .bind(&error)
         .bind(now + retry_in_ms)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
