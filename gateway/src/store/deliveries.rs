@@ -261,7 +261,13 @@ impl DeliveryStore {
     /// its own, without waiting for its WAL flush and planned for its
     /// values (see `Database::bookkeeping_pool`).
     async fn bookkeeping(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        Ok(self.db.bookkeeping_pool().acquire().await?)
+        Ok(self.db.bookkeeping_connections().take(self.db.bookkeeping_pool()).await?)
+    }
+
+    /// Keeps a bookkeeping connection whose statement went through, for
+    /// the next one (as the ingest does).
+    fn bookkeeping_done(&self, conn: sqlx::pool::PoolConnection<sqlx::Any>) {
+        self.db.bookkeeping_connections().keep(conn);
     }
 
     /// Leases up to `limit` of the oldest due deliveries for `lease_ms`.
@@ -290,6 +296,7 @@ impl DeliveryStore {
                 .bind(limit)
                 .fetch_all(&mut *conn)
                 .await?;
+                self.bookkeeping_done(conn);
                 rows.iter()
                     .map(|r| {
                         Ok(ClaimedDelivery {
@@ -353,6 +360,7 @@ impl DeliveryStore {
         .bind(serde_json::Value::from(ids).to_string())
         .execute(&mut *conn)
         .await?;
+        self.bookkeeping_done(conn);
         Ok(())
     }
 }
@@ -386,6 +394,7 @@ impl DeliveryStore {
         .execute(&mut *conn)
         .await?
         .rows_affected();
+        self.bookkeeping_done(conn);
         Ok(released)
     }
 
@@ -409,6 +418,7 @@ impl DeliveryStore {
         .bind(now + retry_in_ms)
         .execute(&mut *conn)
         .await?;
+        self.bookkeeping_done(conn);
         Ok(())
     }
 

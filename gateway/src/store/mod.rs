@@ -84,6 +84,8 @@ pub struct Database {
     /// On PostgreSQL, the inbox's bookkeeping connections (see
     /// `BOOKKEEPING_SETTINGS`); the main pool on SQLite.
     bookkeeping_pool: AnyPool,
+    /// Bookkeeping connections kept between statements, as the ingest's.
+    bookkeeping_connections: std::sync::Arc<KeptConnections>,
 }
 
 /// Session settings of the inbox's bookkeeping connections on PostgreSQL
@@ -103,6 +105,9 @@ const BOOKKEEPING_SETTINGS: [&str; 2] = ["SET synchronous_commit = off", "SET pl
 /// pool's 16: two inbox workers, the retry of unrecorded completions and a
 /// release at shutdown.
 const BOOKKEEPING_CONNECTIONS: u32 = 4;
+
+/// Of those, kept between statements: one per inbox worker by default.
+const KEPT_BOOKKEEPING_CONNECTIONS: usize = 2;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -147,7 +152,8 @@ impl Database {
                 .map_err(StoreError::Unavailable)?,
         };
         let ingest_connections = std::sync::Arc::new(KeptConnections::new(deliveries::POSTGRES_INGEST_BATCHES));
-        let mut db = Self { pool, backend, sqlite_writer: None, ingest_connections, bookkeeping_pool };
+        let bookkeeping_connections = std::sync::Arc::new(KeptConnections::new(KEPT_BOOKKEEPING_CONNECTIONS));
+        let mut db = Self { pool, backend, sqlite_writer: None, ingest_connections, bookkeeping_pool, bookkeeping_connections };
         db.migrate().await?;
         if backend == Backend::Sqlite {
             // After the migrations: the writer's statements need the tables.
@@ -194,8 +200,13 @@ impl Database {
         &self.bookkeeping_pool
     }
 
+    pub fn bookkeeping_connections(&self) -> &KeptConnections {
+        &self.bookkeeping_connections
+    }
+
     pub async fn close(&self) {
         self.ingest_connections.clear();
+        self.bookkeeping_connections.clear();
         self.bookkeeping_pool.close().await;
         if let Some(writer) = &self.sqlite_writer {
             writer.close();
