@@ -347,6 +347,22 @@ async fn a_kept_ingest_connection_the_server_ended_costs_at_most_one_batch_on_po
     eventually_async!("all four handled", gw.state.deliveries.state_counts("ws-kept").await.unwrap().done == 4);
 }
 
+/// The ingest's commits wait for the WAL flush (the promise behind the
+/// 200); only the inbox's bookkeeping connections skip that wait, and plan
+/// each statement for its values.
+#[tokio::test]
+async fn only_the_bookkeeping_connections_commit_without_waiting_for_the_flush_on_postgres() {
+    let gw = TestGateway::start(Backend::Postgres).await;
+    async fn show(pool: &sqlx::AnyPool, setting: &str) -> String {
+        sqlx::query_scalar(&format!("SHOW {setting}")).fetch_one(pool).await.expect(setting)
+    }
+    let (main, bookkeeping) = (gw.state.db.pool(), gw.state.db.bookkeeping_pool());
+    assert_eq!(show(main, "synchronous_commit").await, "on", "the ingest's connections");
+    assert_eq!(show(bookkeeping, "synchronous_commit").await, "off");
+    assert_eq!(show(main, "plan_cache_mode").await, "auto");
+    assert_eq!(show(bookkeeping, "plan_cache_mode").await, "force_custom_plan");
+}
+
 /// Two instances on one PostgreSQL, both receiving every delivery (as after
 /// a load-balancer retry): each delivery is stored once and handled once.
 #[tokio::test]

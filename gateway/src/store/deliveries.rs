@@ -259,7 +259,7 @@ impl DeliveryStore {
     /// A PostgreSQL connection for the inbox's own bookkeeping (claims,
     /// completions, failures, releases), each one statement committed on
     /// its own, without waiting for its WAL flush and planned for its
-    /// values (see `Database::bookkeeping_pool`).
+    /// values (see `BOOKKEEPING_SETTINGS` in `store`).
     async fn bookkeeping(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         Ok(self.db.bookkeeping_connections().take(self.db.bookkeeping_pool()).await?)
     }

@@ -1,13 +1,14 @@
-//! PostgreSQL connections the webhook ingest keeps between its batches.
+//! PostgreSQL connections kept between the statements of the hot paths:
+//! the webhook ingest's batches and the inbox's bookkeeping.
 //!
 //! The pool pings a connection when it hands it out and again when it gets
-//! it back: two round trips per batch beside the batch's own two (read the
-//! installations, write the deliveries), each also a wake-up of the
-//! gateway and a statement for the server. At a steady rate the ingest
-//! keeps its connections instead. One left unused past `KEPT_IDLE` goes
-//! back to the pool, so after a quiet spell the next batch gets a pinged
-//! one, and a connection the server dropped meanwhile is not used
-//! unchecked. A connection whose batch failed is not kept.
+//! it back: for an ingest batch, two round trips beside the batch's own two
+//! (read the installations, write the deliveries), each also a wake-up of
+//! the gateway and a message for the server. At a steady rate the
+//! connections are kept instead. One left unused past `KEPT_IDLE` goes
+//! back to the pool, so after a quiet spell the next statement gets a
+//! pinged one, and a connection the server dropped meanwhile is not used
+//! unchecked. A connection whose statement failed is not kept.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -20,14 +21,22 @@ const KEPT_IDLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct KeptConnections {
-    kept: Mutex<Vec<(PoolConnection<Any>, Instant)>>,
+    kept: Mutex<Kept>,
     most: usize,
 }
 
+#[derive(Debug, Default)]
+struct Kept {
+    connections: Vec<(PoolConnection<Any>, Instant)>,
+    /// Set by `close`: a statement still running then must not keep its
+    /// connection afterwards, or the pool's close would wait for it forever.
+    closed: bool,
+}
+
 impl KeptConnections {
-    /// Keeps at most `most` (as many as batches run at once).
+    /// Keeps at most `most` (as many as run at once).
     pub fn new(most: usize) -> Self {
-        Self { kept: Mutex::new(Vec::new()), most }
+        Self { kept: Mutex::new(Kept::default()), most }
     }
 
     /// A kept connection used within `KEPT_IDLE`, else one from the pool.
@@ -35,8 +44,8 @@ impl KeptConnections {
         let recent = {
             let mut kept = self.lock();
             // Dropping a pool connection gives it back to the pool.
-            kept.retain(|(_, since)| since.elapsed() < KEPT_IDLE);
-            kept.pop().map(|(conn, _)| conn)
+            kept.connections.retain(|(_, since)| since.elapsed() < KEPT_IDLE);
+            kept.connections.pop().map(|(conn, _)| conn)
         };
         match recent {
             Some(conn) => Ok(conn),
@@ -44,20 +53,23 @@ impl KeptConnections {
         }
     }
 
-    /// Keeps a connection whose batch went through.
+    /// Keeps a connection whose statements went through.
     pub fn keep(&self, conn: PoolConnection<Any>) {
         let mut kept = self.lock();
-        if kept.len() < self.most {
-            kept.push((conn, Instant::now()));
+        if !kept.closed && kept.connections.len() < self.most {
+            kept.connections.push((conn, Instant::now()));
         }
     }
 
-    /// Gives every kept connection back to the pool (before it closes).
-    pub fn clear(&self) {
-        self.lock().clear();
+    /// Gives every kept connection back to the pool and keeps none from
+    /// now on (before the pool closes).
+    pub fn close(&self) {
+        let mut kept = self.lock();
+        kept.closed = true;
+        kept.connections.clear();
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<(PoolConnection<Any>, Instant)>> {
+    fn lock(&self) -> MutexGuard<'_, Kept> {
         // Nothing held here can be left half-changed by a panic.
         self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -128,15 +140,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn it_keeps_no_more_than_asked_and_clear_lets_the_pool_close() {
+    async fn it_keeps_no_more_than_asked_and_closing_it_lets_the_pool_close() {
         let pool = pool(3).await;
         let kept = KeptConnections::new(2);
         for _ in 0..3 {
             kept.keep(pool.acquire().await.expect("connection"));
         }
         until_idle(&pool, 1).await;
-        kept.clear();
+        kept.close();
         // `close` waits for every connection handed out to come back.
         tokio::time::timeout(Duration::from_secs(5), pool.close()).await.expect("the pool closes once the kept connections are given back");
+    }
+
+    /// A statement that was running when the store closed finishes after:
+    /// its connection goes back to the pool instead of being kept.
+    #[tokio::test]
+    async fn a_connection_offered_after_close_is_not_kept() {
+        let pool = pool(1).await;
+        let kept = KeptConnections::new(2);
+        let running = pool.acquire().await.expect("connection");
+        kept.close();
+        kept.keep(running);
+        tokio::time::timeout(Duration::from_secs(5), pool.close()).await.expect("the pool closes: the late connection was given back");
     }
 }

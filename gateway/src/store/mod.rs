@@ -102,8 +102,8 @@ pub struct Database {
 const BOOKKEEPING_SETTINGS: [&str; 2] = ["SET synchronous_commit = off", "SET plan_cache_mode = force_custom_plan"];
 
 /// Bookkeeping connections per instance on PostgreSQL, beside the main
-/// pool's 16: two inbox workers, the retry of unrecorded completions and a
-/// release at shutdown.
+/// pool's 16, opened as needed. A statement holds one only while it runs,
+/// never while a handler does, so a few serve many inbox workers.
 const BOOKKEEPING_CONNECTIONS: u32 = 4;
 
 /// Of those, kept between statements: one per inbox worker by default.
@@ -205,8 +205,8 @@ impl Database {
     }
 
     pub async fn close(&self) {
-        self.ingest_connections.clear();
-        self.bookkeeping_connections.clear();
+        self.ingest_connections.close();
+        self.bookkeeping_connections.close();
         self.bookkeeping_pool.close().await;
         if let Some(writer) = &self.sqlite_writer {
             writer.close();
