@@ -192,7 +192,7 @@ impl DeliveryStore {
                 // One connection for the read and the write, kept for the
                 // next batch: the pool pings on every acquire and release.
                 let kept = self.db.ingest_connections();
-                let mut conn = kept.take(self.db.pool()).await?;
+                let mut conn = kept.take().await?;
                 let refs: Vec<&str> = workspaces.iter().map(String::as_str).collect();
                 let contexts = InstallationStore::delivery_contexts(&mut conn, &refs).await?;
                 let (decided, batch) = decide(&contexts);
@@ -261,7 +261,7 @@ impl DeliveryStore {
     /// its own, without waiting for its WAL flush and planned for its
     /// values (see `BOOKKEEPING_SETTINGS` in `store`).
     async fn bookkeeping(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        Ok(self.db.bookkeeping_connections().take(self.db.bookkeeping_pool()).await?)
+        Ok(self.db.bookkeeping_connections().take().await?)
     }
 
     /// Keeps a bookkeeping connection whose statement went through, for

@@ -21,6 +21,8 @@ const KEPT_IDLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub struct KeptConnections {
+    /// Where connections come from and go back to.
+    pool: AnyPool,
     kept: Mutex<Kept>,
     most: usize,
 }
@@ -34,13 +36,17 @@ struct Kept {
 }
 
 impl KeptConnections {
-    /// Keeps at most `most` (as many as run at once).
-    pub fn new(most: usize) -> Self {
-        Self { kept: Mutex::new(Kept::default()), most }
+    /// Keeps at most `most` of `pool`'s connections (as many as run at once).
+    pub fn new(pool: AnyPool, most: usize) -> Self {
+        Self { pool, kept: Mutex::new(Kept::default()), most }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
     }
 
     /// A kept connection used within `KEPT_IDLE`, else one from the pool.
-    pub async fn take(&self, pool: &AnyPool) -> Result<PoolConnection<Any>, sqlx::Error> {
+    pub async fn take(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
         let recent = {
             let mut kept = self.lock();
             // Dropping a pool connection gives it back to the pool.
@@ -49,7 +55,7 @@ impl KeptConnections {
         };
         match recent {
             Some(conn) => Ok(conn),
-            None => pool.acquire().await,
+            None => self.pool.acquire().await,
         }
     }
 
@@ -62,7 +68,7 @@ impl KeptConnections {
     }
 
     /// Gives every kept connection back to the pool and keeps none from
-    /// now on (before the pool closes).
+    /// now on (before the pool closes; closing it is the owner's call).
     pub fn close(&self) {
         let mut kept = self.lock();
         kept.closed = true;
@@ -113,11 +119,11 @@ mod tests {
         let mut a = pool.acquire().await.expect("a");
         let b = pool.acquire().await.expect("b");
         let kept_pid = backend_pid(&mut a).await;
-        let kept = KeptConnections::new(2);
+        let kept = KeptConnections::new(pool.clone(), 2);
         kept.keep(a);
         drop(b);
         until_idle(&pool, 1).await;
-        let mut again = kept.take(&pool).await.expect("take");
+        let mut again = kept.take().await.expect("take");
         assert_eq!(backend_pid(&mut again).await, kept_pid, "the kept connection, not the pool's idle one");
         assert_eq!(pool.num_idle(), 1, "the pool's idle connection stays there");
     }
@@ -128,12 +134,12 @@ mod tests {
         let a = pool.acquire().await.expect("a");
         let mut b = pool.acquire().await.expect("b");
         let idle_pid = backend_pid(&mut b).await;
-        let kept = KeptConnections::new(2);
+        let kept = KeptConnections::new(pool.clone(), 2);
         kept.keep(a);
         drop(b);
         until_idle(&pool, 1).await;
         tokio::time::sleep(KEPT_IDLE + Duration::from_millis(100)).await;
-        let mut taken = kept.take(&pool).await.expect("take");
+        let mut taken = kept.take().await.expect("take");
         assert_eq!(backend_pid(&mut taken).await, idle_pid, "the pool's connection, not the stale kept one");
         // The stale one is back in the pool (pinged on the way), not held.
         until_idle(&pool, 1).await;
@@ -142,7 +148,7 @@ mod tests {
     #[tokio::test]
     async fn it_keeps_no_more_than_asked_and_closing_it_lets_the_pool_close() {
         let pool = pool(3).await;
-        let kept = KeptConnections::new(2);
+        let kept = KeptConnections::new(pool.clone(), 2);
         for _ in 0..3 {
             kept.keep(pool.acquire().await.expect("connection"));
         }
@@ -157,7 +163,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_offered_after_close_is_not_kept() {
         let pool = pool(1).await;
-        let kept = KeptConnections::new(2);
+        let kept = KeptConnections::new(pool.clone(), 2);
         let running = pool.acquire().await.expect("connection");
         kept.close();
         kept.keep(running);

@@ -79,12 +79,12 @@ pub struct Database {
     /// On SQLite, the inbox's writes go through this one connection
     /// (see `sqlite_writer`); `None` on PostgreSQL.
     sqlite_writer: Option<std::sync::Arc<SqliteWriter>>,
-    /// On PostgreSQL, the connections the ingest keeps between batches.
+    /// On PostgreSQL, the connections the ingest keeps between batches,
+    /// from the main pool.
     ingest_connections: std::sync::Arc<KeptConnections>,
-    /// On PostgreSQL, the inbox's bookkeeping connections (see
-    /// `BOOKKEEPING_SETTINGS`); the main pool on SQLite.
-    bookkeeping_pool: AnyPool,
-    /// Bookkeeping connections kept between statements, as the ingest's.
+    /// On PostgreSQL, the inbox's bookkeeping connections, kept between
+    /// statements, from a pool of their own (see `BOOKKEEPING_SETTINGS`);
+    /// the main pool on SQLite.
     bookkeeping_connections: std::sync::Arc<KeptConnections>,
 }
 
@@ -151,9 +151,9 @@ impl Database {
                 .connect_lazy(url.as_str())
                 .map_err(StoreError::Unavailable)?,
         };
-        let ingest_connections = std::sync::Arc::new(KeptConnections::new(deliveries::POSTGRES_INGEST_BATCHES));
-        let bookkeeping_connections = std::sync::Arc::new(KeptConnections::new(KEPT_BOOKKEEPING_CONNECTIONS));
-        let mut db = Self { pool, backend, sqlite_writer: None, ingest_connections, bookkeeping_pool, bookkeeping_connections };
+        let ingest_connections = std::sync::Arc::new(KeptConnections::new(pool.clone(), deliveries::POSTGRES_INGEST_BATCHES));
+        let bookkeeping_connections = std::sync::Arc::new(KeptConnections::new(bookkeeping_pool, KEPT_BOOKKEEPING_CONNECTIONS));
+        let mut db = Self { pool, backend, sqlite_writer: None, ingest_connections, bookkeeping_connections };
         db.migrate().await?;
         if backend == Backend::Sqlite {
             // After the migrations: the writer's statements need the tables.
@@ -197,7 +197,7 @@ impl Database {
     }
 
     pub fn bookkeeping_pool(&self) -> &AnyPool {
-        &self.bookkeeping_pool
+        self.bookkeeping_connections.pool()
     }
 
     pub fn bookkeeping_connections(&self) -> &KeptConnections {
@@ -207,7 +207,7 @@ impl Database {
     pub async fn close(&self) {
         self.ingest_connections.close();
         self.bookkeeping_connections.close();
-        self.bookkeeping_pool.close().await;
+        self.bookkeeping_connections.pool().close().await;
         if let Some(writer) = &self.sqlite_writer {
             writer.close();
         }
