@@ -146,6 +146,7 @@ impl Background {
             tasks.push(tokio::spawn(crate::worker::run_ingest(state.clone(), rx)));
         }
         tasks.push(tokio::spawn(crate::worker::run_registrations(state.clone())));
+        tasks.push(tokio::spawn(crate::worker::run_cleanups(state.clone())));
         if state.config.bootstrap_workers > 0 {
             tasks.push(tokio::spawn(crate::worker::run_bootstraps(state.clone())));
         }

@@ -20,9 +20,16 @@ pub struct AppState {
     pub bootstrap: crate::store::BootstrapStore,
     pub delivery_log: crate::store::DeliveryLog,
     pub explorer_history: crate::store::ExplorerHistory,
+    pub cleanup: crate::store::WorkspaceCleanup,
     pub deliveries: DeliveryStore,
     pub metrics: Arc<Metrics>,
+    /// The workspace members' routes (admin, bootstrap, explorer) and the
+    /// per-address limit.
     pub limiter: Arc<RateLimiter>,
+    /// Clockify's calls (webhooks, lifecycle), per workspace.
+    pub webhook_limiter: Arc<RateLimiter>,
+    /// Failed checks of webhook and lifecycle calls, per client address.
+    pub failed_checks: Arc<RateLimiter>,
     pub hooks: Arc<dyn AddonHooks>,
     /// Wakes this instance's inbox workers when deliveries are stored
     /// for them to claim.
@@ -92,10 +99,16 @@ impl AppState {
             bootstrap: crate::store::BootstrapStore::new(db.clone()),
             delivery_log: crate::store::DeliveryLog::new(db.clone()),
             explorer_history: crate::store::ExplorerHistory::new(db.clone()),
+            cleanup: crate::store::WorkspaceCleanup::new(db.clone()),
             deliveries: DeliveryStore::new(db.clone()),
             db,
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
+            webhook_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
+            failed_checks: Arc::new(RateLimiter::new(
+                crate::http::rate_limit::FAILED_CHECKS_PER_SECOND,
+                crate::http::rate_limit::FAILED_CHECKS_BURST,
+            )),
             config: Arc::new(config),
             hooks,
             inbox: Arc::default(),

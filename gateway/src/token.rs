@@ -236,8 +236,9 @@ impl VerifierConfig {
 /// Optional claims stay `Option`: webhook tokens carry only a subset and
 /// REST-API webhook tokens (`type: "access"`) carry other claims, kept in
 /// [`extra`](Claims::extra). After [`TokenVerifier::verify`] succeeds, `iss`
-/// is `clockify`; with [`Expect::AddonToken`] `kind` is `addon` and `sub` is
-/// the add-on key; a bound workspace/add-on id is present and equal.
+/// is `clockify`, the claims fit the expected [`TokenKind`] (for every kind
+/// but [`TokenKind::RestWebhook`] `type` is `addon` and `sub` is the add-on
+/// key), and a bound workspace/add-on id is present and equal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Claims {
@@ -268,21 +269,71 @@ pub struct Claims {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Which family of token a route accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
-    /// `type == "addon"` and `sub` == our add-on key: installation, user,
-    /// manifest-webhook and lifecycle tokens.
-    AddonToken,
-    /// Only issuer, signature and time: REST-API webhooks, whose tokens carry
-    /// other claims (e.g. `type: "access"`).
-    AnyClockifyToken,
+/// The tokens Clockify issues (PLATFORM.md §2.1-2.2). All are RS256 JWTs
+/// from the same key, so only their claims tell them apart; each kind has
+/// its own rules and a route names the one kind it takes. User claims
+/// (`workspaceRole`, `language`, `theme`) mark a token any workspace member
+/// can read out of a component's URL: they never pass as any other kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// `X-Addon-Lifecycle-Token` on lifecycle calls: an add-on token with no
+    /// user claims (Clockify documents no other claim of it).
+    Lifecycle,
+    /// INSTALLED's `authToken`: an add-on token with `backendUrl` and no user claims.
+    Installation,
+    /// `clockify-signature` of a webhook the manifest declares: an add-on
+    /// token with none of the installation's or a user's claims.
+    Webhook,
+    /// `clockify-signature` of a webhook created through the REST API: its
+    /// claims are not documented (a sample has `type: access`), so issuer,
+    /// signature and time, and no user claims; the stored-token check binds it.
+    RestWebhook,
+    /// A user token (a component's `auth_token`): an add-on token with
+    /// `user`, `workspaceRole` and an `exp` (30 minutes).
+    User,
+}
+
+impl TokenKind {
+    pub const ALL: [Self; 5] = [Self::Lifecycle, Self::Installation, Self::Webhook, Self::RestWebhook, Self::User];
+
+    /// Stable snake_case name, for logs and the verified-token cache key.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Lifecycle => "lifecycle",
+            Self::Installation => "installation",
+            Self::Webhook => "webhook",
+            Self::RestWebhook => "rest_webhook",
+            Self::User => "user",
+        }
+    }
+
+    /// Whether `type == "addon"` and `sub` == our add-on key are required.
+    const fn is_addon_token(self) -> bool {
+        !matches!(self, Self::RestWebhook)
+    }
+
+    /// The kind's own claim rules, after issuer, type and subject.
+    fn claims_fit(self, c: &Claims) -> bool {
+        let user_claims = c.workspace_role.is_some() || c.language.is_some() || c.theme.is_some();
+        match self {
+            Self::Lifecycle | Self::RestWebhook => !user_claims,
+            Self::Installation => !user_claims && c.backend_url.is_some(),
+            Self::Webhook => !user_claims && c.user.is_none() && c.backend_url.is_none(),
+            Self::User => c.user.is_some() && c.workspace_role.is_some() && c.exp.is_some(),
+        }
+    }
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What a route requires of a token, beyond a valid signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expectation<'a> {
-    pub kind: Expect,
+    pub kind: TokenKind,
     /// When set, `workspaceId` must be present and equal.
     pub workspace_id: Option<&'a str>,
     /// When set, `addonId` must be present and equal.
@@ -290,20 +341,8 @@ pub struct Expectation<'a> {
 }
 
 impl<'a> Expectation<'a> {
-    pub const fn addon_token() -> Self {
-        Self {
-            kind: Expect::AddonToken,
-            workspace_id: None,
-            addon_id: None,
-        }
-    }
-
-    pub const fn any_clockify_token() -> Self {
-        Self {
-            kind: Expect::AnyClockifyToken,
-            workspace_id: None,
-            addon_id: None,
-        }
+    pub const fn of(kind: TokenKind) -> Self {
+        Self { kind, workspace_id: None, addon_id: None }
     }
 
     /// Binds the token to a workspace, e.g. the one named in the request.
@@ -345,6 +384,8 @@ pub enum TokenRejection {
     Type,
     #[error("token subject is not this add-on")]
     Subject,
+    #[error("token is not of the kind this route takes")]
+    Kind,
     #[error("token belongs to another workspace")]
     Workspace,
     #[error("token belongs to another add-on installation")]
@@ -353,7 +394,7 @@ pub enum TokenRejection {
 
 impl TokenRejection {
     /// Every variant, e.g. to pre-register metric labels.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::TooLong,
         Self::Malformed,
         Self::Algorithm,
@@ -364,6 +405,7 @@ impl TokenRejection {
         Self::Issuer,
         Self::Type,
         Self::Subject,
+        Self::Kind,
         Self::Workspace,
         Self::Addon,
     ];
@@ -381,6 +423,7 @@ impl TokenRejection {
             Self::Issuer => "issuer",
             Self::Type => "type",
             Self::Subject => "subject",
+            Self::Kind => "kind",
             Self::Workspace => "workspace",
             Self::Addon => "addon",
         }
@@ -527,13 +570,16 @@ impl TokenVerifier {
         if claims.iss.as_deref() != Some(CLOCKIFY_ISSUER) {
             return Err(TokenRejection::Issuer);
         }
-        if expect.kind == Expect::AddonToken {
+        if expect.kind.is_addon_token() {
             if claims.kind.as_deref() != Some(ADDON_TOKEN_TYPE) {
                 return Err(TokenRejection::Type);
             }
             if claims.sub.as_deref() != Some(self.addon_key.as_str()) {
                 return Err(TokenRejection::Subject);
             }
+        }
+        if !expect.kind.claims_fit(claims) {
+            return Err(TokenRejection::Kind);
         }
         // Installation, webhook and lifecycle tokens have no `exp`: check
         // the time claims only when present. Saturating, so no leeway or

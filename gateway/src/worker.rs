@@ -248,6 +248,46 @@ pub async fn run_registrations(state: AppState) {
     }
 }
 
+/// Runs queued clean-ups of uninstalled workspaces until the task is
+/// dropped: batch after batch until nothing of the workspace is left, then
+/// the job is done; a failure leaves the job to be retried with backoff.
+pub async fn run_cleanups(state: AppState) {
+    const KIND: &str = "cleanup";
+    const BATCH: i64 = 1000;
+    loop {
+        let notified = state.jobs_signal.0.notified();
+        match state.jobs.claim(KIND, LEASE_MS).await {
+            Ok(Some(job)) => {
+                let mut removed = 0u64;
+                let result = loop {
+                    match state.cleanup.forget_batch(&job.workspace_id, BATCH).await {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => removed += n,
+                        Err(e) => break Err(e),
+                    }
+                };
+                let stored = match result {
+                    Ok(()) => {
+                        tracing::info!(target: "audit", event = "uninstall_cleanup", workspace_id = %job.workspace_id, rows = removed, "workspace data deleted");
+                        state.jobs.complete(&job.id).await
+                    }
+                    Err(e) => {
+                        tracing::warn!(workspace_id = %job.workspace_id, attempt = job.attempts, rows = removed, error = %e, "clean-up will be retried");
+                        state.jobs.retry(&job, &e.to_string(), backoff_ms(job.attempts)).await
+                    }
+                };
+                if let Err(e) = stored {
+                    tracing::error!(error = %e, "cannot record a clean-up job's outcome");
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "job queue unavailable; retrying"),
+        }
+        let _ = tokio::time::timeout(IDLE_POLL, notified).await;
+    }
+}
+
 /// Deletes old delivery-log rows and duplicate keys, in bounded batches.
 pub async fn run_retention(state: AppState) {
     const BATCH: i64 = 1000;
@@ -286,8 +326,6 @@ pub struct RequestChecks {
     pub token_sha256: String,
     /// For add-on tokens (manifest webhooks): the `addonId` claim to bind.
     pub addon_claim: Option<String>,
-    /// `clockify-webhook-event-type` named the route's event.
-    pub header_ok: bool,
     /// The body names no other workspace than the signature.
     pub body_workspace_ok: bool,
 }
@@ -296,7 +334,6 @@ pub struct RequestChecks {
 pub enum Rejection {
     UnknownInstallation,
     Addon,
-    EventType,
     TokenMismatch,
     BodyWorkspace,
 }
@@ -322,9 +359,6 @@ fn check(
     let ctx = context.filter(|c| c.status != crate::store::InstallationStatus::Deleted).ok_or(Rejection::UnknownInstallation)?;
     if checks.addon_claim.as_ref().is_some_and(|a| *a != ctx.addon_id) {
         return Err(Rejection::Addon);
-    }
-    if !checks.header_ok {
-        return Err(Rejection::EventType);
     }
     let stored = ctx.token_hashes.get(&delivery.event);
     if !stored.is_some_and(|h| bool::from(h.as_bytes().ct_eq(checks.token_sha256.as_bytes()))) {

@@ -15,7 +15,7 @@ use support::{Backend, TestGateway, addon_claims, config_for, installed_body, me
 fn admin(gw: &TestGateway, ws: &str, role: &str) -> String {
     let mut c = addon_claims(ws, "a1");
     c["user"] = json!("admin1");
-    c["workspaceRole"] = json!(role);
+    support::as_user(&mut c, role);
     gw.sign(&c)
 }
 

@@ -77,7 +77,7 @@ async fn the_operator_page_reregisters_replays_and_restarts() {
 
     let mut admin = addon_claims("ws1", "a1");
     admin["user"] = json!("admin1");
-    admin["workspaceRole"] = json!("OWNER");
+    support::as_user(&mut admin, "OWNER");
     let token = gw.sign(&admin);
     // Wait for the background work the page will show.
     for _ in 0..200 {

@@ -42,7 +42,7 @@ async fn install(gw: &TestGateway, fake: &FakeClockify, ws: &str) {
 fn admin_token(gw: &TestGateway, ws: &str, role: &str) -> String {
     let mut c = addon_claims(ws, "a1");
     c["user"] = json!("admin1");
-    c["workspaceRole"] = json!(role);
+    support::as_user(&mut c, role);
     gw.sign(&c)
 }
 

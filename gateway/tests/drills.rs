@@ -371,11 +371,16 @@ async fn slowloris_and_a_50_mb_body_are_cut_off_while_others_are_served() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // 50 MB streamed without a Content-Length: refused at the cap, never read to the end.
+    // 50 MB streamed without a Content-Length, properly signed (an unsigned
+    // one is refused before its body is read): refused at the cap, never read to the end.
     let mut big = TcpStream::connect(&addr).await.expect("connect");
     big.write_all(
-        format!("POST /webhooks/NEW_TAG HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
-            .as_bytes(),
+        format!(
+            "POST /webhooks/NEW_TAG HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\
+             clockify-signature: {}\r\nclockify-webhook-event-type: NEW_TAG\r\n\r\n",
+            hooks[0].1
+        )
+        .as_bytes(),
     )
     .await
     .expect("headers");
@@ -479,7 +484,7 @@ async fn kill_9_during_a_bootstrap_resumes_at_the_next_page() {
     let gw = spawn_gateway_with(&url, &dir, &env).await;
     let mut admin = addon_claims(ws, addon);
     admin["user"] = json!("admin1");
-    admin["workspaceRole"] = json!("OWNER");
+    support::as_user(&mut admin, "OWNER");
     let admin = signer.sign(&admin);
     let status_url = format!("{}/bootstrap/{ws}/status", gw.base);
     let mut status = Value::Null;

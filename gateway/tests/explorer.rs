@@ -26,7 +26,7 @@ fn fake_host(fake: &FakeClockify) -> String {
 fn user_claims(fake: &FakeClockify) -> Value {
     let mut c = addon_claims(WS, "a1");
     c["user"] = json!("u1");
-    c["workspaceRole"] = json!("TEAM_MANAGER");
+    support::as_user(&mut c, "TEAM_MANAGER");
     c["backendUrl"] = json!(fake.core_url());
     c["reportsUrl"] = json!(fake.reports_url());
     c["ptoUrl"] = json!(fake.pto_url());

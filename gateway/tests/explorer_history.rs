@@ -17,6 +17,7 @@ fn user_token(env: &Env, ws: &str, user: &str) -> String {
     c["user"] = json!(user);
     c["backendUrl"] = json!(env.fake.core_url());
     c["reportsUrl"] = json!(env.fake.reports_url());
+    support::as_user(&mut c, "TEAM_MANAGER");
     env.gw.sign(&c)
 }
 

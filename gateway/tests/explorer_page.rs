@@ -28,6 +28,7 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
     claims["user"] = json!("u1");
     claims["backendUrl"] = json!(fake.core_url());
     claims["reportsUrl"] = json!(fake.reports_url());
+    support::as_user(&mut claims, "TEAM_MANAGER");
     let token = gw.sign(&claims);
     fake.require_addon_token(&token);
     fake.paginated(

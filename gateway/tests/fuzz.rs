@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clockify_client::WebhookEvent;
 use clockify_gateway::events::{Change, WebhookPayload, body_workspace, decode};
 use clockify_gateway::store::MirrorChange;
-use clockify_gateway::token::{Expectation, MAX_TOKEN_LEN, TokenVerifier, VerifierConfig};
+use clockify_gateway::token::{Expectation, MAX_TOKEN_LEN, TokenKind, TokenVerifier, VerifierConfig};
 use clockify_gateway::worker::mirror_change;
 use clockify_testkit::tokens::{TokenFactory, key};
 use proptest::prelude::*;
@@ -35,7 +35,7 @@ fn valid_token() -> &'static str {
 }
 
 fn expectations() -> [Expectation<'static>; 3] {
-    [Expectation::addon_token(), Expectation::any_clockify_token(), Expectation::addon_token().for_workspace("ws-fuzz")]
+    [Expectation::of(TokenKind::Lifecycle), Expectation::of(TokenKind::RestWebhook), Expectation::of(TokenKind::Lifecycle).for_workspace("ws-fuzz")]
 }
 
 /// Three dot-separated base64url segments of arbitrary bytes: gets past the
@@ -85,15 +85,15 @@ proptest! {
             _ => { let mut s = good.to_owned(); s.insert_str(i, &c); s }
         };
         prop_assume!(changed != good);
-        prop_assert!(verifier().verify(&changed, &Expectation::addon_token()).is_err(), "accepted: {changed}");
+        prop_assert!(verifier().verify(&changed, &Expectation::of(TokenKind::Lifecycle)).is_err(), "accepted: {changed}");
     }
 }
 
 #[test]
 fn the_unchanged_token_passes_and_an_oversized_one_does_not() {
-    assert!(verifier().verify(valid_token(), &Expectation::addon_token()).is_ok());
+    assert!(verifier().verify(valid_token(), &Expectation::of(TokenKind::Lifecycle)).is_ok());
     let huge = format!("{}{}", valid_token(), "A".repeat(MAX_TOKEN_LEN));
-    assert!(verifier().verify(&huge, &Expectation::addon_token()).is_err());
+    assert!(verifier().verify(&huge, &Expectation::of(TokenKind::Lifecycle)).is_err());
 }
 
 /// Any JSON scalar: null, booleans, integers, finite floats, short strings.

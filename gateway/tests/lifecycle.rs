@@ -108,9 +108,10 @@ async fn every_bad_token_is_a_401_problem_counted_by_reason(backend: Backend) {
         let counted = metric(&gw.metrics().await, &format!("gateway_auth_failures_total{{reason=\"{reason}\"}}"));
         assert!(counted >= 1.0, "{reason} not counted");
     }
-    // Expired within the leeway still passes verification (then 404: never installed).
+    // Expired within the leeway still passes verification (then ignored: never installed).
     let r = gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &gw.sign(&with("exp", json!(now - 30)))), &body).await;
-    problem(r, 404).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({ "status": "ignored" }));
 }
 
 async fn an_installation_token_pointing_outside_allowed_hosts_is_refused(backend: Backend) {
@@ -146,9 +147,10 @@ async fn deleted_settings_and_status_are_recorded(backend: Backend) {
     let i = gw.state.installations.get("ws6").await.unwrap().unwrap();
     assert_eq!(i.status, clockify_gateway::store::InstallationStatus::Deleted);
     assert!(gw.state.installations.sealed_secrets("ws6").await.unwrap().is_empty(), "secrets removed");
-    assert_eq!(gw.state.jobs.pending("cleanup", "ws6").await.unwrap(), 1);
+    // After DELETED a lifecycle call of that installation changes nothing, and says so.
     let r = gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &t), &inactive).await;
-    problem(r, 404).await;
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({ "status": "ignored" }));
+    assert_eq!(gw.state.installations.get("ws6").await.unwrap().unwrap().status, clockify_gateway::store::InstallationStatus::Deleted);
 }
 
 async fn webhooks_are_verified_stored_once_and_ignored_when_inactive(backend: Backend) {

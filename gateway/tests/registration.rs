@@ -119,7 +119,7 @@ async fn the_platform_limit_is_recorded_per_event_and_does_not_fail_the_install(
     let admin = |role: &str, ws: &str| {
         let mut c = addon_claims(ws, "a1");
         c["user"] = json!("u1");
-        c["workspaceRole"] = json!(role);
+        support::as_user(&mut c, role);
         s.gw.sign(&c)
     };
     let get = |token: String| s.gw.http.get(s.gw.url("/admin/installations/ws1")).header("x-addon-token", token).send();

@@ -69,7 +69,7 @@ async fn schemathesis_finds_no_5xx_and_no_undeclared_answer_on_any_route() {
     let (_, hooks) = gw.install(ws, addon, &["NEW_TAG"]).await;
     let mut admin = addon_claims(ws, addon);
     admin["user"] = json!("owner1");
-    admin["workspaceRole"] = json!("OWNER");
+    support::as_user(&mut admin, "OWNER");
     let base = gw.base.clone();
     // Every operation the served spec describes must be collected.
     let spec: serde_json::Value = gw.http.get(gw.url("/openapi.json")).send().await.expect("spec").json().await.expect("spec JSON");

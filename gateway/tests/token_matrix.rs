@@ -10,7 +10,7 @@ use clockify_testkit::tokens::{
     unsigned_none_token,
 };
 use clockify_gateway::token::{
-    Algorithm, ConfigError, Expect, Expectation, KeyError, KeyName, MAX_TOKEN_LEN, TokenRejection,
+    Algorithm, ConfigError, Expectation, KeyError, KeyName, MAX_TOKEN_LEN, TokenKind, TokenRejection,
     TokenVerifier, VerifierConfig, VerifierKeys, load_extra_keys_dir,
 };
 
@@ -113,8 +113,11 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-const ADDON: Expectation<'static> = Expectation::addon_token();
-const ANY: Expectation<'static> = Expectation::any_clockify_token();
+/// `addon_claims()` is an installation token's.
+const ADDON: Expectation<'static> = Expectation::of(TokenKind::Installation);
+const USER: Expectation<'static> = Expectation::of(TokenKind::User);
+/// REST-webhook tokens: any Clockify-signed token without user claims.
+const ANY: Expectation<'static> = Expectation::of(TokenKind::RestWebhook);
 
 struct Case {
     name: &'static str,
@@ -185,7 +188,7 @@ fn valid_tokens_pass_with_typed_claims() {
     let claims = v
         .verify_at(
             &user_token,
-            &ADDON.for_workspace(WORKSPACE).for_addon(ADDON_ID),
+            &USER.for_workspace(WORKSPACE).for_addon(ADDON_ID),
             NOW,
         )
         .expect("valid user token");
@@ -902,7 +905,7 @@ fn verifier_is_shared_across_threads() {
     // Debug output names the configuration, never key material.
     let debug = format!("{v:?}");
     assert!(debug.contains("k2") && debug.contains(ADDON_KEY), "{debug}");
-    assert_eq!(Expect::AddonToken, ADDON.kind);
+    assert_eq!(TokenKind::Installation, ADDON.kind);
 }
 
 /// xorshift64*: deterministic, so a failure reproduces exactly.
@@ -1023,4 +1026,58 @@ fn garbage_never_panics_and_never_passes() {
         v.verify_at(&good, &bound, NOW).is_ok(),
         "control still passes"
     );
+}
+
+/// Every kind of token Clockify issues, as it would sign it, against every
+/// kind a route can take: user claims pass only as a user token; an
+/// installation token needs `backendUrl`; a webhook token carries neither
+/// the installation's nor a user's claims; a REST-webhook token is any
+/// Clockify token without user claims. Lifecycle and manifest-webhook tokens
+/// have the same documented claims: routes tell them apart by the header
+/// they come in and (webhooks) the token stored for the event.
+#[test]
+fn every_kind_of_token_passes_only_as_the_kinds_it_can_be() {
+    let s1 = signer1();
+    let five = json!({ "iss": "clockify", "type": "addon", "sub": ADDON_KEY, "workspaceId": WORKSPACE, "addonId": ADDON_ID });
+    let mut user = addon_claims();
+    for (k, v) in [("workspaceRole", json!("OWNER")), ("language", json!("EN")), ("theme", json!("DEFAULT")), ("exp", json!(NOW + 1800))] {
+        user[k] = v;
+    }
+    let rest = json!({ "iss": "clockify", "type": "access", "sub": "webhook", "workspaceId": WORKSPACE, "exp": NOW + 3600 });
+    let tokens = [
+        ("lifecycle", s1.sign(&five)),
+        ("installation", s1.sign(&addon_claims())),
+        ("webhook", s1.sign(&five)),
+        ("rest_webhook", s1.sign(&rest)),
+        ("user", s1.sign(&user)),
+    ];
+    // (token, route kind) -> passes
+    let passes = |token: &str, kind: TokenKind| match (token, kind) {
+        (_, TokenKind::RestWebhook) => token != "user",
+        ("lifecycle" | "webhook", TokenKind::Lifecycle | TokenKind::Webhook) => true,
+        ("installation", TokenKind::Lifecycle | TokenKind::Installation) => true,
+        ("user", TokenKind::User) => true,
+        _ => false,
+    };
+    let v = verifier();
+    let mut wrong = Vec::new();
+    for (name, token) in &tokens {
+        for kind in TokenKind::ALL {
+            let got = v.verify_at(token, &Expectation::of(kind).for_workspace(WORKSPACE), NOW);
+            let want = passes(name, kind);
+            if got.is_ok() != want {
+                wrong.push(format!("{name} token as {kind}: want {}, got {got:?}", if want { "pass" } else { "refusal" }));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // A user token of every role, and with any one user claim, is never a lifecycle or webhook token.
+    for claim in ["workspaceRole", "language", "theme"] {
+        let mut c = five.clone();
+        c[claim] = json!("X");
+        let token = s1.sign(&c);
+        for kind in [TokenKind::Lifecycle, TokenKind::Installation, TokenKind::Webhook, TokenKind::RestWebhook] {
+            assert_eq!(v.verify_at(&token, &Expectation::of(kind), NOW).map(|_| ()), Err(TokenRejection::Kind), "{claim} as {kind}");
+        }
+    }
 }

@@ -2,20 +2,14 @@
 //! workspace (`X-Addon-Token`, as add-on pages receive it) whose
 //! `workspaceRole` is OWNER or WORKSPACE_ADMIN.
 
-use poem_openapi::auth::ApiKey;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, payload::Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
 use crate::error::{ApiError, GatewayError};
 use crate::state::AppState;
 use crate::store::{LogFilter, handler_state};
-use crate::token::{Expect, Expectation};
-
-/// A Clockify user token (the iframe's `auth_token`).
-#[derive(SecurityScheme)]
-#[oai(ty = "api_key", key_name = "X-Addon-Token", key_in = "header")]
-pub struct AddonUserToken(pub ApiKey);
+use super::auth::UserToken;
 
 const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
 
@@ -71,24 +65,36 @@ pub struct AdminApi {
 }
 
 /// The caller must be an admin of `workspace_id`: a verified user token of
-/// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN.
-pub(super) fn authorize_admin(state: &AppState, token: &AddonUserToken, workspace_id: &str, route: &'static str) -> Result<(), GatewayError> {
-    let expect = Expectation { kind: Expect::AddonToken, workspace_id: Some(workspace_id), addon_id: None };
-    let claims = state.verifier.verify(&token.0.key, &expect).map_err(|r| {
+/// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN. A
+/// workspace without a live installation is not found, whoever asks.
+pub(super) async fn authorize_admin(state: &AppState, token: &UserToken, workspace_id: &str, route: &'static str) -> Result<(), GatewayError> {
+    let claims = token.verify(&state.verifier, Some(workspace_id)).map_err(|r| {
         state.metrics.auth_failure(r.reason());
         tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
         GatewayError::Token(r)
     })?;
     state.limiter.enforce_workspace(state, workspace_id)?;
+    require_live(state, workspace_id).await?;
     if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
         return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
     }
     Ok(())
 }
 
+/// 404 unless the workspace has a live (active or inactive) installation:
+/// from DELETED on, nothing of the workspace is served, even to a user
+/// token that has not expired.
+pub(super) async fn require_live(state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
+    if state.installations.is_live(workspace_id).await? {
+        Ok(())
+    } else {
+        Err(GatewayError::NotFound(format!("no installation for workspace {workspace_id}")))
+    }
+}
+
 impl AdminApi {
-    fn authorize(&self, token: &AddonUserToken, workspace_id: &str) -> Result<(), GatewayError> {
-        authorize_admin(&self.state, token, workspace_id, "admin")
+    async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {
+        authorize_admin(&self.state, token, workspace_id, "admin").await
     }
 }
 
@@ -98,9 +104,9 @@ impl AdminApi {
     /// event's webhook (with the reason when registration failed) and the
     /// delivery counts.
     #[oai(path = "/admin/installations/:workspace_id", method = "get")]
-    async fn installation(&self, auth: AddonUserToken, workspace_id: Path<String>) -> Result<InstallationResponse, ApiError> {
+    async fn installation(&self, auth: UserToken, workspace_id: Path<String>) -> Result<InstallationResponse, ApiError> {
         let ws = workspace_id.0;
-        self.authorize(&auth, &ws)?;
+        self.authorize(&auth, &ws).await?;
         let i = self
             .state
             .installations
@@ -292,9 +298,9 @@ impl AdminOperationsApi {
     /// or that Clockify no longer has. Idempotent: what Clockify has is
     /// adopted, never created twice.
     #[oai(path = "/admin/installations/:workspace_id/webhooks/reregister", method = "post")]
-    async fn reregister(&self, auth: AddonUserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
+    async fn reregister(&self, auth: UserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin")?;
+        authorize_admin(&self.state, &auth, &ws, "admin").await?;
         let report = crate::registration::reregister(&self.state, &ws).await?;
         self.state.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
         tracing::info!(target: "audit", event = "webhooks_reregistered", workspace_id = %ws, retried = report.retried.len(), "re-registration requested");
@@ -314,7 +320,7 @@ impl AdminOperationsApi {
     #[allow(clippy::too_many_arguments)]
     async fn deliveries(
         &self,
-        auth: AddonUserToken,
+        auth: UserToken,
         workspace_id: Path<String>,
         event: Query<Option<String>>,
         status: Query<Option<DeliveryStatus>>,
@@ -329,7 +335,7 @@ impl AdminOperationsApi {
         limit: Query<Option<u32>>,
     ) -> Result<DeliveriesResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin")?;
+        authorize_admin(&self.state, &auth, &ws, "admin").await?;
         let filter = LogFilter { event: event.0, status: status.0.map(|s| s.as_str().to_owned()), from: from.0, to: to.0 };
         let cursor = before.0.as_deref().map(parse_cursor).transpose()?;
         let limit = i64::from(limit.0.unwrap_or(50));
@@ -357,9 +363,9 @@ impl AdminOperationsApi {
     /// only with `force`; the answer says how many were replayed, skipped
     /// and failed.
     #[oai(path = "/admin/deliveries/:workspace_id/replay", method = "post")]
-    async fn replay(&self, auth: AddonUserToken, workspace_id: Path<String>, body: Json<ReplayRequest>) -> Result<ReplayResponse, ApiError> {
+    async fn replay(&self, auth: UserToken, workspace_id: Path<String>, body: Json<ReplayRequest>) -> Result<ReplayResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin")?;
+        authorize_admin(&self.state, &auth, &ws, "admin").await?;
         let req = body.0;
         if req.ids.is_none() && req.event.is_none() && req.status.is_none() && req.from.is_none() && req.to.is_none() {
             return Err(GatewayError::BadRequest("name `ids` or at least one filter (event, status, from, to)".into()).into());

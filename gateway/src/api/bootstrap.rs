@@ -6,7 +6,8 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use super::admin::{AddonUserToken, authorize_admin};
+use super::admin::authorize_admin;
+use super::auth::UserToken;
 use crate::bootstrap::{SkipReason, plan};
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::DECLARED_SCOPES;
@@ -202,12 +203,6 @@ impl BootstrapApi {
         })
     }
 
-    async fn require_active(&self, ws: &str) -> Result<(), GatewayError> {
-        match self.state.installations.get(ws).await? {
-            Some(i) if i.status.as_str() != "deleted" => Ok(()),
-            _ => Err(GatewayError::NotFound(format!("no installation for workspace {ws}"))),
-        }
-    }
 }
 
 #[OpenApi(tag = "super::Tag::Bootstrap")]
@@ -216,14 +211,13 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap/:workspace_id", method = "post")]
     async fn start(
         &self,
-        auth: AddonUserToken,
+        auth: UserToken,
         workspace_id: Path<String>,
         /// `resume` (default) continues unfinished work; `restart` reads everything again.
         mode: Query<Option<BootstrapMode>>,
     ) -> Result<QueuedResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap")?;
-        self.require_active(&ws).await?;
+        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
         let mode = match mode.0.unwrap_or_default() {
             BootstrapMode::Resume => RunMode::Resume,
             BootstrapMode::Restart => RunMode::Restart,
@@ -236,9 +230,9 @@ impl BootstrapApi {
 
     /// Cancels a queued or running bootstrap; its progress is kept for a later resume.
     #[oai(path = "/bootstrap/:workspace_id", method = "delete")]
-    async fn cancel(&self, auth: AddonUserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
+    async fn cancel(&self, auth: UserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap")?;
+        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
         let cancelled = self.state.bootstrap.cancel(&ws).await.map_err(GatewayError::from)?;
         if !cancelled {
             return Err(GatewayError::NotFound(format!("no bootstrap is queued or running for workspace {ws}")).into());
@@ -250,9 +244,9 @@ impl BootstrapApi {
     /// The run and per-operation progress, what the plan skips and why, and
     /// the snapshot's entity counts.
     #[oai(path = "/bootstrap/:workspace_id/status", method = "get")]
-    async fn get_status(&self, auth: AddonUserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
+    async fn get_status(&self, auth: UserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap")?;
+        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
         Ok(StatusResponse::Ok(Json(self.status(&ws).await?)))
     }
 
@@ -260,7 +254,7 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap/:workspace_id/entities/:entity_type", method = "get")]
     async fn entities(
         &self,
-        auth: AddonUserToken,
+        auth: UserToken,
         workspace_id: Path<String>,
         entity_type: Path<String>,
         /// The `next` of the previous page.
@@ -270,7 +264,7 @@ impl BootstrapApi {
         limit: Query<Option<u32>>,
     ) -> Result<EntitiesResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap")?;
+        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
         let limit = limit.0.unwrap_or(DEFAULT_ENTITY_PAGE).clamp(1, MAX_ENTITY_PAGE);
         let rows = self
             .state

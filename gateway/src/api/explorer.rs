@@ -7,12 +7,11 @@ use poem_openapi::payload::{Html, Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value};
 
-use super::admin::AddonUserToken;
+use super::auth::UserToken;
 use crate::error::{ApiError, GatewayError, Violation};
 use crate::explorer::{self, Call, Caller, Explorer, ExplorerError, Input, Operation};
 use crate::state::AppState;
 use crate::store::{ExplorerHistory, HistoryEntry};
-use crate::token::{Expect, Expectation};
 use clockify_client::catalog::{Access, HostGroup, OPERATIONS, ParamLocation};
 
 const PAGE_HTML: &str = include_str!("../explorer/assets/index.html");
@@ -273,19 +272,20 @@ impl ExplorerApi {
         Self { state, explorer }
     }
 
-    /// The verified caller and the user the token is for (`user`, else `sub`),
-    /// whose history the call joins.
-    fn caller(&self, token: &AddonUserToken) -> Result<(Caller, String), GatewayError> {
-        let expect = Expectation { kind: Expect::AddonToken, workspace_id: None, addon_id: None };
-        let claims = self.state.verifier.verify(&token.0.key, &expect).map_err(|r| {
+    /// The verified caller and the user the token is for, whose history the
+    /// call joins. A workspace without a live installation is not found.
+    async fn caller(&self, token: &UserToken) -> Result<(Caller, String), GatewayError> {
+        let claims = token.verify(&self.state.verifier, None).map_err(|r| {
             self.state.metrics.auth_failure(r.reason());
             tracing::warn!(target: "audit", event = "auth_failure", route = "explorer", reason = r.reason(), "explorer token rejected");
             GatewayError::Token(r)
         })?;
-        let caller = Caller::from_claims(&token.0.key, &claims)
+        let caller = Caller::from_claims(token.token(), &claims)
             .ok_or_else(|| GatewayError::Forbidden("the token names no workspace (workspaceId claim)".into()))?;
         self.state.limiter.enforce_workspace(&self.state, &caller.workspace_id)?;
-        let user = claims.user.clone().or_else(|| claims.sub.clone()).unwrap_or_default();
+        super::admin::require_live(&self.state, &caller.workspace_id).await?;
+        // A user token always names its user (TokenKind::User).
+        let user = claims.user.clone().unwrap_or_default();
         Ok((caller, user))
     }
 
@@ -497,8 +497,8 @@ impl ExplorerApi {
     /// (`X-Addon-Token`), after validating path, query and body against the
     /// contract. `dryRun` shows the exact request and sends nothing.
     #[oai(path = "/ui/api-explorer/execute", method = "post")]
-    async fn execute(&self, auth: AddonUserToken, body: Json<ExecuteRequest>) -> Result<ExecuteResponse, ApiError> {
-        let (caller, user) = self.caller(&auth)?;
+    async fn execute(&self, auth: UserToken, body: Json<ExecuteRequest>) -> Result<ExecuteResponse, ApiError> {
+        let (caller, user) = self.caller(&auth).await?;
         let r = body.0;
         let operation = explorer::by_id(&r.operation_id).map_err(to_gateway)?;
         let input = Input { path: object(r.path_params, "/pathParams")?, query: object(r.query, "/query")?, body: r.body };
@@ -509,8 +509,8 @@ impl ExplorerApi {
     /// `path` (anything else is a 400 naming what did not match), like
     /// `/ui/api-explorer/execute`.
     #[oai(path = "/api-call", method = "post")]
-    async fn api_call(&self, auth: AddonUserToken, body: Json<ApiCallRequest>) -> Result<ExecuteResponse, ApiError> {
-        let (caller, user) = self.caller(&auth)?;
+    async fn api_call(&self, auth: UserToken, body: Json<ApiCallRequest>) -> Result<ExecuteResponse, ApiError> {
+        let (caller, user) = self.caller(&auth).await?;
         let r = body.0;
         let (operation, path): (Operation, Map<String, Value>) =
             explorer::by_method_and_path(&r.method, &r.path).map_err(to_gateway)?;
@@ -523,12 +523,12 @@ impl ExplorerApi {
     #[oai(path = "/ui/api-explorer/history", method = "get")]
     async fn history(
         &self,
-        auth: AddonUserToken,
+        auth: UserToken,
         /// Entries, 1 to 100 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
     ) -> Result<HistoryResponse, ApiError> {
-        let (caller, user) = self.caller(&auth)?;
+        let (caller, user) = self.caller(&auth).await?;
         let rows = self
             .state
             .explorer_history
@@ -542,8 +542,8 @@ impl ExplorerApi {
     /// parameters. A write is sent only with `confirm: true`; `dryRun` shows
     /// the request without sending.
     #[oai(path = "/ui/api-explorer/history/:id/replay", method = "post")]
-    async fn replay(&self, auth: AddonUserToken, id: Path<String>, body: Json<ReplayCall>) -> Result<ExecuteResponse, ApiError> {
-        let (caller, user) = self.caller(&auth)?;
+    async fn replay(&self, auth: UserToken, id: Path<String>, body: Json<ReplayCall>) -> Result<ExecuteResponse, ApiError> {
+        let (caller, user) = self.caller(&auth).await?;
         let opts = body.0;
         let entry = self
             .state

@@ -1,50 +1,24 @@
 //! Lifecycle hooks: INSTALLED, DELETED, SETTINGS_UPDATED, STATUS_CHANGED.
 //!
-//! Every call is verified (token.rs) and bound to the body: the token's
-//! `workspaceId` and `addonId` must be the body's. Calls are idempotent; the
-//! store's upserts make concurrent duplicates leave one row.
+//! Every call is verified as a lifecycle token (token.rs) and bound to the
+//! body: the token's `workspaceId` and `addonId` must be the body's. A call
+//! then changes something only for the workspace's live installation (or,
+//! for INSTALLED, a new one): one naming a deleted or another installation
+//! is acknowledged as `ignored`, audited, and nothing reaches Clockify. Calls
+//! are idempotent; the store's upserts make concurrent duplicates leave one row.
 
-use poem_openapi::auth::ApiKey;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme, payload::Json};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
+use poem::Request;
+
+use super::auth::LifecycleAuth;
+use crate::http::rate_limit::FailedChecks;
 use crate::error::{ApiError, GatewayError};
 use crate::hooks::LifecycleEvent;
 use crate::state::AppState;
-use crate::store::{InstallationStatus, NewInstallation};
-use crate::token::{Claims, Expect, Expectation};
-
-/// The lifecycle signature, as PLATFORM.md §1.2 names it.
-#[derive(SecurityScheme)]
-#[oai(ty = "api_key", key_name = "X-Addon-Lifecycle-Token", key_in = "header")]
-pub struct LifecycleToken(ApiKey);
-
-/// The header older docs use for the same token.
-#[derive(SecurityScheme)]
-#[oai(ty = "api_key", key_name = "Clockify-Signature", key_in = "header")]
-pub struct ClockifySignature(ApiKey);
-
-/// Either header; `X-Addon-Lifecycle-Token` wins when both are sent.
-#[derive(SecurityScheme)]
-pub enum LifecycleAuth {
-    LifecycleToken(LifecycleToken),
-    ClockifySignature(ClockifySignature),
-}
-
-impl ClockifySignature {
-    pub fn token(&self) -> &str {
-        &self.0.key
-    }
-}
-
-impl LifecycleAuth {
-    fn token(&self) -> &str {
-        match self {
-            LifecycleAuth::LifecycleToken(t) => &t.0.key,
-            LifecycleAuth::ClockifySignature(t) => &t.0.key,
-        }
-    }
-}
+use crate::store::{InstallationStatus, NewInstallation, Standing};
+use crate::token::{Claims, Expectation, TokenKind};
 
 /// One webhook Clockify created from the manifest.
 #[derive(Object, Debug, Clone)]
@@ -114,7 +88,9 @@ pub struct SettingsUpdatedBody {
 /// What the gateway did with a lifecycle call.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleAck {
-    /// `installed`, `deleted`, `settings_updated`, `active` or `inactive`.
+    /// `installed`, `deleted`, `settings_updated`, `active`, `inactive`, or
+    /// `ignored` when the call names an installation that is not the live one
+    /// (deleted, replaced or never installed): nothing was changed.
     pub status: String,
 }
 
@@ -134,15 +110,46 @@ pub struct LifecycleApi {
 }
 
 impl LifecycleApi {
-    /// Verifies `token` as an add-on token of this workspace and installation.
-    fn verify(&self, kind: &'static str, token: &str, workspace_id: &str, addon_id: &str) -> Result<Claims, GatewayError> {
-        let expect = Expectation { kind: Expect::AddonToken, workspace_id: Some(workspace_id), addon_id: Some(addon_id) };
-        self.state.verifier.verify(token, &expect).map_err(|rejection| {
-            self.state.metrics.auth_failure(rejection.reason());
-            self.state.metrics.lifecycle(kind, "unauthorized");
-            tracing::warn!(target: "audit", event = "auth_failure", route = kind, reason = rejection.reason(), "lifecycle token rejected");
-            GatewayError::Token(rejection)
-        })
+    fn refused(&self, route: &'static str, failures: &FailedChecks<'_>, rejection: crate::token::TokenRejection) -> GatewayError {
+        failures.charge();
+        self.state.metrics.auth_failure(rejection.reason());
+        self.state.metrics.lifecycle(route, "unauthorized");
+        tracing::warn!(target: "audit", event = "auth_failure", route, reason = rejection.reason(), "lifecycle token rejected");
+        GatewayError::Token(rejection)
+    }
+
+    /// The lifecycle token of the call, bound to the body's workspace and
+    /// installation; refusals are charged to the caller's address.
+    fn verify<'s>(&'s self, route: &'static str, req: &Request, auth: &LifecycleAuth, workspace_id: &str, addon_id: &str) -> Result<FailedChecks<'s>, GatewayError> {
+        let failures = FailedChecks::of(&self.state, req);
+        failures.enforce()?;
+        auth.verify(&self.state.verifier, workspace_id, addon_id).map_err(|r| self.refused(route, &failures, r))?;
+        Ok(failures)
+    }
+
+    /// A token the INSTALLED body carries, as the kind it must be.
+    fn verify_carried(&self, failures: &FailedChecks<'_>, kind: TokenKind, token: &str, workspace_id: &str, addon_id: &str) -> Result<Claims, GatewayError> {
+        let expect = Expectation::of(kind).for_workspace(workspace_id).for_addon(addon_id);
+        self.state.verifier.verify(token, &expect).map_err(|r| self.refused("installed", failures, r))
+    }
+
+    /// Where the call's installation stands; `Some(ack)` when the call must
+    /// change nothing (said in the audit log).
+    async fn unless_live(&self, route: &'static str, workspace_id: &str, addon_id: &str, install: bool) -> Result<Option<LifecycleResponse>, GatewayError> {
+        let standing = self.state.installations.standing(workspace_id, addon_id).await?;
+        let changes = match standing {
+            Standing::Live => true,
+            // INSTALLED brings a new installation; only a deleted one stays deleted.
+            Standing::Unknown => install,
+            Standing::Deleted => false,
+        };
+        if changes {
+            return Ok(None);
+        }
+        self.state.metrics.lifecycle(route, "ignored");
+        tracing::warn!(target: "audit", event = "lifecycle_ignored", route, workspace_id, addon_id, standing = standing.as_str(),
+            "lifecycle call names an installation that is not the live one; nothing changed");
+        Ok(Some(ack("ignored")))
     }
 
     /// URLs the gateway will call later must be on an allowed host.
@@ -160,8 +167,10 @@ impl LifecycleApi {
         Ok(Some(raw.trim_end_matches('/').to_owned()))
     }
 
+    /// Clockify's own calls share the workspace's webhook bucket, not the
+    /// one its members' requests draw on.
     fn rate_limit(&self, workspace_id: &str) -> Result<(), GatewayError> {
-        self.state.limiter.enforce_workspace(&self.state, workspace_id)
+        self.state.webhook_limiter.enforce_workspace(&self.state, workspace_id)
     }
 }
 
@@ -177,12 +186,15 @@ impl LifecycleApi {
     /// INSTALLED: stores the installation, its tokens (encrypted) and hosts,
     /// and queues the workspace bootstrap. A repeat is an update.
     #[oai(path = "/lifecycle/installed", method = "post")]
-    async fn installed(&self, auth: LifecycleAuth, body: Json<InstalledBody>) -> Result<LifecycleResponse, ApiError> {
+    async fn installed(&self, req: &Request, auth: LifecycleAuth, body: Json<InstalledBody>) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("installed", auth.token(), &b.workspace_id, &b.addon_id)?;
+        let failures = self.verify("installed", req, &auth, &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
+        if let Some(ignored) = self.unless_live("installed", &b.workspace_id, &b.addon_id, true).await? {
+            return Ok(ignored);
+        }
         // The installation token is itself a Clockify token of the same installation.
-        let claims = self.verify("installed", &b.auth_token, &b.workspace_id, &b.addon_id)?;
+        let claims = self.verify_carried(&failures, TokenKind::Installation, &b.auth_token, &b.workspace_id, &b.addon_id)?;
         let backend_url = self.check_host("backendUrl", claims.backend_url.as_deref())?;
         let reports_url = self.check_host("reportsUrl", claims.reports_url.as_deref())?;
         let pto_url = self.check_host("ptoUrl", claims.pto_url.as_deref())?;
@@ -195,7 +207,7 @@ impl LifecycleApi {
                 tracing::warn!(target: "audit", event = "webhook_skipped", workspace_id = %b.workspace_id, path = %w.path, "INSTALLED names a webhook path with no known event; skipped");
                 continue;
             };
-            self.verify("installed", &w.auth_token, &b.workspace_id, &b.addon_id)?;
+            self.verify_carried(&failures, TokenKind::Webhook, &w.auth_token, &b.workspace_id, &b.addon_id)?;
             webhook_tokens.push((event.as_str().to_owned(), w.auth_token.clone()));
         }
         let install = NewInstallation {
@@ -222,14 +234,18 @@ impl LifecycleApi {
 
     /// DELETED: marks the installation deleted, drops its secrets, queues clean-up.
     #[oai(path = "/lifecycle/deleted", method = "post")]
-    async fn deleted(&self, auth: LifecycleAuth, body: Json<DeletedBody>) -> Result<LifecycleResponse, ApiError> {
+    async fn deleted(&self, req: &Request, auth: LifecycleAuth, body: Json<DeletedBody>) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("deleted", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.verify("deleted", req, &auth, &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
+        if let Some(ignored) = self.unless_live("deleted", &b.workspace_id, &b.addon_id, false).await? {
+            return Ok(ignored);
+        }
         // While the installation token may still work: remove what we registered.
         let unregistered = crate::registration::unregister_all(&self.state, &b.workspace_id).await;
         self.state.verified_tokens.forget_workspace(&b.workspace_id);
         let existed = self.state.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
+        self.state.jobs_signal.wake();
         self.state.metrics.lifecycle("deleted", "ok");
         tracing::info!(target: "audit", event = "uninstall", workspace_id = %b.workspace_id, addon_id = %b.addon_id, existed, unregistered, "deleted");
         if existed {
@@ -240,19 +256,22 @@ impl LifecycleApi {
 
     /// SETTINGS_UPDATED: stores the flat list of settings.
     #[oai(path = "/lifecycle/settings-updated", method = "post")]
-    async fn settings_updated(&self, auth: LifecycleAuth, body: Json<SettingsUpdatedBody>) -> Result<LifecycleResponse, ApiError> {
+    async fn settings_updated(&self, req: &Request, auth: LifecycleAuth, body: Json<SettingsUpdatedBody>) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("settings_updated", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.verify("settings_updated", req, &auth, &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
+        if let Some(ignored) = self.unless_live("settings_updated", &b.workspace_id, &b.addon_id, false).await? {
+            return Ok(ignored);
+        }
         let settings: Vec<Value> = b
             .settings
             .iter()
             .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "value": s.value }))
             .collect();
         let settings = Value::Array(settings);
-        let found = self.state.installations.set_settings(&b.workspace_id, &b.addon_id, &settings).await.map_err(GatewayError::from)?;
-        if !found {
-            return Err(GatewayError::NotFound(format!("no live installation for workspace {}", b.workspace_id)).into());
+        if !self.state.installations.set_settings(&b.workspace_id, &b.addon_id, &settings).await.map_err(GatewayError::from)? {
+            // Deleted between the check and the write.
+            return Ok(ack("ignored"));
         }
         self.state.metrics.lifecycle("settings_updated", "ok");
         self.state.hooks.on_lifecycle(LifecycleEvent::SettingsUpdated { workspace_id: b.workspace_id, settings }).await;
@@ -262,17 +281,19 @@ impl LifecycleApi {
     /// STATUS_CHANGED: records ACTIVE or INACTIVE. An inactive installation's
     /// webhooks are acknowledged but not processed.
     #[oai(path = "/lifecycle/status-changed", method = "post")]
-    async fn status_changed(&self, auth: LifecycleAuth, body: Json<StatusChangedBody>) -> Result<LifecycleResponse, ApiError> {
+    async fn status_changed(&self, req: &Request, auth: LifecycleAuth, body: Json<StatusChangedBody>) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("status_changed", auth.token(), &b.workspace_id, &b.addon_id)?;
+        self.verify("status_changed", req, &auth, &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
+        if let Some(ignored) = self.unless_live("status_changed", &b.workspace_id, &b.addon_id, false).await? {
+            return Ok(ignored);
+        }
         let status = match b.status {
             AddonStatus::Active => InstallationStatus::Active,
             AddonStatus::Inactive => InstallationStatus::Inactive,
         };
-        let found = self.state.installations.set_status(&b.workspace_id, &b.addon_id, status).await.map_err(GatewayError::from)?;
-        if !found {
-            return Err(GatewayError::NotFound(format!("no live installation for workspace {}", b.workspace_id)).into());
+        if !self.state.installations.set_status(&b.workspace_id, &b.addon_id, status).await.map_err(GatewayError::from)? {
+            return Ok(ack("ignored"));
         }
         self.state.metrics.lifecycle("status_changed", "ok");
         tracing::info!(target: "audit", event = "status_changed", workspace_id = %b.workspace_id, status = status.as_str(), "status changed");

@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_page;
+mod auth;
 mod bootstrap;
 mod explorer;
 mod health;
@@ -16,7 +17,8 @@ pub use admin_page::AdminPageApi;
 pub use bootstrap::BootstrapApi;
 pub use explorer::ExplorerApi;
 pub use health::{HealthApi, HealthResponse, HealthStatus};
-pub use lifecycle::{LifecycleApi, LifecycleAuth};
+pub use auth::{LifecycleAuth, UserToken, WebhookSignature};
+pub use lifecycle::LifecycleApi;
 pub use manifest::{ManifestApi, served_manifest};
 pub use webhooks::WebhookApi;
 

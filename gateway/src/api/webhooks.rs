@@ -1,24 +1,74 @@
 //! `POST /webhooks/{event}`: deliveries for every event of the contract.
 //!
-//! Checks, in order, each with its own failure reason: body size (the body
-//! middleware), a valid Clockify signature for a known installation, the
-//! event-type header, the signature being the token stored for that
-//! installation and event, and the body's workspace being the signature's.
-//! Only then is the delivery stored, and only once it is stored does
-//! Clockify get its 200.
+//! Checks, in order, each with its own failure reason: the event the route
+//! names, the address's budget of failed checks, a valid Clockify signature
+//! of the kind the event's webhook has (token.rs), the event-type header,
+//! the workspace's webhook rate bucket; only then is the body read (up to
+//! 5 MB) and parsed, so a refused delivery costs no buffering and no JSON
+//! parse. The writer then checks the installation, the signature being the
+//! token stored for that installation and event, and the body's workspace
+//! being the signature's. Only then is the delivery stored, and only once it
+//! is stored does Clockify get its 200.
 
 use clockify_client::WebhookEvent;
+use poem::Request;
 use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::{ParsePayload, Payload};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use super::lifecycle::ClockifySignature;
+use super::auth::WebhookSignature;
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::MANIFEST_WEBHOOKS;
+use crate::http::body_limit::WEBHOOK_LIMIT;
+use crate::http::rate_limit::FailedChecks;
 use crate::state::AppState;
 use crate::store::{NewDelivery, Recorded, sha256_hex};
+use crate::token::{Expectation, TokenKind};
 use crate::worker::{IngestItem, IngestOutcome, Rejection, RequestChecks};
-use crate::token::{Expect, Expectation};
+
+/// A JSON request body not read yet: the route reads it once its headers
+/// have passed, so an unsigned body is never buffered or parsed.
+pub struct UnreadJson(poem::Body);
+
+impl Payload for UnreadJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+
+    fn check_content_type(content_type: &str) -> bool {
+        <Json<Value> as Payload>::check_content_type(content_type)
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new("object")))
+    }
+}
+
+impl ParsePayload for UnreadJson {
+    const IS_REQUIRED: bool = true;
+
+    async fn from_request(_request: &Request, body: &mut poem::RequestBody) -> poem::Result<Self> {
+        Ok(Self(body.take()?))
+    }
+}
+
+// The second arm directly: the first names the macro unqualified.
+poem_openapi::impl_apirequest_for_payload!(UnreadJson,);
+
+impl UnreadJson {
+    /// Reads at most `limit` bytes and parses them as a JSON object.
+    async fn read(self, limit: usize) -> Result<Value, GatewayError> {
+        let bytes = self.0.into_bytes_limit(limit).await.map_err(|e| match e {
+            poem::error::ReadBodyError::PayloadTooLarge => GatewayError::PayloadTooLarge { limit },
+            other => GatewayError::BadRequest(format!("cannot read the request body: {other}")),
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(GatewayError::BadRequest("the body is not a JSON object".into())),
+            Err(e) => Err(GatewayError::BadRequest(format!("the body is not JSON: {e}"))),
+        }
+    }
+}
 
 pub struct WebhookApi {
     pub state: AppState,
@@ -44,8 +94,13 @@ fn ack(status: &str) -> WebhookResponse {
 }
 
 impl WebhookApi {
-    fn reject(&self, reason: &'static str, err: GatewayError) -> ApiError {
+    /// A refused delivery: counted, audited and, when it failed a check only
+    /// a forger fails (signature, event header), charged to the address.
+    fn reject(&self, failures: Option<&FailedChecks>, reason: &'static str, err: GatewayError) -> ApiError {
         self.state.metrics.auth_failure(reason);
+        if let Some(f) = failures {
+            f.charge();
+        }
         tracing::warn!(target: "audit", event = "auth_failure", route = "webhook", reason, "webhook delivery rejected");
         err.into()
     }
@@ -57,41 +112,53 @@ impl WebhookApi {
     #[oai(path = "/webhooks/:event", method = "post")]
     async fn deliver(
         &self,
+        req: &Request,
         event: Path<String>,
-        auth: ClockifySignature,
+        auth: WebhookSignature,
         #[oai(name = "Clockify-Webhook-Event-Type")] event_type: Header<Option<String>>,
-        body: Json<Value>,
+        body: UnreadJson,
     ) -> Result<WebhookResponse, ApiError> {
         let event = WebhookEvent::from_wire(&event.0)
             .ok_or_else(|| ApiError::from(GatewayError::NotFound(format!("`{}` is not a webhook event", event.0))))?;
+        let failures = FailedChecks::of(&self.state, req);
+        failures.enforce()?;
         let signature = auth.token();
         // Manifest webhooks carry add-on claims; REST-created ones may not (PLATFORM.md §3.4),
         // and are bound to their installation by the stored-token check below.
-        let kind = if MANIFEST_WEBHOOKS.contains(&event) { Expect::AddonToken } else { Expect::AnyClockifyToken };
-        let claims = match self.state.verified_tokens.get(signature) {
+        let kind = if MANIFEST_WEBHOOKS.contains(&event) { TokenKind::Webhook } else { TokenKind::RestWebhook };
+        let claims = match self.state.verified_tokens.get(kind, signature) {
             Some(c) => c,
             None => {
                 let c = self
                     .state
                     .verifier
-                    .verify(signature, &Expectation { kind, workspace_id: None, addon_id: None })
-                    .map_err(|r| self.reject(r.reason(), GatewayError::Token(r)))?;
-                self.state.verified_tokens.insert(signature, c.clone());
+                    .verify(signature, &Expectation::of(kind))
+                    .map_err(|r| self.reject(Some(&failures), r.reason(), GatewayError::Token(r)))?;
+                self.state.verified_tokens.insert(kind, signature, c.clone());
                 c
             }
         };
+        if event_type.0.as_deref() != Some(event.as_str()) {
+            return Err(self.reject(Some(&failures), "event_type", GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}"))));
+        }
         let Some(workspace_id) = claims.workspace_id.clone() else {
-            return Err(self.reject("workspace", GatewayError::BadRequest("the signature names no workspace".into())));
+            return Err(self.reject(Some(&failures), "workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };
-        self.state.limiter.enforce_workspace(&self.state, &workspace_id)?;
+        self.state.webhook_limiter.enforce_workspace(&self.state, &workspace_id)?;
+        let body = body.read(WEBHOOK_LIMIT).await.map_err(|e| {
+            if matches!(e, GatewayError::PayloadTooLarge { .. }) {
+                self.state.metrics.payload_too_large.inc();
+                tracing::warn!(target: "audit", event = "payload_too_large", limit = WEBHOOK_LIMIT, "request body over the cap");
+            }
+            ApiError::from(e)
+        })?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let checks = RequestChecks {
             token_sha256: sha256_hex(signature),
-            addon_claim: (kind == Expect::AddonToken).then(|| claims.addon_id.clone().unwrap_or_default()),
-            header_ok: event_type.0.as_deref() == Some(event.as_str()),
-            body_workspace_ok: crate::events::body_workspace(&body.0).is_none_or(|ws| ws == workspace_id),
+            addon_claim: (kind == TokenKind::Webhook).then(|| claims.addon_id.clone().unwrap_or_default()),
+            body_workspace_ok: crate::events::body_workspace(&body).is_none_or(|ws| ws == workspace_id),
         };
-        let body = body.0.to_string();
+        let body = body.to_string();
         let delivery = NewDelivery { workspace_id, event: event.as_str().to_owned(), body_sha256: sha256_hex(&body), body };
         let item = IngestItem { delivery, checks, reply };
         // Not stored means not acknowledged: 503, and Clockify tries again.
@@ -101,24 +168,25 @@ impl WebhookApi {
         };
         self.state.ingest.send(item).await.map_err(|_| unavailable("the ingest writer is not running".into()))?;
         let outcome = answer.await.map_err(|_| unavailable("the ingest writer stopped".into()))?.map_err(unavailable)?;
+        // Failures past this point can be Clockify's own (a webhook still
+        // sending after an uninstall): not charged to the address.
         let status = match outcome {
             IngestOutcome::Rejected(Rejection::UnknownInstallation) => {
-                return Err(self.reject("unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
+                return Err(self.reject(None, "unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
             }
             IngestOutcome::Rejected(Rejection::Addon) => {
-                return Err(self.reject("addon", GatewayError::Forbidden("the signature belongs to another installation".into())));
-            }
-            IngestOutcome::Rejected(Rejection::EventType) => {
-                return Err(self.reject("event_type", GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}"))));
+                return Err(self.reject(None, "addon", GatewayError::Forbidden("the signature belongs to another installation".into())));
             }
             IngestOutcome::Rejected(Rejection::TokenMismatch) => {
                 return Err(self.reject(
+                    None,
                     "token_mismatch",
                     GatewayError::Forbidden(format!("the signature is not this installation's token for {event}")),
                 ));
             }
             IngestOutcome::Rejected(Rejection::BodyWorkspace) => {
                 return Err(self.reject(
+                    None,
                     "body_workspace",
                     GatewayError::BadRequest("the body's workspaceId is not the signature's workspace".into()),
                 ));

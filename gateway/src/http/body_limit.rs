@@ -1,6 +1,9 @@
 //! Body caps, checked while the body is read (a missing or lying
 //! `Content-Length` does not get past them): 1 MB by default, 5 MB on webhook
-//! routes, whose payloads are whole entities.
+//! routes, whose payloads are whole entities. Webhook bodies are not read
+//! here: the route reads one only after its signature and event header have
+//! passed (api/webhooks.rs), under the same cap; a declared length over it
+//! is refused here all the same.
 
 use std::sync::Arc;
 
@@ -12,8 +15,12 @@ use crate::state::AppState;
 pub const DEFAULT_LIMIT: usize = 1024 * 1024;
 pub const WEBHOOK_LIMIT: usize = 5 * 1024 * 1024;
 
+fn is_webhook(path: &str) -> bool {
+    path.starts_with("/webhooks/")
+}
+
 pub fn limit_for(path: &str) -> usize {
-    if path.starts_with("/webhooks/") { WEBHOOK_LIMIT } else { DEFAULT_LIMIT }
+    if is_webhook(path) { WEBHOOK_LIMIT } else { DEFAULT_LIMIT }
 }
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
@@ -32,6 +39,9 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
     };
     if declared.is_some_and(|n| n > limit as u64) {
         return too_large(&req);
+    }
+    if is_webhook(req.uri().path()) {
+        return next.call(req).await.map(IntoResponse::into_response);
     }
     let body = req.take_body();
     match body.into_bytes_limit(limit).await {

@@ -1,5 +1,8 @@
 //! Rate limits on the gateway's own routes: a token bucket (GCRA) per key,
 //! where the key is the workspace of a verified token or the client address.
+//! Clockify's calls (webhooks, lifecycle) and the workspace's members
+//! (admin, bootstrap, explorer) draw on separate limiters, so members
+//! spamming dry runs cannot push the workspace's deliveries into 429.
 //! The state is per instance on purpose: it protects this process, and
 //! nothing correct depends on it.
 
@@ -45,6 +48,27 @@ impl RateLimiter {
         Ok(())
     }
 
+    /// Takes one request's worth from `key` whether or not it conforms (for
+    /// budgets charged after the fact, such as failed checks); the debt is
+    /// capped at one burst.
+    pub fn charge(&self, key: &str) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock();
+        let tat = buckets.get(key).copied().unwrap_or(now).max(now);
+        buckets.insert(key.to_owned(), (tat + self.interval).min(now + self.burst + self.interval));
+    }
+
+    /// `Err(retry_after)` when `key` has no budget left now; takes nothing.
+    pub fn peek(&self, key: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let tat = self.buckets.lock().get(key).copied().unwrap_or(now).max(now);
+        let next = tat + self.interval;
+        if next > now + self.burst {
+            return Err((next - (now + self.burst)).as_secs().max(1));
+        }
+        Ok(())
+    }
+
     /// The budget of one workspace, for callers with verified claims.
     pub fn enforce_workspace(&self, state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
         self.enforce(state, "workspace", &format!("ws:{workspace_id}"))
@@ -60,15 +84,51 @@ impl RateLimiter {
     }
 }
 
-/// Webhook deliveries come from Clockify's few addresses on behalf of every
-/// workspace at once; an address limit there would refuse (and maybe lose)
-/// real events. They are limited per workspace once their signature is verified.
-const EXEMPT_PREFIX: &str = "/webhooks/";
+/// Clockify's own calls (webhook deliveries, lifecycle calls) come from its
+/// few addresses on behalf of every workspace at once; an address limit there
+/// would refuse (and maybe lose) real events. They are limited per workspace
+/// once their token is verified, and per address only by their failed
+/// checks ([`FailedChecks`]).
+const CLOCKIFY_CALLS: [&str; 2] = ["/webhooks/", "/lifecycle/"];
+
+/// Failed checks of Clockify's calls an address may cause per second, and
+/// in a burst, before its calls are refused unverified and unread.
+pub const FAILED_CHECKS_PER_SECOND: u32 = 20;
+pub const FAILED_CHECKS_BURST: u32 = 200;
+
+/// One call's address and its budget of failed checks: a token that does
+/// not verify, or an event header that does not fit, are never Clockify's;
+/// past the budget the address's calls are answered 429 before anything is
+/// verified or read.
+pub struct FailedChecks<'a> {
+    state: &'a AppState,
+    key: String,
+}
+
+impl<'a> FailedChecks<'a> {
+    pub fn of(state: &'a AppState, req: &Request) -> Self {
+        let ip = req.extensions().get::<ClientAddr>().and_then(|c| c.ip);
+        Self { state, key: ip.map(|ip| format!("addr:{ip}")).unwrap_or_else(|| "addr:unknown".into()) }
+    }
+
+    pub fn enforce(&self) -> Result<(), GatewayError> {
+        self.state.failed_checks.peek(&self.key).map_err(|retry_after| {
+            self.state.metrics.rate_limited.get_or_create(&vec![("key", "failed_checks".to_owned())]).inc();
+            tracing::warn!(target: "audit", event = "rate_limited", key_kind = "failed_checks", retry_after, "too many failed checks from one address");
+            GatewayError::RateLimited { retry_after }
+        })
+    }
+
+    pub fn charge(&self) {
+        self.state.failed_checks.charge(&self.key);
+    }
+}
 
 /// Per client address, before anything else is done for the request.
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
     // Limiting probes would turn a busy client into a restart.
-    if PROBES.contains(&req.uri().path()) || req.uri().path().starts_with(EXEMPT_PREFIX) {
+    let path = req.uri().path();
+    if PROBES.contains(&path) || CLOCKIFY_CALLS.iter().any(|p| path.starts_with(p)) {
         return next.call(req).await.map(IntoResponse::into_response);
     }
     if let (Some(state), Some(client)) = (req.data::<AppState>(), req.extensions().get::<ClientAddr>()) {
@@ -93,5 +153,22 @@ mod tests {
         let wait = l.check("a").unwrap_err();
         assert!(wait >= 1);
         l.check("b").expect("keys are independent");
+    }
+
+    #[test]
+    fn charges_count_whether_or_not_they_conform_and_peek_takes_nothing() {
+        let l = RateLimiter::new(1, 3);
+        for _ in 0..3 {
+            l.peek("a").expect("budget left");
+            l.charge("a");
+        }
+        assert!(l.peek("a").is_err(), "three charges use a burst of three");
+        for _ in 0..100 {
+            l.charge("a");
+        }
+        l.peek("b").expect("keys are independent");
+        // The debt is capped at one burst: after a few seconds the budget is back.
+        let tat = *l.buckets.lock().get("a").expect("charged");
+        assert!(tat <= Instant::now() + Duration::from_secs(5), "debt capped");
     }
 }

@@ -35,6 +35,27 @@ impl InstallationStatus {
     }
 }
 
+/// Where a lifecycle call's (workspace, addonId) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// The workspace's installation, active or inactive.
+    Live,
+    /// An installation Clockify has deleted.
+    Deleted,
+    /// Neither: no installation, or another one than the live one.
+    Unknown,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Deleted => "deleted",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// What INSTALLED brings, after verification.
 #[derive(Debug, Clone)]
 pub struct NewInstallation {
@@ -263,26 +284,64 @@ impl InstallationStore {
         rows.iter().map(|r| Ok((r.try_get("event")?, r.try_get("webhook_id")?))).collect()
     }
 
-    /// Marks the installation deleted and drops every secret it had; queues
-    /// the clean-up. Returns false when the workspace was never installed.
-    pub async fn mark_deleted(&self, workspace_id: &str, addon_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.db.pool().begin().await?;
-        let done = sqlx::query(
-            "UPDATE installations SET status = 'deleted', installation_token = NULL, updated_at = $3 \
-             WHERE workspace_id = $1 AND addon_id = $2",
+    /// Where `addon_id` stands on `workspace_id`: the live installation, a
+    /// deleted one, or neither.
+    pub async fn standing(&self, workspace_id: &str, addon_id: &str) -> Result<Standing, StoreError> {
+        let row = sqlx::query(
+            "SELECT (SELECT status FROM installations WHERE workspace_id = $1 AND addon_id = $2) AS status, \
+             (SELECT COUNT(*) FROM deleted_installations WHERE workspace_id = $1 AND addon_id = $2) AS deleted",
         )
         .bind(workspace_id)
         .bind(addon_id)
-        .bind(now_ms())
+        .fetch_one(self.db.pool())
+        .await?;
+        let status: Option<String> = row.try_get("status")?;
+        let deleted: i64 = row.try_get("deleted")?;
+        Ok(match status.as_deref() {
+            _ if deleted > 0 => Standing::Deleted,
+            Some("active" | "inactive") => Standing::Live,
+            _ => Standing::Unknown,
+        })
+    }
+
+    /// Whether the workspace has a live (active or inactive) installation.
+    pub async fn is_live(&self, workspace_id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM installations WHERE workspace_id = $1 AND status <> 'deleted'")
+            .bind(workspace_id)
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Marks the live installation `addon_id` deleted, records the pair as
+    /// deleted for good, drops every secret it had and queues the clean-up,
+    /// in one transaction. Returns false (and changes nothing) when
+    /// `addon_id` is not the workspace's live installation.
+    pub async fn mark_deleted(&self, workspace_id: &str, addon_id: &str) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE installations SET status = 'deleted', installation_token = NULL, updated_at = $3 \
+             WHERE workspace_id = $1 AND addon_id = $2 AND status <> 'deleted'",
+        )
+        .bind(workspace_id)
+        .bind(addon_id)
+        .bind(now)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 0 {
             return Ok(false);
         }
+        sqlx::query("INSERT INTO deleted_installations (workspace_id, addon_id, deleted_at) VALUES ($1, $2, $3) ON CONFLICT (workspace_id, addon_id) DO NOTHING")
+            .bind(workspace_id)
+            .bind(addon_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE webhook_tokens SET token = NULL, token_sha256 = NULL, state = 'deleted', updated_at = $2 WHERE workspace_id = $1")
             .bind(workspace_id)
-            .bind(now_ms())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
         super::jobs::enqueue_in(&mut tx, "cleanup", workspace_id).await?;

@@ -5,6 +5,7 @@
 //! share one PostgreSQL.
 
 mod bootstrap;
+mod cleanup;
 mod deliveries;
 mod delivery_log;
 mod explorer_history;
@@ -14,7 +15,8 @@ mod kept_connections;
 mod sqlite_writer;
 mod deliveries_sqlite;
 
-pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, WebhookTokenRow};
+pub use cleanup::WorkspaceCleanup;
+pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
 pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};

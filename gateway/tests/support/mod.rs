@@ -181,6 +181,20 @@ pub fn addon_claims(ws: &str, addon: &str) -> Value {
     json!({ "iss": "clockify", "type": "addon", "sub": ADDON_KEY, "workspaceId": ws, "addonId": addon })
 }
 
+/// Makes `c` a user token's claims, as Clockify gives a component: `user`
+/// (kept when set), `workspaceRole`, `language`, `theme` and an `exp` 30
+/// minutes ahead.
+pub fn as_user(c: &mut Value, role: &str) {
+    if c.get("user").is_none() {
+        c["user"] = json!("user1");
+    }
+    c["workspaceRole"] = json!(role);
+    c["language"] = json!("EN");
+    c["theme"] = json!("DEFAULT");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    c["exp"] = json!(now + 1800);
+}
+
 pub fn installation_claims(ws: &str, addon: &str) -> Value {
     let mut c = addon_claims(ws, addon);
     c["user"] = json!("owner1");
