@@ -248,9 +248,16 @@ pub async fn run_registrations(state: AppState) {
     }
 }
 
+/// How long after a DELETED work of the installation may still finish: a
+/// delivery leased before it, handled within its lease, writes its mirror
+/// change with its completion.
+const IN_FLIGHT_MS: i64 = LEASE_MS + HANDLER_TIMEOUT.as_millis() as i64;
+
 /// Runs queued clean-ups of uninstalled workspaces until the task is
-/// dropped: batch after batch until nothing of the workspace is left, then
-/// the job is done; a failure leaves the job to be retried with backoff.
+/// dropped: batch after batch until nothing of the workspace is left; the
+/// job then runs once more after the work in flight at DELETED has ended
+/// (so a late mirror write is deleted too) and is done; a failure leaves
+/// the job to be retried with backoff.
 pub async fn run_cleanups(state: AppState) {
     const KIND: &str = "cleanup";
     const BATCH: i64 = 1000;
@@ -266,8 +273,16 @@ pub async fn run_cleanups(state: AppState) {
                         Err(e) => break Err(e),
                     }
                 };
-                let stored = match result {
-                    Ok(()) => {
+                let settled_at = match result {
+                    Ok(()) => state.cleanup.deleted_at(&job.workspace_id).await.map(|at| at.map(|at| at + IN_FLIGHT_MS)),
+                    Err(e) => Err(e),
+                };
+                let stored = match settled_at {
+                    Ok(Some(at)) if at > now_ms() => {
+                        tracing::info!(workspace_id = %job.workspace_id, rows = removed, "workspace data deleted; once more after the work in flight");
+                        state.jobs.defer(&job, at).await
+                    }
+                    Ok(_) => {
                         tracing::info!(target: "audit", event = "uninstall_cleanup", workspace_id = %job.workspace_id, rows = removed, "workspace data deleted");
                         state.jobs.complete(&job.id).await
                     }

@@ -120,9 +120,13 @@ async fn the_served_openapi_describes_every_route_with_its_security_and_problems
     let body_schema = installed["requestBody"]["content"].to_string();
     assert!(body_schema.contains("InstalledBody"), "{body_schema}");
     assert!(installed["responses"]["401"]["content"]["application/problem+json"].is_object());
-    assert_eq!(spec["paths"]["/webhooks/{event}"]["post"]["security"], json!([{ "ClockifySignature": [] }]));
+    assert_eq!(spec["paths"]["/webhooks/{event}"]["post"]["security"], json!([{ "WebhookSignature": [] }]));
+    // Members' routes take a user token, named as such.
+    assert_eq!(spec["paths"]["/admin/installations/{workspace_id}"]["get"]["security"], json!([{ "UserToken": [] }]));
     let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
     assert_eq!(schemes["LifecycleToken"]["name"], json!("X-Addon-Lifecycle-Token"));
+    assert_eq!(schemes["WebhookSignature"]["name"], json!("Clockify-Signature"));
+    assert_eq!(schemes["UserToken"]["name"], json!("X-Addon-Token"));
 }
 
 #[tokio::test]
@@ -159,9 +163,9 @@ async fn extra_keys_verify_tokens_with_their_kid_and_unknown_kids_are_refused() 
     let signer = |kid: &str| TokenFactory::new(&key("test-rsa-private-2.pem")).kid(Some(kid));
     let body = json!({ "addonId": "a1", "workspaceId": "ws1", "status": "ACTIVE" });
     let claims = support::addon_claims("ws1", "a1");
-    // Verified with k2, then 404 because ws1 was never installed.
+    // Verified with k2, then ignored because ws1 was never installed.
     let r = gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &signer("k2").sign(&claims)), &body).await;
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({ "status": "ignored" }));
     let r = gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &signer("k9").sign(&claims)), &body).await;
     assert_eq!(r.status(), 401);
     assert_eq!(metric(&gw.metrics().await, "gateway_auth_failures_total{reason=\"unknown_kid\"}"), 1.0);
@@ -192,7 +196,7 @@ async fn each_workspace_has_its_own_budget_behind_a_proxy() {
             .unwrap();
         statuses.push(r.status().as_u16());
     }
-    assert_eq!(statuses, [404, 404, 429, 429], "two within the burst, then the workspace is limited");
+    assert_eq!(statuses, [200, 200, 429, 429], "two within the burst, then the workspace is limited");
     assert_eq!(metric(&gw.metrics().await, "gateway_rate_limited_total{key=\"workspace\"}"), 2.0);
 }
 

@@ -38,6 +38,8 @@ async fn env() -> Env {
     let mut c = test_config();
     c.allowed_api_hosts.push(fake_host(&fake).parse().expect("host:port"));
     let gw = TestGateway::start_with(c).await;
+    // The explorer serves workspaces with a live installation only.
+    gw.install(WS, "a1", &[]).await;
     let token = gw.sign(&user_claims(&fake));
     fake.require_addon_token(&token);
     Env { fake, gw, token }

@@ -26,6 +26,9 @@ async fn env() -> Env {
     let mut c = test_config();
     c.allowed_api_hosts.push(fake.url().trim_start_matches("http://").parse().expect("host:port"));
     let gw = TestGateway::start_with(c).await;
+    // The explorer serves workspaces with a live installation only.
+    gw.install("ws1", "a1", &[]).await;
+    gw.install("ws2", "a2", &[]).await;
     fake.paginated("api", "/v1/workspaces/ws1/tags", PageStyle::PageSize, Shape::Array, vec![json!({"id": "t1", "name": "a", "workspaceId": "ws1", "archived": false})], false);
     fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({"id": "t2", "name": "new", "workspaceId": "ws1", "archived": false}));
     Env { fake, gw }

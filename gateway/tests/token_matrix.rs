@@ -880,6 +880,7 @@ fn reasons_are_stable_unique_snake_case_labels() {
             "issuer",
             "type",
             "subject",
+            "kind",
             "workspace",
             "addon",
         ]

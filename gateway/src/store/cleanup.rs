@@ -41,15 +41,19 @@ impl WorkspaceCleanup {
         Self { db }
     }
 
+    /// When the workspace's installation was last deleted (Unix ms).
+    pub async fn deleted_at(&self, workspace_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT MAX(deleted_at) FROM deleted_installations WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(self.db.pool())
+            .await?)
+    }
+
     /// Deletes up to `batch` rows of each table, then the installation's
     /// settings and webhook rows; returns how many rows went. Call until it
     /// returns 0. Nothing is done for a workspace never deleted.
     pub async fn forget_batch(&self, workspace_id: &str, batch: i64) -> Result<u64, StoreError> {
-        let deleted_at: Option<i64> = sqlx::query_scalar("SELECT MAX(deleted_at) FROM deleted_installations WHERE workspace_id = $1")
-            .bind(workspace_id)
-            .fetch_one(self.db.pool())
-            .await?;
-        let Some(deleted_at) = deleted_at else { return Ok(0) };
+        let Some(deleted_at) = self.deleted_at(workspace_id).await? else { return Ok(0) };
         let mut removed = 0;
         for t in &TABLES {
             let condition = BELONGS_TO_DELETED.replace("{written_at}", t.written_at);

@@ -97,6 +97,28 @@ impl JobQueue {
         Ok(())
     }
 
+    /// Runs the job again at `run_after` (Unix ms): not a failure, the job
+    /// has more to do later. A newer pending job of the same kind and
+    /// workspace covers it, as with [`retry`](Self::retry).
+    pub async fn defer(&self, job: &Job, run_after: i64) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = 'pending', locked_until = NULL, run_after = $2, attempts = 0 \
+             WHERE id = $1 AND NOT EXISTS \
+               (SELECT 1 FROM jobs o WHERE o.kind = $3 AND o.workspace_id = $4 AND o.state = 'pending')",
+        )
+        .bind(&job.id)
+        .bind(run_after)
+        .bind(&job.kind)
+        .bind(&job.workspace_id)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            self.complete(&job.id).await?;
+        }
+        Ok(())
+    }
+
     /// Pending jobs of `kind` for a workspace (0 or 1).
     pub async fn pending(&self, kind: &str, workspace_id: &str) -> Result<i64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND workspace_id = $2 AND state = 'pending'")
