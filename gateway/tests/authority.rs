@@ -445,7 +445,35 @@ async fn members_cannot_crowd_out_the_workspaces_deliveries(backend: Backend) {
     assert_eq!(r.status(), 200, "and so have its lifecycle calls");
 }
 
+async fn installed_takes_an_installation_token_and_webhook_tokens_only(backend: Backend) {
+    let e = env(backend).await;
+    let lifecycle = e.gw.addon_token("ws1", "a1");
+    let mut installation = addon_claims("ws1", "a1");
+    installation["user"] = json!("owner1");
+    installation["backendUrl"] = json!(e.fake.core_url());
+    let good_installation = e.gw.sign(&installation);
+    let mut user = installation.clone();
+    support::as_user(&mut user, "OWNER");
+    let user = e.gw.sign(&user);
+    let webhook = e.gw.addon_token("ws1", "a1");
+    let hooks = |t: &str| vec![("NEW_TAG".to_owned(), t.to_owned())];
+    for (what, auth_token, hook) in [
+        ("a user token as authToken", user.clone(), webhook.clone()),
+        ("a token without backendUrl as authToken", e.gw.addon_token("ws1", "a1"), webhook.clone()),
+        ("a user token as a webhook's authToken", good_installation.clone(), user.clone()),
+        ("the installation token as a webhook's authToken", good_installation.clone(), good_installation.clone()),
+    ] {
+        let r = e.gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &lifecycle), &installed_body("ws1", "a1", &auth_token, &hooks(&hook))).await;
+        assert_eq!(r.status(), 401, "{what}");
+        assert!(e.gw.state.installations.get("ws1").await.unwrap().is_none(), "{what}: nothing stored");
+    }
+    assert!(metric(&e.gw.metrics().await, "gateway_auth_failures_total{reason=\"kind\"}") >= 4.0);
+    let r = e.gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &lifecycle), &installed_body("ws1", "a1", &good_installation, &hooks(&webhook))).await;
+    assert_eq!(r.status(), 200, "the right kinds install");
+}
+
 on_both_backends! {
+    installed_takes_an_installation_token_and_webhook_tokens_only => installed_takes_an_installation_token_and_webhook_tokens_only;
     every_kind_of_token_meets_every_route_that_takes_one => every_kind_of_token_meets_every_route_that_takes_one;
     another_workspaces_token_and_an_uninstalled_workspace_get_nothing => another_workspaces_token_and_an_uninstalled_workspace_get_nothing;
     lifecycle_calls_naming_a_deleted_installation_change_nothing => lifecycle_calls_naming_a_deleted_installation_change_nothing;
