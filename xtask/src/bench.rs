@@ -158,7 +158,8 @@ pub(crate) async fn start_with(root: &Path, database_url: &str, settings: &[(&st
         }
     };
     let gw = Gateway { child, base: format!("http://{addr}"), addr, dir };
-    let http = reqwest::Client::new();
+    // A gateway that accepts but never answers must not hold the poll up.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
     for _ in 0..200 {
         if http.get(format!("{}/ready", gw.base)).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(gw);
