@@ -1,4 +1,4 @@
-//! `cargo xtask bench [webhooks|lifecycle|build] [--clean-build]`: figures
+//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build] [--clean-build]`: figures
 //! from a release build, over loopback HTTP only, bounded in time and
 //! requests. No argument runs everything. Prints one table and writes it to
 //! `target/bench/table.json`, with each part's details in
@@ -678,7 +678,7 @@ fn print_table(rows: &[Row]) {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    const PARTS: [&str; 5] = ["webhooks", "lifecycle", "bootstrap", "explorer", "build"];
+    const PARTS: [&str; 6] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "build"];
     let clean = args.iter().any(|a| a == "--clean-build");
     let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
     if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
@@ -708,6 +708,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     if wants("explorer") {
         write("explorer", &crate::bench_explorer::run(root, &mut rows)?)?;
+    }
+    if wants("unsigned") {
+        write("unsigned", &rt.block_on(crate::bench_unsigned::run(root, &mut rows))?)?;
     }
     if wants("build") {
         write("build", &build(root, clean, &mut rows)?)?;
