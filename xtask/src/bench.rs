@@ -1,4 +1,4 @@
-//! `cargo xtask bench [webhooks|lifecycle|build] [--clean-build]`: figures
+//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build] [--clean-build]`: figures
 //! from a release build, over loopback HTTP only, bounded in time and
 //! requests. No argument runs everything. Prints one table and writes it to
 //! `target/bench/table.json`, with each part's details in
@@ -70,21 +70,23 @@ pub fn row(bench: &str, metric: &str, value: String, target: &str) -> Row {
     Row { bench: bench.to_owned(), metric: metric.to_owned(), value, target: target.to_owned() }
 }
 
-struct Gateway {
-    child: Child,
-    base: String,
-    addr: String,
-    _dir: PathBuf,
+pub(crate) struct Gateway {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) addr: String,
+    /// Its working directory, removed with it.
+    dir: PathBuf,
 }
 
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-fn rss_kb(pid: u32) -> u64 {
+pub(crate) fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
@@ -116,27 +118,48 @@ fn gateway_binary(root: &Path) -> PathBuf {
     std::env::var_os("BENCH_GATEWAY_BINARY").map(PathBuf::from).unwrap_or_else(|| root.join("target/release/clockify-gateway"))
 }
 
+/// What the load parts change of the gateway's defaults: no log line per
+/// request, and no rate limit in the way of the load.
+const LOAD_SETTINGS: [(&str, &str); 3] =
+    [("RATE_LIMIT_PER_SECOND", "1000000"), ("RATE_LIMIT_BURST", "1000000"), ("RUST_LOG", "warn")];
+
 async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
-    let dir = std::env::temp_dir().join(format!("gw-bench-{}", std::process::id()));
+    start_with(root, database_url, &LOAD_SETTINGS).await
+}
+
+/// Starts the gateway under test on `database_url`, in a temporary working
+/// directory of its own, trusting the test key pair's public key
+/// (`testkit/keys/test-rsa-public.pem`) and calling nothing but
+/// `127.0.0.1:9`; `settings` are further environment variables. Without a
+/// `RUST_LOG` among them the gateway logs at its default level, whatever
+/// this process's environment says.
+pub(crate) async fn start_with(root: &Path, database_url: &str, settings: &[(&str, &str)]) -> Result<Gateway, String> {
+    let dir = std::env::temp_dir().join(format!("gw-bench-{}-{}", std::process::id(), uuid_ish()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(gateway_binary(root))
+    let spawned = Command::new(gateway_binary(root))
         .current_dir(&dir)
         .env("GATEWAY_ADDR", &addr)
         .env("DATABASE_URL", database_url)
         .env("ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
         .env("CLOCKIFY_PUBLIC_KEY_FILE", root.join("testkit/keys/test-rsa-public.pem"))
         .env("ALLOWED_API_HOSTS", "127.0.0.1:9")
-        .env("RATE_LIMIT_PER_SECOND", "1000000")
-        .env("RATE_LIMIT_BURST", "1000000")
-        .env("RUST_LOG", "warn")
+        .env_remove("RUST_LOG")
+        .envs(settings.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot start the release gateway: {e}"))?;
-    let gw = Gateway { child, base: format!("http://{addr}"), addr, _dir: dir };
-    let http = reqwest::Client::new();
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(format!("cannot start the release gateway: {e}"));
+        }
+    };
+    let gw = Gateway { child, base: format!("http://{addr}"), addr, dir };
+    // A gateway that accepts but never answers must not hold the poll up.
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| e.to_string())?;
     for _ in 0..200 {
         if http.get(format!("{}/ready", gw.base)).send().await.is_ok_and(|r| r.status().is_success()) {
             return Ok(gw);
@@ -146,7 +169,7 @@ async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
     Err("the gateway did not become ready".into())
 }
 
-fn claims(ws: &str) -> Value {
+pub(crate) fn claims(ws: &str) -> Value {
     json!({ "iss": "clockify", "type": "addon", "sub": "clockify-rust-gateway", "workspaceId": ws, "addonId": "bench-addon" })
 }
 
@@ -165,7 +188,7 @@ fn installed_request(signer: &TokenFactory, ws: &str) -> (String, Value, String)
 }
 
 /// Installs `ws`; returns its NEW_TAG webhook token.
-async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: &str) -> Result<String, String> {
+pub(crate) async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: &str) -> Result<String, String> {
     let (lifecycle, body, webhook_token) = installed_request(signer, ws);
     let r = http
         .post(format!("{base}/lifecycle/installed"))
@@ -492,7 +515,7 @@ fn fresh_postgres_url() -> Result<(String, String), String> {
     Ok((format!("{base}{sep}options=-c%20search_path%3D{schema}"), schema))
 }
 
-fn sqlite_url() -> Result<(String, PathBuf), String> {
+pub(crate) fn sqlite_url() -> Result<(String, PathBuf), String> {
     let dir = std::env::temp_dir().join(format!("gw-bench-db-{}-{}", std::process::id(), uuid_ish()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     Ok((format!("sqlite://{}?mode=rwc", dir.join("bench.db").display()), dir))
@@ -655,7 +678,7 @@ fn print_table(rows: &[Row]) {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    const PARTS: [&str; 5] = ["webhooks", "lifecycle", "bootstrap", "explorer", "build"];
+    const PARTS: [&str; 6] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "build"];
     let clean = args.iter().any(|a| a == "--clean-build");
     let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
     if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
@@ -685,6 +708,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     if wants("explorer") {
         write("explorer", &crate::bench_explorer::run(root, &mut rows)?)?;
+    }
+    if wants("unsigned") {
+        write("unsigned", &rt.block_on(crate::bench_unsigned::run(root, &mut rows))?)?;
     }
     if wants("build") {
         write("build", &build(root, clean, &mut rows)?)?;

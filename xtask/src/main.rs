@@ -18,10 +18,12 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --check               generate in memory only; exit 1 naming every stale file
   test [args]           the whole test suite: installs chromium, chromedriver and
                         schemathesis when missing, then runs cargo test --workspace
-  bench [webhooks|lifecycle|bootstrap|explorer|build] [--clean-build]
+  bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build] [--clean-build]
                         release build; one table of figures (webhook ingest on SQLite
                         and PostgreSQL, INSTALLED latency, bootstrap against the fake's
-                        50 rps, explorer overhead, RSS, binary size, build times),
+                        50 rps, explorer overhead, RSS, binary size, build times;
+                        unsigned: 64 concurrent 5 MB webhook bodies with bad
+                        signatures, answered before the body? peak RSS),
                         written to target/bench/*.json; no part = all;
                         --clean-build adds a clean build (many minutes)
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
@@ -30,6 +32,7 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
 
 mod bench;
 mod bench_explorer;
+mod bench_unsigned;
 mod disk_probe;
 mod test_suite;
 
