@@ -39,7 +39,7 @@ async fn install_against(gw: &TestGateway, fake: &FakeClockify, ws: &str, manife
 
 async fn gateway_with(fake: &FakeClockify, backend: Backend, hooks: Arc<dyn AddonHooks>, max_attempts: u32) -> TestGateway {
     let mut c = config_for(backend).await;
-    c.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     c.addon_base_url = "https://addon.example.com".parse().expect("url");
     c.webhook_max_attempts = max_attempts;
     TestGateway::start_with_hooks(c, hooks).await

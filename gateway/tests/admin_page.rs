@@ -53,7 +53,7 @@ async fn the_operator_page_reregisters_replays_and_restarts() {
     let hooks = Arc::new(Flaky::default());
     hooks.broken.store(true, Ordering::SeqCst);
     let mut config = test_config();
-    config.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    config.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     config.addon_base_url = "https://addon.example.com".parse().expect("url");
     config.webhook_max_attempts = 1;
     config.bootstrap_workers = 1;

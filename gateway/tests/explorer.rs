@@ -19,10 +19,6 @@ struct Env {
     token: String,
 }
 
-fn fake_host(fake: &FakeClockify) -> String {
-    fake.url().trim_start_matches("http://").to_owned()
-}
-
 fn user_claims(fake: &FakeClockify) -> Value {
     let mut c = addon_claims(WS, "a1");
     c["user"] = json!("u1");
@@ -36,7 +32,7 @@ fn user_claims(fake: &FakeClockify) -> Value {
 async fn env() -> Env {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    c.allowed_api_hosts.push(fake_host(&fake).parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(c).await;
     let token = gw.sign(&user_claims(&fake));
     fake.require_addon_token(&token);
@@ -315,6 +311,17 @@ async fn hosts_outside_the_allowlist_or_missing_from_the_token_are_refused() {
     let other_port = e.gw.sign(&claims);
     let (s, p) = e.call("/api-call", &other_port, &json!({"method": "GET", "path": "/v1/workspaces/ws1/tags"})).await;
     assert_eq!(s, 403, "{p}");
+
+    // An allowed host on the other scheme: api.clockify.me is allowed for https
+    // only, the fake for plain http only.
+    for backend in ["http://api.clockify.me/api".to_owned(), e.fake.core_url().replace("http://", "https://")] {
+        let mut claims = user_claims(&e.fake);
+        claims["backendUrl"] = json!(backend);
+        let token = e.gw.sign(&claims);
+        let (s, p) = e.call("/ui/api-explorer/execute", &token, &json!({"operationId": "getTags", "dryRun": true})).await;
+        assert_eq!(s, 403, "{backend}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("backendUrl"), "{p}");
+    }
 
     // A reports operation with no reportsUrl claim.
     let mut claims = user_claims(&e.fake);

@@ -23,7 +23,7 @@ fn user_token(env: &Env, ws: &str, user: &str) -> String {
 async fn env() -> Env {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    c.allowed_api_hosts.push(fake.url().trim_start_matches("http://").parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(c).await;
     fake.paginated("api", "/v1/workspaces/ws1/tags", PageStyle::PageSize, Shape::Array, vec![json!({"id": "t1", "name": "a", "workspaceId": "ws1", "archived": false})], false);
     fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({"id": "t2", "name": "new", "workspaceId": "ws1", "archived": false}));

@@ -12,8 +12,7 @@ use support::{TestGateway, addon_claims, installed_body, test_config};
 async fn the_installation_client_uses_its_token_and_hosts_and_only_declared_scopes() {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    let host = fake.core_url().trim_start_matches("http://").split('/').next().unwrap().to_owned();
-    c.allowed_api_hosts.push(host.parse().unwrap());
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(c).await;
     let mut claims = addon_claims("ws1", "a1");
     claims["backendUrl"] = json!(fake.core_url());

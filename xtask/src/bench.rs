@@ -127,7 +127,7 @@ async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
         .env("DATABASE_URL", database_url)
         .env("ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
         .env("CLOCKIFY_PUBLIC_KEY_FILE", root.join("testkit/keys/test-rsa-public.pem"))
-        .env("ALLOWED_API_HOSTS", "127.0.0.1:9")
+        .env("ALLOWED_API_HOSTS", "http://127.0.0.1:9")
         .env("RATE_LIMIT_PER_SECOND", "1000000")
         .env("RATE_LIMIT_BURST", "1000000")
         .env("RUST_LOG", "warn")

@@ -238,8 +238,9 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Scheme, host and exact port, all from `HostPort::matches`: a bare entry allows https only.
 fn host_allowed(allowed: &[HostPort], url: &url::Url) -> bool {
-    matches!(url.scheme(), "https" | "http") && allowed.iter().any(|h| h.matches(url))
+    allowed.iter().any(|h| h.matches(url))
 }
 
 /// The base URL of `group` from the caller's claims, if the claim is there
@@ -253,10 +254,11 @@ fn checked_base(explorer: &Explorer, caller: &Caller, group: HostGroup) -> Resul
     let raw = value.ok_or_else(|| ExplorerError::HostRefused(format!("the token has no {claim} claim, which this operation's host needs")))?;
     let url = url::Url::parse(raw).map_err(|_| ExplorerError::HostRefused(format!("the token's {claim} is not a URL")))?;
     if !host_allowed(&explorer.allowed_hosts, &url) {
-        tracing::warn!(target: "audit", event = "host_refused", claim, host = url.host_str().unwrap_or(""), "explorer: API host outside ALLOWED_API_HOSTS");
+        let origin = crate::config::origin_of(&url);
+        tracing::warn!(target: "audit", event = "host_refused", claim, origin = %origin, "explorer: API host outside ALLOWED_API_HOSTS");
         return Err(ExplorerError::HostRefused(format!(
-            "the token's {claim} host `{}` is not in ALLOWED_API_HOSTS",
-            url.host_str().unwrap_or("")
+            "the token's {claim} `{origin}` is not in ALLOWED_API_HOSTS{}",
+            crate::config::HTTP_HINT
         )));
     }
     Ok(raw.trim_end_matches('/').to_owned())
@@ -268,7 +270,7 @@ fn guard(allowed: Arc<[HostPort]>, template: &'static str) -> clockify_client::e
     Arc::new(move |request: &reqwest::Request| {
         let url = request.url();
         if !host_allowed(&allowed, url) {
-            return Err(format!("host `{}` is not in ALLOWED_API_HOSTS", url.host_str().unwrap_or("")));
+            return Err(format!("`{}` is not in ALLOWED_API_HOSTS", crate::config::origin_of(url)));
         }
         if url.fragment().is_some() {
             return Err("the URL has a fragment".into());
@@ -398,6 +400,8 @@ mod tests {
         assert!(g(&request("https://api.clockify.me/api/v1/workspaces/ws1/projects/p1")).is_ok());
         for bad in [
             "https://evil.example/api/v1/workspaces/ws1/projects/p1",
+            "http://api.clockify.me/api/v1/workspaces/ws1/projects/p1",
+            "https://api.clockify.me:8443/api/v1/workspaces/ws1/projects/p1",
             "https://api.clockify.me/api/v1/workspaces/ws1/projects/p1/tasks",
             "https://api.clockify.me/api/v1/workspaces/ws1/clients/p1",
             "https://api.clockify.me/api/v1/workspaces/ws1/projects/",
