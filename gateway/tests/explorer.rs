@@ -334,6 +334,23 @@ async fn hosts_outside_the_allowlist_or_missing_from_the_token_are_refused() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_shown_as_the_answer_and_never_followed_with_the_callers_token() {
+    let e = env().await;
+    // Another local server that records whether anything reached it (reqwest
+    // would follow a redirect after the guard, so the allowlist does not stop it).
+    let elsewhere = FakeClockify::start().await;
+    elsewhere.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
+    let location = format!("{}/v1/workspaces/ws1/tags", elsewhere.core_url());
+    e.fake.redirect("api", "GET", "/v1/workspaces/ws1/tags", 302, &location);
+    let (s, r) = e.execute(json!({"operationId": "getTags"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["status"], 302, "Clockify's 302 is the answer shown: {r}");
+    assert!(r["note"].is_string(), "{r}");
+    assert_eq!(e.fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1);
+    assert!(elsewhere.requests().is_empty(), "the redirect was followed: {:?}", elsewhere.requests());
+}
+
+#[tokio::test]
 async fn the_caller_must_send_a_verified_user_token() {
     let e = env().await;
     let r = e.gw.http.post(e.gw.url("/ui/api-explorer/execute")).json(&json!({"operationId": "getTags"})).send().await.unwrap();

@@ -115,6 +115,10 @@ fn shared_http() -> reqwest::Client {
     HTTP.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder()
+            // A redirect would carry the caller's X-Addon-Token to whatever
+            // host its Location names (reqwest keeps custom headers across
+            // hosts); the 3xx is shown as Clockify's answer instead.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("clockify-gateway-explorer/", env!("CARGO_PKG_VERSION")))
