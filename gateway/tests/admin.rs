@@ -298,7 +298,37 @@ async fn every_admin_route_refuses_others(backend: Backend) {
     }
 }
 
+async fn a_replay_names_at_most_1000_ids(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let gw = gateway_with(&fake, backend, Arc::new(clockify_gateway::NoHooks), 5).await;
+    install_against(&gw, &fake, "ws1", &["NEW_PROJECT"]).await;
+    let post = |n: usize| {
+        let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+        gw.http
+            .post(gw.url("/admin/deliveries/ws1/replay"))
+            .header("x-addon-token", admin(&gw, "ws1", "OWNER"))
+            .json(&json!({ "ids": ids }))
+            .send()
+    };
+    let r = post(1001).await.expect("post");
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.expect("problem JSON");
+    assert_eq!(p["status"], 400, "{p}");
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("field `ids` verification failed. maxItems(1000)")), "{p}");
+    assert_eq!(metric(&gw.metrics().await, "gateway_delivery_replays_total{outcome=\"failed\"}"), 0.0, "nothing was looked up");
+    // 1,000 passes validation: every id is looked up (none is a delivery).
+    let r = post(1000).await.expect("post");
+    assert_eq!(r.status(), 200);
+    let done: Value = r.json().await.expect("json");
+    assert_eq!(done["failed"], 1000, "{}", done["replayed"]);
+    // The served contract says so.
+    let spec: Value = gw.http.get(gw.url("/openapi.json")).send().await.expect("spec").json().await.expect("json");
+    assert_eq!(spec["components"]["schemas"]["ReplayRequest"]["properties"]["ids"]["maxItems"], 1000, "{}", spec["components"]["schemas"]["ReplayRequest"]);
+}
+
 on_both_backends! {
+    a_replay_names_at_most_1000_ids => a_replay_names_at_most_1000_ids;
     reregistration_restores_exactly_the_lost_webhooks => reregistration_restores_exactly_the_lost_webhooks;
     dead_letters_are_replayed_once_after_the_fix => dead_letters_are_replayed_once_after_the_fix;
     the_delivery_log_filters_and_pages => the_delivery_log_filters_and_pages;
