@@ -351,6 +351,26 @@ async fn a_redirect_is_shown_as_the_answer_and_never_followed_with_the_callers_t
 }
 
 #[tokio::test]
+async fn an_answer_over_10_mb_is_cut_off_with_a_502_problem_and_one_under_is_shown() {
+    let e = env().await;
+    let tags = |mb: usize| json!([{"id": "t1", "name": "x".repeat(mb * 1024 * 1024), "workspaceId": WS, "archived": false}]);
+    e.fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(11));
+    let (s, p) = e.execute(json!({"operationId": "getTags"})).await;
+    assert_eq!(s, 502, "{}", &p.to_string()[..p.to_string().len().min(300)]);
+    assert_eq!(p["status"], 502);
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("over 10 MB") && d.contains("status 200")), "{p}");
+    assert_eq!(e.fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1, "a cut-off answer is not asked again");
+    let m = e.gw.metrics().await;
+    assert_eq!(metric(&m, "gateway_explorer_calls_total{operation=\"getTags\",status=\"answer_too_large\"}"), 1.0, "{m}");
+
+    e.fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(9));
+    let (s, r) = e.execute(json!({"operationId": "getTags"})).await;
+    assert_eq!(s, 200, "{}", &r.to_string()[..r.to_string().len().min(300)]);
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["body"][0]["name"].as_str().map(str::len), Some(9 * 1024 * 1024));
+}
+
+#[tokio::test]
 async fn the_caller_must_send_a_verified_user_token() {
     let e = env().await;
     let r = e.gw.http.post(e.gw.url("/ui/api-explorer/execute")).json(&json!({"operationId": "getTags"})).send().await.unwrap();

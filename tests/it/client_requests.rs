@@ -47,6 +47,27 @@ async fn a_redirect_is_not_followed_so_the_credential_never_reaches_the_host_it_
 }
 
 #[tokio::test]
+async fn an_exchange_with_a_response_limit_cuts_off_a_longer_answer() {
+    use clockify_client::exchange::{Exchange, ExchangeMode};
+    let fake = FakeClockify::start().await;
+    let tags = |n: usize| json!([{ "id": "t1", "name": "x".repeat(n), "workspaceId": "ws1", "archived": false }]);
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(2 * 1024 * 1024));
+    let exchange = std::sync::Arc::new(Exchange::new(ExchangeMode::Send).with_response_limit(1024 * 1024));
+    let client = builder_for(&fake, None).exchange(exchange.clone()).build().expect("client builds");
+    client.get_tags().workspace_id("ws1").send().await.expect_err("the body was not read");
+    let recorded = exchange.response().expect("the status was recorded");
+    assert!(recorded.cut_off && recorded.body.is_empty(), "{:?}", (recorded.status, recorded.cut_off, recorded.body.len()));
+    assert_eq!(recorded.status, 200);
+
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(1000));
+    let exchange = std::sync::Arc::new(Exchange::new(ExchangeMode::Send).with_response_limit(1024 * 1024));
+    let client = builder_for(&fake, None).exchange(exchange.clone()).build().expect("client builds");
+    let got = client.get_tags().workspace_id("ws1").send().await.expect("within the limit");
+    assert_eq!(got.into_inner().len(), 1);
+    assert!(!exchange.response().expect("recorded").cut_off);
+}
+
+#[tokio::test]
 async fn api_keys_are_sent_as_x_api_key_and_auth_failures_keep_clockifys_body() {
     let fake = FakeClockify::start().await;
     fake.require_api_key("right-key");

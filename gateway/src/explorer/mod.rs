@@ -32,6 +32,10 @@ pub use validate::{Input, Invalid, Violation};
 const SHOWN_HEADERS: [&str; 7] =
     ["last-page", "content-type", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-request-id"];
 
+/// The largest answer the explorer reads and shows: a longer body is cut
+/// off there (one chunk past it at most) and the call is a 502.
+pub const MAX_ANSWER_BYTES: usize = 10 * 1024 * 1024;
+
 /// Why a call was refused or failed before Clockify answered.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplorerError {
@@ -53,6 +57,9 @@ pub enum ExplorerError {
     /// Clockify could not be reached.
     #[error("Clockify could not be reached: {0}")]
     Transport(String),
+    /// Clockify's answer (with this status) was over [`MAX_ANSWER_BYTES`]; reading stopped there.
+    #[error("Clockify's answer (status {0}) was over 10 MB, more than the explorer reads; it was cut off (ask for less, e.g. a smaller page-size)")]
+    AnswerTooLarge(u16),
     #[error("{0}")]
     Internal(String),
 }
@@ -321,7 +328,9 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
     let pto = if entry.host == HostGroup::Pto { Some(base(HostGroup::Pto)?) } else { None };
     let hosts = Hosts::explicit(&core, &reports, pto.as_deref()).map_err(|e| ExplorerError::HostRefused(e.to_string()))?;
     let mode = if call.dry_run { ExchangeMode::DryRun } else { ExchangeMode::Send };
-    let exchange = Arc::new(Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)));
+    let exchange = Arc::new(
+        Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)).with_response_limit(MAX_ANSWER_BYTES),
+    );
     let client = ClientBuilder::new(Auth::AddonToken(caller.token.clone()))
         .hosts(hosts)
         .budget(explorer.budget.clone())
@@ -335,6 +344,10 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
         DispatchError::Multipart(m) => ExplorerError::Multipart(m),
     })?;
     let request = exchange.request();
+    // Before the typed outcome: a cut-off body also fails the typed call, as a transport or decode error.
+    if let Some(cut) = exchange.response().filter(|r| r.cut_off) {
+        return Err(ExplorerError::AnswerTooLarge(cut.status));
+    }
     let answer = match (call.dry_run, sent) {
         (true, Sent::Refused(m)) | (false, Sent::Refused(m)) => return Err(ExplorerError::Refused(m)),
         (true, _) => None,
