@@ -119,7 +119,9 @@ impl ClientBuilder {
     }
 
     /// Reuse an HTTP client (its connection pool) instead of building one;
-    /// `timeout`, `connect_timeout` and `user_agent` are then the given client's.
+    /// `timeout`, `connect_timeout` and `user_agent` are then the given client's,
+    /// and so is its redirect policy: build it with `redirect(Policy::none())`,
+    /// as `build` does, or a redirect carries the credential to another host.
     /// Building a client per call (one per caller's token) stays cheap this way.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -147,7 +149,11 @@ impl ClientBuilder {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = match self.http {
             Some(http) => http,
+            // No redirect is followed: reqwest keeps custom headers across
+            // hosts, so one would carry X-Addon-Token / X-Api-Key to whatever
+            // host its Location names. A 3xx comes back as the answer.
             None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
                 .timeout(self.timeout)
                 .connect_timeout(self.connect_timeout)
                 .user_agent(self.user_agent)

@@ -41,7 +41,7 @@ async fn main() {
     let fake = FakeClockify::start().await;
     fake.enforce_rate_limit(50);
     let mut config = test_config();
-    config.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    config.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     config.bootstrap_workers = 1;
     let page_size = config.bootstrap_page_size;
     let workspace = bootstrap_fixture::serve_profile(&fake, "bench", page_size, bench_profile);

@@ -21,10 +21,13 @@ pub async fn installation_client(state: &AppState, workspace_id: &str) -> Result
         .installation_token(workspace_id)
         .await?
         .ok_or_else(|| GatewayError::NotFound(format!("the installation on {workspace_id} has no token (deleted)")))?;
-    let backend = installation
-        .backend_url
-        .or(installation.api_url)
-        .ok_or_else(|| GatewayError::Internal(format!("installation {workspace_id} has no API host")))?;
+    // Only the signed backendUrl claim is a base: the INSTALLED body's apiUrl
+    // is not signed, so whoever can alter the body could send the token anywhere.
+    let backend = installation.backend_url.ok_or_else(|| {
+        GatewayError::Internal(format!(
+            "the installation on workspace {workspace_id} has no backendUrl (its installation token carried none); the unsigned apiUrl is never used"
+        ))
+    })?;
     let reports = installation.reports_url.unwrap_or_else(|| Hosts::global().reports.clone());
     let hosts = Hosts::from_claims(&backend, &reports, installation.pto_url.as_deref())
         .map_err(|e| GatewayError::Internal(format!("installation {workspace_id}: {e}")))?;

@@ -43,7 +43,9 @@ pub struct Config {
     #[arg(long = "clockify-extra-keys-dir", env = "CLOCKIFY_EXTRA_KEYS_DIR")]
     pub clockify_extra_keys_dir: Option<PathBuf>,
 
-    /// Comma list of `host[:port]` the gateway may call; URLs from token claims elsewhere are refused.
+    /// Comma list of hosts the gateway may call; URLs from token claims elsewhere are refused.
+    /// `host[:port]` allows only https, on exactly that port (443 when none is given);
+    /// `http://host[:port]` allows plain http, on exactly that port (80 when none).
     #[arg(long = "allowed-api-hosts", env = "ALLOWED_API_HOSTS", default_value = DEFAULT_ALLOWED_API_HOSTS, value_delimiter = ',')]
     pub allowed_api_hosts: Vec<HostPort>,
 
@@ -279,18 +281,42 @@ impl FromStr for BaseUrl {
     }
 }
 
-/// `host` or `host:port`, lower-cased.
+/// An `ALLOWED_API_HOSTS` entry. A bare `host[:port]` allows `https` only,
+/// on exactly that port (443 when none is given); `http://host[:port]` allows
+/// plain `http` for that host, on exactly that port (80 when none). A token
+/// naming another scheme or port of an allowed host is still refused, so a
+/// host allowed for HTTPS cannot be reached in clear text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPort {
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// Lower-cased.
     pub host: String,
-    pub port: Option<u16>,
+    /// The only port allowed.
+    pub port: u16,
 }
 
 impl HostPort {
-    /// Whether `url` points at this host (and port, when one is given).
+    /// Whether `url` has this entry's scheme, host and exact port.
     pub fn matches(&self, url: &url::Url) -> bool {
-        url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
-            && self.port.is_none_or(|p| url.port_or_known_default() == Some(p))
+        url.scheme() == self.scheme
+            && url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+            && url.port_or_known_default() == Some(self.port)
+    }
+}
+
+/// Appended to a refusal: why a host that looks allowed may not be.
+pub const HTTP_HINT: &str = " (a host[:port] entry allows https on that port only, 443 by default; plain http needs an http://host[:port] entry)";
+
+/// `scheme://host:port` of `url`, as a refusal names it (no path: it may carry ids).
+pub fn origin_of(url: &url::Url) -> String {
+    let port = url.port_or_known_default().map(|p| format!(":{p}")).unwrap_or_default();
+    format!("{}://{}{port}", url.scheme(), url.host_str().unwrap_or(""))
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
     }
 }
 
@@ -298,16 +324,30 @@ impl FromStr for HostPort {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
-        let (host, port) = match s.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p.parse::<u16>().map_err(|_| format!("`{s}`: bad port"))?)),
-            None => (s, None),
+        let (scheme, rest) = match s.split_once("://") {
+            None => ("https", s),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
+            Some((scheme, _)) => {
+                return Err(format!("`{s}`: scheme `{scheme}` is not allowed (write host[:port] for https, http://host[:port] for plain http)"));
+            }
+        };
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(format!("`{s}`: only host[:port] may follow the scheme (no path, query or user)"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) => match p.parse::<u16>() {
+                Ok(p) if p != 0 => (h, p),
+                _ => return Err(format!("`{s}`: bad port `{p}`")),
+            },
+            None => (rest, if scheme == "https" { 443 } else { 80 }),
         };
         let valid = !host.is_empty()
             && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
         if !valid {
-            return Err(format!("`{s}` is not host[:port]"));
+            return Err(format!("`{s}` is not host[:port] or http://host[:port]"));
         }
-        Ok(Self { host: host.to_ascii_lowercase(), port })
+        Ok(Self { scheme, host: host.to_ascii_lowercase(), port })
     }
 }
 
@@ -389,6 +429,79 @@ mod tests {
             panic!("accepted a short key");
         };
         assert!(line.starts_with("ENCRYPTION_KEY: ") && !line.contains("c2VjcmV0"), "{line}");
+    }
+
+    fn url(s: &str) -> url::Url {
+        url::Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_bare_entry_allows_https_on_443_only() {
+        let h: HostPort = "API.clockify.me".parse().unwrap();
+        assert_eq!((h.scheme, h.host.as_str(), h.port), ("https", "api.clockify.me", 443));
+        assert!(h.matches(&url("https://api.clockify.me/api")));
+        assert!(h.matches(&url("https://api.clockify.me:443/api")));
+        assert!(!h.matches(&url("http://api.clockify.me/api")), "plain http on a bare entry");
+        assert!(!h.matches(&url("http://api.clockify.me:443/api")), "plain http on the https port");
+        assert!(!h.matches(&url("https://api.clockify.me:8443/api")), "another port");
+        assert!(!h.matches(&url("https://evil.example/api")));
+        assert!(!h.matches(&url("ftp://api.clockify.me/api")));
+    }
+
+    #[test]
+    fn a_bare_entry_with_a_port_allows_https_on_that_port_only() {
+        let h: HostPort = "dev.example:8443".parse().unwrap();
+        assert_eq!((h.scheme, h.port), ("https", 8443));
+        assert!(h.matches(&url("https://dev.example:8443/api")));
+        assert!(!h.matches(&url("https://dev.example/api")), "443 is not 8443");
+        assert!(!h.matches(&url("http://dev.example:8443/api")));
+    }
+
+    #[test]
+    fn an_explicit_http_entry_allows_plain_http_on_its_port_only() {
+        let h: HostPort = "http://127.0.0.1:9".parse().unwrap();
+        assert_eq!((h.scheme, h.host.as_str(), h.port), ("http", "127.0.0.1", 9));
+        assert!(h.matches(&url("http://127.0.0.1:9/api")));
+        assert!(!h.matches(&url("http://127.0.0.1:10/api")));
+        assert!(!h.matches(&url("http://127.0.0.1/api")));
+        assert!(!h.matches(&url("https://127.0.0.1:9/api")), "an http entry is not an https one");
+        let h: HostPort = "HTTP://Fake.Local".parse().unwrap();
+        assert_eq!((h.scheme, h.host.as_str(), h.port), ("http", "fake.local", 80));
+        assert!(h.matches(&url("http://fake.local/api")));
+        assert!(!h.matches(&url("http://fake.local:8080/api")));
+        let h: HostPort = "https://api.clockify.me".parse().unwrap();
+        assert_eq!(h, "api.clockify.me".parse().unwrap(), "https:// is the bare form spelled out");
+    }
+
+    #[test]
+    fn other_schemes_paths_and_bad_ports_are_refused_naming_the_entry() {
+        for (bad, says) in [
+            ("ftp://api.clockify.me", "scheme `ftp`"),
+            ("ws://api.clockify.me", "scheme `ws`"),
+            ("http://api.clockify.me/api", "no path"),
+            ("http://api.clockify.me/", "no path"),
+            ("api.clockify.me/api", "no path"),
+            ("http://user@api.clockify.me", "no path, query or user"),
+            ("api.clockify.me:0", "bad port"),
+            ("api.clockify.me:99999", "bad port"),
+            ("http://api.clockify.me:", "bad port"),
+            ("", "is not host[:port]"),
+            ("http://", "is not host[:port]"),
+            ("bad host", "is not host[:port]"),
+        ] {
+            let err = bad.parse::<HostPort>().unwrap_err();
+            assert!(err.contains(says) && err.contains(&format!("`{bad}`")), "{bad}: {err}");
+        }
+        let err = Config::try_parse_from(["clockify-gateway", "--allowed-api-hosts", "api.clockify.me,ftp://x"]).unwrap_err();
+        assert!(err.to_string().contains("ftp"), "{err}");
+    }
+
+    #[test]
+    fn the_default_hosts_are_https_on_443() {
+        let c = Config::try_parse_from(["clockify-gateway"]).unwrap();
+        assert!(!c.allowed_api_hosts.is_empty());
+        assert!(c.allowed_api_hosts.iter().all(|h| h.scheme == "https" && h.port == 443), "{:?}", c.allowed_api_hosts);
+        assert_eq!(origin_of(&url("http://api.clockify.me/api/v1/workspaces/ws1")), "http://api.clockify.me:80");
     }
 
     #[test]

@@ -82,7 +82,10 @@ pub fn load_or_create_key_file(path: &Path) -> Result<EncryptionKey, CryptoError
     use base64::Engine;
     let err = |problem: String| CryptoError::KeyFile { path: path.to_owned(), problem };
     match std::fs::read_to_string(path) {
-        Ok(text) => return text.parse::<EncryptionKey>().map_err(err),
+        Ok(text) => {
+            check_private(path)?;
+            return text.parse::<EncryptionKey>().map_err(err);
+        }
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(err(e.to_string())),
         Err(_) => {}
     }
@@ -103,10 +106,36 @@ pub fn load_or_create_key_file(path: &Path) -> Result<EncryptionKey, CryptoError
         }
         // Another instance created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?.parse().map_err(err)
+            let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+            check_private(path)?;
+            text.parse().map_err(err)
         }
         Err(e) => Err(err(e.to_string())),
     }
+}
+
+/// An existing key file must be its owner's alone: a key others can read
+/// opens every sealed token. Startup stops, naming the file, its mode and the fix.
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), CryptoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| CryptoError::KeyFile { path: path.to_owned(), problem: e.to_string() })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(CryptoError::KeyFile {
+            path: path.to_owned(),
+            problem: format!("mode {mode:04o} lets group or others read or change the key; run `chmod 600 {}`", path.display()),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), CryptoError> {
+    Ok(())
 }
 
 #[cfg(test)]
@@ -146,6 +175,29 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_key_file_others_can_read_stops_startup_naming_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gw-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.db.key");
+        std::fs::write(&path, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_or_create_key_file(&path).unwrap_err().to_string();
+        let shown = path.display().to_string();
+        assert!(e.contains(&shown) && e.contains("0644") && e.contains(&format!("chmod 600 {shown}")), "{e}");
+        for open in [0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(open)).unwrap();
+            assert!(load_or_create_key_file(&path).is_err(), "{open:o}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(load_or_create_key_file(&path).unwrap(), EncryptionKey([0; 32]));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert_eq!(load_or_create_key_file(&path).unwrap(), EncryptionKey([0; 32]), "read-only for its owner is fine");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

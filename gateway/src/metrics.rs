@@ -24,7 +24,8 @@ pub struct Metrics {
     pub bootstrap_rows: Family<Labels, Counter>,
     pub bootstrap_requests: Family<Labels, Counter>,
     pub bootstrap_runs: Family<Labels, Counter>,
-    pub dead_letters: Family<Labels, Gauge>,
+    /// One figure for every workspace: workspace ids stay out of /metrics.
+    pub dead_letters: Gauge,
     pub replays: Family<Labels, Counter>,
     pub reregistrations: Family<Labels, Counter>,
     pub explorer_calls: Family<Labels, Counter>,
@@ -52,7 +53,7 @@ impl Default for Metrics {
         let bootstrap_rows = Family::<Labels, Counter>::default();
         let bootstrap_requests = Family::<Labels, Counter>::default();
         let bootstrap_runs = Family::<Labels, Counter>::default();
-        let dead_letters = Family::<Labels, Gauge>::default();
+        let dead_letters = Gauge::default();
         let replays = Family::<Labels, Counter>::default();
         let reregistrations = Family::<Labels, Counter>::default();
         let explorer_calls = Family::<Labels, Counter>::default();
@@ -78,7 +79,7 @@ impl Default for Metrics {
         registry.register("bootstrap_rows", "Bootstrap rows stored, by entity type", bootstrap_rows.clone());
         registry.register("bootstrap_requests", "Bootstrap requests to Clockify by outcome (ok, throttled, error)", bootstrap_requests.clone());
         registry.register("bootstrap_runs", "Finished bootstrap runs by outcome (done, failed)", bootstrap_runs.clone());
-        registry.register("dead_letters", "Dead deliveries per workspace (read from the database at each scrape)", dead_letters.clone());
+        registry.register("dead_letters", "Dead deliveries of all workspaces (read from the database at each scrape)", dead_letters.clone());
         registry.register("delivery_replays", "Deliveries an operator replayed, by outcome (replayed, skipped, failed)", replays.clone());
         registry.register("webhook_reregistrations", "Re-registration runs an operator started, by outcome", reregistrations.clone());
         Self {
@@ -143,12 +144,9 @@ impl Metrics {
         self.bootstrap_runs.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
-    /// Sets the dead-letter gauges to `counts`; workspaces no longer listed drop to 0.
-    pub fn set_dead_letters(&self, counts: &[(String, i64)]) {
-        self.dead_letters.clear();
-        for (ws, n) in counts {
-            self.dead_letters.get_or_create(&vec![("workspace_id", ws.clone())]).set(*n);
-        }
+    /// Sets the dead-letter gauge to the count of every workspace's dead deliveries.
+    pub fn set_dead_letters(&self, count: i64) {
+        self.dead_letters.set(count);
     }
 
     pub fn replay(&self, outcome: &'static str, n: usize) {

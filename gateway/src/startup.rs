@@ -238,18 +238,27 @@ async fn errors_as_problems<E: poem::Endpoint>(next: Arc<E>, req: poem::Request)
 }
 
 /// Parser messages can quote the input (a token, say); drop quoted text.
+/// A schema validator's failure (`failed to parse "ReplayRequest": field
+/// `ids` verification failed. maxItems(1000)`) quotes only the schema's own
+/// type and field names, so plain names stay: the caller learns which field.
 fn redact_quoted(message: &str) -> String {
+    let names_only = message.contains("` verification failed. ");
     let mut out = String::with_capacity(message.len());
-    let mut inside = false;
+    let mut quoted: Option<String> = None;
     for c in message.chars() {
-        if c == '"' || c == '`' {
-            if !inside {
-                out.push_str("\"…\"");
+        match (&mut quoted, c) {
+            (None, '"' | '`') => quoted = Some(String::new()),
+            (Some(q), '"' | '`') => {
+                let name = names_only && !q.is_empty() && q.len() <= 64 && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if name { out.push_str(&format!("`{q}`")) } else { out.push_str("\"…\"") }
+                quoted = None;
             }
-            inside = !inside;
-        } else if !inside {
-            out.push(c);
+            (Some(q), c) => q.push(c),
+            (None, c) => out.push(c),
         }
+    }
+    if quoted.is_some() {
+        out.push_str("\"…\"");
     }
     out
 }
@@ -282,4 +291,20 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_quoted;
+
+    #[test]
+    fn quoted_input_is_dropped_but_a_validators_field_name_stays() {
+        assert_eq!(redact_quoted("invalid type: string \"eyJ.secret\", expected u32"), "invalid type: string \"…\", expected u32");
+        assert_eq!(redact_quoted("unknown field `abc123`, expected one of"), "unknown field \"…\", expected one of");
+        assert_eq!(redact_quoted("unterminated \"eyJ.sec"), "unterminated \"…\"");
+        assert_eq!(
+            redact_quoted("parse request payload error: failed to parse \"ReplayRequest\": field `ids` verification failed. maxItems(1000)"),
+            "parse request payload error: failed to parse `ReplayRequest`: field `ids` verification failed. maxItems(1000)"
+        );
+    }
 }

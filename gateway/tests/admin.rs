@@ -39,7 +39,7 @@ async fn install_against(gw: &TestGateway, fake: &FakeClockify, ws: &str, manife
 
 async fn gateway_with(fake: &FakeClockify, backend: Backend, hooks: Arc<dyn AddonHooks>, max_attempts: u32) -> TestGateway {
     let mut c = config_for(backend).await;
-    c.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     c.addon_base_url = "https://addon.example.com".parse().expect("url");
     c.webhook_max_attempts = max_attempts;
     TestGateway::start_with_hooks(c, hooks).await
@@ -194,7 +194,13 @@ async fn dead_letters_are_replayed_once_after_the_fix(backend: Backend) {
     assert_eq!(first["lastError"], json!("the handler is broken"));
     assert_eq!(first["body"]["clientAuthToken"], json!("***"), "secret-looking fields are redacted");
     assert_eq!(first["body"]["name"], json!("P"));
-    assert_eq!(metric(&gw.metrics().await, "gateway_dead_letters{workspace_id=\"ws1\"}"), 2.0);
+    // Another workspace's dead delivery: /metrics has one sum, and no workspace id.
+    let other = install_against(&gw, &fake, "ws2", &["NEW_PROJECT"]).await;
+    assert_eq!(gw.deliver("NEW_PROJECT", &other[0].1, &json!({ "id": "p3", "workspaceId": "ws2", "name": "R" })).await.status(), 200);
+    wait_for_status(&gw, "ws2", "dead", 1).await;
+    let text = gw.metrics().await;
+    assert_eq!(metric(&text, "gateway_dead_letters "), 3.0, "{text}");
+    assert!(!text.contains("ws1") && !text.contains("ws2") && !text.contains("workspace_id"), "{text}");
 
     // Fixed, replayed by id: each runs once more and is done.
     hooks.broken.store(false, Ordering::SeqCst);
@@ -209,7 +215,7 @@ async fn dead_letters_are_replayed_once_after_the_fix(backend: Backend) {
     assert_eq!((r["replayed"].as_u64(), r["skipped"].as_u64()), (Some(0), Some(2)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(hooks.successes.load(Ordering::SeqCst), 2, "a handled delivery is not handled again");
-    assert_eq!(metric(&gw.metrics().await, "gateway_dead_letters{workspace_id=\"ws1\"}"), 0.0);
+    assert_eq!(metric(&gw.metrics().await, "gateway_dead_letters "), 1.0, "ws2's is still dead");
 
     // Unless forced.
     let r = replay(&gw, "ws1", json!({ "ids": [ids[0]], "force": true })).await;
@@ -292,7 +298,37 @@ async fn every_admin_route_refuses_others(backend: Backend) {
     }
 }
 
+async fn a_replay_names_at_most_1000_ids(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let gw = gateway_with(&fake, backend, Arc::new(clockify_gateway::NoHooks), 5).await;
+    install_against(&gw, &fake, "ws1", &["NEW_PROJECT"]).await;
+    let post = |n: usize| {
+        let ids: Vec<String> = (0..n).map(|i| format!("d{i}")).collect();
+        gw.http
+            .post(gw.url("/admin/deliveries/ws1/replay"))
+            .header("x-addon-token", admin(&gw, "ws1", "OWNER"))
+            .json(&json!({ "ids": ids }))
+            .send()
+    };
+    let r = post(1001).await.expect("post");
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let p: Value = r.json().await.expect("problem JSON");
+    assert_eq!(p["status"], 400, "{p}");
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("field `ids` verification failed. maxItems(1000)")), "{p}");
+    assert_eq!(metric(&gw.metrics().await, "gateway_delivery_replays_total{outcome=\"failed\"}"), 0.0, "nothing was looked up");
+    // 1,000 passes validation: every id is looked up (none is a delivery).
+    let r = post(1000).await.expect("post");
+    assert_eq!(r.status(), 200);
+    let done: Value = r.json().await.expect("json");
+    assert_eq!(done["failed"], 1000, "{}", done["replayed"]);
+    // The served contract says so.
+    let spec: Value = gw.http.get(gw.url("/openapi.json")).send().await.expect("spec").json().await.expect("json");
+    assert_eq!(spec["components"]["schemas"]["ReplayRequest"]["properties"]["ids"]["maxItems"], 1000, "{}", spec["components"]["schemas"]["ReplayRequest"]);
+}
+
 on_both_backends! {
+    a_replay_names_at_most_1000_ids => a_replay_names_at_most_1000_ids;
     reregistration_restores_exactly_the_lost_webhooks => reregistration_restores_exactly_the_lost_webhooks;
     dead_letters_are_replayed_once_after_the_fix => dead_letters_are_replayed_once_after_the_fix;
     the_delivery_log_filters_and_pages => the_delivery_log_filters_and_pages;

@@ -50,7 +50,7 @@ async fn env(backend: Backend) -> Env {
 async fn env_with(backend: Backend, tune: impl FnOnce(&mut clockify_gateway::Config)) -> Env {
     let fake = FakeClockify::start().await;
     let mut c = config_for(backend).await;
-    c.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    c.allowed_api_hosts.push(format!("http://{}", fake.addr()).parse().expect("http://host:port"));
     c.addon_base_url = "https://addon.example.com".parse().expect("url");
     tune(&mut c);
     let gw = TestGateway::start_with(c).await;

@@ -18,7 +18,7 @@ use support::{Backend, TestGateway, addon_claims, config_for, installed_body};
 
 async fn gateway(config: clockify_gateway::Config, fake: &FakeClockify) -> TestGateway {
     let mut c = config;
-    c.allowed_api_hosts.push(fake.addr().to_string().parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     TestGateway::start_with(c).await
 }
 

@@ -202,7 +202,7 @@ async fn spawn_gateway_with(database_url: &str, dir: &std::path::Path, extra: &[
         .env("DATABASE_URL", database_url)
         .env("ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
         .env("CLOCKIFY_PUBLIC_KEY_FILE", clockify_testkit::tokens::keys_dir().join("test-rsa-public.pem"))
-        .env("ALLOWED_API_HOSTS", support::CLOSED_PORT_HOST)
+        .env("ALLOWED_API_HOSTS", format!("http://{}", support::CLOSED_PORT_HOST))
         .env("RATE_LIMIT_PER_SECOND", "1000000")
         .env("RATE_LIMIT_BURST", "1000000")
         .env("RUST_LOG", "warn")
@@ -438,7 +438,7 @@ async fn kill_9_during_a_bootstrap_resumes_at_the_next_page() {
     let db = dir.join("gateway.db");
     let url = format!("sqlite://{}?mode=rwc", db.display());
     let env = [
-        ("ALLOWED_API_HOSTS", format!("{},{}", support::CLOSED_PORT_HOST, fake.addr())),
+        ("ALLOWED_API_HOSTS", format!("http://{},{}", support::CLOSED_PORT_HOST, fake.url())),
         ("BOOTSTRAP_PAGE_SIZE", "25".to_owned()),
         ("BOOTSTRAP_LEASE_SECONDS", "2".to_owned()),
     ];

@@ -19,10 +19,6 @@ struct Env {
     token: String,
 }
 
-fn fake_host(fake: &FakeClockify) -> String {
-    fake.url().trim_start_matches("http://").to_owned()
-}
-
 fn user_claims(fake: &FakeClockify) -> Value {
     let mut c = addon_claims(WS, "a1");
     c["user"] = json!("u1");
@@ -36,7 +32,7 @@ fn user_claims(fake: &FakeClockify) -> Value {
 async fn env() -> Env {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    c.allowed_api_hosts.push(fake_host(&fake).parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(c).await;
     // The explorer serves workspaces with a live installation only.
     gw.install(WS, "a1", &[]).await;
@@ -318,6 +314,17 @@ async fn hosts_outside_the_allowlist_or_missing_from_the_token_are_refused() {
     let (s, p) = e.call("/api-call", &other_port, &json!({"method": "GET", "path": "/v1/workspaces/ws1/tags"})).await;
     assert_eq!(s, 403, "{p}");
 
+    // An allowed host on the other scheme: api.clockify.me is allowed for https
+    // only, the fake for plain http only.
+    for backend in ["http://api.clockify.me/api".to_owned(), e.fake.core_url().replace("http://", "https://")] {
+        let mut claims = user_claims(&e.fake);
+        claims["backendUrl"] = json!(backend);
+        let token = e.gw.sign(&claims);
+        let (s, p) = e.call("/ui/api-explorer/execute", &token, &json!({"operationId": "getTags", "dryRun": true})).await;
+        assert_eq!(s, 403, "{backend}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains("backendUrl"), "{p}");
+    }
+
     // A reports operation with no reportsUrl claim.
     let mut claims = user_claims(&e.fake);
     claims.as_object_mut().unwrap().remove("reportsUrl");
@@ -326,6 +333,43 @@ async fn hosts_outside_the_allowlist_or_missing_from_the_token_are_refused() {
     let (s, p) = e.call("/ui/api-explorer/execute", &no_reports, &json!({"operationId": reports_op.id, "body": {}})).await;
     assert!(s == 403 || s == 422, "{s} {p}");
     assert!(e.fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_redirect_is_shown_as_the_answer_and_never_followed_with_the_callers_token() {
+    let e = env().await;
+    // Another local server that records whether anything reached it (reqwest
+    // would follow a redirect after the guard, so the allowlist does not stop it).
+    let elsewhere = FakeClockify::start().await;
+    elsewhere.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
+    let location = format!("{}/v1/workspaces/ws1/tags", elsewhere.core_url());
+    e.fake.redirect("api", "GET", "/v1/workspaces/ws1/tags", 302, &location);
+    let (s, r) = e.execute(json!({"operationId": "getTags"})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["status"], 302, "Clockify's 302 is the answer shown: {r}");
+    assert!(r["note"].is_string(), "{r}");
+    assert_eq!(e.fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1);
+    assert!(elsewhere.requests().is_empty(), "the redirect was followed: {:?}", elsewhere.requests());
+}
+
+#[tokio::test]
+async fn an_answer_over_10_mb_is_cut_off_with_a_502_problem_and_one_under_is_shown() {
+    let e = env().await;
+    let tags = |mb: usize| json!([{"id": "t1", "name": "x".repeat(mb * 1024 * 1024), "workspaceId": WS, "archived": false}]);
+    e.fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(11));
+    let (s, p) = e.execute(json!({"operationId": "getTags"})).await;
+    assert_eq!(s, 502, "{}", &p.to_string()[..p.to_string().len().min(300)]);
+    assert_eq!(p["status"], 502);
+    assert!(p["detail"].as_str().is_some_and(|d| d.contains("over 10 MB") && d.contains("status 200")), "{p}");
+    assert_eq!(e.fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1, "a cut-off answer is not asked again");
+    let m = e.gw.metrics().await;
+    assert_eq!(metric(&m, "gateway_explorer_calls_total{operation=\"getTags\",status=\"answer_too_large\"}"), 1.0, "{m}");
+
+    e.fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(9));
+    let (s, r) = e.execute(json!({"operationId": "getTags"})).await;
+    assert_eq!(s, 200, "{}", &r.to_string()[..r.to_string().len().min(300)]);
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["body"][0]["name"].as_str().map(str::len), Some(9 * 1024 * 1024));
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ fn user_token(env: &Env, ws: &str, user: &str) -> String {
 async fn env() -> Env {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    c.allowed_api_hosts.push(fake.url().trim_start_matches("http://").parse().expect("host:port"));
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(c).await;
     // The explorer serves workspaces with a live installation only.
     gw.install("ws1", "a1", &[]).await;

@@ -22,7 +22,7 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
 
     let fake = FakeClockify::start().await;
     let mut config = test_config();
-    config.allowed_api_hosts.push(fake.url().trim_start_matches("http://").parse().expect("host:port"));
+    config.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(config).await;
     let mut claims = addon_claims("ws1", "a1");
     claims["user"] = json!("u1");

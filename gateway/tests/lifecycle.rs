@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Backend, TestGateway, addon_claims, installation_claims, installed_body, metric};
+use support::{Backend, CLOSED_PORT_HOST, TestGateway, addon_claims, installation_claims, installed_body, metric};
 
 async fn problem(r: reqwest::Response, status: u16) -> Value {
     assert_eq!(r.status(), status);
@@ -123,6 +123,22 @@ async fn an_installation_token_pointing_outside_allowed_hosts_is_refused(backend
     let p = problem(r, 403).await;
     assert!(p["detail"].as_str().unwrap().contains("evil.example"), "{p}");
     assert!(gw.state.installations.get("ws5").await.unwrap().is_none(), "nothing stored");
+    // An allowed host on another scheme or port: api.clockify.me is allowed for
+    // https on 443 only, the closed port for plain http on its own port only.
+    for (claim, url) in [
+        ("backendUrl", "http://api.clockify.me/api"),
+        ("backendUrl", "https://api.clockify.me:8443/api"),
+        ("reportsUrl", &*format!("https://{CLOSED_PORT_HOST}/reports")),
+        ("ptoUrl", "http://127.0.0.1:10/pto"),
+    ] {
+        let mut claims = installation_claims("ws5", "a5");
+        claims[claim] = json!(url);
+        let token = gw.sign(&claims);
+        let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &token, &[])).await;
+        let p = problem(r, 403).await;
+        assert!(p["detail"].as_str().unwrap().contains(claim), "{url}: {p}");
+        assert!(gw.state.installations.get("ws5").await.unwrap().is_none(), "{url}: nothing stored");
+    }
     // The installation token must belong to the same workspace as the call.
     let other = gw.sign(&installation_claims("other", "a5"));
     let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &other, &[])).await;

@@ -21,8 +21,7 @@ struct Setup {
 async fn setup() -> Setup {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    let host = fake.core_url().trim_start_matches("http://").split('/').next().unwrap().to_owned();
-    c.allowed_api_hosts.push(host.parse().unwrap());
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     c.addon_base_url = "https://addon.example.com".parse().unwrap();
     let gw = TestGateway::start_with(c).await;
     fake.on("api", "GET", "/v1/workspaces/ws1/webhooks", 200, json!({ "webhooks": [], "workspaceWebhookCount": 0 }));

@@ -12,8 +12,7 @@ use support::{TestGateway, addon_claims, installed_body, test_config};
 async fn the_installation_client_uses_its_token_and_hosts_and_only_declared_scopes() {
     let fake = FakeClockify::start().await;
     let mut c = test_config();
-    let host = fake.core_url().trim_start_matches("http://").split('/').next().unwrap().to_owned();
-    c.allowed_api_hosts.push(host.parse().unwrap());
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(c).await;
     let mut claims = addon_claims("ws1", "a1");
     claims["backendUrl"] = json!(fake.core_url());
@@ -41,4 +40,30 @@ async fn the_installation_client_uses_its_token_and_hosts_and_only_declared_scop
     );
     assert!(err.to_string().contains("needs scope TAG_WRITE"), "{err}");
     assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), 0, "nothing sent");
+}
+
+#[tokio::test]
+async fn the_unsigned_api_url_is_never_used_as_the_installations_host() {
+    // The body's apiUrl names a local server that records every request; the
+    // signed installation token carries no backendUrl.
+    let fake = FakeClockify::start().await;
+    fake.on("api", "GET", "/v1/workspaces/ws1/webhooks", 200, json!({ "webhooks": [], "workspaceWebhookCount": 0 }));
+    let mut c = test_config();
+    c.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
+    let gw = TestGateway::start_with(c).await;
+    let install_token = gw.sign(&addon_claims("ws1", "a1"));
+    let mut body = installed_body("ws1", "a1", &install_token, &[]);
+    body["apiUrl"] = json!(fake.core_url());
+    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &body).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let stored = gw.state.installations.get("ws1").await.unwrap().expect("installed");
+    assert_eq!((stored.backend_url.as_deref(), stored.api_url.as_deref()), (None, Some(fake.core_url().as_str())));
+
+    let err = clockify_gateway::clockify::installation_client(&gw.state, "ws1").await.expect_err("no signed host to call");
+    let shown = err.to_string();
+    assert!(shown.contains("ws1") && shown.contains("backendUrl"), "{shown}");
+    // The REST webhook registration (the first call an installation makes) stays pending.
+    let registered = clockify_gateway::registration::register_pending(&gw.state, "ws1").await;
+    assert!(registered.is_err(), "{registered:?}");
+    assert!(fake.requests().is_empty(), "the apiUrl host was called: {:?}", fake.requests());
 }

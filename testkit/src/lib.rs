@@ -345,6 +345,19 @@ impl FakeClockify {
             .insert(key, Route::Canned { status, body });
     }
 
+    /// Answer `method` `path` in `group` with a redirect: `status` (e.g. 302)
+    /// and `Location: <location>`, no body. Re-registering a route replaces it.
+    pub fn redirect(&self, group: &str, method: &str, path: &str, status: u16, location: &str) {
+        let key = route_key(group, method, path);
+        self.inner.lock().routes.insert(
+            key,
+            Route::Redirect {
+                status,
+                location: location.to_owned(),
+            },
+        );
+    }
+
     /// Serve `items` as a paginated list for GET `path` in `group`, reading
     /// the page and size from the query as `style` names them. A missing page
     /// means the first page, a missing size means 50. With `last_page_header`,
@@ -597,6 +610,10 @@ enum Route {
         status: u16,
         body: Value,
     },
+    Redirect {
+        status: u16,
+        location: String,
+    },
     Paginated {
         style: PageStyle,
         shape: Shape,
@@ -838,6 +855,11 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
     match st.routes.get(&key) {
         None => Reply::error(404, "No static resource"),
         Some(Route::Canned { status, body }) => Reply::json(*status, body.clone()),
+        Some(Route::Redirect { status, location }) => Reply {
+            status: *status,
+            body: None,
+            headers: vec![("location", location.clone())],
+        },
         Some(Route::Paginated {
             style,
             shape,

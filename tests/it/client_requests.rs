@@ -33,6 +33,41 @@ async fn each_operation_goes_to_the_host_of_its_group_with_the_credential() {
 }
 
 #[tokio::test]
+async fn a_redirect_is_not_followed_so_the_credential_never_reaches_the_host_it_names() {
+    // The other server would answer the redirected call, and records whether any came.
+    let elsewhere = FakeClockify::start().await;
+    elsewhere.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
+    let fake = FakeClockify::start().await;
+    fake.redirect("api", "GET", "/v1/workspaces/ws1/tags", 302, &format!("{}/v1/workspaces/ws1/tags", elsewhere.core_url()));
+    let client = client_for(&fake, Some(Auth::AddonToken("addon-token-123".into())));
+    let err = client.get_tags().workspace_id("ws1").send().await.expect_err("a 302 is not the operation's success");
+    assert_eq!(ClockifyError::from(err).status(), Some(302), "the redirect is the answer");
+    assert_eq!(fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1);
+    assert!(elsewhere.requests().is_empty(), "the redirect was followed: {:?}", elsewhere.requests());
+}
+
+#[tokio::test]
+async fn an_exchange_with_a_response_limit_cuts_off_a_longer_answer() {
+    use clockify_client::exchange::{Exchange, ExchangeMode};
+    let fake = FakeClockify::start().await;
+    let tags = |n: usize| json!([{ "id": "t1", "name": "x".repeat(n), "workspaceId": "ws1", "archived": false }]);
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(2 * 1024 * 1024));
+    let exchange = std::sync::Arc::new(Exchange::new(ExchangeMode::Send).with_response_limit(1024 * 1024));
+    let client = builder_for(&fake, None).exchange(exchange.clone()).build().expect("client builds");
+    client.get_tags().workspace_id("ws1").send().await.expect_err("the body was not read");
+    let recorded = exchange.response().expect("the status was recorded");
+    assert!(recorded.cut_off && recorded.body.is_empty(), "{:?}", (recorded.status, recorded.cut_off, recorded.body.len()));
+    assert_eq!(recorded.status, 200);
+
+    fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, tags(1000));
+    let exchange = std::sync::Arc::new(Exchange::new(ExchangeMode::Send).with_response_limit(1024 * 1024));
+    let client = builder_for(&fake, None).exchange(exchange.clone()).build().expect("client builds");
+    let got = client.get_tags().workspace_id("ws1").send().await.expect("within the limit");
+    assert_eq!(got.into_inner().len(), 1);
+    assert!(!exchange.response().expect("recorded").cut_off);
+}
+
+#[tokio::test]
 async fn api_keys_are_sent_as_x_api_key_and_auth_failures_keep_clockifys_body() {
     let fake = FakeClockify::start().await;
     fake.require_api_key("right-key");

@@ -144,7 +144,7 @@ pub(crate) async fn start_with(root: &Path, database_url: &str, settings: &[(&st
         .env("DATABASE_URL", database_url)
         .env("ENCRYPTION_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
         .env("CLOCKIFY_PUBLIC_KEY_FILE", root.join("testkit/keys/test-rsa-public.pem"))
-        .env("ALLOWED_API_HOSTS", "127.0.0.1:9")
+        .env("ALLOWED_API_HOSTS", "http://127.0.0.1:9")
         .env_remove("RUST_LOG")
         .envs(settings.iter().copied())
         .stdout(Stdio::null())

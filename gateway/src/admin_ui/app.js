@@ -71,7 +71,8 @@
     }
     const i = r.data;
     $("inst-status").textContent = i.status;
-    $("inst-host").textContent = i.backendUrl || i.apiUrl || "";
+    // The host the gateway calls: only the signed backendUrl (apiUrl is never used).
+    $("inst-host").textContent = i.backendUrl || "none (the token carried no backendUrl)";
     $("inst-installed").textContent = when(i.installedAt);
     $("inst-updated").textContent = when(i.updatedAt);
     const rows = $("webhook-rows");

@@ -224,6 +224,8 @@ pub enum DeliveriesResponse {
 #[derive(Object, Debug, Clone, PartialEq)]
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct ReplayRequest {
+    /// At most 1,000 (declared, so a longer list is a 400 before any work).
+    #[oai(validator(max_items = 1000))]
     pub ids: Option<Vec<String>>,
     pub event: Option<String>,
     pub status: Option<DeliveryStatus>,

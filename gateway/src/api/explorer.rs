@@ -382,6 +382,7 @@ fn refusal_label(e: &ExplorerError) -> &'static str {
         ExplorerError::HostRefused(_) => "host_refused",
         ExplorerError::Refused(_) => "refused",
         ExplorerError::Transport(_) => "transport",
+        ExplorerError::AnswerTooLarge(_) => "answer_too_large",
         ExplorerError::Internal(_) => "internal",
     }
 }
@@ -391,6 +392,7 @@ fn to_gateway(e: ExplorerError) -> GatewayError {
         ExplorerError::Invalid(v) => GatewayError::Invalid(v),
         ExplorerError::HostRefused(m) => GatewayError::Forbidden(m),
         ExplorerError::Transport(m) => GatewayError::BadGateway(m),
+        e @ ExplorerError::AnswerTooLarge(_) => GatewayError::BadGateway(e.to_string()),
         ExplorerError::Internal(m) => GatewayError::Internal(m),
         e @ (ExplorerError::NotInContract(_) | ExplorerError::Multipart(_) | ExplorerError::Refused(_)) => {
             GatewayError::BadRequest(e.to_string())

@@ -61,8 +61,8 @@ impl HealthApi {
     async fn metrics(&self) -> MetricsResponse {
         // Dead letters are shared by every instance, so they are counted in
         // the database; a scrape during an outage keeps the last figures.
-        if let Ok(counts) = self.state.delivery_log.dead_counts().await {
-            self.state.metrics.set_dead_letters(&counts);
+        if let Ok(count) = self.state.delivery_log.dead_count().await {
+            self.state.metrics.set_dead_letters(count);
         }
         MetricsResponse::Ok(PlainText(self.state.metrics.render()))
     }

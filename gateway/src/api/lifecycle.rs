@@ -156,13 +156,11 @@ impl LifecycleApi {
     fn check_host(&self, claim: &str, url: Option<&str>) -> Result<Option<String>, GatewayError> {
         let Some(raw) = url else { return Ok(None) };
         let parsed = url::Url::parse(raw).map_err(|_| GatewayError::BadRequest(format!("{claim} is not a URL")))?;
-        let allowed = self.state.config.allowed_api_hosts.iter().any(|h| h.matches(&parsed));
-        if !allowed || !matches!(parsed.scheme(), "https" | "http") {
-            tracing::warn!(target: "audit", event = "host_refused", claim, host = parsed.host_str().unwrap_or(""), "API host outside ALLOWED_API_HOSTS");
-            return Err(GatewayError::Forbidden(format!(
-                "{claim} host `{}` is not in ALLOWED_API_HOSTS",
-                parsed.host_str().unwrap_or("")
-            )));
+        // Scheme, host and exact port: a bare entry allows https only.
+        if !self.state.config.allowed_api_hosts.iter().any(|h| h.matches(&parsed)) {
+            let origin = crate::config::origin_of(&parsed);
+            tracing::warn!(target: "audit", event = "host_refused", claim, origin = %origin, "API host outside ALLOWED_API_HOSTS");
+            return Err(GatewayError::Forbidden(format!("{claim} `{origin}` is not in ALLOWED_API_HOSTS{}", crate::config::HTTP_HINT)));
         }
         Ok(Some(raw.trim_end_matches('/').to_owned()))
     }

@@ -32,6 +32,10 @@ pub use validate::{Input, Invalid, Violation};
 const SHOWN_HEADERS: [&str; 7] =
     ["last-page", "content-type", "retry-after", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-request-id"];
 
+/// The largest answer the explorer reads and shows: a longer body is cut
+/// off there (one chunk past it at most) and the call is a 502.
+pub const MAX_ANSWER_BYTES: usize = 10 * 1024 * 1024;
+
 /// Why a call was refused or failed before Clockify answered.
 #[derive(Debug, thiserror::Error)]
 pub enum ExplorerError {
@@ -53,6 +57,9 @@ pub enum ExplorerError {
     /// Clockify could not be reached.
     #[error("Clockify could not be reached: {0}")]
     Transport(String),
+    /// Clockify's answer (with this status) was over [`MAX_ANSWER_BYTES`]; reading stopped there.
+    #[error("Clockify's answer (status {0}) was over 10 MB, more than the explorer reads; it was cut off (ask for less, e.g. a smaller page-size)")]
+    AnswerTooLarge(u16),
     #[error("{0}")]
     Internal(String),
 }
@@ -115,6 +122,10 @@ fn shared_http() -> reqwest::Client {
     HTTP.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder()
+            // A redirect would carry the caller's X-Addon-Token to whatever
+            // host its Location names (reqwest keeps custom headers across
+            // hosts); the 3xx is shown as Clockify's answer instead.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("clockify-gateway-explorer/", env!("CARGO_PKG_VERSION")))
@@ -238,8 +249,9 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Scheme, host and exact port, all from `HostPort::matches`: a bare entry allows https only.
 fn host_allowed(allowed: &[HostPort], url: &url::Url) -> bool {
-    matches!(url.scheme(), "https" | "http") && allowed.iter().any(|h| h.matches(url))
+    allowed.iter().any(|h| h.matches(url))
 }
 
 /// The base URL of `group` from the caller's claims, if the claim is there
@@ -253,10 +265,11 @@ fn checked_base(explorer: &Explorer, caller: &Caller, group: HostGroup) -> Resul
     let raw = value.ok_or_else(|| ExplorerError::HostRefused(format!("the token has no {claim} claim, which this operation's host needs")))?;
     let url = url::Url::parse(raw).map_err(|_| ExplorerError::HostRefused(format!("the token's {claim} is not a URL")))?;
     if !host_allowed(&explorer.allowed_hosts, &url) {
-        tracing::warn!(target: "audit", event = "host_refused", claim, host = url.host_str().unwrap_or(""), "explorer: API host outside ALLOWED_API_HOSTS");
+        let origin = crate::config::origin_of(&url);
+        tracing::warn!(target: "audit", event = "host_refused", claim, origin = %origin, "explorer: API host outside ALLOWED_API_HOSTS");
         return Err(ExplorerError::HostRefused(format!(
-            "the token's {claim} host `{}` is not in ALLOWED_API_HOSTS",
-            url.host_str().unwrap_or("")
+            "the token's {claim} `{origin}` is not in ALLOWED_API_HOSTS{}",
+            crate::config::HTTP_HINT
         )));
     }
     Ok(raw.trim_end_matches('/').to_owned())
@@ -268,7 +281,7 @@ fn guard(allowed: Arc<[HostPort]>, template: &'static str) -> clockify_client::e
     Arc::new(move |request: &reqwest::Request| {
         let url = request.url();
         if !host_allowed(&allowed, url) {
-            return Err(format!("host `{}` is not in ALLOWED_API_HOSTS", url.host_str().unwrap_or("")));
+            return Err(format!("`{}` is not in ALLOWED_API_HOSTS", crate::config::origin_of(url)));
         }
         if url.fragment().is_some() {
             return Err("the URL has a fragment".into());
@@ -315,7 +328,9 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
     let pto = if entry.host == HostGroup::Pto { Some(base(HostGroup::Pto)?) } else { None };
     let hosts = Hosts::explicit(&core, &reports, pto.as_deref()).map_err(|e| ExplorerError::HostRefused(e.to_string()))?;
     let mode = if call.dry_run { ExchangeMode::DryRun } else { ExchangeMode::Send };
-    let exchange = Arc::new(Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)));
+    let exchange = Arc::new(
+        Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)).with_response_limit(MAX_ANSWER_BYTES),
+    );
     let client = ClientBuilder::new(Auth::AddonToken(caller.token.clone()))
         .hosts(hosts)
         .budget(explorer.budget.clone())
@@ -329,6 +344,10 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
         DispatchError::Multipart(m) => ExplorerError::Multipart(m),
     })?;
     let request = exchange.request();
+    // Before the typed outcome: a cut-off body also fails the typed call, as a transport or decode error.
+    if let Some(cut) = exchange.response().filter(|r| r.cut_off) {
+        return Err(ExplorerError::AnswerTooLarge(cut.status));
+    }
     let answer = match (call.dry_run, sent) {
         (true, Sent::Refused(m)) | (false, Sent::Refused(m)) => return Err(ExplorerError::Refused(m)),
         (true, _) => None,
@@ -398,6 +417,8 @@ mod tests {
         assert!(g(&request("https://api.clockify.me/api/v1/workspaces/ws1/projects/p1")).is_ok());
         for bad in [
             "https://evil.example/api/v1/workspaces/ws1/projects/p1",
+            "http://api.clockify.me/api/v1/workspaces/ws1/projects/p1",
+            "https://api.clockify.me:8443/api/v1/workspaces/ws1/projects/p1",
             "https://api.clockify.me/api/v1/workspaces/ws1/projects/p1/tasks",
             "https://api.clockify.me/api/v1/workspaces/ws1/clients/p1",
             "https://api.clockify.me/api/v1/workspaces/ws1/projects/",

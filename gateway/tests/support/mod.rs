@@ -59,7 +59,8 @@ pub const CLOSED_PORT_HOST: &str = "127.0.0.1:9";
 pub fn test_config() -> Config {
     let mut c = Config::for_tests();
     c.clockify_public_key_file = Some(keys_dir().join("test-rsa-public.pem"));
-    c.allowed_api_hosts.push(CLOSED_PORT_HOST.parse().expect("host:port"));
+    // Plain http is allowed only by an explicit http:// entry.
+    c.allowed_api_hosts.push(format!("http://{CLOSED_PORT_HOST}").parse().expect("http://host:port"));
     c
 }
 
