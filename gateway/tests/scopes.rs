@@ -54,10 +54,25 @@ async fn the_unsigned_api_url_is_never_used_as_the_installations_host() {
     let install_token = gw.sign(&addon_claims("ws1", "a1"));
     let mut body = installed_body("ws1", "a1", &install_token, &[]);
     body["apiUrl"] = json!(fake.core_url());
+    // INSTALLED refuses an installation token without backendUrl outright...
     let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &body).await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let stored = gw.state.installations.get("ws1").await.unwrap().expect("installed");
-    assert_eq!((stored.backend_url.as_deref(), stored.api_url.as_deref()), (None, Some(fake.core_url().as_str())));
+    assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
+    assert!(gw.state.installations.get("ws1").await.unwrap().is_none(), "nothing stored");
+    // ...and an installation stored without one (as an older build could) is never called through apiUrl.
+    let stored = clockify_gateway::store::NewInstallation {
+        workspace_id: "ws1".into(),
+        addon_id: "a1".into(),
+        installation_token: install_token,
+        backend_url: None,
+        reports_url: None,
+        pto_url: None,
+        api_url: Some(fake.core_url()),
+        as_user: None,
+        addon_user_id: None,
+        webhook_tokens: Vec::new(),
+        rest_events: vec!["PROJECT_UPDATED".into()],
+    };
+    gw.state.installations.upsert_installed(&stored).await.unwrap();
 
     let err = clockify_gateway::clockify::installation_client(&gw.state, "ws1").await.expect_err("no signed host to call");
     let shown = err.to_string();
