@@ -16,7 +16,7 @@ pub const ARTIFACT_PATHS: &[&str] = &[
     "client/src/generated/scopes.rs",
     "manifest.json",
     "gateway/src/generated/addon.rs",
-    "gateway/src/generated/explorer_dispatch.rs",
+    "explorer-dispatch/src/generated.rs",
 ];
 
 /// Hand-written inputs besides the contract (relative to the workspace root).

@@ -1,4 +1,4 @@
-//! The explorer's dispatch (`gateway/src/generated/explorer_dispatch.rs`):
+//! The explorer's dispatch (`explorer-dispatch/src/generated.rs`):
 //! one `match` arm per operation of the contract that turns explorer input
 //! (path, query and body as JSON values) into a call of the generated typed
 //! client, each argument deserialized into the type progenitor gives it.
@@ -147,7 +147,7 @@ pub fn generate(sdk: &str, facts: &[OperationFacts]) -> Result<String> {
     let tokens = quote! {
         use clockify_client::Client;
 
-        use crate::explorer::dispatch::{Args, DispatchError, Location, Sent, finish};
+        use crate::{Args, DispatchError, Location, Sent, finish};
 
         /// Every operation of the contract, in contract order (the catalog's order).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -175,7 +175,7 @@ pub fn generate(sdk: &str, facts: &[OperationFacts]) -> Result<String> {
         }
 
         /// The operations with a `multipart/form-data` body; the explorer decides
-        /// by hand what to do with each (an exhaustive match in `crate::explorer`).
+        /// by hand what to do with each (an exhaustive match in the gateway's explorer).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum MultipartOperation {
             #(#multipart,)*

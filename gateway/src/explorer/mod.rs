@@ -11,7 +11,6 @@
 //! types. Only then is the typed call made, and the client's guard checks the
 //! final URL once more (host allowed, path exactly the template's shape).
 
-pub mod dispatch;
 pub mod validate;
 
 use std::sync::{Arc, OnceLock};
@@ -24,6 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::config::HostPort;
 use crate::token::Claims;
+use clockify_explorer_dispatch as dispatch;
 use dispatch::{Args, DispatchError, Sent};
 pub use dispatch::{MultipartOperation, Operation};
 pub use validate::{Input, Invalid, Violation};

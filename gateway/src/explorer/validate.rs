@@ -13,7 +13,7 @@ use clockify_client::catalog::{OPERATIONS, Operation, ParamLocation};
 use jsonschema::{Draft, Registry, Validator};
 use serde_json::{Map, Value};
 
-use super::dispatch::Args;
+use clockify_explorer_dispatch::Args;
 
 /// The contract, as committed (`openapi.json`).
 const CONTRACT: &str = include_str!("../../../openapi.json");

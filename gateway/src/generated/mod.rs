@@ -3,4 +3,3 @@
 
 pub mod addon;
 pub mod clockify_key;
-pub mod explorer_dispatch;

@@ -1,11 +1,15 @@
-//! What the generated dispatch (`crate::generated::explorer_dispatch`) needs:
+//! The API explorer's dispatch: [`dispatch`] turns an operation and its
+//! arguments into a call of the typed client. The match is generated
+//! (`generated.rs`, by `cargo xtask regen`); this file is what it needs:
 //! the explorer's arguments as JSON, turned into each setter's generated type
 //! with an error naming the argument, and the outcome of the typed call.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use crate::generated::explorer_dispatch::{MultipartOperation, Operation, dispatch};
+mod generated;
+
+pub use generated::{MultipartOperation, Operation, dispatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Location {

@@ -2,7 +2,7 @@
 #![allow(clippy::all, unused, unused_comparisons, missing_docs, rustdoc::all)]
 
 use clockify_client::Client;
-use crate::explorer::dispatch::{Args, DispatchError, Location, Sent, finish};
+use crate::{Args, DispatchError, Location, Sent, finish};
 /// Every operation of the contract, in contract order (the catalog's order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -717,7 +717,7 @@ impl Operation {
     }
 }
 /// The operations with a `multipart/form-data` body; the explorer decides
-/// by hand what to do with each (an exhaustive match in `crate::explorer`).
+/// by hand what to do with each (an exhaustive match in the gateway's explorer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MultipartOperation {
     UploadImage,
