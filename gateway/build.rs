@@ -1,8 +1,8 @@
 //! Build-time parity between `manifest.json` and the routes this crate
 //! defines: every lifecycle and webhook path the manifest gives Clockify must
 //! be a POST route of the gateway, or the build stops naming the entry. The
-//! routes are read from the `#[oai(path = ..., method = ...)]` attributes of
-//! `src/api/`, the single place routes are declared.
+//! routes are read from the `#[oai(path = ..., method = ...)]` attributes
+//! under `src/` (each part's `routes.rs`), the only way routes are declared.
 
 use std::path::Path;
 
@@ -10,8 +10,8 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let manifest_path = root.join("../manifest.json");
     println!("cargo:rerun-if-changed={}", manifest_path.display());
-    println!("cargo:rerun-if-changed=src/api");
-    let routes = routes_in(&root.join("src/api"));
+    println!("cargo:rerun-if-changed=src");
+    let routes = routes_in(&root.join("src"));
     for r in &routes {
         println!("cargo:rerun-if-changed={}", r.2);
     }

@@ -5,7 +5,7 @@
 
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
-use crate::token::TokenRejection;
+use crate::auth::token::TokenRejection;
 
 /// An RFC 7807 problem document.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]

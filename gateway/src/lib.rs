@@ -2,28 +2,35 @@
 //!
 //! Kept as a library (with a thin `main.rs`) so integration tests and other
 //! binaries can start the exact same application on an ephemeral port.
+//!
+//! One folder per part: `auth` (Clockify's tokens), `installations`
+//! (lifecycle, the installation's client, REST webhooks, clean-up), `inbox`
+//! (webhook deliveries from request to handled), `bootstrap`, `explorer`,
+//! `admin` (the operators' routes and console), `ops` (probes, metrics,
+//! manifest), `http` (middleware), `store` (the database). `api` assembles
+//! the routes into one OpenAPI service; `startup` builds the application and
+//! starts each part's background loops.
 
+pub mod admin;
 pub mod api;
+pub mod auth;
+mod background;
 pub mod bootstrap;
-pub mod clockify;
 pub mod config;
 pub mod crypto;
 pub mod error;
-pub mod events;
 pub mod explorer;
 pub mod generated;
-pub mod handoff;
 pub mod hooks;
 pub mod http;
+pub mod inbox;
+pub mod installations;
 pub mod metrics;
-pub mod registration;
+pub mod ops;
 pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod token;
-pub mod verified_tokens;
-pub mod worker;
 
 pub use config::{Config, LogFormat};
 pub use hooks::{AddonHooks, HandlerError, LifecycleEvent, NoHooks, WebhookDelivery};

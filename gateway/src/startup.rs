@@ -138,17 +138,17 @@ struct Background {
 impl Background {
     fn start(state: &AppState) -> Self {
         let inboxes = (0..state.config.webhook_workers)
-            .map(|_| tokio::spawn(crate::worker::run_inbox(state.clone(), state.inbox.clone())))
+            .map(|_| tokio::spawn(crate::inbox::workers::run_inbox(state.clone(), state.inbox.clone())))
             .collect();
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(crate::worker::run_retention(state.clone())));
+        tasks.push(tokio::spawn(crate::inbox::retention::run_retention(state.clone())));
         if let Some(rx) = state.take_ingest_receiver() {
-            tasks.push(tokio::spawn(crate::worker::run_ingest(state.clone(), rx)));
+            tasks.push(tokio::spawn(crate::inbox::ingest::run_ingest(state.clone(), rx)));
         }
-        tasks.push(tokio::spawn(crate::worker::run_registrations(state.clone())));
-        tasks.push(tokio::spawn(crate::worker::run_cleanups(state.clone())));
+        tasks.push(tokio::spawn(crate::installations::jobs::run_registrations(state.clone())));
+        tasks.push(tokio::spawn(crate::installations::jobs::run_cleanups(state.clone())));
         if state.config.bootstrap_workers > 0 {
-            tasks.push(tokio::spawn(crate::worker::run_bootstraps(state.clone())));
+            tasks.push(tokio::spawn(crate::bootstrap::run_bootstraps(state.clone())));
         }
         Self { inboxes, tasks }
     }

@@ -8,7 +8,7 @@ use crate::hooks::AddonHooks;
 use crate::http::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::{Database, DeliveryStore, InstallationStore, JobQueue};
-use crate::token::{TokenVerifier, VerifierConfig};
+use crate::auth::token::{TokenVerifier, VerifierConfig};
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -33,15 +33,15 @@ pub struct AppState {
     pub hooks: Arc<dyn AddonHooks>,
     /// Wakes this instance's inbox workers when deliveries are stored
     /// for them to claim.
-    pub inbox: Arc<crate::worker::WakeSignal>,
+    pub inbox: Arc<crate::background::WakeSignal>,
     /// Deliveries stored already leased to this instance, for its inbox.
-    pub handoff: Arc<crate::handoff::HandOff>,
+    pub handoff: Arc<crate::inbox::handoff::HandOff>,
     /// Wakes this instance's job runner when work is queued.
-    pub jobs_signal: Arc<crate::worker::WakeSignal>,
-    pub verified_tokens: Arc<crate::verified_tokens::VerifiedTokens>,
+    pub jobs_signal: Arc<crate::background::WakeSignal>,
+    pub verified_tokens: Arc<crate::auth::verified::VerifiedTokens>,
     /// Hands deliveries to the group-commit writer (`worker::run_ingest`).
-    pub ingest: tokio::sync::mpsc::Sender<crate::worker::IngestItem>,
-    ingest_rx: Arc<parking_lot::Mutex<Option<tokio::sync::mpsc::Receiver<crate::worker::IngestItem>>>>,
+    pub ingest: tokio::sync::mpsc::Sender<crate::inbox::ingest::IngestItem>,
+    ingest_rx: Arc<parking_lot::Mutex<Option<tokio::sync::mpsc::Receiver<crate::inbox::ingest::IngestItem>>>>,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -65,7 +65,7 @@ pub enum StateError {
 
 impl AppState {
     /// The writer's end of the ingest queue; there is one writer per state.
-    pub fn take_ingest_receiver(&self) -> Option<tokio::sync::mpsc::Receiver<crate::worker::IngestItem>> {
+    pub fn take_ingest_receiver(&self) -> Option<tokio::sync::mpsc::Receiver<crate::inbox::ingest::IngestItem>> {
         self.ingest_rx.lock().take()
     }
 
@@ -76,7 +76,7 @@ impl AppState {
             None => crate::generated::clockify_key::clockify_public_key_pem().into_bytes(),
         };
         let extra = match &config.clockify_extra_keys_dir {
-            Some(dir) => crate::token::load_extra_keys_dir(dir).map_err(|e| StateError::Keys(e.to_string()))?,
+            Some(dir) => crate::auth::token::load_extra_keys_dir(dir).map_err(|e| StateError::Keys(e.to_string()))?,
             None => Vec::new(),
         };
         let verifier = TokenVerifier::from_pem(

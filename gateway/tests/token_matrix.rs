@@ -9,7 +9,7 @@ use clockify_testkit::tokens::{
     TokenFactory, hs256_with_key_as_secret, raw_token, tamper_payload, tamper_signature,
     unsigned_none_token,
 };
-use clockify_gateway::token::{
+use clockify_gateway::auth::token::{
     Algorithm, ConfigError, Expectation, KeyError, KeyName, MAX_TOKEN_LEN, TokenKind, TokenRejection,
     TokenVerifier, VerifierConfig, VerifierKeys, load_extra_keys_dir,
 };

@@ -332,7 +332,7 @@ async fn seed_children(ctx: &Ctx, plan: &Plan, parent_op: &str) -> Result<(), St
 /// the run is stopped.
 pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> Result<RunOutcome, RunError> {
     let ws = lease.workspace_id.as_str();
-    let client = crate::clockify::installation_client(state, ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
+    let client = crate::installations::client::installation_client(state, ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
     let plan = plan(&DECLARED_SCOPES, state.config.bootstrap_page_size);
     let ctx = Ctx { state: state.clone(), lease: lease.clone(), client, stop: stop.clone() };
     let top: Vec<NewItem> = plan

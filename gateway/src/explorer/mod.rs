@@ -11,6 +11,7 @@
 //! types. Only then is the typed call made, and the client's guard checks the
 //! final URL once more (host allowed, path exactly the template's shape).
 
+pub(crate) mod routes;
 pub mod validate;
 
 use std::sync::{Arc, OnceLock};
@@ -22,7 +23,7 @@ use clockify_client::{Auth, ClientBuilder, Hosts, RateBudget};
 use serde_json::{Map, Value};
 
 use crate::config::HostPort;
-use crate::token::Claims;
+use crate::auth::token::Claims;
 use clockify_explorer_dispatch as dispatch;
 use dispatch::{Args, DispatchError, Sent};
 pub use dispatch::{MultipartOperation, Operation};

@@ -6,7 +6,7 @@
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::ApiKey;
 
-use crate::token::{Claims, Expectation, TokenKind, TokenRejection, TokenVerifier};
+use crate::auth::token::{Claims, Expectation, TokenKind, TokenRejection, TokenVerifier};
 
 /// The lifecycle signature, as PLATFORM.md §1.2 names it.
 #[derive(SecurityScheme)]

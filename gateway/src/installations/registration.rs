@@ -52,7 +52,7 @@ pub async fn register_pending(state: &AppState, workspace_id: &str) -> Result<Re
     if pending.is_empty() {
         return Ok(report);
     }
-    let client = match crate::clockify::installation_client(state, workspace_id).await {
+    let client = match crate::installations::client::installation_client(state, workspace_id).await {
         Ok(c) => c,
         // Uninstalled meanwhile: nothing left to register.
         Err(GatewayError::NotFound(_)) => return Ok(report),
@@ -129,7 +129,7 @@ pub struct ReregistrationReport {
 /// is adopted, never created twice).
 pub async fn reregister(state: &AppState, workspace_id: &str) -> Result<ReregistrationReport, GatewayError> {
     let rows: Vec<_> = state.installations.webhook_tokens(workspace_id).await?.into_iter().filter(|r| r.source == "rest").collect();
-    let client = crate::clockify::installation_client(state, workspace_id).await?;
+    let client = crate::installations::client::installation_client(state, workspace_id).await?;
     let on_clockify: Option<Vec<String>> = match client.get_webhooks().workspace_id(workspace_id).send().await {
         Ok(r) => Some(r.into_inner().webhooks.into_iter().filter_map(|w| w.id).collect()),
         Err(e) => {
@@ -181,7 +181,7 @@ pub async fn unregister_all(state: &AppState, workspace_id: &str) -> usize {
     if registered.is_empty() {
         return 0;
     }
-    let Ok(client) = crate::clockify::installation_client(state, workspace_id).await else { return 0 };
+    let Ok(client) = crate::installations::client::installation_client(state, workspace_id).await else { return 0 };
     let mut deleted = 0;
     let all = async {
         for (event, id) in registered {
@@ -207,7 +207,7 @@ pub async fn rotate_token(state: &AppState, workspace_id: &str, event: &WebhookE
     let Some((_, id)) = registered.into_iter().find(|(e, _)| e == event.as_str()) else {
         return Err(GatewayError::NotFound(format!("no registered webhook for {event} on {workspace_id}")));
     };
-    let client = crate::clockify::installation_client(state, workspace_id).await?;
+    let client = crate::installations::client::installation_client(state, workspace_id).await?;
     let w = client
         .generate_new_token()
         .workspace_id(workspace_id)

@@ -18,15 +18,15 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use super::auth::WebhookSignature;
+use crate::auth::schemes::WebhookSignature;
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::MANIFEST_WEBHOOKS;
 use crate::http::body_limit::WEBHOOK_LIMIT;
 use crate::http::rate_limit::FailedChecks;
 use crate::state::AppState;
 use crate::store::{NewDelivery, Recorded, sha256_hex};
-use crate::token::{Expectation, TokenKind};
-use crate::worker::{IngestItem, IngestOutcome, Rejection, RequestChecks};
+use crate::auth::token::{Expectation, TokenKind};
+use super::ingest::{IngestItem, IngestOutcome, Rejection, RequestChecks};
 
 /// A JSON request body not read yet: the route reads it once its headers
 /// have passed, so an unsigned body is never buffered or parsed.
@@ -106,7 +106,7 @@ impl WebhookApi {
     }
 }
 
-#[OpenApi(tag = "super::Tag::Webhooks")]
+#[OpenApi(tag = "crate::api::Tag::Webhooks")]
 impl WebhookApi {
     /// Receives one delivery of `event` (a wire name such as `NEW_PROJECT`).
     #[oai(path = "/webhooks/:event", method = "post")]
@@ -156,7 +156,7 @@ impl WebhookApi {
         let checks = RequestChecks {
             token_sha256: sha256_hex(signature),
             addon_claim: (kind == TokenKind::Webhook).then(|| claims.addon_id.clone().unwrap_or_default()),
-            body_workspace_ok: crate::events::body_workspace(&body).is_none_or(|ws| ws == workspace_id),
+            body_workspace_ok: crate::inbox::events::body_workspace(&body).is_none_or(|ws| ws == workspace_id),
         };
         let body = body.to_string();
         let delivery = NewDelivery { workspace_id, event: event.as_str().to_owned(), body_sha256: sha256_hex(&body), body };

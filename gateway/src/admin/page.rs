@@ -6,15 +6,15 @@
 use poem_openapi::OpenApi;
 use poem_openapi::payload::{Html, PlainText};
 
-use super::explorer::{PageResponse, ScriptResponse, StyleResponse};
+use crate::explorer::routes::{PageResponse, ScriptResponse, StyleResponse};
 
-const PAGE_HTML: &str = include_str!("../admin_ui/index.html");
-const PAGE_JS: &str = include_str!("../admin_ui/app.js");
-const PAGE_CSS: &str = include_str!("../admin_ui/app.css");
+const PAGE_HTML: &str = include_str!("ui/index.html");
+const PAGE_JS: &str = include_str!("ui/app.js");
+const PAGE_CSS: &str = include_str!("ui/app.css");
 
 pub struct AdminPageApi;
 
-#[OpenApi(tag = "super::Tag::Admin")]
+#[OpenApi(tag = "crate::api::Tag::Admin")]
 impl AdminPageApi {
     /// The operator page (reads `auth_token` from its URL, as Clockify's iframe passes it).
     #[oai(path = "/ui/admin", method = "get")]

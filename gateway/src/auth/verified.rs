@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
-use crate::token::{Claims, TokenKind};
+use crate::auth::token::{Claims, TokenKind};
 
 const TTL: Duration = Duration::from_secs(600);
 const CAPACITY: usize = 10_000;

@@ -6,8 +6,8 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use super::admin::authorize_admin;
-use super::auth::UserToken;
+use crate::admin::routes::authorize_admin;
+use crate::auth::schemes::UserToken;
 use crate::bootstrap::{SkipReason, plan};
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::DECLARED_SCOPES;
@@ -205,7 +205,7 @@ impl BootstrapApi {
 
 }
 
-#[OpenApi(tag = "super::Tag::Bootstrap")]
+#[OpenApi(tag = "crate::api::Tag::Bootstrap")]
 impl BootstrapApi {
     /// Starts (or resumes) reading the workspace's lists into the snapshot.
     #[oai(path = "/bootstrap/:workspace_id", method = "post")]

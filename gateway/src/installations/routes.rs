@@ -12,13 +12,13 @@ use serde_json::Value;
 
 use poem::Request;
 
-use super::auth::LifecycleAuth;
+use crate::auth::schemes::LifecycleAuth;
 use crate::http::rate_limit::FailedChecks;
 use crate::error::{ApiError, GatewayError};
 use crate::hooks::LifecycleEvent;
 use crate::state::AppState;
 use crate::store::{InstallationStatus, NewInstallation, Standing};
-use crate::token::{Claims, Expectation, TokenKind};
+use crate::auth::token::{Claims, Expectation, TokenKind};
 
 /// One webhook Clockify created from the manifest.
 #[derive(Object, Debug, Clone)]
@@ -110,7 +110,7 @@ pub struct LifecycleApi {
 }
 
 impl LifecycleApi {
-    fn refused(&self, route: &'static str, failures: &FailedChecks<'_>, rejection: crate::token::TokenRejection) -> GatewayError {
+    fn refused(&self, route: &'static str, failures: &FailedChecks<'_>, rejection: crate::auth::token::TokenRejection) -> GatewayError {
         failures.charge();
         self.state.metrics.auth_failure(rejection.reason());
         self.state.metrics.lifecycle(route, "unauthorized");
@@ -179,7 +179,7 @@ fn event_of_webhook_path(path: &str) -> Option<clockify_client::WebhookEvent> {
     event.is_known().then_some(event)
 }
 
-#[OpenApi(tag = "super::Tag::Lifecycle")]
+#[OpenApi(tag = "crate::api::Tag::Lifecycle")]
 impl LifecycleApi {
     /// INSTALLED: stores the installation, its tokens (encrypted) and hosts,
     /// and queues the workspace bootstrap. A repeat is an update.
@@ -240,7 +240,7 @@ impl LifecycleApi {
             return Ok(ignored);
         }
         // While the installation token may still work: remove what we registered.
-        let unregistered = crate::registration::unregister_all(&self.state, &b.workspace_id).await;
+        let unregistered = crate::installations::registration::unregister_all(&self.state, &b.workspace_id).await;
         self.state.verified_tokens.forget_workspace(&b.workspace_id);
         let existed = self.state.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
         self.state.jobs_signal.wake();

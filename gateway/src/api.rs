@@ -1,26 +1,17 @@
-//! HTTP API, described with poem-openapi so the served spec always matches
-//! the handlers: typed bodies and responses per route, security schemes as
-//! types, problems as one typed error.
+//! The gateway's HTTP API: every part's routes in one poem-openapi service,
+//! so the served spec always matches the handlers (typed bodies and
+//! responses per route, security schemes as types, problems as one typed
+//! error). The routes themselves live with their parts.
 
-mod admin;
-mod admin_page;
-mod auth;
-mod bootstrap;
-mod explorer;
-mod health;
-mod lifecycle;
-mod manifest;
-mod webhooks;
-
-pub use admin::{AdminApi, AdminOperationsApi};
-pub use admin_page::AdminPageApi;
-pub use bootstrap::BootstrapApi;
-pub use explorer::ExplorerApi;
-pub use health::{HealthApi, HealthResponse, HealthStatus};
-pub use auth::{LifecycleAuth, UserToken, WebhookSignature};
-pub use lifecycle::LifecycleApi;
-pub use manifest::{ManifestApi, served_manifest};
-pub use webhooks::WebhookApi;
+pub use crate::admin::page::AdminPageApi;
+pub use crate::admin::routes::{AdminApi, AdminOperationsApi};
+pub use crate::auth::schemes::{LifecycleAuth, UserToken, WebhookSignature};
+pub use crate::bootstrap::routes::BootstrapApi;
+pub use crate::explorer::routes::ExplorerApi;
+pub use crate::inbox::routes::WebhookApi;
+pub use crate::installations::routes::LifecycleApi;
+pub use crate::ops::health::{HealthApi, HealthResponse, HealthStatus};
+pub use crate::ops::manifest::{ManifestApi, served_manifest};
 
 use poem_openapi::{OpenApiService, Tags};
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::error::{ApiError, GatewayError};
 use crate::state::AppState;
 use crate::store::{LogFilter, handler_state};
-use super::auth::UserToken;
+use crate::auth::schemes::UserToken;
 
 const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
 
@@ -67,7 +67,7 @@ pub struct AdminApi {
 /// The caller must be an admin of `workspace_id`: a verified user token of
 /// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN. A
 /// workspace without a live installation is not found, whoever asks.
-pub(super) async fn authorize_admin(state: &AppState, token: &UserToken, workspace_id: &str, route: &'static str) -> Result<(), GatewayError> {
+pub(crate) async fn authorize_admin(state: &AppState, token: &UserToken, workspace_id: &str, route: &'static str) -> Result<(), GatewayError> {
     let claims = token.verify(&state.verifier, Some(workspace_id)).map_err(|r| {
         state.metrics.auth_failure(r.reason());
         tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
@@ -84,7 +84,7 @@ pub(super) async fn authorize_admin(state: &AppState, token: &UserToken, workspa
 /// 404 unless the workspace has a live (active or inactive) installation:
 /// from DELETED on, nothing of the workspace is served, even to a user
 /// token that has not expired.
-pub(super) async fn require_live(state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
+pub(crate) async fn require_live(state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
     if state.installations.is_live(workspace_id).await? {
         Ok(())
     } else {
@@ -98,7 +98,7 @@ impl AdminApi {
     }
 }
 
-#[OpenApi(tag = "super::Tag::Admin")]
+#[OpenApi(tag = "crate::api::Tag::Admin")]
 impl AdminApi {
     /// An installation: status, hosts, times, settings, each subscribed
     /// event's webhook (with the reason when registration failed) and the
@@ -294,7 +294,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, &str), GatewayError> {
         .ok_or_else(|| GatewayError::BadRequest(format!("before: `{cursor}` is not a cursor this endpoint returned")))
 }
 
-#[OpenApi(tag = "super::Tag::Admin")]
+#[OpenApi(tag = "crate::api::Tag::Admin")]
 impl AdminOperationsApi {
     /// Re-runs REST webhook registration for the events whose webhook failed
     /// or that Clockify no longer has. Idempotent: what Clockify has is
@@ -303,7 +303,7 @@ impl AdminOperationsApi {
     async fn reregister(&self, auth: UserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
         let ws = workspace_id.0;
         authorize_admin(&self.state, &auth, &ws, "admin").await?;
-        let report = crate::registration::reregister(&self.state, &ws).await?;
+        let report = crate::installations::registration::reregister(&self.state, &ws).await?;
         self.state.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
         tracing::info!(target: "audit", event = "webhooks_reregistered", workspace_id = %ws, retried = report.retried.len(), "re-registration requested");
         Ok(ReregistrationResponse::Ok(Json(ReregistrationResult {

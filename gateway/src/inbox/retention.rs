@@ -1,0 +1,31 @@
+//! The retention sweep: old delivery-log rows and duplicate keys go, in
+//! bounded batches.
+
+use std::time::Duration;
+
+use crate::state::AppState;
+use crate::store::now_ms;
+
+/// Deletes old delivery-log rows and duplicate keys, in bounded batches.
+pub async fn run_retention(state: AppState) {
+    const BATCH: i64 = 1000;
+    loop {
+        let day_ms = 86_400_000i64;
+        let now = now_ms();
+        let log_cutoff = match state.config.webhook_retention_days {
+            0 => None,
+            d => Some(now - i64::from(d) * day_ms),
+        };
+        let keys_cutoff = now - i64::from(state.config.webhook_dedup_days) * day_ms;
+        match state.deliveries.purge(log_cutoff, keys_cutoff, BATCH).await {
+            // A full batch: more may be waiting; go on without sleeping long.
+            Ok(n) if n as i64 >= BATCH => tokio::time::sleep(Duration::from_millis(50)).await,
+            Ok(_) => tokio::time::sleep(Duration::from_secs(600)).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention sweep failed");
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        }
+    }
+}
+

@@ -1,0 +1,191 @@
+//! The inbox workers: handle stored deliveries (those the ingest handed
+//! over already leased, and those claimed from the database), run the
+//! add-on's handler, and complete them with their mirror change in one
+//! commit. Every instance runs them; the database's leases decide who
+//! handles what.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clockify_client::WebhookEvent;
+
+use super::events::{Change, WebhookPayload, decode};
+use crate::background::{HANDLER_TIMEOUT, IDLE_POLL, LEASE_MS, WakeSignal, backoff_ms};
+use crate::hooks::WebhookDelivery;
+use crate::state::AppState;
+use crate::store::{ClaimedDelivery, MirrorChange, now_ms};
+
+/// The mirror entity type of a payload.
+fn entity_type(p: &WebhookPayload) -> Option<&'static str> {
+    Some(match p {
+        WebhookPayload::Project(_) => "project",
+        WebhookPayload::Task(_) => "task",
+        WebhookPayload::Client(_) => "client",
+        WebhookPayload::Tag(_) => "tag",
+        WebhookPayload::TimeEntry(_) => "time_entry",
+        WebhookPayload::User(_) => "user",
+        WebhookPayload::UserGroup(_) => "user_group",
+        WebhookPayload::Invoice(_) => "invoice",
+        WebhookPayload::Expense(_) => "expense",
+        WebhookPayload::ApprovalRequest(_) => "approval_request",
+        WebhookPayload::TimeOffRequest(_) => "time_off_request",
+        WebhookPayload::Balance(_) => "balance",
+        WebhookPayload::Assignment(_) => "assignment",
+        WebhookPayload::Raw(_) => return None,
+    })
+}
+
+/// What a delivery does to the entity mirror.
+pub fn mirror_change(payload: &WebhookPayload, change: Change, body: &serde_json::Value) -> Option<MirrorChange> {
+    let entity_type = entity_type(payload)?;
+    let entity_id = body.get("id").and_then(|v| v.as_str())?.to_owned();
+    match change {
+        Change::Created | Change::Updated => Some(MirrorChange::Upsert { entity_type, entity_id, body: body.to_string() }),
+        Change::Deleted => Some(MirrorChange::Delete { entity_type, entity_id }),
+        Change::Other => None,
+    }
+}
+
+/// Deliveries claimed at once: their completions share one commit.
+const BATCH: i64 = 64;
+
+/// Runs the add-on's handler for one claimed delivery; on success returns
+/// the mirror change to apply with its completion.
+async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<MirrorChange>, String> {
+    let event: WebhookEvent = claimed.event.parse().unwrap_or_else(|never| match never {});
+    let body: serde_json::Value = serde_json::from_str(&claimed.body).unwrap_or(serde_json::Value::Null);
+    let decoded = decode(&event, &body);
+    state.metrics.payload(&claimed.event, decoded.payload.is_typed());
+    let mirror = mirror_change(&decoded.payload, decoded.change, &body);
+    let delivery = WebhookDelivery {
+        id: claimed.id.clone(),
+        workspace_id: claimed.workspace_id.clone(),
+        event: event.clone(),
+        change: decoded.change,
+        payload: decoded.payload,
+        attempt: claimed.attempt,
+        received_at_ms: claimed.received_at,
+    };
+    match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&delivery)).await {
+        Ok(Ok(())) => Ok(mirror),
+        Ok(Err(e)) => Err(e.0),
+        Err(_) => Err(format!("handler timed out after {} s", HANDLER_TIMEOUT.as_secs())),
+    }
+}
+
+/// After a wake-up, how long the inbox lets deliveries gather before it
+/// claims them: at a moderate rate each ingest commit would otherwise get a
+/// claim and a completion commit of its own, and on PostgreSQL those
+/// commits (each a WAL flush) would queue up with the ingest's.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// Handles due deliveries until the task is dropped: those the ingest
+/// handed over already leased (`HandOff`), and those it claims from the
+/// database, when woken for them (stored unleased, replayed) and every
+/// `IDLE_POLL` (retries, leases that ran out, work of stopped instances).
+pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
+    let mut backlog = false;
+    let mut claim_next = true;
+    let mut last_claim = Instant::now();
+    // Handled, but the completion could not be written (database away):
+    // written with the next one, so they are not handled again after
+    // their lease unless this instance stops first.
+    let mut unrecorded: Vec<(ClaimedDelivery, Option<MirrorChange>)> = Vec::new();
+    loop {
+        let woken = signal.notified();
+        let handed = state.handoff.arrived();
+        if state.handoff.is_closed() {
+            // Stopping: what was handled is written, the rest of the hand-off
+            // is released by `Background::stop`.
+            record_unrecorded(&state, &mut unrecorded).await;
+            return;
+        }
+        if !backlog {
+            tokio::time::sleep(GATHER).await;
+        }
+        let mut batch = state.handoff.take(BATCH as usize, now_ms(), HANDLER_TIMEOUT.as_millis() as i64);
+        claim_next |= signal.take_wake() || last_claim.elapsed() >= IDLE_POLL;
+        if claim_next && (batch.len() as i64) < BATCH {
+            let limit = BATCH - batch.len() as i64;
+            match state.deliveries.claim(limit, LEASE_MS).await {
+                Ok(claimed) => {
+                    // A full claim: more are waiting.
+                    claim_next = claimed.len() as i64 >= limit;
+                    batch.extend(claimed);
+                    batch.sort_by_key(|d| d.received_at);
+                }
+                Err(e) => tracing::warn!(error = %e, "inbox unavailable; retrying"),
+            }
+            // Failed or not, the next claim is due `IDLE_POLL` from now
+            // unless something wakes the worker.
+            last_claim = Instant::now();
+        }
+        if !batch.is_empty() {
+            // More waiting: no gathering before the next round.
+            backlog = batch.len() as i64 >= BATCH || claim_next || !state.handoff.is_empty();
+            let mut done = Vec::with_capacity(batch.len());
+            let mut batch = batch.into_iter();
+            while let Some(claimed) = batch.next() {
+                if state.handoff.is_closed() {
+                    // Not started: given back with the hand-off's rest.
+                    state.handoff.push(std::iter::once(claimed).chain(batch).collect());
+                    break;
+                }
+                match handle(&state, &claimed).await {
+                    Ok(mirror) => {
+                        state.metrics.handled(&claimed.event, "done");
+                        done.push((claimed, mirror));
+                    }
+                    Err(error) => {
+                        let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
+                        state.metrics.handled(&claimed.event, if dead { "dead" } else { "retrying" });
+                        tracing::warn!(delivery = %claimed.id, event = %claimed.event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
+                        if let Err(e) = state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await {
+                            tracing::error!(delivery = %claimed.id, error = %e, "cannot record a handler failure");
+                        }
+                    }
+                }
+            }
+            done.splice(0..0, unrecorded.drain(..));
+            record_handled(&state, done, &mut unrecorded).await;
+            continue;
+        }
+        record_unrecorded(&state, &mut unrecorded).await;
+        backlog = false;
+        let wait = IDLE_POLL.saturating_sub(last_claim.elapsed());
+        tokio::select! {
+            _ = woken => claim_next = true,
+            _ = handed => {}
+            _ = tokio::time::sleep(wait) => claim_next = true,
+        }
+    }
+}
+
+/// Most handled deliveries kept for a later completion; past it the oldest
+/// are let go (handled again once their lease runs out: at least once).
+const UNRECORDED_MAX: usize = 16 * BATCH as usize;
+
+/// Tries again to complete what was handled but could not be written.
+async fn record_unrecorded(state: &AppState, unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>) {
+    if !unrecorded.is_empty() {
+        record_handled(state, std::mem::take(unrecorded), unrecorded).await;
+    }
+}
+
+/// Completes `done`; what cannot be written now stays in `unrecorded`.
+async fn record_handled(
+    state: &AppState,
+    done: Vec<(ClaimedDelivery, Option<MirrorChange>)>,
+    unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>,
+) {
+    if let Err(e) = state.deliveries.complete(&done).await {
+        tracing::error!(error = %e, handled = done.len(), "cannot record handled deliveries yet; retrying");
+        *unrecorded = done;
+        let over = unrecorded.len().saturating_sub(UNRECORDED_MAX);
+        if over > 0 {
+            tracing::warn!(dropped = over, "too many unrecorded completions; the oldest will be handled again after their lease");
+            unrecorded.drain(..over);
+        }
+    }
+}
+
