@@ -13,42 +13,25 @@ pub use crate::installations::routes::LifecycleApi;
 pub use crate::ops::health::{HealthApi, HealthResponse, HealthStatus};
 pub use crate::ops::manifest::{ManifestApi, served_manifest};
 
-use poem_openapi::{OpenApiService, Tags};
+use poem_openapi::OpenApiService;
 
 use crate::state::AppState;
 
 /// Title of the generated OpenAPI document.
 pub const TITLE: &str = "Clockify add-on gateway";
 
-#[derive(Tags)]
-pub enum Tag {
-    /// Probes and metrics.
-    Operations,
-    /// What Clockify reads to install the add-on.
-    Addon,
-    /// Calls Clockify makes when the add-on is installed, changed or removed.
-    Lifecycle,
-    /// Event deliveries from Clockify.
-    Webhooks,
-    /// For a workspace's owner and admins.
-    Admin,
-    /// Reading a workspace's lists into the entity snapshot, for its admins.
-    Bootstrap,
-    /// Any operation of Clockify's API, validated against the contract, with the caller's token.
-    Explorer,
-}
 
 pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
-pub fn service(state: &AppState) -> OpenApiService<Api, ()> {
+pub fn service(state: &AppState, inbox: &crate::inbox::Inbox) -> OpenApiService<Api, ()> {
     let api = (
         HealthApi { state: state.clone() },
         ManifestApi { state: state.clone() },
         LifecycleApi { state: state.clone() },
-        WebhookApi { state: state.clone() },
+        WebhookApi { state: state.clone(), inbox: inbox.clone() },
         AdminApi { state: state.clone() },
-        AdminOperationsApi { state: state.clone() },
+        AdminOperationsApi { state: state.clone(), inbox: inbox.clone() },
         AdminPageApi,
         BootstrapApi { state: state.clone() },
         ExplorerApi::new(state.clone()),

@@ -13,7 +13,7 @@ use std::pin::Pin;
 use clockify_client::WebhookEvent;
 use serde_json::Value;
 
-use crate::inbox::events::{Change, WebhookPayload};
+use crate::events::{Change, WebhookPayload};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum LifecycleEvent {

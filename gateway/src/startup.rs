@@ -8,6 +8,7 @@ use poem::{EndpointExt, IntoResponse, Route, Server, endpoint::BoxEndpoint, list
 
 use crate::error::problem_response;
 use crate::hooks::{AddonHooks, NoHooks};
+use crate::inbox::Inbox;
 use crate::state::{AppState, StateError};
 use crate::{api, config::Config, http};
 
@@ -48,6 +49,7 @@ pub struct Application {
     server: Server<Infallible, http::slow_clients::SlowClientCutoff<TcpAcceptor>>,
     app: BoxEndpoint<'static>,
     state: AppState,
+    inbox: Inbox,
 }
 
 impl Application {
@@ -59,6 +61,7 @@ impl Application {
     /// The gateway with your add-on's hooks (see [`AddonHooks`]).
     pub async fn build_with_hooks(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StartupError> {
         let state = AppState::build(config, hooks).await?;
+        let inbox = Inbox::default();
         let config = state.config.clone();
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
@@ -81,14 +84,20 @@ impl Application {
                 acceptor,
                 std::time::Duration::from_secs(config.request_read_timeout_seconds.max(1)),
             )),
-            app: routes(&state),
+            app: routes(&state, &inbox),
             state,
+            inbox,
         })
     }
 
     /// The shared state (database, stores, metrics), for tests and embedding.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// This instance's inbox (for tests: whether it is stopping).
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 
     /// The port actually bound (differs from the configured one when that was 0).
@@ -106,7 +115,7 @@ impl Application {
     /// Installs no signal handlers, so it is safe to spawn in tests; binaries
     /// should prefer [`Application::run_until`] with [`shutdown_signal`].
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        let _background = Background::start(&self.state);
+        let _background = Background::start(&self.state, &self.inbox);
         self.server.run(self.app).await
     }
 
@@ -114,12 +123,12 @@ impl Application {
     /// requests finish (bounded by a timeout so a stuck client cannot block
     /// shutdown forever).
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
-        let background = Background::start(&self.state);
+        let background = Background::start(&self.state, &self.inbox);
         let served = self
             .server
             .run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT))
             .await;
-        background.stop(&self.state).await;
+        background.stop(&self.state, &self.inbox).await;
         served
     }
 }
@@ -136,14 +145,14 @@ struct Background {
 }
 
 impl Background {
-    fn start(state: &AppState) -> Self {
+    fn start(state: &AppState, inbox: &Inbox) -> Self {
         let inboxes = (0..state.config.webhook_workers)
-            .map(|_| tokio::spawn(crate::inbox::workers::run_inbox(state.clone(), state.inbox.clone())))
+            .map(|_| tokio::spawn(crate::inbox::workers::run_inbox(state.clone(), inbox.clone())))
             .collect();
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(crate::inbox::retention::run_retention(state.clone())));
-        if let Some(rx) = state.take_ingest_receiver() {
-            tasks.push(tokio::spawn(crate::inbox::ingest::run_ingest(state.clone(), rx)));
+        if let Some(rx) = inbox.take_receiver() {
+            tasks.push(tokio::spawn(crate::inbox::ingest::run_ingest(state.clone(), inbox.clone(), rx)));
         }
         tasks.push(tokio::spawn(crate::installations::jobs::run_registrations(state.clone())));
         tasks.push(tokio::spawn(crate::installations::jobs::run_cleanups(state.clone())));
@@ -158,11 +167,11 @@ impl Background {
     /// instance leased but did not start are given back at once, not
     /// after their lease (the next instance, or this one restarted, takes
     /// them without waiting a minute).
-    async fn stop(mut self, state: &AppState) {
+    async fn stop(mut self, state: &AppState, inbox: &Inbox) {
         for t in &self.tasks {
             t.abort();
         }
-        state.handoff.close();
+        inbox.handoff().close();
         let inboxes = std::mem::take(&mut self.inboxes);
         let aborts: Vec<_> = inboxes.iter().map(|t| t.abort_handle()).collect();
         let all_ended = async {
@@ -174,7 +183,7 @@ impl Background {
             tracing::warn!("a webhook handler outlived the shutdown; its delivery is handled again after its lease");
             aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
-        let leased = state.handoff.drain();
+        let leased = inbox.handoff().drain();
         match state.deliveries.release(&leased).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "gave back the leases of deliveries not handled before the shutdown"),
@@ -196,8 +205,8 @@ impl Drop for Background {
 /// The API is nested at `/` so its paths in the spec are exactly the paths
 /// served; the spec and docs live beside it rather than inside it so they do
 /// not appear as operations in the spec.
-pub fn routes(state: &AppState) -> BoxEndpoint<'static> {
-    let service = api::service(state);
+pub fn routes(state: &AppState, inbox: &Inbox) -> BoxEndpoint<'static> {
+    let service = api::service(state, inbox);
     let spec = service.spec_endpoint();
     // Swagger UI from poem-openapi inlines its JS/CSS and the spec itself, so
     // /docs needs neither a CDN nor a second request.

@@ -31,17 +31,9 @@ pub struct AppState {
     /// Failed checks of webhook and lifecycle calls, per client address.
     pub failed_checks: Arc<RateLimiter>,
     pub hooks: Arc<dyn AddonHooks>,
-    /// Wakes this instance's inbox workers when deliveries are stored
-    /// for them to claim.
-    pub inbox: Arc<crate::background::WakeSignal>,
-    /// Deliveries stored already leased to this instance, for its inbox.
-    pub handoff: Arc<crate::inbox::handoff::HandOff>,
     /// Wakes this instance's job runner when work is queued.
     pub jobs_signal: Arc<crate::background::WakeSignal>,
     pub verified_tokens: Arc<crate::auth::verified::VerifiedTokens>,
-    /// Hands deliveries to the group-commit writer (`worker::run_ingest`).
-    pub ingest: tokio::sync::mpsc::Sender<crate::inbox::ingest::IngestItem>,
-    ingest_rx: Arc<parking_lot::Mutex<Option<tokio::sync::mpsc::Receiver<crate::inbox::ingest::IngestItem>>>>,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -64,11 +56,6 @@ pub enum StateError {
 }
 
 impl AppState {
-    /// The writer's end of the ingest queue; there is one writer per state.
-    pub fn take_ingest_receiver(&self) -> Option<tokio::sync::mpsc::Receiver<crate::inbox::ingest::IngestItem>> {
-        self.ingest_rx.lock().take()
-    }
-
     pub async fn build(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StateError> {
         config.validate().map_err(StateError::Config)?;
         let primary = match &config.clockify_public_key_file {
@@ -91,7 +78,6 @@ impl AppState {
             (None, None) => return Err(StateError::Config("ENCRYPTION_KEY: required unless DATABASE_URL is an SQLite file".into())),
         };
         let db = Database::connect(&config.database_url).await?;
-        let (ingest, ingest_rx) = tokio::sync::mpsc::channel(4096);
         Ok(Self {
             verifier: Arc::new(verifier),
             installations: InstallationStore::new(db.clone(), SecretBox::new(&key)),
@@ -111,12 +97,8 @@ impl AppState {
             )),
             config: Arc::new(config),
             hooks,
-            inbox: Arc::default(),
-            handoff: Arc::default(),
             jobs_signal: Arc::default(),
             verified_tokens: Arc::default(),
-            ingest,
-            ingest_rx: Arc::new(parking_lot::Mutex::new(Some(ingest_rx))),
         })
     }
 }

@@ -230,9 +230,9 @@ async fn a_graceful_stop_gives_back_the_leases_of_deliveries_it_did_not_start(ba
         assert_eq!(r.json::<Value>().await.unwrap()["status"], json!("accepted"));
     }
     eventually("the first handler runs", || hooks.started.lock().unwrap().len() == 1).await;
-    let state = gw.state.clone();
+    let (state, inbox) = (gw.state.clone(), gw.inbox.clone());
     let stopping = tokio::spawn(gw.stop());
-    eventually("the stop reaches the inbox", || state.handoff.is_closed()).await;
+    eventually("the stop reaches the inbox", || inbox.is_stopping()).await;
     hooks.permits.add_permits(1);
     stopping.await.unwrap();
 

@@ -3,7 +3,7 @@
 //! that does not fit is kept raw, never rejected.
 
 use clockify_client::WebhookEvent;
-use clockify_gateway::inbox::events::{Change, WebhookPayload, decode};
+use clockify_gateway::events::{Change, WebhookPayload, decode};
 use serde_json::json;
 
 use crate::client_decoding::sample;

@@ -14,7 +14,7 @@ const PAGE_CSS: &str = include_str!("ui/app.css");
 
 pub struct AdminPageApi;
 
-#[OpenApi(tag = "crate::api::Tag::Admin")]
+#[OpenApi(tag = "crate::tags::Tag::Admin")]
 impl AdminPageApi {
     /// The operator page (reads `auth_token` from its URL, as Clockify's iframe passes it).
     #[oai(path = "/ui/admin", method = "get")]

@@ -10,6 +10,7 @@ use crate::error::{ApiError, GatewayError};
 use crate::state::AppState;
 use crate::store::{LogFilter, handler_state};
 use crate::auth::schemes::UserToken;
+use crate::redact::redact_secrets;
 
 const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
 
@@ -74,23 +75,13 @@ pub(crate) async fn authorize_admin(state: &AppState, token: &UserToken, workspa
         GatewayError::Token(r)
     })?;
     state.limiter.enforce_workspace(state, workspace_id)?;
-    require_live(state, workspace_id).await?;
+    crate::installations::require_live(state, workspace_id).await?;
     if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
         return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
     }
     Ok(())
 }
 
-/// 404 unless the workspace has a live (active or inactive) installation:
-/// from DELETED on, nothing of the workspace is served, even to a user
-/// token that has not expired.
-pub(crate) async fn require_live(state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
-    if state.installations.is_live(workspace_id).await? {
-        Ok(())
-    } else {
-        Err(GatewayError::NotFound(format!("no installation for workspace {workspace_id}")))
-    }
-}
 
 impl AdminApi {
     async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {
@@ -98,7 +89,7 @@ impl AdminApi {
     }
 }
 
-#[OpenApi(tag = "crate::api::Tag::Admin")]
+#[OpenApi(tag = "crate::tags::Tag::Admin")]
 impl AdminApi {
     /// An installation: status, hosts, times, settings, each subscribed
     /// event's webhook (with the reason when registration failed) and the
@@ -138,31 +129,6 @@ impl AdminApi {
             webhooks,
             deliveries: DeliveryCounts { pending: c.pending, done: c.done, dead: c.dead },
         })))
-    }
-}
-
-/// Marks a key whose value must not be shown: tokens, secrets, passwords,
-/// keys, signatures, credentials.
-fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase().replace(['-', '_'], "");
-    ["token", "secret", "password", "passwd", "apikey", "authorization", "signature", "credential", "privatekey", "cookie"]
-        .iter()
-        .any(|s| k.contains(s))
-}
-
-/// The body with every secret-looking member's value replaced by `***`.
-pub fn redact_secrets(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = if is_secret_key(&k) && !v.is_null() { Value::String("***".into()) } else { redact_secrets(v) };
-                    (k, v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact_secrets).collect()),
-        other => other,
     }
 }
 
@@ -294,7 +260,7 @@ fn parse_cursor(cursor: &str) -> Result<(i64, &str), GatewayError> {
         .ok_or_else(|| GatewayError::BadRequest(format!("before: `{cursor}` is not a cursor this endpoint returned")))
 }
 
-#[OpenApi(tag = "crate::api::Tag::Admin")]
+#[OpenApi(tag = "crate::tags::Tag::Admin")]
 impl AdminOperationsApi {
     /// Re-runs REST webhook registration for the events whose webhook failed
     /// or that Clockify no longer has. Idempotent: what Clockify has is
@@ -378,7 +344,7 @@ impl AdminOperationsApi {
         self.state.metrics.replay("skipped", r.skipped.len());
         self.state.metrics.replay("failed", r.failed.len());
         if !r.replayed.is_empty() {
-            self.state.inbox.wake();
+            self.inbox.wake();
         }
         tracing::info!(target: "audit", event = "deliveries_replayed", workspace_id = %ws, replayed = r.replayed.len(), skipped = r.skipped.len(), force = req.force, "replay requested");
         Ok(ReplayResponse::Ok(Json(ReplayResult {
@@ -393,6 +359,8 @@ impl AdminOperationsApi {
 /// Operator actions on an installation's webhooks and deliveries.
 pub struct AdminOperationsApi {
     pub state: AppState,
+    /// Woken when replayed deliveries wait for it.
+    pub inbox: crate::inbox::Inbox,
 }
 
 #[cfg(test)]

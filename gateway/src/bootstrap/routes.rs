@@ -205,7 +205,7 @@ impl BootstrapApi {
 
 }
 
-#[OpenApi(tag = "crate::api::Tag::Bootstrap")]
+#[OpenApi(tag = "crate::tags::Tag::Bootstrap")]
 impl BootstrapApi {
     /// Starts (or resumes) reading the workspace's lists into the snapshot.
     #[oai(path = "/bootstrap/:workspace_id", method = "post")]

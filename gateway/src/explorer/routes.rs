@@ -283,7 +283,7 @@ impl ExplorerApi {
         let caller = Caller::from_claims(token.token(), &claims)
             .ok_or_else(|| GatewayError::Forbidden("the token names no workspace (workspaceId claim)".into()))?;
         self.state.limiter.enforce_workspace(&self.state, &caller.workspace_id)?;
-        crate::admin::routes::require_live(&self.state, &caller.workspace_id).await?;
+        crate::installations::require_live(&self.state, &caller.workspace_id).await?;
         // A user token always names its user (TokenKind::User).
         let user = claims.user.clone().unwrap_or_default();
         Ok((caller, user))
@@ -294,7 +294,7 @@ impl ExplorerApi {
     /// does not fail the call.
     async fn run_recorded(&self, caller: &Caller, user: &str, call: Call) -> Result<ExecuteResponse, ApiError> {
         let operation = explorer::catalog_entry(call.operation).id;
-        let redacted = |v: Value| crate::admin::routes::redact_secrets(v).to_string();
+        let redacted = |v: Value| crate::redact::redact_secrets(v).to_string();
         let mut entry = HistoryEntry {
             id: ExplorerHistory::new_id(),
             operation: operation.to_owned(),
@@ -463,7 +463,7 @@ fn endpoint_view(op: &'static clockify_client::catalog::Operation) -> EndpointVi
     }
 }
 
-#[OpenApi(tag = "crate::api::Tag::Explorer")]
+#[OpenApi(tag = "crate::tags::Tag::Explorer")]
 impl ExplorerApi {
     /// Every operation of the contract, grouped by tag: method, path template,
     /// read or write, scope, host group, parameters with their JSON Schemas,

@@ -72,7 +72,7 @@ fn check(
 /// before the 200). On PostgreSQL a few batches are in flight at once (one
 /// waits for its WAL flush while the next is written); SQLite has one
 /// writer, so there one batch forms while the previous one commits.
-pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
+pub async fn run_ingest(state: AppState, inbox: super::Inbox, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
     let in_flight = match state.db.backend() {
         crate::store::Backend::Sqlite => 1,
         crate::store::Backend::Postgres => crate::store::POSTGRES_INGEST_BATCHES,
@@ -89,19 +89,19 @@ pub async fn run_ingest(state: AppState, mut rx: tokio::sync::mpsc::Receiver<Ing
                 Err(_) => break,
             }
         }
-        let state = state.clone();
+        let (state, inbox) = (state.clone(), inbox.clone());
         batches.spawn(async move {
-            ingest_batch(&state, items).await;
+            ingest_batch(&state, &inbox, items).await;
             drop(slot);
         });
     }
 }
 
-async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
+async fn ingest_batch(state: &AppState, inbox: &super::Inbox, items: Vec<IngestItem>) {
     // New deliveries go to this instance's inbox already leased, unless no
     // inbox runs here or it has enough waiting.
     let bytes = items.iter().map(|i| i.delivery.body.len()).sum();
-    let lease = (state.config.webhook_workers > 0 && state.handoff.has_room(items.len(), bytes)).then_some(LEASE_MS);
+    let lease = (state.config.webhook_workers > 0 && inbox.handoff.has_room(items.len(), bytes)).then_some(LEASE_MS);
     let mut workspaces: Vec<String> = items.iter().map(|i| i.delivery.workspace_id.clone()).collect();
     workspaces.sort_unstable();
     workspaces.dedup();
@@ -130,7 +130,7 @@ async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
     };
     let (answers, recorded) = match state.deliveries.ingest(workspaces, lease, decide).await {
         Ok((answers, Ok(stored))) => {
-            state.handoff.push(stored.leased);
+            inbox.handoff.push(stored.leased);
             (answers, Ok(stored.recorded))
         }
         // Rejections stand; only what should have been stored fails (503, and Clockify retries).
@@ -148,7 +148,7 @@ async fn ingest_batch(state: &AppState, items: Vec<IngestItem>) {
         let _ = reply.send(outcome);
     }
     if any_new && lease.is_none() {
-        state.inbox.wake();
+        inbox.wake();
     }
 }
 

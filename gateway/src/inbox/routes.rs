@@ -72,6 +72,7 @@ impl UnreadJson {
 
 pub struct WebhookApi {
     pub state: AppState,
+    pub inbox: super::Inbox,
 }
 
 /// What happened to a delivery.
@@ -106,7 +107,7 @@ impl WebhookApi {
     }
 }
 
-#[OpenApi(tag = "crate::api::Tag::Webhooks")]
+#[OpenApi(tag = "crate::tags::Tag::Webhooks")]
 impl WebhookApi {
     /// Receives one delivery of `event` (a wire name such as `NEW_PROJECT`).
     #[oai(path = "/webhooks/:event", method = "post")]
@@ -156,7 +157,7 @@ impl WebhookApi {
         let checks = RequestChecks {
             token_sha256: sha256_hex(signature),
             addon_claim: (kind == TokenKind::Webhook).then(|| claims.addon_id.clone().unwrap_or_default()),
-            body_workspace_ok: crate::inbox::events::body_workspace(&body).is_none_or(|ws| ws == workspace_id),
+            body_workspace_ok: crate::events::body_workspace(&body).is_none_or(|ws| ws == workspace_id),
         };
         let body = body.to_string();
         let delivery = NewDelivery { workspace_id, event: event.as_str().to_owned(), body_sha256: sha256_hex(&body), body };
@@ -166,7 +167,7 @@ impl WebhookApi {
             tracing::error!(error = %why, "cannot store a delivery");
             ApiError::from(GatewayError::Unavailable)
         };
-        self.state.ingest.send(item).await.map_err(|_| unavailable("the ingest writer is not running".into()))?;
+        self.inbox.ingest.send(item).await.map_err(|_| unavailable("the ingest writer is not running".into()))?;
         let outcome = answer.await.map_err(|_| unavailable("the ingest writer stopped".into()))?.map_err(unavailable)?;
         // Failures past this point can be Clockify's own (a webhook still
         // sending after an uninstall): not charged to the address.

@@ -4,13 +4,12 @@
 //! commit. Every instance runs them; the database's leases decide who
 //! handles what.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clockify_client::WebhookEvent;
 
-use super::events::{Change, WebhookPayload, decode};
-use crate::background::{HANDLER_TIMEOUT, IDLE_POLL, LEASE_MS, WakeSignal, backoff_ms};
+use crate::events::{Change, WebhookPayload, decode};
+use crate::background::{HANDLER_TIMEOUT, IDLE_POLL, LEASE_MS, backoff_ms};
 use crate::hooks::WebhookDelivery;
 use crate::state::AppState;
 use crate::store::{ClaimedDelivery, MirrorChange, now_ms};
@@ -83,7 +82,8 @@ const GATHER: Duration = Duration::from_millis(10);
 /// handed over already leased (`HandOff`), and those it claims from the
 /// database, when woken for them (stored unleased, replayed) and every
 /// `IDLE_POLL` (retries, leases that ran out, work of stopped instances).
-pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
+pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
+    let signal = &inbox.wake;
     let mut backlog = false;
     let mut claim_next = true;
     let mut last_claim = Instant::now();
@@ -93,8 +93,8 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
     let mut unrecorded: Vec<(ClaimedDelivery, Option<MirrorChange>)> = Vec::new();
     loop {
         let woken = signal.notified();
-        let handed = state.handoff.arrived();
-        if state.handoff.is_closed() {
+        let handed = inbox.handoff.arrived();
+        if inbox.handoff.is_closed() {
             // Stopping: what was handled is written, the rest of the hand-off
             // is released by `Background::stop`.
             record_unrecorded(&state, &mut unrecorded).await;
@@ -103,7 +103,7 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
         if !backlog {
             tokio::time::sleep(GATHER).await;
         }
-        let mut batch = state.handoff.take(BATCH as usize, now_ms(), HANDLER_TIMEOUT.as_millis() as i64);
+        let mut batch = inbox.handoff.take(BATCH as usize, now_ms(), HANDLER_TIMEOUT.as_millis() as i64);
         claim_next |= signal.take_wake() || last_claim.elapsed() >= IDLE_POLL;
         if claim_next && (batch.len() as i64) < BATCH {
             let limit = BATCH - batch.len() as i64;
@@ -122,13 +122,13 @@ pub async fn run_inbox(state: AppState, signal: Arc<WakeSignal>) {
         }
         if !batch.is_empty() {
             // More waiting: no gathering before the next round.
-            backlog = batch.len() as i64 >= BATCH || claim_next || !state.handoff.is_empty();
+            backlog = batch.len() as i64 >= BATCH || claim_next || !inbox.handoff.is_empty();
             let mut done = Vec::with_capacity(batch.len());
             let mut batch = batch.into_iter();
             while let Some(claimed) = batch.next() {
-                if state.handoff.is_closed() {
+                if inbox.handoff.is_closed() {
                     // Not started: given back with the hand-off's rest.
-                    state.handoff.push(std::iter::once(claimed).chain(batch).collect());
+                    inbox.handoff.push(std::iter::once(claimed).chain(batch).collect());
                     break;
                 }
                 match handle(&state, &claimed).await {

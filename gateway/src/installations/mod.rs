@@ -6,3 +6,17 @@ pub mod client;
 pub(crate) mod jobs;
 pub mod registration;
 pub(crate) mod routes;
+
+use crate::error::GatewayError;
+use crate::state::AppState;
+
+/// 404 unless the workspace has a live (active or inactive) installation:
+/// from DELETED on, nothing of the workspace is served, even to a user
+/// token that has not expired.
+pub(crate) async fn require_live(state: &AppState, workspace_id: &str) -> Result<(), GatewayError> {
+    if state.installations.is_live(workspace_id).await? {
+        Ok(())
+    } else {
+        Err(GatewayError::NotFound(format!("no installation for workspace {workspace_id}")))
+    }
+}

@@ -179,7 +179,7 @@ fn event_of_webhook_path(path: &str) -> Option<clockify_client::WebhookEvent> {
     event.is_known().then_some(event)
 }
 
-#[OpenApi(tag = "crate::api::Tag::Lifecycle")]
+#[OpenApi(tag = "crate::tags::Tag::Lifecycle")]
 impl LifecycleApi {
     /// INSTALLED: stores the installation, its tokens (encrypted) and hosts,
     /// and queues the workspace bootstrap. A repeat is an update.

@@ -37,7 +37,7 @@ pub enum MetricsResponse {
     Ok(PlainText<String>),
 }
 
-#[OpenApi(tag = "crate::api::Tag::Operations")]
+#[OpenApi(tag = "crate::tags::Tag::Operations")]
 impl HealthApi {
     /// Liveness probe. Does no I/O: it says whether the process serves
     /// requests, not whether its dependencies are up.

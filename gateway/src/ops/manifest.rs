@@ -28,7 +28,7 @@ pub fn served_manifest(base_url: &str, addon_key: &str) -> Result<Value, Gateway
     Ok(m)
 }
 
-#[OpenApi(tag = "crate::api::Tag::Addon")]
+#[OpenApi(tag = "crate::tags::Tag::Addon")]
 impl ManifestApi {
     /// The add-on manifest Clockify installs from.
     #[oai(path = "/manifest", method = "get")]

@@ -80,6 +80,7 @@ pub struct TestGateway {
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_signal: Option<tokio::sync::oneshot::Sender<()>>,
     pub state: AppState,
+    pub inbox: clockify_gateway::inbox::Inbox,
     pub http: reqwest::Client,
     pub signer: TokenFactory,
 }
@@ -97,6 +98,7 @@ impl TestGateway {
         let app = Application::build_with_hooks(config, hooks).await.expect("gateway starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
+        let inbox = app.inbox().clone();
         let (stop_signal, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
@@ -107,6 +109,7 @@ impl TestGateway {
             server,
             stop_signal: Some(stop_signal),
             state,
+            inbox,
             http: reqwest::Client::builder().build().expect("client"),
             signer: TokenFactory::new(&key("test-rsa-private.pem")),
         }
