@@ -24,6 +24,8 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod exchange;
+// Formatted by codegen, not rustfmt (see rustfmt.toml).
+#[rustfmt::skip]
 pub mod generated;
 pub mod hooks;
 pub mod hosts;

@@ -7,6 +7,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+// Formatted by codegen, not rustfmt (see rustfmt.toml).
+#[rustfmt::skip]
 mod generated;
 
 pub use generated::{MultipartOperation, Operation, dispatch};

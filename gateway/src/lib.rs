@@ -21,6 +21,8 @@ pub mod crypto;
 pub mod error;
 pub mod events;
 pub mod explorer;
+// Formatted by codegen, not rustfmt (see rustfmt.toml).
+#[rustfmt::skip]
 pub mod generated;
 pub mod hooks;
 pub mod http;

@@ -7,6 +7,10 @@
 //! `GATEWAY_TEST_REQUIRE_TOOLS=1`, so a test that cannot find its tool fails
 //! instead of skipping. A plain `cargo test` without the variables skips
 //! those tests and says so loudly.
+//!
+//! Before the tests, the lint gate: `cargo fmt --all --check` and
+//! `cargo clippy --workspace --all-targets -- -D warnings`; either failing
+//! fails the suite without running it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -20,10 +24,19 @@ const HYPOTHESIS_VERSION: &str = "6.131.14";
 use clockify_testkit::tools::{ENV_CHROMEDRIVER, ENV_CHROMIUM, ENV_REQUIRE_TOOLS, ENV_SCHEMATHESIS};
 
 pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
+    let cargo = env_or("CARGO", "cargo");
+    for gate in [&["fmt", "--all", "--check"][..], &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"][..]] {
+        println!("lint gate: cargo {}", gate.join(" "));
+        let status = Command::new(&cargo).current_dir(root).args(gate).status().map_err(|e| format!("cannot run cargo {}: {e}", gate[0]))?;
+        if !status.success() {
+            eprintln!("error: `cargo {}` failed; fix it (`cargo fmt --all` formats the tree) and run the suite again", gate.join(" "));
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let (chromium, chromedriver) = ensure_chromium()?;
     let schemathesis = ensure_schemathesis(root)?;
     println!("tools: chromium {}, chromedriver {}, schemathesis {}", chromium.display(), chromedriver.display(), schemathesis.display());
-    let status = Command::new(env_or("CARGO", "cargo"))
+    let status = Command::new(&cargo)
         .current_dir(root)
         .args(["test", "--workspace"])
         .args(args)
