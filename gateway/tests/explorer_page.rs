@@ -24,6 +24,8 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
     let mut config = test_config();
     config.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let gw = TestGateway::start_with(config).await;
+    // The explorer serves workspaces with a live installation only.
+    gw.install("ws1", "a1", &[]).await;
     let mut claims = addon_claims("ws1", "a1");
     claims["user"] = json!("u1");
     claims["backendUrl"] = json!(fake.core_url());
