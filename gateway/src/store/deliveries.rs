@@ -10,8 +10,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::deliveries_sqlite as sqlite;
 use super::installations::{DeliveryContext, InstallationStore};
 use super::{Database, StoreError, now_ms};
@@ -44,6 +42,18 @@ pub struct ClaimedDelivery {
     pub received_at: i64,
     /// When the lease ends and another worker may take the delivery.
     pub leased_until: i64,
+}
+
+/// A delivery as the claiming UPDATE returns it; the lease's end is the
+/// claimer's.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: String,
+    workspace_id: String,
+    event: String,
+    body: String,
+    attempts: i64,
+    received_at: i64,
 }
 
 /// What one ingest stored.
@@ -281,7 +291,7 @@ impl DeliveryStore {
             Some(writer) => writer.run(move |conn| sqlite::claim(conn, limit, now, lease_ms)).await?,
             None => {
                 let mut conn = self.bookkeeping().await?;
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, ClaimedRow>(
                     "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
                      WHERE id IN (SELECT id FROM deliveries \
                                   WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
@@ -297,19 +307,17 @@ impl DeliveryStore {
                 .fetch_all(&mut *conn)
                 .await?;
                 self.bookkeeping_done(conn);
-                rows.iter()
-                    .map(|r| {
-                        Ok(ClaimedDelivery {
-                            id: r.try_get("id")?,
-                            workspace_id: r.try_get("workspace_id")?,
-                            event: r.try_get("event")?,
-                            body: r.try_get("body")?,
-                            attempt: r.try_get("attempts")?,
-                            received_at: r.try_get("received_at")?,
-                            leased_until: now + lease_ms,
-                        })
+                rows.into_iter()
+                    .map(|r| ClaimedDelivery {
+                        id: r.id,
+                        workspace_id: r.workspace_id,
+                        event: r.event,
+                        body: r.body,
+                        attempt: r.attempts,
+                        received_at: r.received_at,
+                        leased_until: now + lease_ms,
                     })
-                    .collect::<Result<Vec<_>, StoreError>>()?
+                    .collect::<Vec<_>>()
             }
         };
         claimed.sort_by_key(|c| c.received_at);
@@ -458,14 +466,12 @@ impl DeliveryStore {
     }
 
     pub async fn state_counts(&self, workspace_id: &str) -> Result<StateCounts, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM deliveries WHERE workspace_id = $1 GROUP BY state")
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) AS n FROM deliveries WHERE workspace_id = $1 GROUP BY state")
             .bind(workspace_id)
             .fetch_all(self.db.pool())
             .await?;
         let mut c = StateCounts::default();
-        for r in rows {
-            let state: String = r.try_get("state")?;
-            let n: i64 = r.try_get("n")?;
+        for (state, n) in rows {
             match state.as_str() {
                 "done" => c.done += n,
                 "dead" => c.dead += n,
