@@ -1,12 +1,14 @@
 //! `DeliveryStore`: the webhook inbox and delivery log.
 //!
 //! `ingest` writes verified deliveries (and their duplicate keys) before the
-//! answer goes back to Clockify, many requests sharing one commit. The
-//! worker then `claim`s due deliveries under a lease (safe across
-//! instances: the claiming UPDATE re-checks that the row is still due and
-//! unleased, so only one claimer wins a row), and `complete`s them, applying
-//! the mirror change in the same transaction, or `fail`s them into a retry
-//! or the dead-letter state.
+//! answer goes back to Clockify, many requests sharing one commit, and can
+//! lease the new ones to the accepting instance at once. The worker
+//! `claim`s the other due deliveries under a lease (safe across instances:
+//! on PostgreSQL the claiming UPDATE re-checks that the row is still due
+//! and unleased, on SQLite it runs under the database's one write lock, so
+//! only one claimer wins a row), and `complete`s them, applying the mirror
+//! change in the same transaction, or `fail`s them into a retry or the
+//! dead-letter state.
 
 use std::collections::HashMap;
 
@@ -146,10 +148,11 @@ pub struct StateCounts {
 /// flush while the next is written); SQLite has one writer.
 pub const POSTGRES_INGEST_BATCHES: usize = 2;
 
-/// On SQLite the hot statements run on the writer thread
-/// (`deliveries_sqlite`); on PostgreSQL a batch is one statement through
-/// the pool (the batch as one JSON parameter), since there round trips are
-/// what costs.
+/// The inbox's statements (ingest, claim, complete, release, fail) run on
+/// the writer thread on SQLite (`deliveries_sqlite`); on PostgreSQL a
+/// batch is one statement (the batch as one JSON parameter) on a kept
+/// connection (`kept_connections`), since there round trips are what
+/// costs. The rest (purge, counts, entity reads) goes through the pool.
 #[derive(Debug, Clone)]
 pub struct DeliveryStore {
     db: Database,

@@ -489,7 +489,8 @@ impl InstallationStore {
     /// What deliveries need to know about their installations, for many
     /// workspaces in one round trip: status, add-on id, live token hashes.
     /// On the caller's connection: the PostgreSQL ingest writes its batch
-    /// on the same one (SQLite's reads this on its writer thread).
+    /// on the same one (SQLite's ingest reads the same through rusqlite on
+    /// its writer thread, `deliveries_sqlite::delivery_contexts`).
     pub async fn delivery_contexts(conn: &mut sqlx::AnyConnection, workspace_ids: &[&str]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
         let mut out: HashMap<String, DeliveryContext> = HashMap::new();
         if workspace_ids.is_empty() {
