@@ -5,7 +5,7 @@
 //! its workspace (cancelled, restarted, taken over) cannot write over the
 //! one that has it.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{Backend, Database, StoreError, now_ms};
 
@@ -19,7 +19,7 @@ pub enum RunMode {
     Restart,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Run {
     pub workspace_id: String,
     /// `queued`, `running`, `done`, `failed` or `cancelled`.
@@ -32,7 +32,7 @@ pub struct Run {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Item {
     /// The operationId, or `operationId/parentId` for a fanned-out child.
     pub item: String,
@@ -43,6 +43,7 @@ pub struct Item {
     pub state: String,
     pub next_page: i64,
     pub pages: i64,
+    #[sqlx(rename = "row_count")]
     pub rows: i64,
     pub last_error: Option<String>,
 }
@@ -77,8 +78,9 @@ pub struct PageWrite<'a> {
 }
 
 /// A stored entity.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Entity {
+    #[sqlx(rename = "entity_id")]
     pub id: String,
     pub body: String,
     pub fetched_at: i64,
@@ -143,19 +145,6 @@ pub(super) async fn cancel_in(tx: &mut Transaction<'_, Any>, workspace_id: &str)
     .execute(&mut **tx)
     .await?
     .rows_affected())
-}
-
-fn run_from(r: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
-    Ok(Run {
-        workspace_id: r.try_get("workspace_id")?,
-        state: r.try_get("state")?,
-        started_at: r.try_get("started_at")?,
-        finished_at: r.try_get("finished_at")?,
-        updated_at: r.try_get("updated_at")?,
-        requests: r.try_get("requests")?,
-        throttled: r.try_get("throttled")?,
-        last_error: r.try_get("last_error")?,
-    })
 }
 
 /// The condition that the caller still holds the workspace's lease.
@@ -284,39 +273,23 @@ impl BootstrapStore {
 
     /// Items of the workspace, in creation order of their operations' plan.
     pub async fn items(&self, workspace_id: &str) -> Result<Vec<Item>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT item, operation, parent_id, entity_type, state, next_page, pages, row_count, last_error \
              FROM bootstrap_items WHERE workspace_id = $1 ORDER BY item",
         )
         .bind(workspace_id)
         .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Item {
-                    item: r.try_get("item")?,
-                    operation: r.try_get("operation")?,
-                    parent_id: r.try_get("parent_id")?,
-                    entity_type: r.try_get("entity_type")?,
-                    state: r.try_get("state")?,
-                    next_page: r.try_get("next_page")?,
-                    pages: r.try_get("pages")?,
-                    rows: r.try_get("row_count")?,
-                    last_error: r.try_get("last_error")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     pub async fn run(&self, workspace_id: &str) -> Result<Option<Run>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT workspace_id, state, started_at, finished_at, updated_at, requests, throttled, last_error \
              FROM bootstrap_runs WHERE workspace_id = $1",
         )
         .bind(workspace_id)
         .fetch_optional(self.db.pool())
-        .await?;
-        row.as_ref().map(run_from).transpose()
+        .await?)
     }
 
     /// Stores one page: its entities upserted and its item's progress, in
@@ -415,7 +388,7 @@ impl BootstrapStore {
 
     /// A page of the snapshot, by entity id after `after`.
     pub async fn entities(&self, workspace_id: &str, entity_type: &str, after: Option<&str>, limit: i64) -> Result<Vec<Entity>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT entity_id, body, fetched_at FROM entities \
              WHERE workspace_id = $1 AND entity_type = $2 AND entity_id > $3 ORDER BY entity_id LIMIT $4",
         )
@@ -424,19 +397,15 @@ impl BootstrapStore {
         .bind(after.unwrap_or(""))
         .bind(limit)
         .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok(Entity { id: r.try_get("entity_id")?, body: r.try_get("body")?, fetched_at: r.try_get("fetched_at")? }))
-            .collect()
+        .await?)
     }
 
     /// Entities of the workspace per type, for the status view.
     pub async fn entity_counts(&self, workspace_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT entity_type, COUNT(*) AS n FROM entities WHERE workspace_id = $1 GROUP BY entity_type ORDER BY entity_type")
+        Ok(sqlx::query_as("SELECT entity_type, COUNT(*) AS n FROM entities WHERE workspace_id = $1 GROUP BY entity_type ORDER BY entity_type")
             .bind(workspace_id)
             .fetch_all(self.db.pool())
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("entity_type")?, r.try_get("n")?))).collect()
+            .await?)
     }
 }
 

@@ -1,16 +1,16 @@
 //! `DeliveryStore`: the webhook inbox and delivery log.
 //!
 //! `ingest` writes verified deliveries (and their duplicate keys) before the
-//! answer goes back to Clockify, many requests sharing one commit. The
-//! worker then `claim`s due deliveries under a lease (safe across
-//! instances: the claiming UPDATE re-checks that the row is still due and
-//! unleased, so only one claimer wins a row), and `complete`s them, applying
-//! the mirror change in the same transaction, or `fail`s them into a retry
-//! or the dead-letter state.
+//! answer goes back to Clockify, many requests sharing one commit, and can
+//! lease the new ones to the accepting instance at once. The worker
+//! `claim`s the other due deliveries under a lease (safe across instances:
+//! on PostgreSQL the claiming UPDATE re-checks that the row is still due
+//! and unleased, on SQLite it runs under the database's one write lock, so
+//! only one claimer wins a row), and `complete`s them, applying the mirror
+//! change in the same transaction, or `fail`s them into a retry or the
+//! dead-letter state.
 
 use std::collections::HashMap;
-
-use sqlx::Row;
 
 use super::deliveries_sqlite as sqlite;
 use super::installations::{DeliveryContext, InstallationStore};
@@ -44,6 +44,18 @@ pub struct ClaimedDelivery {
     pub received_at: i64,
     /// When the lease ends and another worker may take the delivery.
     pub leased_until: i64,
+}
+
+/// A delivery as the claiming UPDATE returns it; the lease's end is the
+/// claimer's.
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: String,
+    workspace_id: String,
+    event: String,
+    body: String,
+    attempts: i64,
+    received_at: i64,
 }
 
 /// What one ingest stored.
@@ -136,10 +148,11 @@ pub struct StateCounts {
 /// flush while the next is written); SQLite has one writer.
 pub const POSTGRES_INGEST_BATCHES: usize = 2;
 
-/// On SQLite the hot statements run on the writer thread
-/// (`deliveries_sqlite`); on PostgreSQL a batch is one statement through
-/// the pool (the batch as one JSON parameter), since there round trips are
-/// what costs.
+/// The inbox's statements (ingest, claim, complete, release, fail) run on
+/// the writer thread on SQLite (`deliveries_sqlite`); on PostgreSQL a
+/// batch is one statement (the batch as one JSON parameter) on a kept
+/// connection (`kept_connections`), since there round trips are what
+/// costs. The rest (purge, counts, entity reads) goes through the pool.
 #[derive(Debug, Clone)]
 pub struct DeliveryStore {
     db: Database,
@@ -281,7 +294,7 @@ impl DeliveryStore {
             Some(writer) => writer.run(move |conn| sqlite::claim(conn, limit, now, lease_ms)).await?,
             None => {
                 let mut conn = self.bookkeeping().await?;
-                let rows = sqlx::query(
+                let rows = sqlx::query_as::<_, ClaimedRow>(
                     "UPDATE deliveries SET state = 'running', attempts = attempts + 1, locked_until = $2 \
                      WHERE id IN (SELECT id FROM deliveries \
                                   WHERE state IN ('received', 'retrying', 'running') AND next_attempt_at <= $1 \
@@ -297,19 +310,17 @@ impl DeliveryStore {
                 .fetch_all(&mut *conn)
                 .await?;
                 self.bookkeeping_done(conn);
-                rows.iter()
-                    .map(|r| {
-                        Ok(ClaimedDelivery {
-                            id: r.try_get("id")?,
-                            workspace_id: r.try_get("workspace_id")?,
-                            event: r.try_get("event")?,
-                            body: r.try_get("body")?,
-                            attempt: r.try_get("attempts")?,
-                            received_at: r.try_get("received_at")?,
-                            leased_until: now + lease_ms,
-                        })
+                rows.into_iter()
+                    .map(|r| ClaimedDelivery {
+                        id: r.id,
+                        workspace_id: r.workspace_id,
+                        event: r.event,
+                        body: r.body,
+                        attempt: r.attempts,
+                        received_at: r.received_at,
+                        leased_until: now + lease_ms,
                     })
-                    .collect::<Result<Vec<_>, StoreError>>()?
+                    .collect::<Vec<_>>()
             }
         };
         claimed.sort_by_key(|c| c.received_at);
@@ -458,14 +469,12 @@ impl DeliveryStore {
     }
 
     pub async fn state_counts(&self, workspace_id: &str) -> Result<StateCounts, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM deliveries WHERE workspace_id = $1 GROUP BY state")
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT state, COUNT(*) AS n FROM deliveries WHERE workspace_id = $1 GROUP BY state")
             .bind(workspace_id)
             .fetch_all(self.db.pool())
             .await?;
         let mut c = StateCounts::default();
-        for r in rows {
-            let state: String = r.try_get("state")?;
-            let n: i64 = r.try_get("n")?;
+        for (state, n) in rows {
             match state.as_str() {
                 "done" => c.done += n,
                 "dead" => c.dead += n,

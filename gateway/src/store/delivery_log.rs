@@ -4,8 +4,6 @@
 //! workers run it like any other, so a replay is handled at least once and a
 //! handled delivery is not handled again unless forced.
 
-use sqlx::Row;
-
 use super::{Database, StoreError, now_ms};
 
 /// Which deliveries a listing or replay covers.
@@ -20,7 +18,7 @@ pub struct LogFilter {
     pub to: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LogEntry {
     pub id: String,
     pub event: String,
@@ -110,28 +108,14 @@ impl DeliveryLog {
             sql.push_str(&format!(" AND (received_at < ${} OR (received_at = ${} AND id < ${}))", next, next, next + 1));
         }
         sql.push_str(&format!(" ORDER BY received_at DESC, id DESC LIMIT {}", limit.clamp(1, 1000)));
-        let mut q = sqlx::query(&sql).bind(workspace_id);
+        let mut q = sqlx::query_as::<_, LogEntry>(&sql).bind(workspace_id);
         for b in &binds {
             q = q.bind(b);
         }
         if let Some((at, id)) = before {
             q = q.bind(at).bind(id);
         }
-        let rows = q.fetch_all(self.db.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogEntry {
-                    id: r.try_get("id")?,
-                    event: r.try_get("event")?,
-                    state: r.try_get("state")?,
-                    attempts: r.try_get("attempts")?,
-                    received_at: r.try_get("received_at")?,
-                    handled_at: r.try_get("handled_at")?,
-                    last_error: r.try_get("last_error")?,
-                    body: r.try_get("body")?,
-                })
-            })
-            .collect()
+        Ok(q.fetch_all(self.db.pool()).await?)
     }
 
     /// Puts dead deliveries (and, with `force`, handled ones) back in the

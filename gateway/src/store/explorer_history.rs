@@ -2,8 +2,6 @@
 //! view and its replays. Parameters are stored as given after secret-looking
 //! members were redacted, so a replay sends what was kept.
 
-use sqlx::Row;
-
 use super::{Database, StoreError, now_ms};
 
 /// Calls kept per user and workspace; older ones are dropped as new ones come.
@@ -33,19 +31,36 @@ pub struct ExplorerHistory {
     db: Database,
 }
 
-fn entry(r: &sqlx::any::AnyRow) -> Result<HistoryEntry, StoreError> {
-    Ok(HistoryEntry {
-        id: r.try_get("id")?,
-        operation: r.try_get("operation")?,
-        path_params: r.try_get("path_params")?,
-        query: r.try_get("query")?,
-        body: r.try_get("body")?,
-        dry_run: r.try_get::<i64, _>("dry_run")? != 0,
-        status: r.try_get("status")?,
-        outcome: r.try_get("outcome")?,
-        duration_us: r.try_get("duration_us")?,
-        called_at: r.try_get("called_at")?,
-    })
+/// An `explorer_calls` row as read: `dry_run` is stored as 0 or 1.
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    id: String,
+    operation: String,
+    path_params: String,
+    query: String,
+    body: Option<String>,
+    dry_run: i64,
+    status: Option<i64>,
+    outcome: String,
+    duration_us: i64,
+    called_at: i64,
+}
+
+impl From<HistoryRow> for HistoryEntry {
+    fn from(r: HistoryRow) -> Self {
+        HistoryEntry {
+            id: r.id,
+            operation: r.operation,
+            path_params: r.path_params,
+            query: r.query,
+            body: r.body,
+            dry_run: r.dry_run != 0,
+            status: r.status,
+            outcome: r.outcome,
+            duration_us: r.duration_us,
+            called_at: r.called_at,
+        }
+    }
 }
 
 impl ExplorerHistory {
@@ -89,7 +104,7 @@ impl ExplorerHistory {
 
     /// The user's calls, newest first.
     pub async fn list(&self, workspace_id: &str, user_id: &str, limit: i64) -> Result<Vec<HistoryEntry>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, HistoryRow>(
             "SELECT id, operation, path_params, query, body, dry_run, status, outcome, duration_us, called_at FROM explorer_calls \
              WHERE workspace_id = $1 AND user_id = $2 ORDER BY called_at DESC, id DESC LIMIT $3",
         )
@@ -98,12 +113,12 @@ impl ExplorerHistory {
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter().map(entry).collect()
+        Ok(rows.into_iter().map(HistoryEntry::from).collect())
     }
 
     /// One of the user's calls; another user's or workspace's is not found.
     pub async fn get(&self, workspace_id: &str, user_id: &str, id: &str) -> Result<Option<HistoryEntry>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, HistoryRow>(
             "SELECT id, operation, path_params, query, body, dry_run, status, outcome, duration_us, called_at FROM explorer_calls \
              WHERE workspace_id = $1 AND user_id = $2 AND id = $3",
         )
@@ -112,7 +127,7 @@ impl ExplorerHistory {
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?;
-        row.as_ref().map(entry).transpose()
+        Ok(row.map(HistoryEntry::from))
     }
 
     pub fn new_id() -> String {

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::{Database, StoreError, now_ms};
 use crate::crypto::SecretBox;
@@ -122,7 +121,55 @@ pub struct Installation {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// An `installations` row as read; `Installation` parses its status and
+/// settings.
+#[derive(sqlx::FromRow)]
+struct InstallationRow {
+    workspace_id: String,
+    addon_id: String,
+    status: String,
+    backend_url: Option<String>,
+    reports_url: Option<String>,
+    pto_url: Option<String>,
+    api_url: Option<String>,
+    settings: Option<String>,
+    installed_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<InstallationRow> for Installation {
+    type Error = StoreError;
+
+    fn try_from(r: InstallationRow) -> Result<Self, StoreError> {
+        Ok(Installation {
+            workspace_id: r.workspace_id,
+            addon_id: r.addon_id,
+            status: InstallationStatus::parse(&r.status)?,
+            backend_url: r.backend_url,
+            reports_url: r.reports_url,
+            pto_url: r.pto_url,
+            api_url: r.api_url,
+            settings: r
+                .settings
+                .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("settings: {e}"))))
+                .transpose()?,
+            installed_at: r.installed_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// One row of the installations / live tokens join (`delivery_contexts`).
+#[derive(sqlx::FromRow)]
+struct ContextRow {
+    workspace_id: String,
+    status: String,
+    addon_id: String,
+    event: Option<String>,
+    token_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct WebhookTokenRow {
     pub event: String,
     pub source: String,
@@ -277,17 +324,16 @@ impl InstallationStore {
 
     /// `(event, webhook id)` of every webhook registered through REST.
     pub async fn registered_webhooks(&self, workspace_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT event, webhook_id FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND webhook_id IS NOT NULL")
+        Ok(sqlx::query_as("SELECT event, webhook_id FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND webhook_id IS NOT NULL")
             .bind(workspace_id)
             .fetch_all(self.db.pool())
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("event")?, r.try_get("webhook_id")?))).collect()
+            .await?)
     }
 
     /// Where `addon_id` stands on `workspace_id`: the live installation, a
     /// deleted one, or neither.
     pub async fn standing(&self, workspace_id: &str, addon_id: &str) -> Result<Standing, StoreError> {
-        let row = sqlx::query(
+        let (status, deleted): (Option<String>, i64) = sqlx::query_as(
             "SELECT (SELECT status FROM installations WHERE workspace_id = $1 AND addon_id = $2) AS status, \
              (SELECT COUNT(*) FROM deleted_installations WHERE workspace_id = $1 AND addon_id = $2) AS deleted",
         )
@@ -295,8 +341,6 @@ impl InstallationStore {
         .bind(addon_id)
         .fetch_one(self.db.pool())
         .await?;
-        let status: Option<String> = row.try_get("status")?;
-        let deleted: i64 = row.try_get("deleted")?;
         Ok(match status.as_deref() {
             _ if deleted > 0 => Standing::Deleted,
             Some("active" | "inactive") => Standing::Live,
@@ -382,29 +426,14 @@ impl InstallationStore {
     }
 
     pub async fn get(&self, workspace_id: &str) -> Result<Option<Installation>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, InstallationRow>(
             "SELECT workspace_id, addon_id, status, backend_url, reports_url, pto_url, api_url, settings, installed_at, updated_at \
              FROM installations WHERE workspace_id = $1",
         )
         .bind(workspace_id)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let settings: Option<String> = r.try_get("settings")?;
-        Ok(Some(Installation {
-            workspace_id: r.try_get("workspace_id")?,
-            addon_id: r.try_get("addon_id")?,
-            status: InstallationStatus::parse(&r.try_get::<String, _>("status")?)?,
-            backend_url: r.try_get("backend_url")?,
-            reports_url: r.try_get("reports_url")?,
-            pto_url: r.try_get("pto_url")?,
-            api_url: r.try_get("api_url")?,
-            settings: settings
-                .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("settings: {e}"))))
-                .transpose()?,
-            installed_at: r.try_get("installed_at")?,
-            updated_at: r.try_get("updated_at")?,
-        }))
+        row.map(Installation::try_from).transpose()
     }
 
     /// The installation token, decrypted (for calls on the workspace's behalf).
@@ -460,7 +489,8 @@ impl InstallationStore {
     /// What deliveries need to know about their installations, for many
     /// workspaces in one round trip: status, add-on id, live token hashes.
     /// On the caller's connection: the PostgreSQL ingest writes its batch
-    /// on the same one (SQLite's reads this on its writer thread).
+    /// on the same one (SQLite's ingest reads the same through rusqlite on
+    /// its writer thread, `deliveries_sqlite::delivery_contexts`).
     pub async fn delivery_contexts(conn: &mut sqlx::AnyConnection, workspace_ids: &[&str]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
         let mut out: HashMap<String, DeliveryContext> = HashMap::new();
         if workspace_ids.is_empty() {
@@ -473,41 +503,24 @@ impl InstallationStore {
              WHERE i.workspace_id IN ({})",
             placeholders.join(", ")
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = sqlx::query_as::<_, ContextRow>(&sql);
         for ws in workspace_ids {
             q = q.bind(*ws);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            DeliveryContext::fold_row(
-                &mut out,
-                r.try_get("workspace_id")?,
-                || Ok((r.try_get("status")?, r.try_get("addon_id")?)),
-                (r.try_get("event")?, r.try_get("token_sha256")?),
-            )?;
+            DeliveryContext::fold_row(&mut out, r.workspace_id, || Ok((r.status, r.addon_id)), (r.event, r.token_sha256))?;
         }
         Ok(out)
     }
 
     pub async fn webhook_tokens(&self, workspace_id: &str) -> Result<Vec<WebhookTokenRow>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT event, source, webhook_id, state, failure, token_sha256 FROM webhook_tokens \
              WHERE workspace_id = $1 ORDER BY event",
         )
         .bind(workspace_id)
         .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(WebhookTokenRow {
-                    event: r.try_get("event")?,
-                    source: r.try_get("source")?,
-                    webhook_id: r.try_get("webhook_id")?,
-                    state: r.try_get("state")?,
-                    failure: r.try_get("failure")?,
-                    token_sha256: r.try_get("token_sha256")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Raw sealed bytes of every secret column, for tests proving nothing is stored in clear.

@@ -23,7 +23,7 @@ pub(super) async fn enqueue_in(tx: &mut Transaction<'_, Any>, kind: &str, worksp
 }
 
 /// A job claimed for running.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Job {
     pub id: String,
     pub kind: String,
@@ -44,7 +44,7 @@ impl JobQueue {
     /// Leases the oldest due job of `kind` (a crashed runner's lease expires).
     pub async fn claim(&self, kind: &str, lease_ms: i64) -> Result<Option<Job>, StoreError> {
         let now = now_ms();
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2 \
              WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND run_after <= $1 \
                            AND (state = 'pending' OR (state = 'running' AND locked_until < $1)) \
@@ -56,15 +56,7 @@ impl JobQueue {
         .bind(now + lease_ms)
         .bind(kind)
         .fetch_optional(self.db.pool())
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        use sqlx::Row;
-        Ok(Some(Job {
-            id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
-            workspace_id: r.try_get("workspace_id")?,
-            attempts: r.try_get("attempts")?,
-        }))
+        .await?)
     }
 
     pub async fn complete(&self, id: &str) -> Result<(), StoreError> {

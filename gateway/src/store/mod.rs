@@ -1,6 +1,24 @@
-//! Storage through sqlx's `Any` driver: one set of queries for SQLite and
-//! PostgreSQL (both accept `$1` placeholders and `ON CONFLICT`), with a
-//! migration directory per backend for the few type names that differ.
+//! Storage on SQLite or PostgreSQL, by three paths:
+//!
+//! - The sqlx pool (`Any` driver) runs every statement not named below:
+//!   installations and tokens, jobs, bootstrap runs and pages, the delivery
+//!   log and its replays, explorer history, retention and clean-up. Mostly
+//!   one SQL text for both backends (both take `$1` placeholders and `ON
+//!   CONFLICT`), chosen by [`Backend`] where they differ; the migrations
+//!   have a directory per backend for the few type names that differ.
+//! - On PostgreSQL, the webhook ingest (read the installations, write the
+//!   batch as one statement) and the inbox's bookkeeping (claim, complete,
+//!   release, fail) use connections kept between statements
+//!   (`kept_connections`): the pool pings a connection on every acquire and
+//!   release, and there round trips are what costs. The bookkeeping ones
+//!   come from a pool of their own whose commits do not wait for the WAL
+//!   flush (`BOOKKEEPING_SETTINGS`).
+//! - On SQLite, those same inbox statements go through rusqlite on one
+//!   thread owning one connection (`sqlite_writer`, `deliveries_sqlite`):
+//!   SQLite takes one writer at a time anyway, so a batch is one hand-off
+//!   and its single-row statements stay prepared. The pool's writers meet
+//!   it through `busy_timeout`.
+//!
 //! Nothing correctness depends on lives in memory, so several instances can
 //! share one PostgreSQL.
 

@@ -2,8 +2,10 @@
 //! one thread. SQLite takes one writer at a time anyway; owning it outright
 //! turns a batch into one hand-off (not one per statement, as through a
 //! pool) and lets single-row statements be prepared once and reused, which
-//! is what SQLite is fast at. Other writers (installations, bootstrap pages,
-//! retention) keep using the pool and meet this one through `busy_timeout`.
+//! is what SQLite is fast at. Every other write (installations, jobs,
+//! bootstrap pages, explorer history, replays from the delivery log,
+//! retention and clean-up) goes through the sqlx pool and meets this one
+//! through `busy_timeout`.
 //!
 //! Checkpoints (copying the WAL into the database file, with an fsync) run
 //! on a thread of their own, every connection having automatic checkpoints
