@@ -6,6 +6,8 @@
 //! - each operation's description becomes a line of facts, since the contract
 //!   carries no prose.
 //!
+//! progenitor's output is then gated by tag features (`features.rs`).
+//!
 //! Panics inside progenitor are caught and reported as errors: generation runs
 //! on a thread of its own and its join returns the panic. The process-wide
 //! panic hook is never replaced, so a concurrent generation (tests run many)
@@ -18,6 +20,7 @@ use serde_json::Value;
 use crate::contract::{Contract, HTTP_METHODS};
 use crate::error::{CodegenError, Result};
 use crate::facts::OperationFacts;
+use crate::features::TagFeatures;
 
 pub fn progenitor_input(contract: &Contract, facts: &[OperationFacts]) -> Value {
     let mut doc = contract.doc.clone();
@@ -48,6 +51,18 @@ pub fn generate(contract: &Contract, facts: &[OperationFacts]) -> Result<String>
     let input = progenitor_input(contract, facts);
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(input).map_err(|e| CodegenError::NotOpenApi(e.to_string()))?;
+    let tags = TagFeatures::new(facts)?;
+    // progenitor does not see the multipart operations (multipart.rs), so
+    // the schemas of their bodies and responses are gated by their tags here.
+    let multipart_types: Vec<(String, String)> = facts
+        .iter()
+        .filter(|f| f.is_multipart())
+        .flat_map(|f| {
+            let body = f.body.as_ref().map(|(_, schema, _)| schema);
+            let response = f.response.as_ref().and_then(|(_, _, schema)| schema.as_ref());
+            body.into_iter().chain(response).flat_map(crate::features::schema_refs).map(|ty| (f.id.clone(), ty))
+        })
+        .collect();
     // progenitor and typify assert on input they do not support; the lint
     // catches the known cases, and this turns any other into an error.
     // The token stream is not `Send`, so it is formatted on the same thread.
@@ -66,7 +81,9 @@ pub fn generate(contract: &Contract, facts: &[OperationFacts]) -> Result<String>
                     .with_inner_type(quote!(crate::runtime::Runtime));
                 let mut generator = Generator::new(&settings);
                 let tokens = generator.generate_tokens(&spec).map_err(|e| CodegenError::Progenitor(e.to_string()))?;
-                crate::render::format_tokens("sdk.rs", tokens)
+                let mut file = crate::render::parse_tokens("sdk.rs", tokens)?;
+                crate::features::gate_sdk(&mut file, facts, &tags, &multipart_types)?;
+                Ok(crate::render::format_file(&file))
             })
             .map(|handle| handle.join())
     });

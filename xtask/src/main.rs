@@ -177,7 +177,8 @@ fn regen_in(root: &Path, opts: &RegenOptions) -> Result<RegenOutcome, String> {
         for a in &artifacts {
             if stale.iter().any(|s| s == a.path) {
                 let path = root.join(a.path);
-                std::fs::write(&path, &a.contents).map_err(|e| format!("writing {}: {e}", path.display()))?;
+                let text = a.spliced_into(std::fs::read_to_string(&path).ok().as_deref()).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
             }
         }
     }
