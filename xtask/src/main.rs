@@ -18,11 +18,13 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --check               generate in memory only; exit 1 naming every stale file
   test [args]           the whole test suite: installs chromium, chromedriver and
                         schemathesis when missing, then runs cargo test --workspace
-  bench [webhooks|lifecycle|bootstrap|explorer|build] [--clean-build]
+  bench [webhooks|lifecycle|bootstrap|explorer|build|client-build] [--clean-build]
                         release build; one table of figures (webhook ingest on SQLite
                         and PostgreSQL, INSTALLED latency, bootstrap against the fake's
-                        50 rps, explorer overhead, RSS, binary size, build times),
-                        written to target/bench/*.json; no part = all;
+                        50 rps, explorer overhead, RSS, binary size, build times;
+                        client-build, also part of build: cold builds of a tiny app
+                        using the client with one tag and in full), written to
+                        target/bench/*.json; no part = all;
                         --clean-build adds a clean build (many minutes)
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
                         (default ../shared/clockify); manifest.json is validated
@@ -30,6 +32,7 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
                         skipped with a note and every artifact is still checked";
 
 mod bench;
+mod bench_client;
 mod bench_explorer;
 mod disk_probe;
 mod test_suite;
