@@ -7,7 +7,16 @@
 //! second shared by every clone, retries that never replay a write, and
 //! pagination streams.
 //!
+//! One cargo feature per tag of the contract (`project`, `time-entry`,
+//! `webhooks`, ...; the table in `Cargo.toml` is generated), and `full`, the
+//! default, for all of them. With `default-features = false` and the tags an
+//! app calls, only those operations (methods, builders, streams) and the
+//! schema types they reach are compiled. The catalog ([`catalog`]) always
+//! holds every operation: the hooks route by it, and [`Client::get_raw`]
+//! sends a GET of any of its operations, whatever the features.
+//!
 //! ```no_run
+//! # #[cfg(feature = "project")]
 //! # async fn run() -> Result<(), clockify_client::ClockifyError> {
 //! use futures::TryStreamExt;
 //! use clockify_client::{Auth, ClientBuilder, Hosts};

@@ -13,6 +13,7 @@ pub mod contract;
 pub mod error;
 pub mod events;
 pub mod facts;
+pub mod features;
 pub mod hosts;
 pub mod lint;
 pub mod manifest;

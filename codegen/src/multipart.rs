@@ -3,7 +3,10 @@
 //! progenitor rejects `multipart/form-data` bodies, so these are generated
 //! here: one form struct per operation, built from the body schema, and a
 //! method that sends it through the same hooks (hosts, credential, budget,
-//! retry rules) as every generated method.
+//! retry rules) as every generated method; both behind the operation's tag
+//! feature.
+
+use std::collections::BTreeSet;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -14,6 +17,7 @@ use crate::catalog::rust_name;
 use crate::contract::Contract;
 use crate::error::{CodegenError, Result};
 use crate::facts::{OperationFacts, ParamLocation};
+use crate::features::{self, TagFeatures};
 use crate::typenames::type_of_ref;
 
 fn ident(s: &str) -> Ident {
@@ -44,7 +48,7 @@ fn field_kind(schema: &Value) -> (TokenStream, FieldKind) {
     }
 }
 
-fn operation(contract: &Contract, f: &OperationFacts) -> Result<TokenStream> {
+fn operation(contract: &Contract, f: &OperationFacts, tags: &TagFeatures) -> Result<TokenStream> {
     let (_, body_schema, _) = f.body.as_ref().ok_or_else(|| CodegenError::op(&f.id, "multipart without a body"))?;
     let body = contract.resolve(body_schema);
     let props = body
@@ -98,14 +102,17 @@ fn operation(contract: &Contract, f: &OperationFacts) -> Result<TokenStream> {
     let op_name = rust_name(&f.id);
     let form_doc = format!("The multipart body of `{}`.", f.id);
     let doc = f.doc_line();
+    let cfg = features::cfg(&BTreeSet::from([tags.of_operation(&f.id)?.to_owned()]));
 
     Ok(quote! {
         #[doc = #form_doc]
+        #cfg
         #[derive(Debug, Clone)]
         pub struct #form {
             #(#fields,)*
         }
 
+        #cfg
         impl crate::Client {
             #[doc = #doc]
             pub async fn #fn_name(&self, #(#args: &str,)* body: #form) -> Result<ResponseValue<types::#response_ty>, ClockifyError> {
@@ -132,7 +139,8 @@ fn operation(contract: &Contract, f: &OperationFacts) -> Result<TokenStream> {
 }
 
 pub fn generate(contract: &Contract, facts: &[OperationFacts]) -> Result<String> {
-    let ops = facts.iter().filter(|f| f.is_multipart()).map(|f| operation(contract, f)).collect::<Result<Vec<_>>>()?;
+    let tags = TagFeatures::new(facts)?;
+    let ops = facts.iter().filter(|f| f.is_multipart()).map(|f| operation(contract, f, &tags)).collect::<Result<Vec<_>>>()?;
     let tokens = quote! {
         use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, ResponseValue, encode_path};
 

@@ -6,9 +6,12 @@
 //! - each operation's description becomes a line of facts, since the contract
 //!   carries no prose.
 //!
-//! Panics inside progenitor are caught and reported as errors.
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
+//! progenitor's output is then gated by tag features (`features.rs`).
+//!
+//! Panics inside progenitor are caught and reported as errors: generation runs
+//! on a thread of its own and its join returns the panic. The process-wide
+//! panic hook is never replaced, so a concurrent generation (tests run many)
+//! cannot silence another thread's panic message.
 
 use progenitor_impl::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle};
 use quote::quote;
@@ -17,6 +20,7 @@ use serde_json::Value;
 use crate::contract::{Contract, HTTP_METHODS};
 use crate::error::{CodegenError, Result};
 use crate::facts::OperationFacts;
+use crate::features::TagFeatures;
 
 pub fn progenitor_input(contract: &Contract, facts: &[OperationFacts]) -> Value {
     let mut doc = contract.doc.clone();
@@ -47,31 +51,107 @@ pub fn generate(contract: &Contract, facts: &[OperationFacts]) -> Result<String>
     let input = progenitor_input(contract, facts);
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(input).map_err(|e| CodegenError::NotOpenApi(e.to_string()))?;
-    let mut settings = GenerationSettings::new();
-    settings
-        .with_interface(InterfaceStyle::Builder)
-        .with_tag(TagStyle::Merged)
-        .with_hooks(HooksMode::Expected)
-        .with_inner_type(quote!(crate::runtime::Runtime));
-    let mut generator = Generator::new(&settings);
-
+    let tags = TagFeatures::new(facts)?;
+    // progenitor does not see the multipart operations (multipart.rs), so
+    // the schemas of their bodies and responses are gated by their tags here.
+    let multipart_types: Vec<(String, String)> = facts
+        .iter()
+        .filter(|f| f.is_multipart())
+        .flat_map(|f| {
+            let body = f.body.as_ref().map(|(_, schema, _)| schema);
+            let response = f.response.as_ref().and_then(|(_, _, schema)| schema.as_ref());
+            body.into_iter().chain(response).flat_map(crate::features::schema_refs).map(|ty| (f.id.clone(), ty))
+        })
+        .collect();
     // progenitor and typify assert on input they do not support; the lint
     // catches the known cases, and this turns any other into an error.
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = catch_unwind(AssertUnwindSafe(|| generator.generate_tokens(&spec)));
-    std::panic::set_hook(previous);
-    let tokens = match result {
-        Ok(Ok(tokens)) => tokens,
-        Ok(Err(e)) => return Err(CodegenError::Progenitor(e.to_string())),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            return Err(CodegenError::Progenitor(format!("panicked: {msg}")));
+    // The token stream is not `Send`, so it is formatted on the same thread.
+    let joined = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("progenitor".into())
+            // typify recurses through nested schemas; the default 2 MiB of a
+            // spawned thread is less than the main thread's 8.
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || -> Result<String> {
+                let mut settings = GenerationSettings::new();
+                settings
+                    .with_interface(InterfaceStyle::Builder)
+                    .with_tag(TagStyle::Merged)
+                    .with_hooks(HooksMode::Expected)
+                    .with_inner_type(quote!(crate::runtime::Runtime));
+                let mut generator = Generator::new(&settings);
+                let tokens = generator.generate_tokens(&spec).map_err(|e| CodegenError::Progenitor(e.to_string()))?;
+                let mut file = crate::render::parse_tokens("sdk.rs", tokens)?;
+                crate::features::gate_sdk(&mut file, facts, &tags, &multipart_types)?;
+                Ok(crate::render::format_file(&file))
+            })
+            .map(|handle| handle.join())
+    });
+    match joined {
+        Ok(Ok(result)) => result,
+        Ok(Err(panic)) => Err(CodegenError::Progenitor(format!("panicked: {}", panic_message(panic.as_ref())))),
+        Err(e) => Err(CodegenError::Other(format!("cannot start the generation thread: {e}"))),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// Panic messages seen by the process-wide hook, with their thread's name.
+    static SEEN: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+    fn dangling_ref() -> Contract {
+        Contract {
+            doc: json!({
+                "openapi": "3.0.1",
+                "info": { "title": "t", "version": "v1" }, "servers": [{ "url": "https://api.clockify.me/api" }],
+                "paths": {
+                    "/things": { "get": {
+                        "tags": ["Project"], "operationId": "getThings",
+                        "responses": { "200": { "description": "OK", "content": { "application/json": {
+                            "schema": { "$ref": "#/components/schemas/Thing" } } } } }
+                    } }
+                },
+                "components": { "schemas": {
+                    "Thing": { "type": "object", "properties": { "other": { "$ref": "#/components/schemas/Missing" } } }
+                } }
+            }),
         }
-    };
-    crate::render::format_tokens("sdk.rs", tokens)
+    }
+
+    #[test]
+    fn a_panic_in_progenitor_is_an_error_and_the_panic_hook_stays_in_place() {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let thread = std::thread::current().name().unwrap_or("").to_owned();
+            let message = panic_message(info.payload());
+            SEEN.lock().unwrap_or_else(|e| e.into_inner()).push((thread, message));
+            previous(info);
+        }));
+        let contract = dangling_ref();
+        let facts = crate::facts::collect(&contract).expect("facts");
+        let err = generate(&contract, &facts).expect_err("typify panics on a dangling $ref");
+        let CodegenError::Progenitor(message) = &err else { panic!("not a progenitor error: {err}") };
+        let message = message.strip_prefix("panicked: ").expect("reported as a panic");
+        // The hook installed above saw the generation's panic: it was the one
+        // in place all along (replacing it would silence every other thread).
+        let seen = SEEN.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert!(
+            seen.iter().any(|(thread, m)| thread == "progenitor" && m == message),
+            "the process-wide hook did not see the panic {message:?}; seen: {seen:?}"
+        );
+    }
 }

@@ -1,5 +1,7 @@
 //! `stream()` methods on the builders of paginated list operations
-//! (`client/src/generated/streams.rs`).
+//! (`client/src/generated/streams.rs`), each behind its operation's tag feature.
+
+use std::collections::BTreeSet;
 
 use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -8,13 +10,14 @@ use quote::quote;
 use crate::contract::Contract;
 use crate::error::{CodegenError, Result};
 use crate::facts::{ListShape, OperationFacts, PageLocation};
+use crate::features::{self, TagFeatures};
 use crate::typenames::{integer_type, item_type_at};
 
 fn ident(s: &str) -> Ident {
     Ident::new(s, Span::call_site())
 }
 
-fn stream_impl(contract: &Contract, index: usize, f: &OperationFacts) -> Result<Option<TokenStream>> {
+fn stream_impl(contract: &Contract, index: usize, f: &OperationFacts, tags: &TagFeatures) -> Result<Option<TokenStream>> {
     let Some(p) = &f.pagination else { return Ok(None) };
     let response = f.response.as_ref().and_then(|(_, _, s)| s.as_ref());
     let Some(response) = response else { return Ok(None) };
@@ -71,7 +74,9 @@ fn stream_impl(contract: &Contract, index: usize, f: &OperationFacts) -> Result<
         "Streams every item of `{}`, page by page, with the largest page size the contract allows (or {} when it sets no maximum).",
         f.id, "`paginate::DEFAULT_PAGE_SIZE`"
     );
+    let cfg = features::cfg(&BTreeSet::from([tags.of_operation(&f.id)?.to_owned()]));
     Ok(Some(quote! {
+        #cfg
         impl<'a> builder::#builder<'a> {
             #[doc = #doc]
             pub fn stream(self) -> ItemStream<'a, types::#item> {
@@ -96,12 +101,13 @@ fn stream_impl(contract: &Contract, index: usize, f: &OperationFacts) -> Result<
 }
 
 pub fn generate(contract: &Contract, facts: &[OperationFacts]) -> Result<String> {
+    let tags = TagFeatures::new(facts)?;
     let mut impls = Vec::new();
     for (i, f) in facts.iter().enumerate() {
         if f.is_multipart() {
             continue;
         }
-        if let Some(tokens) = stream_impl(contract, i, f)? {
+        if let Some(tokens) = stream_impl(contract, i, f, &tags)? {
             impls.push(tokens);
         }
     }

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build] [--clean-build]`: figures
+//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build|client-build] [--clean-build]`: figures
 //! from a release build, over loopback HTTP only, bounded in time and
 //! requests. No argument runs everything. Prints one table and writes it to
 //! `target/bench/table.json`, with each part's details in
@@ -678,14 +678,16 @@ fn print_table(rows: &[Row]) {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    const PARTS: [&str; 6] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "build"];
+    const PARTS: [&str; 7] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "build", "client-build"];
     let clean = args.iter().any(|a| a == "--clean-build");
     let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
     if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
         return Err(format!("unknown benchmark `{bad}` (available: {}; no argument runs all)", PARTS.join(", ")));
     }
     let wants = |p: &str| chosen.is_empty() || chosen.contains(&p);
-    if std::env::var_os("BENCH_GATEWAY_BINARY").is_none() {
+    // Only these parts run the release gateway binary.
+    let needs_gateway = ["webhooks", "lifecycle", "unsigned", "build"].iter().any(|p| wants(p));
+    if needs_gateway && std::env::var_os("BENCH_GATEWAY_BINARY").is_none() {
         println!("building the release gateway ...");
         cargo_build(root, None)?;
     }
@@ -714,6 +716,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     if wants("build") {
         write("build", &build(root, clean, &mut rows)?)?;
+    }
+    // Part of `build`, and runnable alone (it needs no gateway build).
+    if wants("client-build") || chosen.contains(&"build") {
+        write("client-build", &crate::bench_client::run(root, &mut rows)?)?;
     }
     print_table(&rows);
     let table: Vec<Value> =

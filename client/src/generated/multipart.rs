@@ -8,10 +8,12 @@ use crate::error::ClockifyError;
 use crate::generated::sdk::types;
 use crate::runtime::Runtime;
 ///The multipart body of `uploadImage`.
+#[cfg(feature = "user")]
 #[derive(Debug, Clone)]
 pub struct UploadImageForm {
     pub file: crate::upload::FilePart,
 }
+#[cfg(feature = "user")]
 impl crate::Client {
     ///`POST /v1/file/image` on the core API. Tag: User. write. Scope: `USER_WRITE`.
     pub async fn upload_image(
@@ -52,6 +54,7 @@ impl crate::Client {
     }
 }
 ///The multipart body of `createExpense`.
+#[cfg(feature = "expense")]
 #[derive(Debug, Clone)]
 pub struct CreateExpenseForm {
     pub amount: f64,
@@ -64,6 +67,7 @@ pub struct CreateExpenseForm {
     pub task_id: Option<String>,
     pub user_id: String,
 }
+#[cfg(feature = "expense")]
 impl crate::Client {
     ///`POST /v1/workspaces/{workspaceId}/expenses` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
     pub async fn create_expense(
@@ -134,6 +138,7 @@ impl crate::Client {
     }
 }
 ///The multipart body of `updateExpense`.
+#[cfg(feature = "expense")]
 #[derive(Debug, Clone)]
 pub struct UpdateExpenseForm {
     pub amount: f64,
@@ -147,6 +152,7 @@ pub struct UpdateExpenseForm {
     pub task_id: Option<String>,
     pub user_id: String,
 }
+#[cfg(feature = "expense")]
 impl crate::Client {
     ///`PUT /v1/workspaces/{workspaceId}/expenses/{expenseId}` on the core API. Tag: Expense. write. Scope: `EXPENSE_WRITE`.
     pub async fn update_expense(

@@ -4,6 +4,7 @@
 use crate::generated::catalog::OPERATIONS;
 use crate::generated::sdk::{builder, types};
 use crate::paginate::{ItemStream, array_page, envelope_page, stream_pages};
+#[cfg(feature = "approval")]
 impl<'a> builder::GetApprovalRequests<'a> {
     ///Streams every item of `getApprovalRequests`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::ApprovalDetailsDtoV1> {
@@ -30,6 +31,7 @@ impl<'a> builder::GetApprovalRequests<'a> {
         )
     }
 }
+#[cfg(feature = "client")]
 impl<'a> builder::GetClients<'a> {
     ///Streams every item of `getClients`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::ClientWithCurrencyDtoV1> {
@@ -56,6 +58,7 @@ impl<'a> builder::GetClients<'a> {
         )
     }
 }
+#[cfg(feature = "entity-changes-experimental")]
 impl<'a> builder::GetCreatedEntityInfo<'a> {
     ///Streams every item of `getCreatedEntityInfo`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::GetCreatedEntityInfoResponseItem> {
@@ -86,6 +89,7 @@ impl<'a> builder::GetCreatedEntityInfo<'a> {
         )
     }
 }
+#[cfg(feature = "entity-changes-experimental")]
 impl<'a> builder::GetDeletedEntityInfo<'a> {
     ///Streams every item of `getDeletedEntityInfo`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::LogBinDocumentDto> {
@@ -116,6 +120,7 @@ impl<'a> builder::GetDeletedEntityInfo<'a> {
         )
     }
 }
+#[cfg(feature = "entity-changes-experimental")]
 impl<'a> builder::GetUpdatedEntityInfo<'a> {
     ///Streams every item of `getUpdatedEntityInfo`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::GetUpdatedEntityInfoResponseItem> {
@@ -146,6 +151,7 @@ impl<'a> builder::GetUpdatedEntityInfo<'a> {
         )
     }
 }
+#[cfg(feature = "expense")]
 impl<'a> builder::GetExpenses<'a> {
     ///Streams every item of `getExpenses`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::ExpenseHydratedDtoV1> {
@@ -172,6 +178,7 @@ impl<'a> builder::GetExpenses<'a> {
         )
     }
 }
+#[cfg(feature = "expense")]
 impl<'a> builder::GetCategories<'a> {
     ///Streams every item of `getCategories`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::ExpenseCategoryDtoV1> {
@@ -198,6 +205,7 @@ impl<'a> builder::GetCategories<'a> {
         )
     }
 }
+#[cfg(feature = "invoice")]
 impl<'a> builder::GetInvoices<'a> {
     ///Streams every item of `getInvoices`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::InvoiceDtoV1> {
@@ -224,6 +232,7 @@ impl<'a> builder::GetInvoices<'a> {
         )
     }
 }
+#[cfg(feature = "invoice")]
 impl<'a> builder::GetInvoicesInfo<'a> {
     ///Streams every item of `getInvoicesInfo`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::InvoiceInfoV1> {
@@ -258,6 +267,7 @@ impl<'a> builder::GetInvoicesInfo<'a> {
         )
     }
 }
+#[cfg(feature = "invoice")]
 impl<'a> builder::GetPaymentsForInvoice<'a> {
     ///Streams every item of `getPaymentsForInvoice`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::InvoicePaymentDtoV1> {
@@ -284,6 +294,7 @@ impl<'a> builder::GetPaymentsForInvoice<'a> {
         )
     }
 }
+#[cfg(feature = "project")]
 impl<'a> builder::GetProjects<'a> {
     ///Streams every item of `getProjects`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::ProjectDtoV1> {
@@ -310,6 +321,7 @@ impl<'a> builder::GetProjects<'a> {
         )
     }
 }
+#[cfg(feature = "task")]
 impl<'a> builder::GetTasks<'a> {
     ///Streams every item of `getTasks`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::TaskDtoV1> {
@@ -336,6 +348,7 @@ impl<'a> builder::GetTasks<'a> {
         )
     }
 }
+#[cfg(feature = "scheduling")]
 impl<'a> builder::GetAllAssignments<'a> {
     ///Streams every item of `getAllAssignments`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::AssignmentHydratedDtoV1> {
@@ -362,6 +375,7 @@ impl<'a> builder::GetAllAssignments<'a> {
         )
     }
 }
+#[cfg(feature = "scheduling-deprecated")]
 impl<'a> builder::GetProjectTotals<'a> {
     ///Streams every item of `getProjectTotals`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::SchedulingProjectsTotalsDtoV1> {
@@ -388,6 +402,7 @@ impl<'a> builder::GetProjectTotals<'a> {
         )
     }
 }
+#[cfg(feature = "scheduling")]
 impl<'a> builder::GetFilteredProjectTotals<'a> {
     ///Streams every item of `getFilteredProjectTotals`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::SchedulingProjectsTotalsDtoV1> {
@@ -422,6 +437,7 @@ impl<'a> builder::GetFilteredProjectTotals<'a> {
         )
     }
 }
+#[cfg(feature = "scheduling")]
 impl<'a> builder::GetUserTotals<'a> {
     ///Streams every item of `getUserTotals`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::SchedulingUsersTotalsDtoV1> {
@@ -456,6 +472,7 @@ impl<'a> builder::GetUserTotals<'a> {
         )
     }
 }
+#[cfg(feature = "tag")]
 impl<'a> builder::GetTags<'a> {
     ///Streams every item of `getTags`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::TagDtoV1> {
@@ -482,6 +499,7 @@ impl<'a> builder::GetTags<'a> {
         )
     }
 }
+#[cfg(feature = "time-entry")]
 impl<'a> builder::GetInProgressTimeEntries<'a> {
     ///Streams every item of `getInProgressTimeEntries`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::TimeEntryWithRatesDtoV1> {
@@ -508,6 +526,7 @@ impl<'a> builder::GetInProgressTimeEntries<'a> {
         )
     }
 }
+#[cfg(feature = "balance")]
 impl<'a> builder::GetBalancesForPolicy<'a> {
     ///Streams every item of `getBalancesForPolicy`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::BalanceDtoV1> {
@@ -534,6 +553,7 @@ impl<'a> builder::GetBalancesForPolicy<'a> {
         )
     }
 }
+#[cfg(feature = "balance")]
 impl<'a> builder::GetBalancesForUser<'a> {
     ///Streams every item of `getBalancesForUser`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::BalanceDtoV1> {
@@ -560,6 +580,7 @@ impl<'a> builder::GetBalancesForUser<'a> {
         )
     }
 }
+#[cfg(feature = "policy")]
 impl<'a> builder::FindPoliciesForWorkspace<'a> {
     ///Streams every item of `findPoliciesForWorkspace`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::PolicyDtoV1> {
@@ -586,6 +607,7 @@ impl<'a> builder::FindPoliciesForWorkspace<'a> {
         )
     }
 }
+#[cfg(feature = "time-off")]
 impl<'a> builder::GetTimeOffRequest<'a> {
     ///Streams every item of `getTimeOffRequest`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::TimeOffRequestFullV1Dto> {
@@ -620,6 +642,7 @@ impl<'a> builder::GetTimeOffRequest<'a> {
         )
     }
 }
+#[cfg(feature = "group")]
 impl<'a> builder::GetUserGroups<'a> {
     ///Streams every item of `getUserGroups`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::UserGroupDtoV1> {
@@ -646,6 +669,7 @@ impl<'a> builder::GetUserGroups<'a> {
         )
     }
 }
+#[cfg(feature = "time-entry")]
 impl<'a> builder::GetTimeEntries<'a> {
     ///Streams every item of `getTimeEntries`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::TimeEntryWithRatesDtoV1> {
@@ -672,6 +696,7 @@ impl<'a> builder::GetTimeEntries<'a> {
         )
     }
 }
+#[cfg(feature = "user")]
 impl<'a> builder::GetUsersOfWorkspace<'a> {
     ///Streams every item of `getUsersOfWorkspace`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::UserDtoV1> {
@@ -698,6 +723,7 @@ impl<'a> builder::GetUsersOfWorkspace<'a> {
         )
     }
 }
+#[cfg(feature = "user")]
 impl<'a> builder::FilterUsersOfWorkspace<'a> {
     ///Streams every item of `filterUsersOfWorkspace`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::UserDtoV1> {
@@ -732,6 +758,7 @@ impl<'a> builder::FilterUsersOfWorkspace<'a> {
         )
     }
 }
+#[cfg(feature = "user")]
 impl<'a> builder::GetManagersOfUser<'a> {
     ///Streams every item of `getManagersOfUser`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::UserDtoV1> {
@@ -758,6 +785,7 @@ impl<'a> builder::GetManagersOfUser<'a> {
         )
     }
 }
+#[cfg(feature = "webhooks")]
 impl<'a> builder::GetLogsForWebhook<'a> {
     ///Streams every item of `getLogsForWebhook`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::WebhookLogDtoV1> {
@@ -784,6 +812,7 @@ impl<'a> builder::GetLogsForWebhook<'a> {
         )
     }
 }
+#[cfg(feature = "balance-deprecated")]
 impl<'a> builder::GetPtoBalancesForPolicy<'a> {
     ///Streams every item of `getPtoBalancesForPolicy`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::BalanceDtoV1> {
@@ -814,6 +843,7 @@ impl<'a> builder::GetPtoBalancesForPolicy<'a> {
         )
     }
 }
+#[cfg(feature = "balance-deprecated")]
 impl<'a> builder::GetPtoBalancesForUser<'a> {
     ///Streams every item of `getPtoBalancesForUser`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::BalanceDtoV1> {
@@ -840,6 +870,7 @@ impl<'a> builder::GetPtoBalancesForUser<'a> {
         )
     }
 }
+#[cfg(feature = "policy-deprecated")]
 impl<'a> builder::FindPtoPoliciesForWorkspace<'a> {
     ///Streams every item of `findPtoPoliciesForWorkspace`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::PtoPolicyDtoV1> {
@@ -866,6 +897,7 @@ impl<'a> builder::FindPtoPoliciesForWorkspace<'a> {
         )
     }
 }
+#[cfg(feature = "time-off-deprecated")]
 impl<'a> builder::GetPtoTimeOffRequests<'a> {
     ///Streams every item of `getPtoTimeOffRequests`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::TimeOffRequestFullDtoV1> {
@@ -900,6 +932,7 @@ impl<'a> builder::GetPtoTimeOffRequests<'a> {
         )
     }
 }
+#[cfg(feature = "expense-report")]
 impl<'a> builder::GenerateDetailedReportV1<'a> {
     ///Streams every item of `generateDetailedReportV1`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::ExpenseReportDtoV1> {
@@ -934,6 +967,7 @@ impl<'a> builder::GenerateDetailedReportV1<'a> {
         )
     }
 }
+#[cfg(feature = "shared-report")]
 impl<'a> builder::GetSharedReportsV1<'a> {
     ///Streams every item of `getSharedReportsV1`, page by page, with the largest page size the contract allows (or `paginate::DEFAULT_PAGE_SIZE` when it sets no maximum).
     pub fn stream(self) -> ItemStream<'a, types::SharedReportDtoV1> {
