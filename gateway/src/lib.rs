@@ -28,6 +28,7 @@ pub mod hooks;
 pub mod http;
 pub mod inbox;
 pub mod installations;
+pub mod limiter;
 pub mod metrics;
 pub mod ops;
 mod redact;

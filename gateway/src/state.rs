@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::crypto::{SecretBox, key_file_for, load_or_create_key_file};
 use crate::hooks::AddonHooks;
-use crate::http::RateLimiter;
+use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::{Database, DeliveryStore, InstallationStore, JobQueue};
 use crate::auth::token::{TokenVerifier, VerifierConfig};
@@ -92,8 +92,8 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
             webhook_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
             failed_checks: Arc::new(RateLimiter::new(
-                crate::http::rate_limit::FAILED_CHECKS_PER_SECOND,
-                crate::http::rate_limit::FAILED_CHECKS_BURST,
+                crate::limiter::FAILED_CHECKS_PER_SECOND,
+                crate::limiter::FAILED_CHECKS_BURST,
             )),
             config: Arc::new(config),
             hooks,

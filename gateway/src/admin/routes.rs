@@ -74,7 +74,7 @@ pub(crate) async fn authorize_admin(state: &AppState, token: &UserToken, workspa
         tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
         GatewayError::Token(r)
     })?;
-    state.limiter.enforce_workspace(state, workspace_id)?;
+    state.limiter.enforce_workspace(&state.metrics, workspace_id)?;
     crate::installations::require_live(state, workspace_id).await?;
     if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
         return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));

@@ -282,7 +282,7 @@ impl ExplorerApi {
         })?;
         let caller = Caller::from_claims(token.token(), &claims)
             .ok_or_else(|| GatewayError::Forbidden("the token names no workspace (workspaceId claim)".into()))?;
-        self.state.limiter.enforce_workspace(&self.state, &caller.workspace_id)?;
+        self.state.limiter.enforce_workspace(&self.state.metrics, &caller.workspace_id)?;
         crate::installations::require_live(&self.state, &caller.workspace_id).await?;
         // A user token always names its user (TokenKind::User).
         let user = claims.user.clone().unwrap_or_default();

@@ -16,5 +16,4 @@ pub use client_addr::ClientAddr;
 /// Probe routes: orchestrators and scrapers reach them over plain HTTP and
 /// without a rate limit.
 pub const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];
-pub use rate_limit::RateLimiter;
 pub use request_id::RequestId;

@@ -145,7 +145,7 @@ impl WebhookApi {
         let Some(workspace_id) = claims.workspace_id.clone() else {
             return Err(self.reject(Some(&failures), "workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };
-        self.state.webhook_limiter.enforce_workspace(&self.state, &workspace_id)?;
+        self.state.webhook_limiter.enforce_workspace(&self.state.metrics, &workspace_id)?;
         let body = body.read(WEBHOOK_LIMIT).await.map_err(|e| {
             if matches!(e, GatewayError::PayloadTooLarge { .. }) {
                 self.state.metrics.payload_too_large.inc();

@@ -168,7 +168,7 @@ impl LifecycleApi {
     /// Clockify's own calls share the workspace's webhook bucket, not the
     /// one its members' requests draw on.
     fn rate_limit(&self, workspace_id: &str) -> Result<(), GatewayError> {
-        self.state.webhook_limiter.enforce_workspace(&self.state, workspace_id)
+        self.state.webhook_limiter.enforce_workspace(&self.state.metrics, workspace_id)
     }
 }
 
