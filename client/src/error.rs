@@ -93,9 +93,7 @@ impl From<progenitor_client::Error<()>> for ClockifyError {
             E::ErrorResponse(r) => ClockifyError::UnexpectedStatus { status: r.status().as_u16() },
             E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => ClockifyError::Transport(e),
             E::InvalidRequest(s) => ClockifyError::InvalidRequest(s),
-            E::InvalidResponsePayload(bytes, err) => {
-                ClockifyError::Decode { error: err.to_string(), snippet: snippet(&bytes) }
-            }
+            E::InvalidResponsePayload(bytes, err) => ClockifyError::Decode { error: err.to_string(), snippet: snippet(&bytes) },
             E::Custom(s) => ClockifyError::Other(s),
         }
     }

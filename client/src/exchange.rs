@@ -163,10 +163,7 @@ impl Exchange {
         };
         self.response.set(CapturedResponse {
             status: status.as_u16(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect(),
+            headers: headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
             body: body.clone(),
             cut_off,
         });

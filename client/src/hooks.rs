@@ -15,23 +15,20 @@ impl ClientHooks<Runtime> for Client {
         let op = catalog::by_rust_name(info.operation_id)
             .ok_or_else(|| Error::Custom(format!("operation `{}` is not in the catalog", info.operation_id)))?;
         if let (Some(declared), Some(needed)) = (&rt.scopes, op.scope)
-            && !declared.contains(&needed) {
-                return Err(Error::Custom(format!(
-                    "{} needs scope {needed}, which this client's declared scopes do not include",
-                    op.id
-                )));
-            }
+            && !declared.contains(&needed)
+        {
+            return Err(Error::Custom(format!("{} needs scope {needed}, which this client's declared scopes do not include", op.id)));
+        }
         if op.host != HostGroup::Core {
-            let base = rt.hosts.base(op.host).ok_or_else(|| {
-                Error::Custom(format!("{}: this installation has no {:?} host", op.id, op.host))
-            })?;
+            let base =
+                rt.hosts.base(op.host).ok_or_else(|| Error::Custom(format!("{}: this installation has no {:?} host", op.id, op.host)))?;
             let url = request.url().as_str();
-            let rest = url.strip_prefix(self.baseurl()).ok_or_else(|| {
-                Error::Custom(format!("{}: request URL does not start with the core base URL", op.id))
-            })?;
+            let rest = url
+                .strip_prefix(self.baseurl())
+                .ok_or_else(|| Error::Custom(format!("{}: request URL does not start with the core base URL", op.id)))?;
             let rerouted = format!("{base}{rest}");
-            *request.url_mut() = reqwest::Url::parse(&rerouted)
-                .map_err(|e| Error::Custom(format!("{}: bad URL for the {:?} host: {e}", op.id, op.host)))?;
+            *request.url_mut() =
+                reqwest::Url::parse(&rerouted).map_err(|e| Error::Custom(format!("{}: bad URL for the {:?} host: {e}", op.id, op.host)))?;
         }
         if let Some((name, value)) = &rt.credential {
             request.headers_mut().insert(name.clone(), value.clone());

@@ -62,7 +62,11 @@ impl Hosts {
 
     /// Explicit base URLs, e.g. a developer environment or a local fake.
     pub fn explicit(core: &str, reports: &str, pto: Option<&str>) -> Result<Self, ConfigError> {
-        Ok(Self { core: base_url("core", core)?, reports: base_url("reports", reports)?, pto: pto.map(|p| base_url("pto", p)).transpose()? })
+        Ok(Self {
+            core: base_url("core", core)?,
+            reports: base_url("reports", reports)?,
+            pto: pto.map(|p| base_url("pto", p)).transpose()?,
+        })
     }
 
     /// From the `backendUrl`, `reportsUrl` and optional `ptoUrl` claims of a

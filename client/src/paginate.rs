@@ -64,8 +64,8 @@ pub fn envelope_page<E: Serialize, T: DeserializeOwned>(
     total: Option<&str>,
 ) -> Result<Page<T>, ClockifyError> {
     let last_page = last_page_header(resp.headers());
-    let value = serde_json::to_value(resp.into_inner())
-        .map_err(|e| ClockifyError::Other(format!("re-encoding an envelope failed: {e}")))?;
+    let value =
+        serde_json::to_value(resp.into_inner()).map_err(|e| ClockifyError::Other(format!("re-encoding an envelope failed: {e}")))?;
     let total = total.and_then(|p| value.pointer(p)).and_then(serde_json::Value::as_u64);
     let items = match value.pointer(list) {
         None | Some(serde_json::Value::Null) => Vec::new(),
@@ -118,10 +118,7 @@ where
                     let n = page.items.len() as u64;
                     st.seen += n;
                     st.next_page += 1;
-                    st.done = n == 0
-                        || n < u64::from(st.size)
-                        || page.last_page == Some(true)
-                        || page.total.is_some_and(|t| st.seen >= t);
+                    st.done = n == 0 || n < u64::from(st.size) || page.last_page == Some(true) || page.total.is_some_and(|t| st.seen >= t);
                     st.buffer.extend(page.items);
                 }
             }

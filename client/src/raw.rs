@@ -10,9 +10,9 @@ use bytes::Bytes;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::HeaderMap;
 
+use crate::Client;
 use crate::catalog::{Operation, ParamLocation};
 use crate::error::{ApiFailure, ClockifyError};
-use crate::Client;
 
 /// A 2xx answer, unparsed.
 #[derive(Debug, Clone)]
@@ -79,9 +79,7 @@ impl Client {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
-        request
-            .headers_mut()
-            .insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
+        request.headers_mut().insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
         let info = OperationInfo { operation_id: op.rust_name };
         self.pre::<()>(&mut request, &info).await.map_err(ClockifyError::from)?;
         let response = self.exec(request, &info).await.map_err(ClockifyError::Transport)?;

@@ -137,8 +137,7 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client, ConfigError> {
         let credential = match &self.auth {
             Some(auth) => {
-                let mut value =
-                    reqwest::header::HeaderValue::from_str(auth.secret()).map_err(|_| ConfigError::BadCredential)?;
+                let mut value = reqwest::header::HeaderValue::from_str(auth.secret()).map_err(|_| ConfigError::BadCredential)?;
                 value.set_sensitive(true);
                 Some((reqwest::header::HeaderName::from_static(auth.header_name()), value))
             }

@@ -100,9 +100,7 @@ impl Default for AddonDefinition {
         Self {
             key: "clockify-rust-gateway".into(),
             name: "Clockify Rust Gateway".into(),
-            description: Some(
-                "Keeps a verified, durable copy of your workspace and its events for your own services.".into(),
-            ),
+            description: Some("Keeps a verified, durable copy of your workspace and its events for your own services.".into()),
             minimal_subscription_plan: "FREE".into(),
             icon_path: None,
             scopes: DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect(),

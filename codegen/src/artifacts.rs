@@ -73,11 +73,7 @@ impl Artifact {
 pub fn generate(contract: &Contract, addon: &AddonDefinition) -> Result<Vec<Artifact>> {
     if let Err(problems) = crate::lint::lint(contract) {
         let list: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
-        return Err(CodegenError::Other(format!(
-            "the contract has {} problem(s) no patch handles:\n{}",
-            problems.len(),
-            list.join("\n")
-        )));
+        return Err(CodegenError::Other(format!("the contract has {} problem(s) no patch handles:\n{}", problems.len(), list.join("\n"))));
     }
     let facts = crate::facts::collect(contract)?;
     let contents = [
@@ -104,21 +100,14 @@ pub fn generate(contract: &Contract, addon: &AddonDefinition) -> Result<Vec<Arti
 /// Compares freshly generated artifacts with the files under `root`; returns
 /// the paths that differ or are missing.
 pub fn check_committed(root: &Path, artifacts: &[Artifact]) -> Vec<&'static str> {
-    artifacts
-        .iter()
-        .filter(|a| !a.is_current_in(std::fs::read_to_string(root.join(a.path)).ok().as_deref()))
-        .map(|a| a.path)
-        .collect()
+    artifacts.iter().filter(|a| !a.is_current_in(std::fs::read_to_string(root.join(a.path)).ok().as_deref())).map(|a| a.path).collect()
 }
 
 /// progenitor derives method names from operationIds on its own; the catalog
 /// must agree with it, or the hooks could not find an operation at run time.
 fn check_operation_names(sdk: &str, facts: &[crate::facts::OperationFacts]) -> Result<()> {
-    let generated: std::collections::BTreeSet<&str> = sdk
-        .split("operation_id: \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next())
-        .collect();
+    let generated: std::collections::BTreeSet<&str> =
+        sdk.split("operation_id: \"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
     let expected: std::collections::BTreeSet<String> =
         facts.iter().filter(|f| !f.is_multipart()).map(|f| crate::catalog::rust_name(&f.id)).collect();
     let expected_refs: std::collections::BTreeSet<&str> = expected.iter().map(String::as_str).collect();

@@ -153,15 +153,11 @@ fn diff_operations(old: &Contract, new: &Contract, log: &mut Changelog) {
     // Ids only in the new / only in the old contract.
     let mut added: BTreeMap<String, OperationRef<'_>> =
         new_ops.iter().filter(|(k, _)| !old_ops.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect();
-    let removed: Vec<(&String, &OperationRef<'_>)> =
-        old_ops.iter().filter(|(k, _)| !new_ops.contains_key(*k)).collect();
+    let removed: Vec<(&String, &OperationRef<'_>)> = old_ops.iter().filter(|(k, _)| !new_ops.contains_key(*k)).collect();
 
     // A vanished id whose METHOD+path now carries a new id is a rename.
     for (_, o) in removed {
-        let renamed = added
-            .iter()
-            .find(|(_, n)| n.method.eq_ignore_ascii_case(o.method) && n.path == o.path)
-            .map(|(k, _)| k.clone());
+        let renamed = added.iter().find(|(_, n)| n.method.eq_ignore_ascii_case(o.method) && n.path == o.path).map(|(k, _)| k.clone());
         match renamed.and_then(|k| added.remove(&k)) {
             Some(n) => pairs.push((*o, n, true)),
             None => log.operations_removed.push(describe_op(o)),
@@ -224,12 +220,7 @@ fn server_of<'a>(c: &'a Contract, op: &OperationRef<'a>) -> Option<&'a str> {
 /// request bodies compare by content.
 fn deref<'a>(c: &'a Contract, mut v: &'a Value) -> &'a Value {
     for _ in 0..32 {
-        let Some(target) = v
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| c.doc.pointer(p))
-        else {
+        let Some(target) = v.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')).and_then(|p| c.doc.pointer(p)) else {
             return v;
         };
         v = target;
@@ -281,12 +272,7 @@ fn is_required(v: &Value) -> bool {
 
 /// A parameter's schema: `schema`, or the schema of its single `content` entry.
 fn param_schema(p: &Value) -> Option<&Value> {
-    p.get("schema").or_else(|| {
-        p.get("content")
-            .and_then(Value::as_object)
-            .and_then(|m| m.values().next())
-            .and_then(|m| m.get("schema"))
-    })
+    p.get("schema").or_else(|| p.get("content").and_then(Value::as_object).and_then(|m| m.values().next()).and_then(|m| m.get("schema")))
 }
 
 fn diff_request_body(old: &Contract, o: &OperationRef<'_>, new: &Contract, n: &OperationRef<'_>, changes: &mut Vec<String>) {
@@ -341,11 +327,7 @@ fn diff_request_body(old: &Contract, o: &OperationRef<'_>, new: &Contract, n: &O
 
 /// Media types of a request body, sorted.
 fn media_types(body: &Value) -> Vec<String> {
-    let mut out: Vec<String> = body
-        .get("content")
-        .and_then(Value::as_object)
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
+    let mut out: Vec<String> = body.get("content").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default();
     out.sort();
     out
 }
@@ -402,11 +384,7 @@ fn diff_responses(o: &OperationRef<'_>, n: &OperationRef<'_>, changes: &mut Vec<
         let ot: Vec<Option<&str>> = om.keys().copied().collect();
         let nt: Vec<Option<&str>> = nm.keys().copied().collect();
         if ot != nt {
-            changes.push(format!(
-                "response {status} media type changed ({} -> {})",
-                content_types(&ot),
-                content_types(&nt)
-            ));
+            changes.push(format!("response {status} media type changed ({} -> {})", content_types(&ot), content_types(&nt)));
         }
         let qualify = nt.len() > 1;
         if ot.len() == 1 && nt.len() == 1 {
@@ -460,11 +438,7 @@ fn describe_schema(schema: Option<&Value>) -> String {
                     return format!("{key} schema");
                 }
             }
-            if ty.is_none() && s.as_object().is_some_and(|m| m.is_empty()) {
-                "any".to_owned()
-            } else {
-                "inline object".to_owned()
-            }
+            if ty.is_none() && s.as_object().is_some_and(|m| m.is_empty()) { "any".to_owned() } else { "inline object".to_owned() }
         }
         Some(t) => {
             let mut out = t.to_owned();
@@ -481,7 +455,7 @@ fn describe_schema(schema: Option<&Value>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -591,10 +565,7 @@ mod tests {
         let new = edited(|doc| {
             let paths = doc["paths"].as_object_mut().unwrap();
             paths.remove("/v1/user");
-            paths.insert(
-                "/v1/foo".into(),
-                json!({ "get": { "operationId": "getFoo", "responses": { "200": { "description": "OK" } } } }),
-            );
+            paths.insert("/v1/foo".into(), json!({ "get": { "operationId": "getFoo", "responses": { "200": { "description": "OK" } } } }));
         });
         let log = Changelog::between(&base(), &new);
         assert_eq!(log.operations_added, vec!["getFoo (GET /v1/foo)".to_owned()]);
@@ -616,10 +587,7 @@ mod tests {
         assert!(log.operations_removed.is_empty(), "{log:?}");
         assert_eq!(
             log.operations_changed,
-            vec![OperationChange {
-                operation: "getCurrentUser".into(),
-                changes: vec!["operationId renamed from getLoggedUser".into()],
-            }]
+            vec![OperationChange { operation: "getCurrentUser".into(), changes: vec!["operationId renamed from getLoggedUser".into()] }]
         );
         assert!(log.to_string().contains("  ~ getCurrentUser: operationId renamed from getLoggedUser\n"));
     }
@@ -628,13 +596,10 @@ mod tests {
     fn query_parameter_added_and_response_ref_changed() {
         let new = edited(|doc| {
             let archived = json!({ "name": "archived", "in": "query", "required": false, "schema": { "type": "boolean" } });
-            doc["paths"]["/v1/workspaces/{workspaceId}/projects"]["get"] = projects_op(
-                "getProjects",
-                json!([workspace_param(), archived]),
-                "#/components/schemas/ProjectDtoV2",
-            );
-            doc["paths"]["/v1/workspaces/{workspaceId}/projects"]["post"]["responses"]["201"]["content"]
-                ["application/json"]["schema"]["$ref"] = json!("#/components/schemas/ProjectDtoV2");
+            doc["paths"]["/v1/workspaces/{workspaceId}/projects"]["get"] =
+                projects_op("getProjects", json!([workspace_param(), archived]), "#/components/schemas/ProjectDtoV2");
+            doc["paths"]["/v1/workspaces/{workspaceId}/projects"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"] =
+                json!("#/components/schemas/ProjectDtoV2");
             doc["components"]["schemas"]["ProjectDtoV2"] = json!({ "type": "object" });
         });
         let log = Changelog::between(&base(), &new);
@@ -643,10 +608,7 @@ mod tests {
             log.operations_changed[0],
             OperationChange {
                 operation: "createProject".into(),
-                changes: vec![
-                    "response 201 type changed (#/components/schemas/ProjectDtoV1 -> #/components/schemas/ProjectDtoV2)"
-                        .into()
-                ],
+                changes: vec!["response 201 type changed (#/components/schemas/ProjectDtoV1 -> #/components/schemas/ProjectDtoV2)".into()],
             }
         );
         assert_eq!(
@@ -655,17 +617,15 @@ mod tests {
                 operation: "getProjects".into(),
                 changes: vec![
                     "query parameter `archived` added".into(),
-                    "response 200 type changed (array of #/components/schemas/ProjectDtoV1 -> array of #/components/schemas/ProjectDtoV2)".into(),
+                    "response 200 type changed (array of #/components/schemas/ProjectDtoV1 -> array of #/components/schemas/ProjectDtoV2)"
+                        .into(),
                 ],
             }
         );
         assert_eq!(log.schemas_added, vec!["ProjectDtoV2".to_owned()]);
         let text = log.to_string();
         assert!(text.contains("Operations changed (2):\n"), "{text}");
-        assert!(
-            text.contains("  ~ getProjects: query parameter `archived` added; response 200 type changed"),
-            "{text}"
-        );
+        assert!(text.contains("  ~ getProjects: query parameter `archived` added; response 200 type changed"), "{text}");
         assert!(text.contains("Schemas added (1):\n  + ProjectDtoV2\n"), "{text}");
     }
 
@@ -677,8 +637,7 @@ mod tests {
             post["deprecated"] = json!(true);
             post["servers"] = json!([{ "url": "https://reports.api.clockify.me" }]);
             post["parameters"][0]["schema"] = json!({ "type": "integer" });
-            post["requestBody"]["content"]["application/json"]["schema"]["$ref"] =
-                json!("#/components/schemas/ProjectRequestV2");
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"] = json!("#/components/schemas/ProjectRequestV2");
             let user = &mut doc["paths"]["/v1/user"]["get"];
             user["parameters"] = json!([{ "name": "include", "in": "query", "required": true, "schema": { "type": "string" } }]);
             user["requestBody"] = json!({ "content": { "application/json": { "schema": { "type": "object" } } } });
@@ -691,18 +650,14 @@ mod tests {
                 "tag changed (Project -> Projects)".to_owned(),
                 "server changed (https://api.clockify.me/api -> https://reports.api.clockify.me)".to_owned(),
                 "path parameter `workspaceId` schema changed (string -> integer)".to_owned(),
-                "request body schema changed (#/components/schemas/ProjectRequest -> #/components/schemas/ProjectRequestV2)"
-                    .to_owned(),
+                "request body schema changed (#/components/schemas/ProjectRequest -> #/components/schemas/ProjectRequestV2)".to_owned(),
                 "now deprecated".to_owned(),
             ]
         );
         let user = log.operations_changed.iter().find(|c| c.operation == "getLoggedUser").unwrap();
         assert_eq!(
             user.changes,
-            vec![
-                "query parameter `include` added (required)".to_owned(),
-                "request body added (application/json)".to_owned(),
-            ]
+            vec!["query parameter `include` added (required)".to_owned(), "request body added (application/json)".to_owned(),]
         );
     }
 

@@ -23,9 +23,7 @@ pub fn der_of_pem(pem: &str) -> Result<Vec<u8>> {
     if body.is_empty() {
         return Err(CodegenError::Other(format!("{KEY_FILE}: no PUBLIC KEY block")));
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|e| CodegenError::Other(format!("{KEY_FILE}: bad base64: {e}")))
+    base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| CodegenError::Other(format!("{KEY_FILE}: bad base64: {e}")))
 }
 
 pub fn generate(pem: &str) -> Result<String> {

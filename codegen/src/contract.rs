@@ -34,11 +34,7 @@ impl<'a> OperationRef<'a> {
     }
 
     pub fn tag(&self) -> &'a str {
-        self.op
-            .get("tags")
-            .and_then(|t| t.get(0))
-            .and_then(Value::as_str)
-            .unwrap_or("Untagged")
+        self.op.get("tags").and_then(|t| t.get(0)).and_then(Value::as_str).unwrap_or("Untagged")
     }
 
     /// Parameters of the path item followed by those of the operation.
@@ -97,14 +93,12 @@ impl<'a> OperationRef<'a> {
 
 impl Contract {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| CodegenError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| CodegenError::Io { path: path.to_path_buf(), source })?;
         Self::parse(&text, path)
     }
 
     pub fn parse(text: &str, origin: &Path) -> Result<Self> {
-        let doc: Value = serde_json::from_str(text)
-            .map_err(|source| CodegenError::Json { path: origin.to_path_buf(), source })?;
+        let doc: Value = serde_json::from_str(text).map_err(|source| CodegenError::Json { path: origin.to_path_buf(), source })?;
         let contract = Self { doc };
         contract.check_shape()?;
         Ok(contract)
@@ -113,9 +107,7 @@ impl Contract {
     fn check_shape(&self) -> Result<()> {
         let version = self.doc.get("openapi").and_then(Value::as_str).unwrap_or("");
         if !version.starts_with("3.0") {
-            return Err(CodegenError::NotOpenApi(format!(
-                "`openapi` is {version:?}; only 3.0.x is supported"
-            )));
+            return Err(CodegenError::NotOpenApi(format!("`openapi` is {version:?}; only 3.0.x is supported")));
         }
         if !self.doc.get("paths").is_some_and(Value::is_object) {
             return Err(CodegenError::NotOpenApi("`paths` is missing".into()));
@@ -162,24 +154,23 @@ impl Contract {
 
     /// The webhook events, in the order the spec lists them.
     pub fn webhook_events(&self) -> Result<Vec<String>> {
-        let schema = self.schema(WEBHOOK_EVENT_SCHEMA).ok_or_else(|| {
-            CodegenError::schema(WEBHOOK_EVENT_SCHEMA, "missing; it carries the webhook event enum")
-        })?;
+        let schema = self
+            .schema(WEBHOOK_EVENT_SCHEMA)
+            .ok_or_else(|| CodegenError::schema(WEBHOOK_EVENT_SCHEMA, "missing; it carries the webhook event enum"))?;
         let prop = schema
             .pointer(&format!("/properties/{WEBHOOK_EVENT_PROPERTY}"))
             .map(|p| self.resolve(p))
-            .ok_or_else(|| {
-                CodegenError::schema(WEBHOOK_EVENT_SCHEMA, format!("no `{WEBHOOK_EVENT_PROPERTY}` property"))
-            })?;
-        let values = prop.get("enum").and_then(Value::as_array).ok_or_else(|| {
-            CodegenError::schema(WEBHOOK_EVENT_SCHEMA, format!("`{WEBHOOK_EVENT_PROPERTY}` is not an enum"))
-        })?;
+            .ok_or_else(|| CodegenError::schema(WEBHOOK_EVENT_SCHEMA, format!("no `{WEBHOOK_EVENT_PROPERTY}` property")))?;
+        let values = prop
+            .get("enum")
+            .and_then(Value::as_array)
+            .ok_or_else(|| CodegenError::schema(WEBHOOK_EVENT_SCHEMA, format!("`{WEBHOOK_EVENT_PROPERTY}` is not an enum")))?;
         values
             .iter()
             .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| {
-                    CodegenError::schema(WEBHOOK_EVENT_SCHEMA, format!("event {v} is not a string"))
-                })
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| CodegenError::schema(WEBHOOK_EVENT_SCHEMA, format!("event {v} is not a string")))
             })
             .collect()
     }

@@ -25,9 +25,7 @@ type Setters = BTreeMap<String, BTreeMap<String, syn::Type>>;
 
 /// Reads the operation builders of the generated SDK (`pub mod builder`).
 fn builder_setters(sdk: &str) -> Result<Setters> {
-    let start = sdk
-        .find("\npub mod builder {")
-        .ok_or_else(|| CodegenError::Other("sdk.rs has no `pub mod builder`".into()))?;
+    let start = sdk.find("\npub mod builder {").ok_or_else(|| CodegenError::Other("sdk.rs has no `pub mod builder`".into()))?;
     let rest = &sdk[start..];
     // The module ends at the first line that closes it at column 0.
     let end = rest.find("\n}\n").map(|i| i + 2).unwrap_or(rest.len());
@@ -80,12 +78,13 @@ fn variant(id: &str) -> Ident {
 fn arm(f: &OperationFacts, setters: &Setters) -> Result<(TokenStream, TokenStream)> {
     let v = variant(&f.id);
     if f.is_multipart() {
-        return Ok((quote!(Operation::#v => Box::pin(std::future::ready(Err(DispatchError::Multipart(MultipartOperation::#v)))),), quote!()));
+        return Ok((
+            quote!(Operation::#v => Box::pin(std::future::ready(Err(DispatchError::Multipart(MultipartOperation::#v)))),),
+            quote!(),
+        ));
     }
     let builder = f.id.to_upper_camel_case();
-    let known = setters
-        .get(&builder)
-        .ok_or_else(|| CodegenError::op(&f.id, format!("the SDK has no builder `{builder}`")))?;
+    let known = setters.get(&builder).ok_or_else(|| CodegenError::op(&f.id, format!("the SDK has no builder `{builder}`")))?;
     let mut used = vec!["body".to_owned()];
     let mut steps = Vec::new();
     for p in &f.params {
@@ -229,7 +228,12 @@ pub mod builder {
             deprecated: false,
             params: params
                 .iter()
-                .map(|(n, l, r)| ParamFacts { name: (*n).into(), location: *l, required: *r, schema: serde_json::json!({"type": "string"}) })
+                .map(|(n, l, r)| ParamFacts {
+                    name: (*n).into(),
+                    location: *l,
+                    required: *r,
+                    schema: serde_json::json!({"type": "string"}),
+                })
                 .collect(),
             body: None,
             response: None,
@@ -248,7 +252,11 @@ pub mod builder {
 
     #[test]
     fn a_parameter_without_a_setter_or_a_setter_without_a_parameter_fails_naming_it() {
-        let f = facts(&[("workspaceId", ParamLocation::Path, true), ("type", ParamLocation::Query, false), ("colour", ParamLocation::Query, false)]);
+        let f = facts(&[
+            ("workspaceId", ParamLocation::Path, true),
+            ("type", ParamLocation::Query, false),
+            ("colour", ParamLocation::Query, false),
+        ]);
         let e = generate(SDK, &[f]).unwrap_err().to_string();
         assert!(e.contains("getThings") && e.contains("colour"), "{e}");
         let f = facts(&[("workspaceId", ParamLocation::Path, true)]);

@@ -90,14 +90,7 @@ impl OperationFacts {
             Access::Read => "read",
             Access::Write => "write",
         };
-        let mut s = format!(
-            "`{} {}` on the {}. Tag: {}. {}.",
-            self.method.to_uppercase(),
-            self.path,
-            self.host.label(),
-            self.tag,
-            access
-        );
+        let mut s = format!("`{} {}` on the {}. Tag: {}. {}.", self.method.to_uppercase(), self.path, self.host.label(), self.tag, access);
         match &self.scope {
             Some(scope) => s.push_str(&format!(" Scope: `{scope}`.")),
             None => s.push_str(" Needs no scope."),
@@ -171,11 +164,8 @@ fn operation_facts(contract: &Contract, op: OperationRef<'_>) -> Result<Operatio
             (ct.clone(), media.get("schema").cloned().unwrap_or(Value::Null), required)
         })
     });
-    let response = op
-        .success_responses()
-        .into_iter()
-        .next()
-        .map(|(status, ct, schema)| (status.to_owned(), ct.map(str::to_owned), schema.cloned()));
+    let response =
+        op.success_responses().into_iter().next().map(|(status, ct, schema)| (status.to_owned(), ct.map(str::to_owned), schema.cloned()));
     let mut facts = OperationFacts {
         id,
         method: op.method.to_owned(),
@@ -207,24 +197,23 @@ const SIZE_PARAMS: [&str; 4] = ["page-size", "pageSize", "size", "limit"];
 fn pagination(contract: &Contract, f: &OperationFacts) -> Result<Option<Pagination>> {
     let query = |name: &str| f.params.iter().find(|p| p.location == ParamLocation::Query && p.name == name);
     let is_string = |p: &ParamFacts| p.schema.get("type").and_then(Value::as_str) == Some("string");
-    let (location, page, size, first_page, max_size, page_is_string, size_is_string) = if let (Some(page), Some(size)) =
-        (query("page"), SIZE_PARAMS.iter().find_map(|s| query(s)))
-    {
-        let first = as_u32(page.schema.get("default")).unwrap_or(1);
-        (PageLocation::Query, "page", size.name.clone(), first, as_u32(size.schema.get("maximum")), is_string(page), is_string(size))
-    } else if let Some((_, schema, _)) = &f.body {
-        let body = contract.resolve(schema);
-        let props = body.get("properties").and_then(Value::as_object);
-        match props {
-            Some(p) if p.contains_key("page") && p.contains_key("pageSize") => {
-                let max = as_u32(p.get("pageSize").map(|s| contract.resolve(s)).and_then(|s| s.get("maximum")));
-                (PageLocation::Body, "page", "pageSize".to_owned(), 1, max, false, false)
+    let (location, page, size, first_page, max_size, page_is_string, size_is_string) =
+        if let (Some(page), Some(size)) = (query("page"), SIZE_PARAMS.iter().find_map(|s| query(s))) {
+            let first = as_u32(page.schema.get("default")).unwrap_or(1);
+            (PageLocation::Query, "page", size.name.clone(), first, as_u32(size.schema.get("maximum")), is_string(page), is_string(size))
+        } else if let Some((_, schema, _)) = &f.body {
+            let body = contract.resolve(schema);
+            let props = body.get("properties").and_then(Value::as_object);
+            match props {
+                Some(p) if p.contains_key("page") && p.contains_key("pageSize") => {
+                    let max = as_u32(p.get("pageSize").map(|s| contract.resolve(s)).and_then(|s| s.get("maximum")));
+                    (PageLocation::Body, "page", "pageSize".to_owned(), 1, max, false, false)
+                }
+                _ => return Ok(None),
             }
-            _ => return Ok(None),
-        }
-    } else {
-        return Ok(None);
-    };
+        } else {
+            return Ok(None);
+        };
 
     let shape = if let Some((_, reviewed)) = ENVELOPES.iter().find(|(op, _)| *op == f.id) {
         match reviewed {
@@ -244,9 +233,8 @@ fn pagination(contract: &Contract, f: &OperationFacts) -> Result<Option<Paginati
                     .map(|(k, _)| k)
                     .collect();
                 let total = props.into_iter().flatten().find_map(|(k, v)| {
-                    (matches!(k.as_str(), "total" | "count")
-                        && contract.resolve(v).get("type").and_then(Value::as_str) == Some("integer"))
-                    .then(|| format!("/{k}"))
+                    (matches!(k.as_str(), "total" | "count") && contract.resolve(v).get("type").and_then(Value::as_str) == Some("integer"))
+                        .then(|| format!("/{k}"))
                 });
                 match arrays.as_slice() {
                     [one] => ListShape::Envelope { list: format!("/{one}"), total },

@@ -63,10 +63,7 @@ impl TagFeatures {
             }
             let entry = by_feature.entry(feature.clone()).or_insert_with(|| (f.tag.clone(), 0));
             if entry.0 != f.tag {
-                return Err(CodegenError::op(
-                    &f.id,
-                    format!("tags `{}` and `{}` both give the cargo feature `{feature}`", entry.0, f.tag),
-                ));
+                return Err(CodegenError::op(&f.id, format!("tags `{}` and `{}` both give the cargo feature `{feature}`", entry.0, f.tag)));
             }
             entry.1 += 1;
             by_operation.insert(f.id.clone(), feature);
@@ -76,10 +73,7 @@ impl TagFeatures {
 
     /// The feature of an operation of the facts this was built from.
     pub fn of_operation(&self, id: &str) -> Result<&str> {
-        self.by_operation
-            .get(id)
-            .map(String::as_str)
-            .ok_or_else(|| CodegenError::op(id, "has no tag feature"))
+        self.by_operation.get(id).map(String::as_str).ok_or_else(|| CodegenError::op(id, "has no tag feature"))
     }
 
     /// Every tag feature, sorted.
@@ -143,11 +137,7 @@ fn cfg_attr(features: &BTreeSet<String>) -> syn::Attribute {
 pub fn features_of_cfg(attrs: &[syn::Attribute]) -> Option<BTreeSet<String>> {
     let attr = attrs.iter().find(|a| a.path().is_ident("cfg"))?;
     let text = attr.meta.require_list().ok()?.tokens.to_string();
-    let features: BTreeSet<String> = text
-        .split("feature")
-        .skip(1)
-        .filter_map(|part| part.split('"').nth(1).map(str::to_owned))
-        .collect();
+    let features: BTreeSet<String> = text.split("feature").skip(1).filter_map(|part| part.split('"').nth(1).map(str::to_owned)).collect();
     Some(features)
 }
 
@@ -222,8 +212,7 @@ pub fn gate_sdk(
     extra_roots: &[(String, String)],
 ) -> Result<BTreeMap<String, BTreeSet<String>>> {
     let unexpected = |what: String| CodegenError::Other(format!("sdk.rs: {what}; codegen/src/features.rs does not know how to gate it"));
-    let methods: BTreeMap<String, &OperationFacts> =
-        facts.iter().filter(|f| !f.is_multipart()).map(|f| (rust_name(&f.id), f)).collect();
+    let methods: BTreeMap<String, &OperationFacts> = facts.iter().filter(|f| !f.is_multipart()).map(|f| (rust_name(&f.id), f)).collect();
 
     // The types and what each names (its definition, its builder, its impls).
     let types = module_items(&mut file.items, "types").ok_or_else(|| unexpected("no `mod types`".into()))?;
@@ -254,9 +243,9 @@ pub fn gate_sdk(
                         syn::Item::Impl(imp) => (impl_owner(imp, &known), refs_of(&known, imp, |v, n| v.visit_item_impl(n))),
                         _ => continue,
                     };
-                    let owner = owner.filter(|o| known.contains(o)).ok_or_else(|| {
-                        unexpected("an item in `mod types::builder` for none of the types".into())
-                    })?;
+                    let owner = owner
+                        .filter(|o| known.contains(o))
+                        .ok_or_else(|| unexpected("an item in `mod types::builder` for none of the types".into()))?;
                     owner_edges(owner, refs);
                 }
             }
@@ -532,8 +521,7 @@ mod tests {
             .filter(|f| !f.is_multipart() && f.pagination.as_ref().is_some_and(|p| p.shape != crate::facts::ListShape::Report))
             .count();
         assert_eq!(stream_impls, paginated, "a stream helper per paginated list");
-        let multipart: syn::File =
-            syn::parse_str(&crate::multipart::generate(&contract, &facts).expect("multipart")).expect("parses");
+        let multipart: syn::File = syn::parse_str(&crate::multipart::generate(&contract, &facts).expect("multipart")).expect("parses");
         let mut multipart_items = 0;
         for item in &multipart.items {
             let (op, attrs) = match item {

@@ -23,9 +23,9 @@ impl HostGroup {
             Some(CORE_SERVER) | None => Ok(Self::Core),
             Some(REPORTS_SERVER) => Ok(Self::Reports),
             Some(PTO_HOST) => Ok(Self::Pto),
-            Some(other) => Err(format!(
-                "server `{other}` is not a known Clockify host (core, reports, pto); add it to codegen/src/hosts.rs"
-            )),
+            Some(other) => {
+                Err(format!("server `{other}` is not a known Clockify host (core, reports, pto); add it to codegen/src/hosts.rs"))
+            }
         }
     }
 

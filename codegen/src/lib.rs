@@ -7,9 +7,12 @@
 //! is committed.
 
 pub mod addon;
+pub mod artifacts;
+pub mod catalog;
 pub mod changelog;
 pub mod clockify_key;
 pub mod contract;
+pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod facts;
@@ -24,12 +27,9 @@ pub mod scopes;
 pub mod sdk;
 pub mod streams;
 pub mod typenames;
-pub mod catalog;
-pub mod dispatch;
-pub mod artifacts;
 
-pub use artifacts::{Artifact, generate, ARTIFACT_PATHS, INPUT_PATHS, check_committed};
 pub use addon::AddonDefinition;
+pub use artifacts::{ARTIFACT_PATHS, Artifact, INPUT_PATHS, check_committed, generate};
 pub use contract::Contract;
 pub use error::{CodegenError, Result};
 pub use patches::{AppliedPatch, normalize};

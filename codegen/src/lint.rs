@@ -98,9 +98,10 @@ fn lint_schema(name: &str, schema: &Value, problems: &mut Vec<CodegenError>) {
     // typify turns `type: object` + a string-enum `oneOf` into an enum with no
     // variants, which then rejects every value on the wire.
     let object_with_string_one_of = schema.get("type").and_then(Value::as_str) == Some("object")
-        && schema.get("oneOf").and_then(Value::as_array).is_some_and(|alts| {
-            alts.iter().any(|a| a.get("type").and_then(Value::as_str) == Some("string") && a.get("enum").is_some())
-        });
+        && schema
+            .get("oneOf")
+            .and_then(Value::as_array)
+            .is_some_and(|alts| alts.iter().any(|a| a.get("type").and_then(Value::as_str) == Some("string") && a.get("enum").is_some()));
     if object_with_string_one_of {
         problems.push(CodegenError::schema(
             name,

@@ -136,10 +136,7 @@ fn validate_definition(addon: &AddonDefinition) -> Result<()> {
         return Err(bad("name", format!("must be 1 to 50 characters, is {}", len(&addon.name))));
     }
     if !PLANS.contains(&addon.minimal_subscription_plan.as_str()) {
-        return Err(bad(
-            "minimal_subscription_plan",
-            format!("`{}` is not one of {}", addon.minimal_subscription_plan, PLANS.join(", ")),
-        ));
+        return Err(bad("minimal_subscription_plan", format!("`{}` is not one of {}", addon.minimal_subscription_plan, PLANS.join(", "))));
     }
     let mut scopes = BTreeSet::new();
     for s in &addon.scopes {
@@ -163,9 +160,10 @@ fn validate_definition(addon: &AddonDefinition) -> Result<()> {
         }
     }
     if let Some(p) = &addon.icon_path
-        && !p.starts_with('/') {
-            return Err(bad("icon_path", "must start with `/`"));
-        }
+        && !p.starts_with('/')
+    {
+        return Err(bad("icon_path", "must start with `/`"));
+    }
     Ok(())
 }
 
@@ -224,8 +222,7 @@ pub fn manifest(contract: &Contract, addon: &AddonDefinition) -> Result<Value> {
     }
     let lifecycle: Vec<Value> = LIFECYCLE_ROUTES.iter().map(|(t, p)| json!({ "type": t, "path": p })).collect();
     m.insert("lifecycle".into(), Value::Array(lifecycle));
-    let webhooks: Vec<Value> =
-        subs.manifest.iter().map(|e| json!({ "event": e, "path": webhook_path(e) })).collect();
+    let webhooks: Vec<Value> = subs.manifest.iter().map(|e| json!({ "event": e, "path": webhook_path(e) })).collect();
     m.insert("webhooks".into(), Value::Array(webhooks));
     Ok(Value::Object(m))
 }
@@ -244,14 +241,12 @@ pub fn manifest_file(contract: &Contract, addon: &AddonDefinition) -> Result<Str
 pub fn gateway_module(contract: &Contract, addon: &AddonDefinition) -> Result<String> {
     validate_definition(addon)?;
     let subs = subscriptions(contract, addon)?;
-    let events = |list: &[String]| -> Vec<Ident> {
-        list.iter().map(|e| Ident::new(&crate::events::variant_name(e), Span::call_site())).collect()
-    };
+    let events =
+        |list: &[String]| -> Vec<Ident> { list.iter().map(|e| Ident::new(&crate::events::variant_name(e), Span::call_site())).collect() };
     let manifest_events = events(&subs.manifest);
     let rest_events = events(&subs.rest);
     let (nm, nr) = (manifest_events.len(), rest_events.len());
-    let scopes: Vec<Ident> =
-        addon.scopes.iter().map(|s| Ident::new(&crate::scopes::variant_name(s), Span::call_site())).collect();
+    let scopes: Vec<Ident> = addon.scopes.iter().map(|s| Ident::new(&crate::scopes::variant_name(s), Span::call_site())).collect();
     let ns = scopes.len();
     let key = &addon.key;
     let placeholder = BASE_URL_PLACEHOLDER;

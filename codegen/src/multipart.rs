@@ -55,8 +55,7 @@ fn operation(contract: &Contract, f: &OperationFacts, tags: &TagFeatures) -> Res
         .get("properties")
         .and_then(Value::as_object)
         .ok_or_else(|| CodegenError::op(&f.id, "multipart body schema has no properties"))?;
-    let required: Vec<&str> =
-        body.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    let required: Vec<&str> = body.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
 
     let form = Ident::new(&format!("{}Form", f.id.to_upper_camel_case()), Span::call_site());
     let mut fields = Vec::new();
@@ -81,8 +80,7 @@ fn operation(contract: &Contract, f: &OperationFacts, tags: &TagFeatures) -> Res
         }
     }
 
-    let path_params: Vec<&str> =
-        f.params.iter().filter(|p| p.location == ParamLocation::Path).map(|p| p.name.as_str()).collect();
+    let path_params: Vec<&str> = f.params.iter().filter(|p| p.location == ParamLocation::Path).map(|p| p.name.as_str()).collect();
     let mut template = f.path.clone();
     for p in &path_params {
         template = template.replace(&format!("{{{p}}}"), "{}");
@@ -91,8 +89,7 @@ fn operation(contract: &Contract, f: &OperationFacts, tags: &TagFeatures) -> Res
     let args: Vec<Ident> = path_params.iter().map(|p| ident(p)).collect();
     let (status, response_ty) = match &f.response {
         Some((status, _, Some(schema))) => {
-            let ty = type_of_ref(schema)
-                .ok_or_else(|| CodegenError::op(&f.id, "multipart response is not a named schema"))?;
+            let ty = type_of_ref(schema).ok_or_else(|| CodegenError::op(&f.id, "multipart response is not a named schema"))?;
             (status.parse::<u16>().unwrap_or(200), Ident::new(&ty, Span::call_site()))
         }
         _ => return Err(CodegenError::op(&f.id, "multipart operation without a typed response")),

@@ -173,9 +173,7 @@ fn drop_write_only_case_twins(doc: &mut Value) -> Result<usize> {
             .iter()
             .filter(|(name, prop)| {
                 write_only(prop)
-                    && props.iter().any(|(other, op)| {
-                        other != *name && other.to_snake_case() == name.to_snake_case() && !write_only(op)
-                    })
+                    && props.iter().any(|(other, op)| other != *name && other.to_snake_case() == name.to_snake_case() && !write_only(op))
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -184,9 +182,10 @@ fn drop_write_only_case_twins(doc: &mut Value) -> Result<usize> {
             count += 1;
         }
         if !twins.is_empty()
-            && let Some(Value::Array(req)) = schema.get_mut("required") {
-                req.retain(|r| !twins.iter().any(|t| r == t));
-            }
+            && let Some(Value::Array(req)) = schema.get_mut("required")
+        {
+            req.retain(|r| !twins.iter().any(|t| r == t));
+        }
     }
     Ok(count)
 }
@@ -216,15 +215,14 @@ fn rename_wildcard(doc: &mut Value, to: &str, keep: fn(&Value, &Value) -> bool) 
         let Some(Value::Object(responses)) = op.get_mut("responses") else { return };
         for resp in responses.values_mut() {
             let Some(Value::Object(content)) = resp.get_mut("content") else { continue };
-            let matches = content.get("*/*").is_some_and(|media| {
-                media.get("schema").is_some_and(|s| keep(s, &components))
-            });
+            let matches = content.get("*/*").is_some_and(|media| media.get("schema").is_some_and(|s| keep(s, &components)));
             if matches {
                 let mut media = content.shift_remove("*/*").unwrap_or(Value::Null);
                 if to == "application/octet-stream"
-                    && let Some(Value::Object(s)) = media.get_mut("schema") {
-                        s.insert("format".into(), Value::String("binary".into()));
-                    }
+                    && let Some(Value::Object(s)) = media.get_mut("schema")
+                {
+                    s.insert("format".into(), Value::String("binary".into()));
+                }
                 content.insert(to.into(), media);
                 count += 1;
             }
@@ -240,8 +238,7 @@ fn is_binary_string(schema: &Value) -> bool {
 
 fn wildcard_json_responses(doc: &mut Value) -> Result<usize> {
     Ok(rename_wildcard(doc, "application/json", |schema, _| {
-        schema.get("$ref").is_some()
-            || matches!(schema.get("type").and_then(Value::as_str), Some("object" | "array"))
+        schema.get("$ref").is_some() || matches!(schema.get("type").and_then(Value::as_str), Some("object" | "array"))
     }))
 }
 

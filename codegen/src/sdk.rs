@@ -49,8 +49,7 @@ pub fn progenitor_input(contract: &Contract, facts: &[OperationFacts]) -> Value 
 
 pub fn generate(contract: &Contract, facts: &[OperationFacts]) -> Result<String> {
     let input = progenitor_input(contract, facts);
-    let spec: openapiv3::OpenAPI =
-        serde_json::from_value(input).map_err(|e| CodegenError::NotOpenApi(e.to_string()))?;
+    let spec: openapiv3::OpenAPI = serde_json::from_value(input).map_err(|e| CodegenError::NotOpenApi(e.to_string()))?;
     let tags = TagFeatures::new(facts)?;
     // progenitor does not see the multipart operations (multipart.rs), so
     // the schemas of their bodies and responses are gated by their tags here.

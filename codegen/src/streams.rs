@@ -26,9 +26,8 @@ fn stream_impl(contract: &Contract, index: usize, f: &OperationFacts, tags: &Tag
         ListShape::Envelope { list, total } => (list.as_str(), total.clone()),
         ListShape::Report => return Ok(None),
     };
-    let item = item_type_at(contract, &f.id, response, pointer).ok_or_else(|| {
-        CodegenError::op(&f.id, format!("paginated, but the items at `{pointer}` are not an array of a named schema"))
-    })?;
+    let item = item_type_at(contract, &f.id, response, pointer)
+        .ok_or_else(|| CodegenError::op(&f.id, format!("paginated, but the items at `{pointer}` are not an array of a named schema")))?;
     let item = ident(&item);
     let builder = ident(&f.id.to_upper_camel_case());
     let page_setter = ident(&p.page.to_snake_case());
@@ -41,12 +40,15 @@ fn stream_impl(contract: &Contract, index: usize, f: &OperationFacts, tags: &Tag
             // typify's builder setters want the field's exact type.
             let (_, body_schema, _) = f.body.as_ref().ok_or_else(|| CodegenError::op(&f.id, "body pagination without a body"))?;
             let body = contract.resolve(body_schema);
-            let required: Vec<&str> = body.get("required").and_then(|r| r.as_array()).into_iter().flatten().filter_map(|v| v.as_str()).collect();
+            let required: Vec<&str> =
+                body.get("required").and_then(|r| r.as_array()).into_iter().flatten().filter_map(|v| v.as_str()).collect();
             let field = |name: &str, var: TokenStream| -> Result<TokenStream> {
                 let schema = body.pointer(&format!("/properties/{name}")).map(|s| contract.resolve(s));
-                let ty: TokenStream = schema.and_then(integer_type).ok_or_else(|| {
-                    CodegenError::op(&f.id, format!("body field `{name}` is not an integer with a format"))
-                })?.parse().map_err(|_| CodegenError::op(&f.id, "bad integer type"))?;
+                let ty: TokenStream = schema
+                    .and_then(integer_type)
+                    .ok_or_else(|| CodegenError::op(&f.id, format!("body field `{name}` is not an integer with a format")))?
+                    .parse()
+                    .map_err(|_| CodegenError::op(&f.id, "bad integer type"))?;
                 let value = quote!(crate::paginate::int::<#ty>(#var)?);
                 // typify makes a field optional unless it is required or has a default.
                 let has_default = schema.is_some_and(|s| s.get("default").is_some());

@@ -28,9 +28,7 @@ pub fn item_type_at(contract: &Contract, operation_id: &str, schema: &Value, poi
         Some(name) => Some(name),
         // progenitor names an inline response `{OperationId}Response`, and
         // typify names the inline items of an array `...Item`.
-        None if inline_response && pointer.is_empty() => {
-            Some(format!("{}ResponseItem", operation_id.to_upper_camel_case()))
-        }
+        None if inline_response && pointer.is_empty() => Some(format!("{}ResponseItem", operation_id.to_upper_camel_case())),
         None => None,
     }
 }

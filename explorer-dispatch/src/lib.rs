@@ -82,9 +82,7 @@ impl Args {
     pub fn body<T: DeserializeOwned>(&self) -> Result<Option<T>, DispatchError> {
         match &self.body {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => T::deserialize(v)
-                .map(Some)
-                .map_err(|e| DispatchError::Argument { pointer: "/body".into(), message: e.to_string() }),
+            Some(v) => T::deserialize(v).map(Some).map_err(|e| DispatchError::Argument { pointer: "/body".into(), message: e.to_string() }),
         }
     }
 }
@@ -109,9 +107,7 @@ pub fn finish<T, E>(result: Result<clockify_client::ResponseValue<T>, clockify_c
         Ok(_) => Sent::Decoded,
         Err(E2::InvalidRequest(m)) => Sent::Refused(m),
         Err(E2::Custom(m)) => Sent::Refused(m),
-        Err(E2::CommunicationError(e)) | Err(E2::InvalidUpgrade(e)) | Err(E2::ResponseBodyError(e)) => {
-            Sent::Transport(e.to_string())
-        }
+        Err(E2::CommunicationError(e)) | Err(E2::InvalidUpgrade(e)) | Err(E2::ResponseBodyError(e)) => Sent::Transport(e.to_string()),
         Err(E2::ErrorResponse(r)) => Sent::Undecoded(format!("status {} is not the operation's success status", r.status())),
         Err(E2::UnexpectedResponse(r)) => Sent::Undecoded(format!("status {} is not the operation's success status", r.status())),
         Err(E2::InvalidResponsePayload(_, e)) => Sent::Undecoded(format!("the body does not fit the contract's response type: {e}")),

@@ -6,11 +6,11 @@
 //!
 //!     cargo bench -p clockify-gateway --bench bootstrap
 
+#[path = "../tests/support/bootstrap_fixture.rs"]
+mod bootstrap_fixture;
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports, unused_macros)]
 mod support;
-#[path = "../tests/support/bootstrap_fixture.rs"]
-mod bootstrap_fixture;
 
 use std::time::{Duration, Instant};
 
@@ -55,7 +55,13 @@ async fn main() {
     claims["ptoUrl"] = json!(fake.pto_url());
     let token = gw.sign(&claims);
     let started = Instant::now();
-    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("bench", "a1")), &installed_body("bench", "a1", &token, &[])).await;
+    let r = gw
+        .post(
+            "/lifecycle/installed",
+            ("X-Addon-Lifecycle-Token", &gw.addon_token("bench", "a1")),
+            &installed_body("bench", "a1", &token, &[]),
+        )
+        .await;
     assert_eq!(r.status(), 200, "install");
     loop {
         let run = gw.state.bootstrap.run("bench").await.expect("run").expect("queued at install");

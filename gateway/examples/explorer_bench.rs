@@ -47,12 +47,8 @@ async fn main() -> Result<(), String> {
         .http_client(http.clone())
         .build()
         .map_err(|e| e.to_string())?;
-    let explorer = Explorer {
-        allowed_hosts: Arc::from(vec![host.parse().map_err(|e: String| e)?]),
-        http,
-        budget,
-        retry: RetryPolicy::default(),
-    };
+    let explorer =
+        Explorer { allowed_hosts: Arc::from(vec![host.parse().map_err(|e: String| e)?]), http, budget, retry: RetryPolicy::default() };
     let caller = Caller {
         token: "bench-token".into(),
         workspace_id: "ws1".into(),
@@ -64,17 +60,21 @@ async fn main() -> Result<(), String> {
     query.insert("page".into(), Value::from(1));
     query.insert("page-size".into(), Value::from(10));
     query.insert("sort-order".into(), Value::from("ASCENDING"));
-    let call = |dry_run| Call {
-        operation: Operation::GetTags,
-        input: Input { path: Map::new(), query: query.clone(), body: None },
-        dry_run,
-    };
+    let call =
+        |dry_run| Call { operation: Operation::GetTags, input: Input { path: Map::new(), query: query.clone(), body: None }, dry_run };
     explorer::validate::compile_all()?;
 
     let (mut a, mut b, mut c) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
     for i in 0..WARMUP + SAMPLES {
         let t = Instant::now();
-        let r = direct.get_tags().workspace_id("ws1").page(1).page_size(std::num::NonZeroU32::new(10).ok_or("10")?).sort_order(clockify_client::types::GetTagsSortOrder::Ascending).send().await;
+        let r = direct
+            .get_tags()
+            .workspace_id("ws1")
+            .page(1)
+            .page_size(std::num::NonZeroU32::new(10).ok_or("10")?)
+            .sort_order(clockify_client::types::GetTagsSortOrder::Ascending)
+            .send()
+            .await;
         let da = t.elapsed();
         if r.map(|r| r.into_inner().len()).map_err(|e| e.to_string())? != 10 {
             return Err("the direct call did not get 10 tags".into());

@@ -20,7 +20,6 @@ use crate::state::AppState;
 /// Title of the generated OpenAPI document.
 pub const TITLE: &str = "Clockify add-on gateway";
 
-
 pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.

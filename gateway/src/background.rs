@@ -42,7 +42,6 @@ pub fn backoff_ms(attempt: i64) -> i64 {
     1000i64.saturating_mul(1 << attempt.clamp(1, 20).saturating_sub(1)).min(300_000)
 }
 
-
 #[cfg(test)]
 mod tests {
     #[test]

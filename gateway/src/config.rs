@@ -199,9 +199,10 @@ impl Config {
     /// Checks spanning several values; the message names the variable.
     pub fn validate(&self) -> Result<(), String> {
         if let Some(k) = &self.addon_key
-            && !(2..=50).contains(&k.chars().count()) {
-                return Err("ADDON_KEY: must be 2 to 50 characters".into());
-            }
+            && !(2..=50).contains(&k.chars().count())
+        {
+            return Err("ADDON_KEY: must be 2 to 50 characters".into());
+        }
         if self.database_url.is_postgres() && self.encryption_key.is_none() {
             return Err("ENCRYPTION_KEY: required with PostgreSQL (32 random bytes, base64)".into());
         }
@@ -306,7 +307,8 @@ impl HostPort {
 }
 
 /// Appended to a refusal: why a host that looks allowed may not be.
-pub const HTTP_HINT: &str = " (a host[:port] entry allows https on that port only, 443 by default; plain http needs an http://host[:port] entry)";
+pub const HTTP_HINT: &str =
+    " (a host[:port] entry allows https on that port only, 443 by default; plain http needs an http://host[:port] entry)";
 
 /// `scheme://host:port` of `url`, as a refusal names it (no path: it may carry ids).
 pub fn origin_of(url: &url::Url) -> String {
@@ -329,7 +331,9 @@ impl FromStr for HostPort {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => ("http", rest),
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => ("https", rest),
             Some((scheme, _)) => {
-                return Err(format!("`{s}`: scheme `{scheme}` is not allowed (write host[:port] for https, http://host[:port] for plain http)"));
+                return Err(format!(
+                    "`{s}`: scheme `{scheme}` is not allowed (write host[:port] for https, http://host[:port] for plain http)"
+                ));
             }
         };
         if rest.contains(['/', '?', '#', '@']) {
@@ -342,8 +346,7 @@ impl FromStr for HostPort {
             },
             None => (rest, if scheme == "https" { 443 } else { 80 }),
         };
-        let valid = !host.is_empty()
-            && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        let valid = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
         if !valid {
             return Err(format!("`{s}` is not host[:port] or http://host[:port]"));
         }
@@ -365,9 +368,7 @@ impl FromStr for EncryptionKey {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(s.trim())
-            .map_err(|_| "not valid base64".to_owned())?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(s.trim()).map_err(|_| "not valid base64".to_owned())?;
         let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| format!("decodes to {} bytes, need 32", b.len()))?;
         Ok(Self(key))
     }

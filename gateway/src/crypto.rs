@@ -58,10 +58,7 @@ impl SecretBox {
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         let aad = aad(workspace_id, purpose);
-        let pt = self
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| CryptoError::Open)?;
+        let pt = self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad }).map_err(|_| CryptoError::Open)?;
         String::from_utf8(pt).map_err(|_| CryptoError::Open)
     }
 }
@@ -119,11 +116,9 @@ pub fn load_or_create_key_file(path: &Path) -> Result<EncryptionKey, CryptoError
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), CryptoError> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map_err(|e| CryptoError::KeyFile { path: path.to_owned(), problem: e.to_string() })?
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode =
+        std::fs::metadata(path).map_err(|e| CryptoError::KeyFile { path: path.to_owned(), problem: e.to_string() })?.permissions().mode()
+            & 0o777;
     if mode & 0o077 != 0 {
         return Err(CryptoError::KeyFile {
             path: path.to_owned(),

@@ -121,12 +121,9 @@ impl From<GatewayError> for ApiError {
             G::BadRequest(d) => ApiError::BadRequest(Json(Problem::new(400, "bad-request", "Bad request", Some(d)))),
             G::Forbidden(d) => ApiError::Forbidden(Json(Problem::new(403, "forbidden", "Forbidden", Some(d)))),
             G::NotFound(d) => ApiError::NotFound(Json(Problem::new(404, "not-found", "Not found", Some(d)))),
-            G::PayloadTooLarge { .. } => ApiError::PayloadTooLarge(Json(Problem::new(
-                413,
-                "payload-too-large",
-                "Payload too large",
-                Some(e.to_string()),
-            ))),
+            G::PayloadTooLarge { .. } => {
+                ApiError::PayloadTooLarge(Json(Problem::new(413, "payload-too-large", "Payload too large", Some(e.to_string()))))
+            }
             G::Invalid(violations) => ApiError::UnprocessableEntity(Json(ValidationProblem {
                 kind: "https://clockify-gateway.dev/problems/invalid-request".into(),
                 title: "Unprocessable request".into(),
@@ -135,10 +132,9 @@ impl From<GatewayError> for ApiError {
                 violations,
             })),
             G::BadGateway(d) => ApiError::BadGateway(Json(Problem::new(502, "bad-gateway", "Bad gateway", Some(d)))),
-            G::RateLimited { retry_after } => ApiError::TooManyRequests(
-                Json(Problem::new(429, "rate-limited", "Too many requests", Some(e.to_string()))),
-                retry_after,
-            ),
+            G::RateLimited { retry_after } => {
+                ApiError::TooManyRequests(Json(Problem::new(429, "rate-limited", "Too many requests", Some(e.to_string()))), retry_after)
+            }
             G::Unavailable => ApiError::Unavailable(Json(Problem::new(
                 503,
                 "unavailable",

@@ -87,10 +87,9 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
         E::InvoiceUpdated => (typed(body, P::Invoice), Updated),
         E::UserJoinedWorkspace => (typed(body, P::User), Created),
         E::UserDeletedFromWorkspace => (typed(body, P::User), Deleted),
-        E::UserDeactivatedOnWorkspace
-        | E::UserActivatedOnWorkspace
-        | E::UserEmailChanged
-        | E::UserUpdated => (typed(body, P::User), Updated),
+        E::UserDeactivatedOnWorkspace | E::UserActivatedOnWorkspace | E::UserEmailChanged | E::UserUpdated => {
+            (typed(body, P::User), Updated)
+        }
         E::UsersInvitedToWorkspace | E::LimitedUsersAddedToWorkspace => (P::Raw(body.clone()), Other),
         E::UserGroupCreated => (typed(body, P::UserGroup), Created),
         E::UserGroupUpdated => (typed(body, P::UserGroup), Updated),
@@ -98,10 +97,9 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
         E::NewApprovalRequest => (typed(body, P::ApprovalRequest), Created),
         E::ApprovalRequestStatusUpdated => (typed(body, P::ApprovalRequest), Updated),
         E::TimeOffRequested => (typed(body, P::TimeOffRequest), Created),
-        E::TimeOffRequestApproved
-        | E::TimeOffRequestRejected
-        | E::TimeOffRequestWithdrawn
-        | E::TimeOffRequestUpdated => (typed(body, P::TimeOffRequest), Updated),
+        E::TimeOffRequestApproved | E::TimeOffRequestRejected | E::TimeOffRequestWithdrawn | E::TimeOffRequestUpdated => {
+            (typed(body, P::TimeOffRequest), Updated)
+        }
         E::BalanceUpdated => (typed(body, P::Balance), Updated),
         E::ExpenseCreated => (typed(body, P::Expense), Created),
         E::ExpenseUpdated | E::ExpenseRestored => (typed(body, P::Expense), Updated),

@@ -140,7 +140,6 @@ fn set(buckets: &mut HashMap<String, Instant>, key: &str, tat: Instant) {
     }
 }
 
-
 /// Failed checks of Clockify's calls an address may cause per second, and
 /// in a burst, before its calls are refused unverified and unread.
 pub const FAILED_CHECKS_PER_SECOND: u32 = 20;

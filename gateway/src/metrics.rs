@@ -57,7 +57,11 @@ impl Default for Metrics {
         let replays = Family::<Labels, Counter>::default();
         let reregistrations = Family::<Labels, Counter>::default();
         let explorer_calls = Family::<Labels, Counter>::default();
-        registry.register("explorer_calls", "API explorer calls by operation and status (Clockify's, or the refusal's)", explorer_calls.clone());
+        registry.register(
+            "explorer_calls",
+            "API explorer calls by operation and status (Clockify's, or the refusal's)",
+            explorer_calls.clone(),
+        );
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
@@ -74,12 +78,24 @@ impl Default for Metrics {
             "Deliveries decoded by the inbox, by event and whether the body fit its typed payload",
             webhook_payloads.clone(),
         );
-        registry.register("webhook_registrations", "REST webhook registrations by outcome (registered, failed: e.g. the platform's limit)", registrations.clone());
+        registry.register(
+            "webhook_registrations",
+            "REST webhook registrations by outcome (registered, failed: e.g. the platform's limit)",
+            registrations.clone(),
+        );
         registry.register("bootstrap_pages", "Bootstrap pages stored, by operation", bootstrap_pages.clone());
         registry.register("bootstrap_rows", "Bootstrap rows stored, by entity type", bootstrap_rows.clone());
-        registry.register("bootstrap_requests", "Bootstrap requests to Clockify by outcome (ok, throttled, error)", bootstrap_requests.clone());
+        registry.register(
+            "bootstrap_requests",
+            "Bootstrap requests to Clockify by outcome (ok, throttled, error)",
+            bootstrap_requests.clone(),
+        );
         registry.register("bootstrap_runs", "Finished bootstrap runs by outcome (done, failed)", bootstrap_runs.clone());
-        registry.register("dead_letters", "Dead deliveries of all workspaces (read from the database at each scrape)", dead_letters.clone());
+        registry.register(
+            "dead_letters",
+            "Dead deliveries of all workspaces (read from the database at each scrape)",
+            dead_letters.clone(),
+        );
         registry.register("delivery_replays", "Deliveries an operator replayed, by outcome (replayed, skipped, failed)", replays.clone());
         registry.register("webhook_reregistrations", "Re-registration runs an operator started, by outcome", reregistrations.clone());
         Self {

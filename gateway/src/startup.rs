@@ -63,20 +63,10 @@ impl Application {
         let state = AppState::build(config, hooks).await?;
         let inbox = Inbox::default();
         let config = state.config.clone();
-        let listener = tokio::net::TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| StartupError::Bind {
-                addr: config.addr,
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| StartupError::Listener {
-                addr: config.addr,
-                source,
-            })?;
-        let acceptor = TcpAcceptor::from_tokio(listener)
-            .map_err(|source| StartupError::Listener { addr, source })?;
+        let listener =
+            tokio::net::TcpListener::bind(config.addr).await.map_err(|source| StartupError::Bind { addr: config.addr, source })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Listener { addr: config.addr, source })?;
+        let acceptor = TcpAcceptor::from_tokio(listener).map_err(|source| StartupError::Listener { addr, source })?;
 
         Ok(Self {
             addr,
@@ -124,10 +114,7 @@ impl Application {
     /// shutdown forever).
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
         let background = Background::start(&self.state, &self.inbox);
-        let served = self
-            .server
-            .run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT))
-            .await;
+        let served = self.server.run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT)).await;
         background.stop(&self.state, &self.inbox).await;
         served
     }
@@ -259,7 +246,11 @@ fn redact_quoted(message: &str) -> String {
             (None, '"' | '`') => quoted = Some(String::new()),
             (Some(q), '"' | '`') => {
                 let name = names_only && !q.is_empty() && q.len() <= 64 && q.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-                if name { out.push_str(&format!("`{q}`")) } else { out.push_str("\"…\"") }
+                if name {
+                    out.push_str(&format!("`{q}`"))
+                } else {
+                    out.push_str("\"…\"")
+                }
                 quoted = None;
             }
             (Some(q), c) => q.push(c),
@@ -312,7 +303,9 @@ mod tests {
         assert_eq!(redact_quoted("unknown field `abc123`, expected one of"), "unknown field \"…\", expected one of");
         assert_eq!(redact_quoted("unterminated \"eyJ.sec"), "unterminated \"…\"");
         assert_eq!(
-            redact_quoted("parse request payload error: failed to parse \"ReplayRequest\": field `ids` verification failed. maxItems(1000)"),
+            redact_quoted(
+                "parse request payload error: failed to parse \"ReplayRequest\": field `ids` verification failed. maxItems(1000)"
+            ),
             "parse request payload error: failed to parse `ReplayRequest`: field `ids` verification failed. maxItems(1000)"
         );
     }

@@ -2,13 +2,13 @@
 
 use std::sync::Arc;
 
+use crate::auth::token::{TokenVerifier, VerifierConfig};
 use crate::config::Config;
 use crate::crypto::{SecretBox, key_file_for, load_or_create_key_file};
 use crate::hooks::AddonHooks;
 use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::{Database, DeliveryStore, InstallationStore, JobQueue};
-use crate::auth::token::{TokenVerifier, VerifierConfig};
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -91,10 +91,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
             webhook_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
-            failed_checks: Arc::new(RateLimiter::new(
-                crate::limiter::FAILED_CHECKS_PER_SECOND,
-                crate::limiter::FAILED_CHECKS_BURST,
-            )),
+            failed_checks: Arc::new(RateLimiter::new(crate::limiter::FAILED_CHECKS_PER_SECOND, crate::limiter::FAILED_CHECKS_BURST)),
             config: Arc::new(config),
             hooks,
             jobs_signal: Arc::default(),

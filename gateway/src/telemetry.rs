@@ -15,13 +15,10 @@ const DEFAULT_FILTER: &str = "info";
 /// tests (or an embedding binary) may call this repeatedly, so an
 /// "already set" error is deliberately ignored.
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     // Colour codes only help a human at a terminal; in files and log
     // collectors they are noise.
-    let builder = fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
+    let builder = fmt().with_env_filter(filter).with_ansi(std::io::stdout().is_terminal());
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Pretty => builder.pretty().try_init(),

@@ -32,7 +32,9 @@ async fn install_against(gw: &TestGateway, fake: &FakeClockify, ws: &str, manife
             (e.to_string(), gw.sign(&c))
         })
         .collect();
-    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token(ws, "a1")), &installed_body(ws, "a1", &token, &hooks)).await;
+    let r = gw
+        .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token(ws, "a1")), &installed_body(ws, "a1", &token, &hooks))
+        .await;
     assert_eq!(r.status(), 200);
     hooks
 }
@@ -247,7 +249,13 @@ async fn the_delivery_log_filters_and_pages(backend: Backend) {
     let mut query = "?limit=3".to_owned();
     loop {
         let page = deliveries(&gw, "ws1", &query).await;
-        seen.extend(page["items"].as_array().expect("items").iter().map(|d| (d["receivedAt"].as_i64().unwrap_or(0), d["id"].as_str().unwrap_or("").to_owned())));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|d| (d["receivedAt"].as_i64().unwrap_or(0), d["id"].as_str().unwrap_or("").to_owned())),
+        );
         match page["next"].as_str() {
             Some(n) => query = format!("?limit=3&before={n}"),
             None => break,
@@ -260,11 +268,30 @@ async fn the_delivery_log_filters_and_pages(backend: Backend) {
     assert_eq!(sorted, seen, "newest first, each once");
     let future = deliveries(&gw, "ws1", "?from=99999999999999").await;
     assert_eq!(future["items"], json!([]));
-    let bad = gw.http.get(gw.url("/admin/deliveries/ws1?status=lost")).header("x-addon-token", admin(&gw, "ws1", "OWNER")).send().await.expect("get");
+    let bad = gw
+        .http
+        .get(gw.url("/admin/deliveries/ws1?status=lost"))
+        .header("x-addon-token", admin(&gw, "ws1", "OWNER"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(bad.status(), 400, "an unknown status is the caller's error");
-    let bad = gw.http.get(gw.url("/admin/deliveries/ws1?before=garbage")).header("x-addon-token", admin(&gw, "ws1", "OWNER")).send().await.expect("get");
+    let bad = gw
+        .http
+        .get(gw.url("/admin/deliveries/ws1?before=garbage"))
+        .header("x-addon-token", admin(&gw, "ws1", "OWNER"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(bad.status(), 400);
-    let empty = gw.http.post(gw.url("/admin/deliveries/ws1/replay")).header("x-addon-token", admin(&gw, "ws1", "OWNER")).json(&json!({})).send().await.expect("post");
+    let empty = gw
+        .http
+        .post(gw.url("/admin/deliveries/ws1/replay"))
+        .header("x-addon-token", admin(&gw, "ws1", "OWNER"))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(empty.status(), 400, "a replay names ids or a filter");
 }
 
@@ -324,7 +351,11 @@ async fn a_replay_names_at_most_1000_ids(backend: Backend) {
     assert_eq!(done["failed"], 1000, "{}", done["replayed"]);
     // The served contract says so.
     let spec: Value = gw.http.get(gw.url("/openapi.json")).send().await.expect("spec").json().await.expect("json");
-    assert_eq!(spec["components"]["schemas"]["ReplayRequest"]["properties"]["ids"]["maxItems"], 1000, "{}", spec["components"]["schemas"]["ReplayRequest"]);
+    assert_eq!(
+        spec["components"]["schemas"]["ReplayRequest"]["properties"]["ids"]["maxItems"], 1000,
+        "{}",
+        spec["components"]["schemas"]["ReplayRequest"]
+    );
 }
 
 on_both_backends! {

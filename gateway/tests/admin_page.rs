@@ -3,11 +3,11 @@
 //! a replay, and the bootstrap with a confirmed restart, against a started
 //! gateway and the fake Clockify.
 
-mod support;
 #[path = "support/bootstrap_fixture.rs"]
 mod bootstrap_fixture;
 #[path = "support/browser.rs"]
 mod browser;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -68,7 +68,13 @@ async fn the_operator_page_reregisters_replays_and_restarts() {
     hook_claims["purpose"] = json!("webhook NEW_PROJECT");
     let hook_token = gw.sign(&hook_claims);
     let hooks_body = vec![("NEW_PROJECT".to_owned(), hook_token.clone())];
-    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &installed_body("ws1", "a1", &install, &hooks_body)).await;
+    let r = gw
+        .post(
+            "/lifecycle/installed",
+            ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")),
+            &installed_body("ws1", "a1", &install, &hooks_body),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     for i in 0..2 {
         let body = json!({ "id": format!("p{i}"), "workspaceId": "ws1", "name": format!("project {i}"), "apiToken": "do-not-show" });

@@ -87,7 +87,8 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         let id = id.expect("the REST webhook was registered");
-        let rest_webhook = self.gw.sign(&json!({ "iss": "clockify", "type": "access", "sub": "owner1", "workspaceId": ws, "exp": 4_000_000_000u64 }));
+        let rest_webhook =
+            self.gw.sign(&json!({ "iss": "clockify", "type": "access", "sub": "owner1", "workspaceId": ws, "exp": 4_000_000_000u64 }));
         self.gw.state.installations.store_registered_webhook(ws, REST_EVENT, &id, &rest_webhook).await.expect("store");
         Tokens { lifecycle, installation, webhook, rest_webhook, user: self.user_token(ws, addon, "OWNER") }
     }
@@ -152,7 +153,11 @@ fn routes(ws: &str, addon: &str) -> Vec<Route> {
     };
     let tag = json!({ "id": "t1", "name": "urgent", "workspaceId": ws });
     vec![
-        lifecycle("/lifecycle/status-changed", "/lifecycle/status-changed", json!({ "workspaceId": ws, "addonId": addon, "status": "ACTIVE" })),
+        lifecycle(
+            "/lifecycle/status-changed",
+            "/lifecycle/status-changed",
+            json!({ "workspaceId": ws, "addonId": addon, "status": "ACTIVE" }),
+        ),
         lifecycle(
             "/lifecycle/settings-updated",
             "/lifecycle/settings-updated",
@@ -177,7 +182,12 @@ fn routes(ws: &str, addon: &str) -> Vec<Route> {
             want: [403, 403, 403, 200, 401],
         },
         user("GET", "/admin/installations/{workspace_id}", format!("/admin/installations/{ws}"), None),
-        user("POST", "/admin/installations/{workspace_id}/webhooks/reregister", format!("/admin/installations/{ws}/webhooks/reregister"), None),
+        user(
+            "POST",
+            "/admin/installations/{workspace_id}/webhooks/reregister",
+            format!("/admin/installations/{ws}/webhooks/reregister"),
+            None,
+        ),
         user("GET", "/admin/deliveries/{workspace_id}", format!("/admin/deliveries/{ws}"), None),
         user("POST", "/admin/deliveries/{workspace_id}/replay", format!("/admin/deliveries/{ws}/replay"), Some(json!({ "ids": ["none"] }))),
         user("GET", "/bootstrap/{workspace_id}/status", format!("/bootstrap/{ws}/status"), None),
@@ -190,9 +200,19 @@ fn routes(ws: &str, addon: &str) -> Vec<Route> {
             "/ui/api-explorer/execute".into(),
             Some(json!({ "operationId": "getTags", "pathParams": { "workspaceId": ws }, "dryRun": true })),
         ),
-        user("POST", "/api-call", "/api-call".into(), Some(json!({ "method": "GET", "path": format!("/v1/workspaces/{ws}/tags"), "dryRun": true }))),
+        user(
+            "POST",
+            "/api-call",
+            "/api-call".into(),
+            Some(json!({ "method": "GET", "path": format!("/v1/workspaces/{ws}/tags"), "dryRun": true })),
+        ),
         user("GET", "/ui/api-explorer/history", "/ui/api-explorer/history".into(), None),
-        user("POST", "/ui/api-explorer/history/{id}/replay", "/ui/api-explorer/history/none/replay".into(), Some(json!({ "dryRun": true }))),
+        user(
+            "POST",
+            "/ui/api-explorer/history/{id}/replay",
+            "/ui/api-explorer/history/none/replay".into(),
+            Some(json!({ "dryRun": true })),
+        ),
         // Last: it removes the installation. Accepted kinds after the first
         // answer 200 `ignored`.
         lifecycle("/lifecycle/deleted", "/lifecycle/deleted", json!({ "workspaceId": ws, "addonId": addon, "asUser": "owner1" })),
@@ -304,7 +324,11 @@ async fn lifecycle_calls_naming_a_deleted_installation_change_nothing(backend: B
     let r = e.gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &old_lifecycle), &body).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({ "status": "ignored" }), "INSTALLED of a deleted installation");
 
-    assert!(e.fake.requests().is_empty(), "nothing reached Clockify: {:?}", e.fake.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>());
+    assert!(
+        e.fake.requests().is_empty(),
+        "nothing reached Clockify: {:?}",
+        e.fake.requests().iter().map(|r| format!("{} {}", r.method, r.path)).collect::<Vec<_>>()
+    );
     assert_eq!(e.fake.webhooks("ws1"), registered, "the new installation's webhooks are still there");
     let i = e.gw.state.installations.get("ws1").await.unwrap().expect("installation");
     assert_eq!((i.addon_id.as_str(), i.status), ("new", clockify_gateway::store::InstallationStatus::Active));
@@ -331,7 +355,15 @@ async fn rows(gw: &TestGateway, ws: &str) -> Vec<(&'static str, i64)> {
 async fn fill(e: &Env, ws: &str, addon: &str) -> Tokens {
     let tokens = e.install(ws, addon).await;
     for i in 0..3 {
-        let r = e.send("POST", "/webhooks/NEW_TAG", "clockify-signature", &tokens.webhook, Some(&json!({ "id": format!("t{i}"), "name": "n", "workspaceId": ws }))).await;
+        let r = e
+            .send(
+                "POST",
+                "/webhooks/NEW_TAG",
+                "clockify-signature",
+                &tokens.webhook,
+                Some(&json!({ "id": format!("t{i}"), "name": "n", "workspaceId": ws })),
+            )
+            .await;
         assert_eq!(r.status(), 200);
     }
     let settings = json!({ "workspaceId": ws, "addonId": addon, "settings": [{ "id": "s1", "value": "secret-ish" }] });
@@ -372,7 +404,10 @@ async fn an_uninstall_forgets_the_workspace_and_only_it(backend: Backend) {
     let i = e.gw.state.installations.get("ws1").await.unwrap().expect("the tombstone stays");
     assert_eq!(i.settings, None, "settings deleted");
     assert!(e.gw.state.installations.sealed_secrets("ws1").await.unwrap().is_empty(), "secrets deleted");
-    assert!(e.gw.state.delivery_log.list("ws1", &clockify_gateway::store::LogFilter::default(), None, 100).await.unwrap().is_empty(), "no delivery of ws1 is served");
+    assert!(
+        e.gw.state.delivery_log.list("ws1", &clockify_gateway::store::LogFilter::default(), None, 100).await.unwrap().is_empty(),
+        "no delivery of ws1 is served"
+    );
     assert_eq!(rows(&e.gw, "ws2").await, other_before, "the other workspace is untouched");
     assert!(e.gw.state.installations.get("ws2").await.unwrap().unwrap().settings.is_some());
 }
@@ -418,7 +453,9 @@ async fn unsigned_bodies_are_refused_before_they_are_read(backend: Backend) {
     }
     let n = refused.expect("failed checks are limited per address");
     assert!(n >= 100, "the budget allows a burst of failures first (refused after {n})");
-    let r = e.send("POST", "/webhooks/NEW_TAG", "clockify-signature", &tokens.webhook, Some(&json!({ "id": "t9", "workspaceId": "ws1" }))).await;
+    let r = e
+        .send("POST", "/webhooks/NEW_TAG", "clockify-signature", &tokens.webhook, Some(&json!({ "id": "t9", "workspaceId": "ws1" })))
+        .await;
     assert_eq!(r.status(), 429);
     assert!(r.headers().contains_key("retry-after"));
 }
@@ -439,9 +476,17 @@ async fn members_cannot_crowd_out_the_workspaces_deliveries(backend: Backend) {
         }
     }
     assert!(limited, "a member's dry runs reach the workspace's limit");
-    let r = e.send("POST", "/webhooks/NEW_TAG", "clockify-signature", &tokens.webhook, Some(&json!({ "id": "t1", "workspaceId": "ws1" }))).await;
+    let r = e
+        .send("POST", "/webhooks/NEW_TAG", "clockify-signature", &tokens.webhook, Some(&json!({ "id": "t1", "workspaceId": "ws1" })))
+        .await;
     assert_eq!(r.status(), 200, "the workspace's deliveries have a bucket of their own");
-    let r = e.gw.post("/lifecycle/status-changed", ("X-Addon-Lifecycle-Token", &tokens.lifecycle), &json!({ "workspaceId": "ws1", "addonId": "a1", "status": "ACTIVE" })).await;
+    let r =
+        e.gw.post(
+            "/lifecycle/status-changed",
+            ("X-Addon-Lifecycle-Token", &tokens.lifecycle),
+            &json!({ "workspaceId": "ws1", "addonId": "a1", "status": "ACTIVE" }),
+        )
+        .await;
     assert_eq!(r.status(), 200, "and so have its lifecycle calls");
 }
 
@@ -463,12 +508,21 @@ async fn installed_takes_an_installation_token_and_webhook_tokens_only(backend: 
         ("a user token as a webhook's authToken", good_installation.clone(), user.clone()),
         ("the installation token as a webhook's authToken", good_installation.clone(), good_installation.clone()),
     ] {
-        let r = e.gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &lifecycle), &installed_body("ws1", "a1", &auth_token, &hooks(&hook))).await;
+        let r = e
+            .gw
+            .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &lifecycle), &installed_body("ws1", "a1", &auth_token, &hooks(&hook)))
+            .await;
         assert_eq!(r.status(), 401, "{what}");
         assert!(e.gw.state.installations.get("ws1").await.unwrap().is_none(), "{what}: nothing stored");
     }
     assert!(metric(&e.gw.metrics().await, "gateway_auth_failures_total{reason=\"kind\"}") >= 4.0);
-    let r = e.gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &lifecycle), &installed_body("ws1", "a1", &good_installation, &hooks(&webhook))).await;
+    let r =
+        e.gw.post(
+            "/lifecycle/installed",
+            ("X-Addon-Lifecycle-Token", &lifecycle),
+            &installed_body("ws1", "a1", &good_installation, &hooks(&webhook)),
+        )
+        .await;
     assert_eq!(r.status(), 200, "the right kinds install");
 }
 

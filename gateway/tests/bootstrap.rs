@@ -3,16 +3,16 @@
 //! Clockify's 50 requests per second enforced with 429, injected 5xx and
 //! slow pages.
 
-mod support;
 #[path = "support/bootstrap_fixture.rs"]
 mod bootstrap_fixture;
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use bootstrap_fixture::{Workspace, serve_workspace};
 use clockify_testkit::{FakeClockify, Fault};
 use serde_json::{Value, json};
-use bootstrap_fixture::{Workspace, serve_workspace};
 
 use support::{Backend, TestGateway, addon_claims, config_for, installed_body};
 
@@ -35,7 +35,9 @@ async fn install(gw: &TestGateway, fake: &FakeClockify, ws: &str) {
     claims["reportsUrl"] = json!(fake.reports_url());
     claims["ptoUrl"] = json!(fake.pto_url());
     let token = gw.sign(&claims);
-    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token(ws, "a1")), &installed_body(ws, "a1", &token, &[])).await;
+    let r = gw
+        .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token(ws, "a1")), &installed_body(ws, "a1", &token, &[]))
+        .await;
     assert_eq!(r.status(), 200);
 }
 
@@ -47,7 +49,13 @@ fn admin_token(gw: &TestGateway, ws: &str, role: &str) -> String {
 }
 
 async fn status(gw: &TestGateway, ws: &str) -> Value {
-    let r = gw.http.get(gw.url(&format!("/bootstrap/{ws}/status"))).header("x-addon-token", admin_token(gw, ws, "OWNER")).send().await.expect("status");
+    let r = gw
+        .http
+        .get(gw.url(&format!("/bootstrap/{ws}/status")))
+        .header("x-addon-token", admin_token(gw, ws, "OWNER"))
+        .send()
+        .await
+        .expect("status");
     assert_eq!(r.status(), 200);
     r.json().await.expect("json")
 }
@@ -116,13 +124,24 @@ async fn a_workspace_is_read_completely_with_the_fewest_requests(backend: Backen
     assert!(ops.iter().all(|o| o["pending"] == json!(0) && o["failed"] == json!(0)), "{ops:#?}");
     let tasks = ops.iter().find(|o| o["operation"] == json!("getTasks")).expect("tasks");
     assert_eq!(tasks["items"].as_u64(), Some(w.lists.iter().filter(|l| l.step.operation.id == "getTasks").count() as u64));
-    assert!(s["skipped"].as_array().expect("skipped").iter().any(|k| k["operation"] == json!("getAllAssignments")
-        && k["reason"].as_str().is_some_and(|r| r.contains("start"))));
+    assert!(
+        s["skipped"]
+            .as_array()
+            .expect("skipped")
+            .iter()
+            .any(|k| k["operation"] == json!("getAllAssignments") && k["reason"].as_str().is_some_and(|r| r.contains("start")))
+    );
     // Calls, as the run counts them: the 503 was retried inside the client's call.
     assert_eq!(s["requests"].as_u64(), Some(answered as u64), "calls made by the run");
 
     // A re-run updates rather than duplicates.
-    let r = gw.http.post(gw.url("/bootstrap/ws1?mode=restart")).header("x-addon-token", admin_token(&gw, "ws1", "OWNER")).send().await.expect("post");
+    let r = gw
+        .http
+        .post(gw.url("/bootstrap/ws1?mode=restart"))
+        .header("x-addon-token", admin_token(&gw, "ws1", "OWNER"))
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 202);
     wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
     assert_eq!(snapshot_counts(&gw, "ws1").await, w.rows_by_entity_type());
@@ -171,7 +190,8 @@ async fn a_killed_run_resumes_at_the_next_page(backend: Backend) {
             .expect("the item's list");
         let first_page = item.next_page - item.pages;
         for page in first_page..item.next_page {
-            let again = after.iter().filter(|r| r.path == path_of_item && r.query_param("page").as_deref() == Some(&page.to_string())).count();
+            let again =
+                after.iter().filter(|r| r.path == path_of_item && r.query_param("page").as_deref() == Some(&page.to_string())).count();
             assert_eq!(again, 0, "{} page {page} was stored before the kill and fetched again", item.item);
         }
     }
@@ -200,7 +220,10 @@ async fn several_instances_share_workspaces_and_fetch_each_page_once() {
     }
     // Each instance runs at most two workspaces at once, so both took a share.
     for gw in [&a, &b] {
-        assert!(support::metric(&gw.metrics().await, "gateway_bootstrap_runs_total{outcome=\"done\"}") >= 1.0, "an instance ran no bootstrap");
+        assert!(
+            support::metric(&gw.metrics().await, "gateway_bootstrap_runs_total{outcome=\"done\"}") >= 1.0,
+            "an instance ran no bootstrap"
+        );
     }
 }
 
@@ -237,7 +260,8 @@ async fn the_page_guard_marks_a_list_truncated(backend: Backend) {
     let gw = gateway(c, &fake).await;
     install(&gw, &fake, "ws1").await;
     let s = wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
-    let projects = s["operations"].as_array().and_then(|o| o.iter().find(|o| o["operation"] == json!("getProjects")).cloned()).expect("projects");
+    let projects =
+        s["operations"].as_array().and_then(|o| o.iter().find(|o| o["operation"] == json!("getProjects")).cloned()).expect("projects");
     assert_eq!(projects["truncated"], json!(1), "{projects}");
     assert_eq!(projects["pages"], json!(2));
     assert_eq!(projects["rows"], json!(20));
@@ -253,7 +277,12 @@ async fn only_the_workspace_admins_control_it_and_the_snapshot_pages(backend: Ba
     let gw = gateway(bootstrap_config(config_for(backend).await, size), &fake).await;
     install(&gw, &fake, "ws1").await;
     wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
-    let routes = [("POST", "/bootstrap/ws1"), ("DELETE", "/bootstrap/ws1"), ("GET", "/bootstrap/ws1/status"), ("GET", "/bootstrap/ws1/entities/project")];
+    let routes = [
+        ("POST", "/bootstrap/ws1"),
+        ("DELETE", "/bootstrap/ws1"),
+        ("GET", "/bootstrap/ws1/status"),
+        ("GET", "/bootstrap/ws1/entities/project"),
+    ];
     for (method, path) in routes {
         let send = |token: Option<String>| {
             let mut r = gw.http.request(method.parse().expect("method"), gw.url(path));
@@ -263,8 +292,16 @@ async fn only_the_workspace_admins_control_it_and_the_snapshot_pages(backend: Ba
             r.send()
         };
         assert_eq!(send(None).await.expect("send").status(), 401, "{method} {path} without a token");
-        assert_eq!(send(Some(admin_token(&gw, "ws1", "TEAM_MANAGER"))).await.expect("send").status(), 403, "{method} {path} as a non-admin");
-        assert_eq!(send(Some(admin_token(&gw, "other", "OWNER"))).await.expect("send").status(), 401, "{method} {path} with another workspace's token");
+        assert_eq!(
+            send(Some(admin_token(&gw, "ws1", "TEAM_MANAGER"))).await.expect("send").status(),
+            403,
+            "{method} {path} as a non-admin"
+        );
+        assert_eq!(
+            send(Some(admin_token(&gw, "other", "OWNER"))).await.expect("send").status(),
+            401,
+            "{method} {path} with another workspace's token"
+        );
     }
     // Pages through the stored projects, in id order, without gaps or repeats.
     let total = w.lists.iter().find(|l| l.step.operation.id == "getProjects").map(|l| l.rows).expect("projects");
@@ -275,7 +312,16 @@ async fn only_the_workspace_admins_control_it_and_the_snapshot_pages(backend: Ba
         if let Some(a) = &after {
             url.push_str(&format!("&after={a}"));
         }
-        let page: Value = gw.http.get(url).header("x-addon-token", admin_token(&gw, "ws1", "WORKSPACE_ADMIN")).send().await.expect("get").json().await.expect("json");
+        let page: Value = gw
+            .http
+            .get(url)
+            .header("x-addon-token", admin_token(&gw, "ws1", "WORKSPACE_ADMIN"))
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
         for e in page["items"].as_array().expect("items") {
             assert_eq!(e["body"]["id"], e["id"]);
             seen.push(e["id"].as_str().expect("id").to_owned());
@@ -290,12 +336,27 @@ async fn only_the_workspace_admins_control_it_and_the_snapshot_pages(backend: Ba
     sorted.dedup();
     assert_eq!(sorted, seen);
     assert_eq!(seen.len(), total);
-    let bad = gw.http.get(gw.url("/bootstrap/ws1/entities/project?limit=0")).header("x-addon-token", admin_token(&gw, "ws1", "OWNER")).send().await.expect("get");
+    let bad = gw
+        .http
+        .get(gw.url("/bootstrap/ws1/entities/project?limit=0"))
+        .header("x-addon-token", admin_token(&gw, "ws1", "OWNER"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(bad.status(), 400);
     // Nothing to cancel once done; a queued run can be cancelled.
     let token = admin_token(&gw, "ws1", "OWNER");
     assert_eq!(gw.http.delete(gw.url("/bootstrap/ws1")).header("x-addon-token", &token).send().await.expect("delete").status(), 404);
-    assert_eq!(gw.http.post(gw.url("/bootstrap/unknown")).header("x-addon-token", admin_token(&gw, "unknown", "OWNER")).send().await.expect("post").status(), 404);
+    assert_eq!(
+        gw.http
+            .post(gw.url("/bootstrap/unknown"))
+            .header("x-addon-token", admin_token(&gw, "unknown", "OWNER"))
+            .send()
+            .await
+            .expect("post")
+            .status(),
+        404
+    );
 }
 
 on_both_backends! {

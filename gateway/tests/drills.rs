@@ -6,9 +6,9 @@
 //!
 //! kill -9 during a bootstrap: after a restart it resumes at the next page.
 
-mod support;
 #[path = "support/bootstrap_fixture.rs"]
 mod bootstrap_fixture;
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -276,7 +276,8 @@ async fn kill_9_during_a_webhook_burst_loses_nothing_and_handles_each_once() {
         .collect()
         .await;
     drop(gw);
-    let acknowledged: HashSet<usize> = results.iter().filter(|(_, r)| r.as_ref().is_some_and(|(s, _)| *s == 200)).map(|(n, _)| *n).collect();
+    let acknowledged: HashSet<usize> =
+        results.iter().filter(|(_, r)| r.as_ref().is_some_and(|(s, _)| *s == 200)).map(|(n, _)| *n).collect();
     assert!(acknowledged.len() >= KILL_AFTER, "the burst was acknowledged up to the kill");
     assert!(acknowledged.len() < BURST, "the kill interrupted the burst ({} of {BURST} acknowledged)", acknowledged.len());
 
@@ -292,10 +293,7 @@ async fn kill_9_during_a_webhook_burst_loses_nothing_and_handles_each_once() {
     let pool = sqlx::SqlitePool::connect(&url).await.expect("open the gateway's database");
     // A delivery leased by the killed process is taken again once its lease (60 s) runs out.
     wait_for("every delivery handled after the restart", 400, || async {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'")
-            .fetch_one(&pool)
-            .await
-            .is_ok_and(|n| n == 0)
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM deliveries WHERE state <> 'done'").fetch_one(&pool).await.is_ok_and(|n| n == 0)
     })
     .await;
     let rows: Vec<(String, i64)> =
@@ -308,14 +306,13 @@ async fn kill_9_during_a_webhook_burst_loses_nothing_and_handles_each_once() {
     assert_eq!(stored.len(), BURST, "every delivery is stored");
     assert!(stored.values().all(|&n| n == 1), "no delivery is stored twice");
     for n in 0..BURST {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT entity_id FROM entities WHERE workspace_id = $1 AND entity_type = 'tag' AND entity_id = $2",
-        )
-        .bind(ws)
-        .bind(format!("tag-{n}"))
-        .fetch_optional(&pool)
-        .await
-        .expect("mirror");
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT entity_id FROM entities WHERE workspace_id = $1 AND entity_type = 'tag' AND entity_id = $2")
+                .bind(ws)
+                .bind(format!("tag-{n}"))
+                .fetch_optional(&pool)
+                .await
+                .expect("mirror");
         assert!(id.is_some(), "delivery {n}'s change reached the mirror");
     }
     pool.close().await;
@@ -460,7 +457,8 @@ async fn kill_9_during_a_bootstrap_resumes_at_the_next_page() {
     assert_eq!(r.status(), 200);
 
     let lists: HashSet<String> = workspace.lists.iter().map(|l| l.full_path.clone()).collect();
-    let served = |fake: &clockify_testkit::FakeClockify| fake.requests().iter().filter(|r| r.status == 200 && lists.contains(&r.path)).count();
+    let served =
+        |fake: &clockify_testkit::FakeClockify| fake.requests().iter().filter(|r| r.status == 200 && lists.contains(&r.path)).count();
     wait_for("some pages of the bootstrap", 240, || async { served(&fake) >= 30 }).await;
     let pid = gw.child.id();
     assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill runs").success());
@@ -513,7 +511,8 @@ async fn kill_9_during_a_bootstrap_resumes_at_the_next_page() {
             .map(|l| l.full_path.clone())
             .expect("the item's list");
         for page in next_page - pages..*next_page {
-            let again = after.iter().filter(|r| r.path == path && r.query_param("page").as_deref() == Some(page.to_string().as_str())).count();
+            let again =
+                after.iter().filter(|r| r.path == path && r.query_param("page").as_deref() == Some(page.to_string().as_str())).count();
             assert_eq!(again, 0, "{item} page {page} was stored before the kill and fetched again");
         }
     }

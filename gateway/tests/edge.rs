@@ -39,11 +39,9 @@ async fn every_answer_carries_security_headers_and_a_request_id() {
 #[tokio::test]
 async fn unknown_routes_wrong_methods_and_bad_bodies_are_problem_json() {
     let gw = TestGateway::start(Backend::Sqlite).await;
-    for (method, path, body, status) in [
-        ("GET", "/nope", None, 404),
-        ("GET", "/lifecycle/installed", None, 405),
-        ("POST", "/lifecycle/deleted", Some("{not json"), 400),
-    ] {
+    for (method, path, body, status) in
+        [("GET", "/nope", None, 404), ("GET", "/lifecycle/installed", None, 405), ("POST", "/lifecycle/deleted", Some("{not json"), 400)]
+    {
         let mut req = gw.http.request(method.parse().unwrap(), gw.url(path)).header("x-addon-lifecycle-token", "x");
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
@@ -225,7 +223,10 @@ async fn an_install_naming_an_unroutable_webhook_path_is_kept() {
     let token = gw.sign(&support::installation_claims("ws1", "a1"));
     let hooks = vec![("NEW_TAG".to_owned(), gw.addon_token("ws1", "a1"))];
     let mut body = support::installed_body("ws1", "a1", &token, &hooks);
-    body["webhooks"].as_array_mut().unwrap().push(json!({ "path": "/webhooks/SOMETHING_NEWER", "webhookType": "ADDON", "authToken": "x.y.z" }));
+    body["webhooks"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "path": "/webhooks/SOMETHING_NEWER", "webhookType": "ADDON", "authToken": "x.y.z" }));
     let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &body).await;
     assert_eq!(r.status(), 200);
     let rows = gw.state.installations.webhook_tokens("ws1").await.unwrap();

@@ -6,7 +6,7 @@
 mod support;
 
 use clockify_client::catalog::{Access, OPERATIONS, ParamLocation};
-use clockify_testkit::{Fault, FakeClockify, PageStyle, Shape};
+use clockify_testkit::{FakeClockify, Fault, PageStyle, Shape};
 use serde_json::{Value, json};
 use support::{TestGateway, addon_claims, metric, test_config};
 
@@ -90,12 +90,10 @@ async fn the_catalog_lists_every_operation_by_tag_and_filters() {
     assert_eq!(create["requestBody"]["schema"]["$ref"], "#/components/schemas/ProjectRequest");
     assert!(create["response"]["schema"].is_object());
 
-    let by_tag: Value =
-        e.gw.http.get(e.gw.url("/ui/api-explorer/endpoints?tag=tag")).send().await.unwrap().json().await.unwrap();
+    let by_tag: Value = e.gw.http.get(e.gw.url("/ui/api-explorer/endpoints?tag=tag")).send().await.unwrap().json().await.unwrap();
     let tags: Vec<&str> = by_tag["tags"].as_array().unwrap().iter().map(|t| t["tag"].as_str().unwrap()).collect();
     assert_eq!(tags, ["Tag"]);
-    let by_text: Value =
-        e.gw.http.get(e.gw.url("/ui/api-explorer/endpoints?q=holiday")).send().await.unwrap().json().await.unwrap();
+    let by_text: Value = e.gw.http.get(e.gw.url("/ui/api-explorer/endpoints?q=holiday")).send().await.unwrap().json().await.unwrap();
     let ids: Vec<String> = by_text["tags"]
         .as_array()
         .unwrap()
@@ -139,8 +137,7 @@ async fn valid_input_passes_for_a_read_of_every_tag_and_nothing_is_sent_in_a_dry
                 _ => query.insert(p.name.into(), valid_value(&schema)),
             };
         }
-        let (status, result) =
-            e.execute(json!({"operationId": op.id, "pathParams": path, "query": query, "dryRun": true})).await;
+        let (status, result) = e.execute(json!({"operationId": op.id, "pathParams": path, "query": query, "dryRun": true})).await;
         assert_eq!(status, 200, "{}: {result}", op.id);
         let url = result["request"]["url"].as_str().unwrap();
         assert!(url.starts_with(&e.fake.url()), "{}: {url}", op.id);
@@ -157,9 +154,7 @@ async fn valid_input_passes_for_a_read_of_every_tag_and_nothing_is_sent_in_a_dry
 #[tokio::test]
 async fn a_dry_run_shows_the_exact_request_with_the_token_redacted() {
     let e = env().await;
-    let (status, r) = e
-        .execute(json!({"operationId": "createNewTag", "body": {"name": "Billable"}, "dryRun": true}))
-        .await;
+    let (status, r) = e.execute(json!({"operationId": "createNewTag", "body": {"name": "Billable"}, "dryRun": true})).await;
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["dryRun"], true);
     assert_eq!(r["access"], "write");

@@ -29,7 +29,14 @@ async fn env() -> Env {
     // The explorer serves workspaces with a live installation only.
     gw.install("ws1", "a1", &[]).await;
     gw.install("ws2", "a2", &[]).await;
-    fake.paginated("api", "/v1/workspaces/ws1/tags", PageStyle::PageSize, Shape::Array, vec![json!({"id": "t1", "name": "a", "workspaceId": "ws1", "archived": false})], false);
+    fake.paginated(
+        "api",
+        "/v1/workspaces/ws1/tags",
+        PageStyle::PageSize,
+        Shape::Array,
+        vec![json!({"id": "t1", "name": "a", "workspaceId": "ws1", "archived": false})],
+        false,
+    );
     fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({"id": "t2", "name": "new", "workspaceId": "ws1", "archived": false}));
     Env { fake, gw }
 }
@@ -52,9 +59,17 @@ async fn calls_are_kept_per_user_without_secrets_and_replayed() {
     let alice = user_token(&env, "ws1", "alice");
     let (s, _) = post(&env, "/ui/api-explorer/execute", &alice, &json!({"operationId": "getTags", "query": {"page-size": 5}})).await;
     assert_eq!(s, 200);
-    let (s, _) = post(&env, "/ui/api-explorer/execute", &alice, &json!({"operationId": "createNewTag", "body": {"name": "new", "apiToken": "hunter2"}})).await;
+    let (s, _) = post(
+        &env,
+        "/ui/api-explorer/execute",
+        &alice,
+        &json!({"operationId": "createNewTag", "body": {"name": "new", "apiToken": "hunter2"}}),
+    )
+    .await;
     assert!(s == 200 || s == 422, "{s}");
-    let (s, _) = post(&env, "/ui/api-explorer/execute", &alice, &json!({"operationId": "createNewTag", "body": {"name": "new"}, "dryRun": true})).await;
+    let (s, _) =
+        post(&env, "/ui/api-explorer/execute", &alice, &json!({"operationId": "createNewTag", "body": {"name": "new"}, "dryRun": true}))
+            .await;
     assert_eq!(s, 200);
 
     let (s, h) = history(&env, &alice).await;

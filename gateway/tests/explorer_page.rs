@@ -3,9 +3,9 @@
 //! Clockify. Skipped loudly without chromedriver; `cargo xtask test` installs
 //! it and makes a skip a failure.
 
-mod support;
 #[path = "support/browser.rs"]
 mod browser;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,9 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
         "/v1/workspaces/ws1/tags",
         PageStyle::PageSize,
         Shape::Array,
-        (0..3).map(|i| json!({"id": format!("t{i}"), "name": format!("tag number {i}"), "workspaceId": "ws1", "archived": false})).collect(),
+        (0..3)
+            .map(|i| json!({"id": format!("t{i}"), "name": format!("tag number {i}"), "workspaceId": "ws1", "archived": false}))
+            .collect(),
         true,
     );
 
@@ -91,7 +93,13 @@ async fn the_page_lists_searches_builds_a_form_dry_runs_and_calls() {
     assert!(c.find(Locator::Id("confirm")).await.unwrap().is_displayed().await.unwrap(), "confirmation shown");
     c.find(Locator::Id("confirm-cancel")).await.unwrap().click().await.unwrap();
     assert_eq!(fake.count("POST", "/api/v1/workspaces/ws1/tags"), 0, "nothing sent without confirmation");
-    fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({"id": "t9", "name": "from the page", "workspaceId": "ws1", "archived": false}));
+    fake.on(
+        "api",
+        "POST",
+        "/v1/workspaces/ws1/tags",
+        201,
+        json!({"id": "t9", "name": "from the page", "workspaceId": "ws1", "archived": false}),
+    );
     let body = c.find(Locator::Id("body")).await.unwrap();
     body.clear().await.unwrap();
     body.send_keys(r#"{"name": "from the page"}"#).await.unwrap();

@@ -10,10 +10,10 @@ use std::sync::OnceLock;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clockify_client::WebhookEvent;
-use clockify_gateway::events::{Change, WebhookPayload, body_workspace, decode};
-use clockify_gateway::store::MirrorChange;
 use clockify_gateway::auth::token::{Expectation, MAX_TOKEN_LEN, TokenKind, TokenVerifier, VerifierConfig};
+use clockify_gateway::events::{Change, WebhookPayload, body_workspace, decode};
 use clockify_gateway::inbox::mirror_change;
+use clockify_gateway::store::MirrorChange;
 use clockify_testkit::tokens::{TokenFactory, key};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -35,7 +35,11 @@ fn valid_token() -> &'static str {
 }
 
 fn expectations() -> [Expectation<'static>; 3] {
-    [Expectation::of(TokenKind::Lifecycle), Expectation::of(TokenKind::RestWebhook), Expectation::of(TokenKind::Lifecycle).for_workspace("ws-fuzz")]
+    [
+        Expectation::of(TokenKind::Lifecycle),
+        Expectation::of(TokenKind::RestWebhook),
+        Expectation::of(TokenKind::Lifecycle).for_workspace("ws-fuzz"),
+    ]
 }
 
 /// Three dot-separated base64url segments of arbitrary bytes: gets past the
@@ -110,15 +114,25 @@ fn json_scalar() -> impl Strategy<Value = Value> {
 /// JSON values, biased towards entity-shaped objects (the field names
 /// webhook bodies use) with values of any type.
 fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        json_scalar(),
-        Just(json!("2025-01-31T10:00:00Z")),
-        Just(json!("68adfddad138cb5a4b2b4d2e")),
-    ];
+    let leaf = prop_oneof![json_scalar(), Just(json!("2025-01-31T10:00:00Z")), Just(json!("68adfddad138cb5a4b2b4d2e")),];
     let key = prop_oneof![
-        Just("id"), Just("workspaceId"), Just("name"), Just("projectId"), Just("userId"), Just("timeInterval"),
-        Just("start"), Just("end"), Just("archived"), Just("billable"), Just("tagIds"), Just("status"), Just("email"),
-        Just("amount"), Just("hourlyRate"), Just("memberships"), Just("x"),
+        Just("id"),
+        Just("workspaceId"),
+        Just("name"),
+        Just("projectId"),
+        Just("userId"),
+        Just("timeInterval"),
+        Just("start"),
+        Just("end"),
+        Just("archived"),
+        Just("billable"),
+        Just("tagIds"),
+        Just("status"),
+        Just("email"),
+        Just("amount"),
+        Just("hourlyRate"),
+        Just("memberships"),
+        Just("x"),
     ];
     leaf.prop_recursive(4, 48, 8, move |inner| {
         prop_oneof![

@@ -5,9 +5,7 @@ use clockify_gateway::{Application, Config};
 
 /// Starts the gateway on an ephemeral port and returns its base URL.
 async fn spawn_app() -> String {
-    let app = Application::build(Config::for_tests())
-        .await
-        .expect("gateway should bind an ephemeral port");
+    let app = Application::build(Config::for_tests()).await.expect("gateway should bind an ephemeral port");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     base
@@ -22,11 +20,7 @@ fn client() -> reqwest::Client {
 #[tokio::test]
 async fn health_returns_ok() {
     let base = spawn_app().await;
-    let response = client()
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .expect("request should succeed");
+    let response = client().get(format!("{base}/health")).send().await.expect("request should succeed");
 
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     let body: serde_json::Value = response.json().await.expect("body should be JSON");
@@ -36,11 +30,7 @@ async fn health_returns_ok() {
 #[tokio::test]
 async fn openapi_spec_lists_health() {
     let base = spawn_app().await;
-    let response = client()
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .expect("request should succeed");
+    let response = client().get(format!("{base}/openapi.json")).send().await.expect("request should succeed");
 
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     let spec: serde_json::Value = response.json().await.expect("spec should be JSON");
@@ -53,23 +43,12 @@ async fn openapi_spec_lists_health() {
 #[tokio::test]
 async fn docs_page_is_html() {
     let base = spawn_app().await;
-    let response = client()
-        .get(format!("{base}/docs"))
-        .send()
-        .await
-        .expect("request should succeed");
+    let response = client().get(format!("{base}/docs")).send().await.expect("request should succeed");
 
     assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(
-        content_type.starts_with("text/html"),
-        "content-type: {content_type}"
-    );
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(content_type.starts_with("text/html"), "content-type: {content_type}");
     let body = response.text().await.expect("body should be text");
     assert!(body.contains("SwaggerUIBundle"));
 }
@@ -77,20 +56,14 @@ async fn docs_page_is_html() {
 #[tokio::test]
 async fn unknown_path_is_404() {
     let base = spawn_app().await;
-    let response = client()
-        .get(format!("{base}/no-such-route"))
-        .send()
-        .await
-        .expect("request should succeed");
+    let response = client().get(format!("{base}/no-such-route")).send().await.expect("request should succeed");
 
     assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn taken_port_is_a_clear_startup_error() {
-    let first = Application::build(Config::for_tests())
-        .await
-        .expect("gateway should bind an ephemeral port");
+    let first = Application::build(Config::for_tests()).await.expect("gateway should bind an ephemeral port");
     let mut config = Config::for_tests();
     config.addr.set_port(first.port());
 
@@ -99,8 +72,5 @@ async fn taken_port_is_a_clear_startup_error() {
         Err(error) => error,
     };
     let message = error.to_string();
-    assert!(
-        message.starts_with("cannot bind GATEWAY_ADDR 127.0.0.1:"),
-        "{message}"
-    );
+    assert!(message.starts_with("cannot bind GATEWAY_ADDR 127.0.0.1:"), "{message}");
 }

@@ -54,10 +54,8 @@ async fn concurrent_duplicate_installs_leave_one_row(backend: Backend) {
     for r in futures::future::join_all(calls).await {
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     }
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM installations WHERE workspace_id = 'ws2'")
-        .fetch_one(gw.state.db.pool())
-        .await
-        .unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM installations WHERE workspace_id = 'ws2'").fetch_one(gw.state.db.pool()).await.unwrap();
     assert_eq!(n, 1);
     assert_eq!(gw.state.bootstrap.run("ws2").await.unwrap().map(|r| r.state).as_deref(), Some("queued"));
 }
@@ -87,7 +85,10 @@ async fn every_bad_token_is_a_401_problem_counted_by_reason(backend: Backend) {
     let cases: Vec<(&str, String)> = vec![
         ("algorithm", unsigned_none_token(&good)),
         ("algorithm", hs256_with_key_as_secret(&key("test-rsa-public.pem"), &good)),
-        ("algorithm", TokenFactory::new(&key("test-rsa-private.pem")).sign_with_alg(clockify_gateway::auth::token::Algorithm::RS512, &good)),
+        (
+            "algorithm",
+            TokenFactory::new(&key("test-rsa-private.pem")).sign_with_alg(clockify_gateway::auth::token::Algorithm::RS512, &good),
+        ),
         ("signature", tamper_signature(&gw.sign(&good))),
         ("signature", wrong_key.sign(&good)),
         ("issuer", gw.sign(&with("iss", json!("not-clockify")))),
@@ -119,7 +120,9 @@ async fn an_installation_token_pointing_outside_allowed_hosts_is_refused(backend
     let mut claims = installation_claims("ws5", "a5");
     claims["backendUrl"] = json!("https://evil.example/api");
     let token = gw.sign(&claims);
-    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &token, &[])).await;
+    let r = gw
+        .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &token, &[]))
+        .await;
     let p = problem(r, 403).await;
     assert!(p["detail"].as_str().unwrap().contains("evil.example"), "{p}");
     assert!(gw.state.installations.get("ws5").await.unwrap().is_none(), "nothing stored");
@@ -134,14 +137,22 @@ async fn an_installation_token_pointing_outside_allowed_hosts_is_refused(backend
         let mut claims = installation_claims("ws5", "a5");
         claims[claim] = json!(url);
         let token = gw.sign(&claims);
-        let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &token, &[])).await;
+        let r = gw
+            .post(
+                "/lifecycle/installed",
+                ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")),
+                &installed_body("ws5", "a5", &token, &[]),
+            )
+            .await;
         let p = problem(r, 403).await;
         assert!(p["detail"].as_str().unwrap().contains(claim), "{url}: {p}");
         assert!(gw.state.installations.get("ws5").await.unwrap().is_none(), "{url}: nothing stored");
     }
     // The installation token must belong to the same workspace as the call.
     let other = gw.sign(&installation_claims("other", "a5"));
-    let r = gw.post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &other, &[])).await;
+    let r = gw
+        .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws5", "a5")), &installed_body("ws5", "a5", &other, &[]))
+        .await;
     problem(r, 401).await;
 }
 
@@ -194,7 +205,8 @@ async fn webhooks_are_verified_stored_once_and_ignored_when_inactive(backend: Ba
     let forged = gw.sign(&addon_claims("ws7", "a7"));
     problem(deliver("NEW_PROJECT", &forged, "NEW_PROJECT", body.clone()).await.unwrap(), 403).await;
     // A body naming another workspace than its signature.
-    problem(deliver("NEW_PROJECT", project_token, "NEW_PROJECT", json!({ "id": "p3", "workspaceId": "elsewhere" })).await.unwrap(), 400).await;
+    problem(deliver("NEW_PROJECT", project_token, "NEW_PROJECT", json!({ "id": "p3", "workspaceId": "elsewhere" })).await.unwrap(), 400)
+        .await;
     // A valid signature of a workspace that never installed the add-on.
     let stranger = gw.sign(&addon_claims("never-installed", "a7"));
     problem(deliver("NEW_PROJECT", &stranger, "NEW_PROJECT", body.clone()).await.unwrap(), 403).await;
@@ -202,7 +214,9 @@ async fn webhooks_are_verified_stored_once_and_ignored_when_inactive(backend: Ba
     let bad = clockify_testkit::tokens::tamper_signature(project_token);
     problem(deliver("NEW_PROJECT", &bad, "NEW_PROJECT", body.clone()).await.unwrap(), 401).await;
     let m = gw.metrics().await;
-    for (label, n) in [("event_type", 1.0), ("token_mismatch", 2.0), ("body_workspace", 1.0), ("unknown_installation", 1.0), ("signature", 1.0)] {
+    for (label, n) in
+        [("event_type", 1.0), ("token_mismatch", 2.0), ("body_workspace", 1.0), ("unknown_installation", 1.0), ("signature", 1.0)]
+    {
         assert_eq!(metric(&m, &format!("gateway_auth_failures_total{{reason=\"{label}\"}}")), n, "{label}");
     }
     assert_eq!(gw.state.deliveries.count("ws7", "NEW_PROJECT").await.unwrap(), 1, "nothing rejected was stored");

@@ -28,11 +28,7 @@ impl Write for Capture {
 async fn tokens_never_reach_the_logs() {
     let capture = Capture::default();
     let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .init();
+    tracing_subscriber::fmt().json().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).init();
 
     let gw = TestGateway::start(Backend::Sqlite).await;
     let (install_token, hooks) = gw.install("ws1", "a1", &["NEW_PROJECT"]).await;
@@ -69,7 +65,9 @@ async fn tokens_never_reach_the_logs() {
     assert!(logs.contains("\"target\":\"audit\""), "audit records are written");
     assert!(logs.contains("\"event\":\"install\"") && logs.contains("\"event\":\"uninstall\""));
     assert!(logs.contains("auth_token=***"), "the query is logged redacted");
-    for (name, secret) in [("installation", &install_token), ("lifecycle", &lifecycle), ("webhook", webhook), ("foreign", &foreign), ("user", &user_token)] {
+    for (name, secret) in
+        [("installation", &install_token), ("lifecycle", &lifecycle), ("webhook", webhook), ("foreign", &foreign), ("user", &user_token)]
+    {
         // Any 24-character piece of the signature part would do; the whole token is the strict check.
         let signature = secret.rsplit('.').next().unwrap();
         assert!(!logs.contains(secret.as_str()), "the {name} token is in the logs");

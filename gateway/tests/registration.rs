@@ -40,7 +40,11 @@ impl Setup {
         let token = self.gw.sign(&claims);
         let r = self
             .gw
-            .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &self.gw.addon_token("ws1", "a1")), &installed_body("ws1", "a1", &token, &[]))
+            .post(
+                "/lifecycle/installed",
+                ("X-Addon-Lifecycle-Token", &self.gw.addon_token("ws1", "a1")),
+                &installed_body("ws1", "a1", &token, &[]),
+            )
             .await;
         assert_eq!(r.status(), 200, "the install never fails because of registration");
     }
@@ -66,7 +70,13 @@ impl Setup {
 async fn rest_events_are_registered_at_install_and_their_deliveries_accepted() {
     let s = setup().await;
     let token = s.rest_token();
-    s.fake.on("api", "POST", "/v1/workspaces/ws1/webhooks", 201, json!({ "id": "wh1", "authToken": token, "enabled": true, "triggerSource": ["ws1"] }));
+    s.fake.on(
+        "api",
+        "POST",
+        "/v1/workspaces/ws1/webhooks",
+        201,
+        json!({ "id": "wh1", "authToken": token, "enabled": true, "triggerSource": ["ws1"] }),
+    );
     s.install().await;
     let states = s.wait_until_settled().await;
     assert_eq!(states.len(), 3);
@@ -95,7 +105,13 @@ async fn rest_events_are_registered_at_install_and_their_deliveries_accepted() {
     assert_eq!(s.gw.deliver("PROJECT_UPDATED", &rotated, &json!({ "id": "p1", "v": 3 })).await.status(), 200);
     // DELETED removes what was registered.
     s.fake.on("api", "DELETE", "/v1/workspaces/ws1/webhooks/wh1", 200, json!({}));
-    let r = s.gw.post("/lifecycle/deleted", ("X-Addon-Lifecycle-Token", &s.gw.addon_token("ws1", "a1")), &json!({ "workspaceId": "ws1", "addonId": "a1" })).await;
+    let r =
+        s.gw.post(
+            "/lifecycle/deleted",
+            ("X-Addon-Lifecycle-Token", &s.gw.addon_token("ws1", "a1")),
+            &json!({ "workspaceId": "ws1", "addonId": "a1" }),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(s.fake.count("DELETE", "/api/v1/workspaces/ws1/webhooks/wh1"), 3);
     let r = s.gw.deliver("PROJECT_UPDATED", &token, &json!({ "id": "p2" })).await;
@@ -105,7 +121,13 @@ async fn rest_events_are_registered_at_install_and_their_deliveries_accepted() {
 #[tokio::test]
 async fn the_platform_limit_is_recorded_per_event_and_does_not_fail_the_install() {
     let s = setup().await;
-    s.fake.on("api", "POST", "/v1/workspaces/ws1/webhooks", 400, json!({ "message": "Webhook limit reached for this workspace", "code": 501 }));
+    s.fake.on(
+        "api",
+        "POST",
+        "/v1/workspaces/ws1/webhooks",
+        400,
+        json!({ "message": "Webhook limit reached for this workspace", "code": 501 }),
+    );
     s.install().await;
     let states = s.wait_until_settled().await;
     for (event, state, failure) in &states {

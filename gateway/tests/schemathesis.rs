@@ -38,7 +38,10 @@ fn run_schemathesis(st: &std::path::Path, base: &str, operations: usize, headers
         .env("SCHEMATHESIS_HOOKS", "gateway_st_hooks")
         .env("PYTHONPATH", &hooks_dir)
         .args(["run", &format!("{base}/openapi.json")])
-        .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance"])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+        ])
         .args(["--data-generation-method", "all"])
         .args(["--hypothesis-max-examples", "40", "--hypothesis-seed", "9", "--workers", "2"])
         .args(["--request-timeout", "10000", "--no-color"]);

@@ -20,7 +20,11 @@ async fn the_installation_client_uses_its_token_and_hosts_and_only_declared_scop
     let install_token = gw.sign(&claims);
     fake.require_addon_token(&install_token);
     let r = gw
-        .post("/lifecycle/installed", ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")), &installed_body("ws1", "a1", &install_token, &[]))
+        .post(
+            "/lifecycle/installed",
+            ("X-Addon-Lifecycle-Token", &gw.addon_token("ws1", "a1")),
+            &installed_body("ws1", "a1", &install_token, &[]),
+        )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));

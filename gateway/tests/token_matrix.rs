@@ -4,15 +4,12 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use serde_json::{Value, json};
-use clockify_testkit::tokens::{
-    TokenFactory, hs256_with_key_as_secret, raw_token, tamper_payload, tamper_signature,
-    unsigned_none_token,
-};
 use clockify_gateway::auth::token::{
-    Algorithm, ConfigError, Expectation, KeyError, KeyName, MAX_TOKEN_LEN, TokenKind, TokenRejection,
-    TokenVerifier, VerifierConfig, VerifierKeys, load_extra_keys_dir,
+    Algorithm, ConfigError, Expectation, KeyError, KeyName, MAX_TOKEN_LEN, TokenKind, TokenRejection, TokenVerifier, VerifierConfig,
+    VerifierKeys, load_extra_keys_dir,
 };
+use clockify_testkit::tokens::{TokenFactory, hs256_with_key_as_secret, raw_token, tamper_payload, tamper_signature, unsigned_none_token};
+use serde_json::{Value, json};
 
 const ADDON_KEY: &str = "poem-addon";
 const WORKSPACE: &str = "68adfddad138cb5a4b2b4d2e";
@@ -58,10 +55,7 @@ fn signer2() -> TokenFactory {
 }
 
 fn config() -> VerifierConfig {
-    VerifierConfig {
-        leeway_seconds: LEEWAY,
-        ..VerifierConfig::new(ADDON_KEY)
-    }
+    VerifierConfig { leeway_seconds: LEEWAY, ..VerifierConfig::new(ADDON_KEY) }
 }
 
 /// Key 1 only, RS256 only: the production shape.
@@ -128,12 +122,7 @@ struct Case {
 }
 
 fn case(name: &'static str, token: String, want: Option<&'static str>) -> Case {
-    Case {
-        name,
-        token,
-        expect: ADDON,
-        want,
-    }
+    Case { name, token, expect: ADDON, want }
 }
 
 /// Runs every case, reports all mismatches at once, and checks that no
@@ -155,22 +144,12 @@ fn run(verifier: &TokenVerifier, cases: Vec<Case>) {
         if let Err(e) = got {
             for text in [e.to_string(), format!("{e:?}")] {
                 for segment in c.token.split('.').filter(|s| s.len() >= 4) {
-                    assert!(
-                        !text.contains(segment),
-                        "{}: error text leaks the token",
-                        c.name
-                    );
+                    assert!(!text.contains(segment), "{}: error text leaks the token", c.name);
                 }
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]
@@ -185,44 +164,23 @@ fn valid_tokens_pass_with_typed_claims() {
         "nbf": NOW - 5,
         "someFutureClaim": {"nested": true},
     })));
-    let claims = v
-        .verify_at(
-            &user_token,
-            &USER.for_workspace(WORKSPACE).for_addon(ADDON_ID),
-            NOW,
-        )
-        .expect("valid user token");
+    let claims = v.verify_at(&user_token, &USER.for_workspace(WORKSPACE).for_addon(ADDON_ID), NOW).expect("valid user token");
     assert_eq!(claims.iss.as_deref(), Some("clockify"));
     assert_eq!(claims.kind.as_deref(), Some("addon"));
     assert_eq!(claims.sub.as_deref(), Some(ADDON_KEY));
     assert_eq!(claims.workspace_id.as_deref(), Some(WORKSPACE));
     assert_eq!(claims.addon_id.as_deref(), Some(ADDON_ID));
-    assert_eq!(
-        claims.backend_url.as_deref(),
-        Some("https://api.clockify.me/api")
-    );
-    assert_eq!(
-        claims.reports_url.as_deref(),
-        Some("https://reports.api.clockify.me")
-    );
-    assert_eq!(
-        claims.pto_url.as_deref(),
-        Some("https://pto.api.clockify.me")
-    );
+    assert_eq!(claims.backend_url.as_deref(), Some("https://api.clockify.me/api"));
+    assert_eq!(claims.reports_url.as_deref(), Some("https://reports.api.clockify.me"));
+    assert_eq!(claims.pto_url.as_deref(), Some("https://pto.api.clockify.me"));
     assert_eq!(claims.workspace_role.as_deref(), Some("WORKSPACE_ADMIN"));
     assert_eq!(claims.language.as_deref(), Some("EN"));
     assert_eq!(claims.theme.as_deref(), Some("DARK"));
     assert_eq!(claims.exp, Some(NOW + 1800));
     assert_eq!(claims.nbf, Some(NOW - 5));
     assert_eq!(claims.iat, Some(NOW - 10));
-    assert_eq!(
-        claims.extra.get("someFutureClaim"),
-        Some(&json!({"nested": true}))
-    );
-    assert!(
-        !claims.extra.contains_key("workspaceId"),
-        "known claims are not duplicated into extra"
-    );
+    assert_eq!(claims.extra.get("someFutureClaim"), Some(&json!({"nested": true})));
+    assert!(!claims.extra.contains_key("workspaceId"), "known claims are not duplicated into extra");
 
     // The wall-clock entry point, with `exp` relative to the real time.
     let now = jsonwebtoken::get_current_timestamp();
@@ -238,37 +196,16 @@ fn valid_tokens_pass_with_typed_claims() {
 fn rejection_matrix() {
     let s1 = signer1();
     let good = s1.sign(&addon_claims());
-    let header_only_sig = |token: &str| {
-        token
-            .rsplit_once('.')
-            .map(|(m, _)| format!("{m}."))
-            .unwrap()
-    };
+    let header_only_sig = |token: &str| token.rsplit_once('.').map(|(m, _)| format!("{m}.")).unwrap();
     let junk_sig = vec![0x5a; 256];
 
     let cases = vec![
         // Passing controls.
         case("installation token, no exp", good.clone(), None),
-        case(
-            "exp within leeway",
-            s1.sign(&with(json!({ "exp": NOW - LEEWAY / 2 }))),
-            None,
-        ),
-        case(
-            "exp just inside leeway",
-            s1.sign(&with(json!({ "exp": NOW - LEEWAY + 1 }))),
-            None,
-        ),
-        case(
-            "nbf within leeway",
-            s1.sign(&with(json!({ "nbf": NOW + LEEWAY / 2 }))),
-            None,
-        ),
-        case(
-            "kid ignored without extra keys",
-            signer1().kid(Some("anything")).sign(&addon_claims()),
-            None,
-        ),
+        case("exp within leeway", s1.sign(&with(json!({ "exp": NOW - LEEWAY / 2 }))), None),
+        case("exp just inside leeway", s1.sign(&with(json!({ "exp": NOW - LEEWAY + 1 }))), None),
+        case("nbf within leeway", s1.sign(&with(json!({ "nbf": NOW + LEEWAY / 2 }))), None),
+        case("kid ignored without extra keys", signer1().kid(Some("anything")).sign(&addon_claims()), None),
         Case {
             name: "bound to the right workspace and add-on",
             token: good.clone(),
@@ -276,163 +213,38 @@ fn rejection_matrix() {
             want: None,
         },
         // Algorithm attacks.
-        case(
-            "alg none",
-            unsigned_none_token(&addon_claims()),
-            Some("algorithm"),
-        ),
-        case(
-            "alg None (case variant)",
-            raw_token(&json!({"alg": "None"}), &addon_claims(), b""),
-            Some("algorithm"),
-        ),
-        case(
-            "HS256 keyed with the public key",
-            hs256_with_key_as_secret(&keys().public1, &addon_claims()),
-            Some("algorithm"),
-        ),
-        case(
-            "RS384 not configured",
-            s1.sign_with_alg(Algorithm::RS384, &addon_claims()),
-            Some("algorithm"),
-        ),
-        case(
-            "RS512 not configured",
-            s1.sign_with_alg(Algorithm::RS512, &addon_claims()),
-            Some("algorithm"),
-        ),
-        case(
-            "PS256 header",
-            raw_token(&json!({"alg": "PS256"}), &addon_claims(), &junk_sig),
-            Some("algorithm"),
-        ),
-        case(
-            "alg missing",
-            raw_token(&json!({"typ": "JWT"}), &addon_claims(), &junk_sig),
-            Some("malformed"),
-        ),
-        case(
-            "crit header",
-            raw_token(
-                &json!({"alg": "RS256", "crit": ["exp"], "exp": 1}),
-                &addon_claims(),
-                &junk_sig,
-            ),
-            Some("malformed"),
-        ),
+        case("alg none", unsigned_none_token(&addon_claims()), Some("algorithm")),
+        case("alg None (case variant)", raw_token(&json!({"alg": "None"}), &addon_claims(), b""), Some("algorithm")),
+        case("HS256 keyed with the public key", hs256_with_key_as_secret(&keys().public1, &addon_claims()), Some("algorithm")),
+        case("RS384 not configured", s1.sign_with_alg(Algorithm::RS384, &addon_claims()), Some("algorithm")),
+        case("RS512 not configured", s1.sign_with_alg(Algorithm::RS512, &addon_claims()), Some("algorithm")),
+        case("PS256 header", raw_token(&json!({"alg": "PS256"}), &addon_claims(), &junk_sig), Some("algorithm")),
+        case("alg missing", raw_token(&json!({"typ": "JWT"}), &addon_claims(), &junk_sig), Some("malformed")),
+        case("crit header", raw_token(&json!({"alg": "RS256", "crit": ["exp"], "exp": 1}), &addon_claims(), &junk_sig), Some("malformed")),
         // Signature attacks.
-        case(
-            "tampered signature",
-            tamper_signature(&good),
-            Some("signature"),
-        ),
-        case(
-            "tampered payload (workspace)",
-            tamper_payload(&good, &with(json!({ "workspaceId": "other" }))),
-            Some("signature"),
-        ),
-        case(
-            "tampered payload (role escalation)",
-            tamper_payload(&good, &with(json!({ "workspaceRole": "OWNER" }))),
-            Some("signature"),
-        ),
-        case(
-            "signature stripped",
-            header_only_sig(&good),
-            Some("signature"),
-        ),
-        case(
-            "signed by key 2",
-            signer2().sign(&addon_claims()),
-            Some("signature"),
-        ),
-        case(
-            "signed by key 2 with kid",
-            signer2().kid(Some("k2")).sign(&addon_claims()),
-            Some("signature"),
-        ),
-        case(
-            "junk signature",
-            raw_token(&json!({"alg": "RS256"}), &addon_claims(), &junk_sig),
-            Some("signature"),
-        ),
+        case("tampered signature", tamper_signature(&good), Some("signature")),
+        case("tampered payload (workspace)", tamper_payload(&good, &with(json!({ "workspaceId": "other" }))), Some("signature")),
+        case("tampered payload (role escalation)", tamper_payload(&good, &with(json!({ "workspaceRole": "OWNER" }))), Some("signature")),
+        case("signature stripped", header_only_sig(&good), Some("signature")),
+        case("signed by key 2", signer2().sign(&addon_claims()), Some("signature")),
+        case("signed by key 2 with kid", signer2().kid(Some("k2")).sign(&addon_claims()), Some("signature")),
+        case("junk signature", raw_token(&json!({"alg": "RS256"}), &addon_claims(), &junk_sig), Some("signature")),
         // Claims.
-        case(
-            "wrong issuer",
-            s1.sign(&with(json!({ "iss": "clockify.evil" }))),
-            Some("issuer"),
-        ),
-        case(
-            "missing issuer",
-            s1.sign(&with(json!({ "iss": null }))),
-            Some("issuer"),
-        ),
-        case(
-            "wrong type",
-            s1.sign(&with(json!({ "type": "access" }))),
-            Some("type"),
-        ),
-        case(
-            "missing type",
-            s1.sign(&with(json!({ "type": null }))),
-            Some("type"),
-        ),
-        case(
-            "wrong subject",
-            s1.sign(&with(json!({ "sub": "other-addon" }))),
-            Some("subject"),
-        ),
-        case(
-            "missing subject",
-            s1.sign(&with(json!({ "sub": null }))),
-            Some("subject"),
-        ),
-        case(
-            "expired beyond leeway",
-            s1.sign(&with(json!({ "exp": NOW - LEEWAY - 1 }))),
-            Some("expired"),
-        ),
-        case(
-            "expired exactly at leeway",
-            s1.sign(&with(json!({ "exp": NOW - LEEWAY }))),
-            Some("expired"),
-        ),
-        case(
-            "expired long ago",
-            s1.sign(&with(json!({ "exp": 1 }))),
-            Some("expired"),
-        ),
-        case(
-            "nbf beyond leeway",
-            s1.sign(&with(json!({ "nbf": NOW + LEEWAY + 1 }))),
-            Some("not_yet_valid"),
-        ),
-        case(
-            "nbf absurd",
-            s1.sign(&with(json!({ "nbf": u64::MAX }))),
-            Some("not_yet_valid"),
-        ),
-        case(
-            "exp absurd is fine",
-            s1.sign(&with(json!({ "exp": u64::MAX }))),
-            None,
-        ),
-        case(
-            "exp not a number",
-            s1.sign(&with(json!({ "exp": "tomorrow" }))),
-            Some("malformed"),
-        ),
-        case(
-            "exp negative",
-            s1.sign(&with(json!({ "exp": -5 }))),
-            Some("malformed"),
-        ),
-        Case {
-            name: "wrong workspace",
-            token: good.clone(),
-            expect: ADDON.for_workspace("other-workspace"),
-            want: Some("workspace"),
-        },
+        case("wrong issuer", s1.sign(&with(json!({ "iss": "clockify.evil" }))), Some("issuer")),
+        case("missing issuer", s1.sign(&with(json!({ "iss": null }))), Some("issuer")),
+        case("wrong type", s1.sign(&with(json!({ "type": "access" }))), Some("type")),
+        case("missing type", s1.sign(&with(json!({ "type": null }))), Some("type")),
+        case("wrong subject", s1.sign(&with(json!({ "sub": "other-addon" }))), Some("subject")),
+        case("missing subject", s1.sign(&with(json!({ "sub": null }))), Some("subject")),
+        case("expired beyond leeway", s1.sign(&with(json!({ "exp": NOW - LEEWAY - 1 }))), Some("expired")),
+        case("expired exactly at leeway", s1.sign(&with(json!({ "exp": NOW - LEEWAY }))), Some("expired")),
+        case("expired long ago", s1.sign(&with(json!({ "exp": 1 }))), Some("expired")),
+        case("nbf beyond leeway", s1.sign(&with(json!({ "nbf": NOW + LEEWAY + 1 }))), Some("not_yet_valid")),
+        case("nbf absurd", s1.sign(&with(json!({ "nbf": u64::MAX }))), Some("not_yet_valid")),
+        case("exp absurd is fine", s1.sign(&with(json!({ "exp": u64::MAX }))), None),
+        case("exp not a number", s1.sign(&with(json!({ "exp": "tomorrow" }))), Some("malformed")),
+        case("exp negative", s1.sign(&with(json!({ "exp": -5 }))), Some("malformed")),
+        Case { name: "wrong workspace", token: good.clone(), expect: ADDON.for_workspace("other-workspace"), want: Some("workspace") },
         Case {
             name: "workspace binding but claim missing",
             token: s1.sign(&with(json!({ "workspaceId": null }))),
@@ -448,34 +260,18 @@ fn rejection_matrix() {
         Case {
             name: "wrong add-on",
             token: good.clone(),
-            expect: ADDON
-                .for_workspace(WORKSPACE)
-                .for_addon("other-installation"),
+            expect: ADDON.for_workspace(WORKSPACE).for_addon("other-installation"),
             want: Some("addon"),
         },
         // Content that passes the signature but is not claims.
-        case(
-            "payload is a JSON string",
-            s1.sign(&json!("clockify")),
-            Some("malformed"),
-        ),
-        case(
-            "payload is not JSON",
-            s1.sign_payload_bytes(b"{\"iss\":"),
-            Some("malformed"),
-        ),
+        case("payload is a JSON string", s1.sign(&json!("clockify")), Some("malformed")),
+        case("payload is not JSON", s1.sign_payload_bytes(b"{\"iss\":"), Some("malformed")),
         case(
             "duplicate claim keys",
-            s1.sign_payload_bytes(
-                br#"{"iss":"evil","iss":"clockify","type":"addon","sub":"poem-addon"}"#,
-            ),
+            s1.sign_payload_bytes(br#"{"iss":"evil","iss":"clockify","type":"addon","sub":"poem-addon"}"#),
             Some("malformed"),
         ),
-        case(
-            "claim of wrong type",
-            s1.sign(&with(json!({ "workspaceId": 42 }))),
-            Some("malformed"),
-        ),
+        case("claim of wrong type", s1.sign(&with(json!({ "workspaceId": 42 }))), Some("malformed")),
         // Shape.
         case("empty string", String::new(), Some("malformed")),
         case("one segment", "abc".into(), Some("malformed")),
@@ -483,52 +279,16 @@ fn rejection_matrix() {
         case("four segments", format!("{good}.AAAA"), Some("malformed")),
         case("dots only", "..".into(), Some("malformed")),
         case("bad base64", "!!!.@@@.###".into(), Some("malformed")),
-        case(
-            "padded base64",
-            good.replacen('.', "=.", 1),
-            Some("malformed"),
-        ),
+        case("padded base64", good.replacen('.', "=.", 1), Some("malformed")),
         case("whitespace", format!(" {good}"), Some("malformed")),
-        case(
-            "header not JSON",
-            format!("{}.{}.", b64(b"{\"alg\":"), b64(b"{}")),
-            Some("malformed"),
-        ),
-        case(
-            "header is an array",
-            format!("{}.{}.", b64(b"[\"RS256\"]"), b64(b"{}")),
-            Some("malformed"),
-        ),
-        case(
-            "duplicate alg in header",
-            format!(
-                "{}.{}.",
-                b64(br#"{"alg":"none","alg":"RS256"}"#),
-                b64(b"{}")
-            ),
-            Some("malformed"),
-        ),
-        case(
-            "truncated in payload",
-            good[..good.len() / 2].to_owned(),
-            Some("malformed"),
-        ),
-        case(
-            "truncated by one char",
-            good[..good.len() - 1].to_owned(),
-            Some("malformed"),
-        ),
+        case("header not JSON", format!("{}.{}.", b64(b"{\"alg\":"), b64(b"{}")), Some("malformed")),
+        case("header is an array", format!("{}.{}.", b64(b"[\"RS256\"]"), b64(b"{}")), Some("malformed")),
+        case("duplicate alg in header", format!("{}.{}.", b64(br#"{"alg":"none","alg":"RS256"}"#), b64(b"{}")), Some("malformed")),
+        case("truncated in payload", good[..good.len() / 2].to_owned(), Some("malformed")),
+        case("truncated by one char", good[..good.len() - 1].to_owned(), Some("malformed")),
         case("too long", "a".repeat(MAX_TOKEN_LEN + 1), Some("too_long")),
-        case(
-            "valid token padded past the cap",
-            format!("{good}{}", "A".repeat(MAX_TOKEN_LEN)),
-            Some("too_long"),
-        ),
-        case(
-            "exactly at the cap",
-            "a".repeat(MAX_TOKEN_LEN),
-            Some("malformed"),
-        ),
+        case("valid token padded past the cap", format!("{good}{}", "A".repeat(MAX_TOKEN_LEN)), Some("too_long")),
+        case("exactly at the cap", "a".repeat(MAX_TOKEN_LEN), Some("malformed")),
     ];
     run(&verifier(), cases);
 }
@@ -537,41 +297,13 @@ fn rejection_matrix() {
 fn rotation_keys_select_by_kid() {
     let claims = addon_claims();
     let cases = vec![
-        case(
-            "kid k2 signed by key 2",
-            signer2().kid(Some("k2")).sign(&claims),
-            None,
-        ),
-        case(
-            "no kid signed by key 1 (Clockify)",
-            signer1().sign(&claims),
-            None,
-        ),
-        case(
-            "unknown kid",
-            signer2().kid(Some("nope")).sign(&claims),
-            Some("unknown_kid"),
-        ),
-        case(
-            "unknown kid even if signed by key 1",
-            signer1().kid(Some("nope")).sign(&claims),
-            Some("unknown_kid"),
-        ),
-        case(
-            "empty kid",
-            signer1().kid(Some("")).sign(&claims),
-            Some("unknown_kid"),
-        ),
-        case(
-            "no kid signed by key 2",
-            signer2().sign(&claims),
-            Some("signature"),
-        ),
-        case(
-            "kid k2 signed by key 1",
-            signer1().kid(Some("k2")).sign(&claims),
-            Some("signature"),
-        ),
+        case("kid k2 signed by key 2", signer2().kid(Some("k2")).sign(&claims), None),
+        case("no kid signed by key 1 (Clockify)", signer1().sign(&claims), None),
+        case("unknown kid", signer2().kid(Some("nope")).sign(&claims), Some("unknown_kid")),
+        case("unknown kid even if signed by key 1", signer1().kid(Some("nope")).sign(&claims), Some("unknown_kid")),
+        case("empty kid", signer1().kid(Some("")).sign(&claims), Some("unknown_kid")),
+        case("no kid signed by key 2", signer2().sign(&claims), Some("signature")),
+        case("kid k2 signed by key 1", signer1().kid(Some("k2")).sign(&claims), Some("signature")),
     ];
     let v = rotating_verifier();
     assert_eq!(v.kids().collect::<Vec<_>>(), ["k2"]);
@@ -597,121 +329,51 @@ fn any_clockify_token_checks_issuer_signature_and_time_only() {
     };
     let s1 = signer1();
     let token = s1.sign(&access);
-    let claims = verifier()
-        .verify_at(&token, &ANY, NOW)
-        .expect("access token passes");
+    let claims = verifier().verify_at(&token, &ANY, NOW).expect("access token passes");
     assert_eq!(claims.kind.as_deref(), Some("access"));
     assert_eq!(claims.addon_id, None);
     assert_eq!(claims.extra.get("jti"), Some(&json!("abc")));
 
-    let any = |name, token, want| Case {
-        name,
-        token,
-        expect: ANY,
-        want,
-    };
+    let any = |name, token, want| Case { name, token, expect: ANY, want };
     let cases = vec![
         any("add-on token also passes", s1.sign(&addon_claims()), None),
-        Case {
-            name: "workspace binding holds",
-            token: token.clone(),
-            expect: ANY.for_workspace(WORKSPACE),
-            want: None,
-        },
-        Case {
-            name: "workspace binding fails",
-            token: token.clone(),
-            expect: ANY.for_workspace("x"),
-            want: Some("workspace"),
-        },
-        Case {
-            name: "addon binding needs the claim",
-            token: token.clone(),
-            expect: ANY.for_addon(ADDON_ID),
-            want: Some("addon"),
-        },
-        any(
-            "wrong issuer",
-            s1.sign(&with_access(json!({ "iss": "someone" }))),
-            Some("issuer"),
-        ),
+        Case { name: "workspace binding holds", token: token.clone(), expect: ANY.for_workspace(WORKSPACE), want: None },
+        Case { name: "workspace binding fails", token: token.clone(), expect: ANY.for_workspace("x"), want: Some("workspace") },
+        Case { name: "addon binding needs the claim", token: token.clone(), expect: ANY.for_addon(ADDON_ID), want: Some("addon") },
+        any("wrong issuer", s1.sign(&with_access(json!({ "iss": "someone" }))), Some("issuer")),
         any("bad signature", tamper_signature(&token), Some("signature")),
-        any(
-            "signed by key 2",
-            signer2().sign(&access),
-            Some("signature"),
-        ),
+        any("signed by key 2", signer2().sign(&access), Some("signature")),
         any("alg none", unsigned_none_token(&access), Some("algorithm")),
-        any(
-            "expired",
-            s1.sign(&with_access(json!({ "exp": NOW - LEEWAY - 1 }))),
-            Some("expired"),
-        ),
-        any(
-            "not yet valid",
-            s1.sign(&with_access(json!({ "nbf": NOW + LEEWAY + 1 }))),
-            Some("not_yet_valid"),
-        ),
+        any("expired", s1.sign(&with_access(json!({ "exp": NOW - LEEWAY - 1 }))), Some("expired")),
+        any("not yet valid", s1.sign(&with_access(json!({ "nbf": NOW + LEEWAY + 1 }))), Some("not_yet_valid")),
         // The same token is refused where an add-on token is required.
-        case(
-            "access token on an add-on route",
-            token.clone(),
-            Some("type"),
-        ),
+        case("access token on an add-on route", token.clone(), Some("type")),
     ];
     run(&verifier(), cases);
 }
 
 #[test]
 fn rs384_and_rs512_only_when_configured() {
-    let config = VerifierConfig {
-        algorithms: vec![Algorithm::RS256, Algorithm::RS384],
-        ..config()
-    };
+    let config = VerifierConfig { algorithms: vec![Algorithm::RS256, Algorithm::RS384], ..config() };
     let v = TokenVerifier::from_pem(&keys().public1, &[], config).unwrap();
     let s1 = signer1();
     run(
         &v,
         vec![
             case("RS256", s1.sign(&addon_claims()), None),
-            case(
-                "RS384 configured",
-                s1.sign_with_alg(Algorithm::RS384, &addon_claims()),
-                None,
-            ),
-            case(
-                "RS512 not configured",
-                s1.sign_with_alg(Algorithm::RS512, &addon_claims()),
-                Some("algorithm"),
-            ),
+            case("RS384 configured", s1.sign_with_alg(Algorithm::RS384, &addon_claims()), None),
+            case("RS512 not configured", s1.sign_with_alg(Algorithm::RS512, &addon_claims()), Some("algorithm")),
             case(
                 "RS384 header on an RS256 signature",
-                s1.sign(&addon_claims()).replacen(
-                    &b64(br#"{"typ":"JWT","alg":"RS256"}"#),
-                    &b64(br#"{"typ":"JWT","alg":"RS384"}"#),
-                    1,
-                ),
+                s1.sign(&addon_claims()).replacen(&b64(br#"{"typ":"JWT","alg":"RS256"}"#), &b64(br#"{"typ":"JWT","alg":"RS384"}"#), 1),
                 Some("signature"),
             ),
         ],
     );
-    let all = VerifierConfig {
-        algorithms: vec![Algorithm::RS512],
-        ..VerifierConfig::new(ADDON_KEY)
-    };
+    let all = VerifierConfig { algorithms: vec![Algorithm::RS512], ..VerifierConfig::new(ADDON_KEY) };
     let v = TokenVerifier::from_pem(&keys().public1, &[], all).unwrap();
-    assert!(
-        v.verify_at(
-            &s1.sign_with_alg(Algorithm::RS512, &addon_claims()),
-            &ADDON,
-            NOW
-        )
-        .is_ok()
-    );
-    assert_eq!(
-        v.verify_at(&s1.sign(&addon_claims()), &ADDON, NOW),
-        Err(TokenRejection::Algorithm)
-    );
+    assert!(v.verify_at(&s1.sign_with_alg(Algorithm::RS512, &addon_claims()), &ADDON, NOW).is_ok());
+    assert_eq!(v.verify_at(&s1.sign(&addon_claims()), &ADDON, NOW), Err(TokenRejection::Algorithm));
 }
 
 #[test]
@@ -719,95 +381,43 @@ fn clockify_published_key_loads_as_primary() {
     let pem = std::fs::read(CLOCKIFY_KEY).expect("Clockify key present");
     let v = TokenVerifier::from_pem(&pem, &[], VerifierConfig::new(ADDON_KEY)).expect("loads");
     // Our test signer is not Clockify.
-    assert_eq!(
-        v.verify(&signer1().sign(&addon_claims()), &ADDON),
-        Err(TokenRejection::Signature)
-    );
+    assert_eq!(v.verify(&signer1().sign(&addon_claims()), &ADDON), Err(TokenRejection::Signature));
 }
 
 #[test]
 fn bad_configuration_is_a_typed_error_naming_the_key() {
     let k = keys();
     let err = VerifierKeys::from_pem(&k.private1, &[]).unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            KeyError::Invalid {
-                key: KeyName::Primary,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(&err, KeyError::Invalid { key: KeyName::Primary, .. }), "{err}");
     assert!(err.to_string().contains("private key"), "{err}");
 
     let err = VerifierKeys::from_pem(b"not a pem", &[]).unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            KeyError::Invalid {
-                key: KeyName::Primary,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(&err, KeyError::Invalid { key: KeyName::Primary, .. }), "{err}");
     assert!(err.to_string().starts_with("primary key"), "{err}");
 
     let extra = vec![
         ("k2".to_owned(), k.public2.clone()),
-        (
-            "broken".to_owned(),
-            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".to_vec(),
-        ),
+        ("broken".to_owned(), b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n".to_vec()),
     ];
     let err = VerifierKeys::from_pem(&k.public1, &extra).unwrap_err();
-    assert!(
-        matches!(&err, KeyError::Invalid { key: KeyName::Kid(kid), .. } if kid == "broken"),
-        "{err}"
-    );
+    assert!(matches!(&err, KeyError::Invalid { key: KeyName::Kid(kid), .. } if kid == "broken"), "{err}");
     assert!(err.to_string().contains("`broken`"), "{err}");
 
-    let dup = vec![
-        ("k2".to_owned(), k.public2.clone()),
-        ("k2".to_owned(), k.public1.clone()),
-    ];
-    assert!(
-        matches!(VerifierKeys::from_pem(&k.public1, &dup), Err(KeyError::DuplicateKid(kid)) if kid == "k2")
-    );
+    let dup = vec![("k2".to_owned(), k.public2.clone()), ("k2".to_owned(), k.public1.clone())];
+    assert!(matches!(VerifierKeys::from_pem(&k.public1, &dup), Err(KeyError::DuplicateKid(kid)) if kid == "k2"));
 
     let keys = || VerifierKeys::from_pem(&k.public1, &[]).unwrap();
     let bad = |config: VerifierConfig| TokenVerifier::new(keys(), config).unwrap_err();
-    assert!(matches!(
-        bad(VerifierConfig::new("")),
-        ConfigError::EmptyAddonKey
-    ));
-    assert!(matches!(
-        bad(VerifierConfig {
-            algorithms: vec![],
-            ..config()
-        }),
-        ConfigError::NoAlgorithm
-    ));
-    for alg in [
-        Algorithm::HS256,
-        Algorithm::ES256,
-        Algorithm::PS256,
-        Algorithm::EdDSA,
-    ] {
+    assert!(matches!(bad(VerifierConfig::new("")), ConfigError::EmptyAddonKey));
+    assert!(matches!(bad(VerifierConfig { algorithms: vec![], ..config() }), ConfigError::NoAlgorithm));
+    for alg in [Algorithm::HS256, Algorithm::ES256, Algorithm::PS256, Algorithm::EdDSA] {
         assert!(matches!(
             bad(VerifierConfig { algorithms: vec![Algorithm::RS256, alg], ..config() }),
             ConfigError::UnsupportedAlgorithm(a) if a == alg
         ));
     }
     // A key error surfaces through the one-step constructor too.
-    assert!(matches!(
-        TokenVerifier::from_pem(b"", &[], config()),
-        Err(ConfigError::Key(KeyError::Invalid {
-            key: KeyName::Primary,
-            ..
-        }))
-    ));
+    assert!(matches!(TokenVerifier::from_pem(b"", &[], config()), Err(ConfigError::Key(KeyError::Invalid { key: KeyName::Primary, .. }))));
 }
 
 #[test]
@@ -825,24 +435,11 @@ fn extra_keys_dir_reads_pem_files_by_stem() {
     assert_eq!(kids, ["k2", "k3"]);
     assert_eq!(extra[0].1, keys().public2);
     let v = TokenVerifier::from_pem(&keys().public1, &extra, config()).unwrap();
-    assert!(
-        v.verify_at(
-            &signer2().kid(Some("k2")).sign(&addon_claims()),
-            &ADDON,
-            NOW
-        )
-        .is_ok()
-    );
+    assert!(v.verify_at(&signer2().kid(Some("k2")).sign(&addon_claims()), &ADDON, NOW).is_ok());
 
-    std::fs::write(
-        dir.join("zz-bad.pem"),
-        b"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("zz-bad.pem"), b"-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n").unwrap();
     let err = load_extra_keys_dir(&dir).unwrap_err();
-    assert!(
-        matches!(&err, KeyError::Invalid { key: KeyName::File(p), .. } if p.ends_with("zz-bad.pem"))
-    );
+    assert!(matches!(&err, KeyError::Invalid { key: KeyName::File(p), .. } if p.ends_with("zz-bad.pem")));
     assert!(err.to_string().contains("zz-bad.pem"), "{err}");
     std::fs::remove_file(dir.join("zz-bad.pem")).unwrap();
 
@@ -852,10 +449,7 @@ fn extra_keys_dir_reads_pem_files_by_stem() {
 
     let missing = dir.join("does-not-exist");
     let err = load_extra_keys_dir(&missing).unwrap_err();
-    assert!(
-        matches!(&err, KeyError::Read { path, .. } if path == &missing),
-        "{err}"
-    );
+    assert!(matches!(&err, KeyError::Read { path, .. } if path == &missing), "{err}");
     assert!(err.to_string().contains("does-not-exist"), "{err}");
 
     std::fs::remove_dir_all(&dir).unwrap();
@@ -863,10 +457,7 @@ fn extra_keys_dir_reads_pem_files_by_stem() {
 
 #[test]
 fn reasons_are_stable_unique_snake_case_labels() {
-    let reasons: Vec<&str> = TokenRejection::ALL
-        .iter()
-        .map(TokenRejection::reason)
-        .collect();
+    let reasons: Vec<&str> = TokenRejection::ALL.iter().map(TokenRejection::reason).collect();
     assert_eq!(
         reasons,
         [
@@ -953,33 +544,16 @@ fn garbage_never_panics_and_never_passes() {
             // base64url alphabet with a few dots sprinkled in.
             1 => {
                 let len = rng.below(600);
-                (0..len)
-                    .map(|_| {
-                        if rng.below(40) == 0 {
-                            '.'
-                        } else {
-                            B64URL[rng.below(64)] as char
-                        }
-                    })
-                    .collect()
+                (0..len).map(|_| if rng.below(40) == 0 { '.' } else { B64URL[rng.below(64)] as char }).collect()
             }
             // Structurally valid, with hostile headers and random payloads/signatures.
             2 => {
                 let header = &headers[rng.below(headers.len())];
-                let payload = if rng.below(2) == 0 {
-                    addon_claims()
-                } else {
-                    json!(rng.next())
-                };
+                let payload = if rng.below(2) == 0 { addon_claims() } else { json!(rng.next()) };
                 let sig = rng.bytes(300);
                 let mut t = raw_token(header, &payload, &sig);
                 if rng.below(3) == 0 {
-                    t = format!(
-                        "{}.{}.{}",
-                        b64(&rng.bytes(64)),
-                        b64(&rng.bytes(200)),
-                        b64(&sig)
-                    );
+                    t = format!("{}.{}.{}", b64(&rng.bytes(64)), b64(&rng.bytes(200)), b64(&sig));
                 }
                 t
             }
@@ -1023,10 +597,7 @@ fn garbage_never_panics_and_never_passes() {
             assert!(got.is_err(), "garbage accepted: {token:?}");
         }
     }
-    assert!(
-        v.verify_at(&good, &bound, NOW).is_ok(),
-        "control still passes"
-    );
+    assert!(v.verify_at(&good, &bound, NOW).is_ok(), "control still passes");
 }
 
 /// Every kind of token Clockify issues, as it would sign it, against every

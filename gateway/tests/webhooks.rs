@@ -111,10 +111,8 @@ async fn a_failing_handler_is_retried_then_dead_lettered_and_nothing_is_lost(bac
     gw.deliver("NEW_PROJECT", &tokens[0].1, &json!({ "id": "p1" })).await;
     eventually_async!("dead", gw.state.deliveries.state_counts("ws3").await.unwrap().dead == 1);
     assert_eq!(hooks.total_calls(), 2);
-    let error: String = sqlx::query_scalar("SELECT last_error FROM deliveries WHERE workspace_id = 'ws3'")
-        .fetch_one(gw.state.db.pool())
-        .await
-        .unwrap();
+    let error: String =
+        sqlx::query_scalar("SELECT last_error FROM deliveries WHERE workspace_id = 'ws3'").fetch_one(gw.state.db.pool()).await.unwrap();
     assert!(error.contains("fails on purpose"));
 }
 
@@ -275,11 +273,8 @@ async fn a_refused_write_stores_nothing_so_the_retry_is_new(backend: Backend) {
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["content-type"], "application/problem+json");
     }
-    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delivery_keys WHERE workspace_id = $1")
-        .bind("ws-refused")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let keys: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM delivery_keys WHERE workspace_id = $1").bind("ws-refused").fetch_one(pool).await.unwrap();
     assert_eq!((keys, gw.state.deliveries.count("ws-refused", "NEW_TAG").await.unwrap()), (0, 0), "nothing written");
 
     let repair = match backend {
@@ -374,9 +369,7 @@ async fn two_instances_share_the_inbox_on_postgres() {
     let b = TestGateway::start_with_hooks(config, hooks_b.clone()).await;
     let (_, tokens) = a.install("ws6", "a6", &["NEW_TASK"]).await;
     let bodies: Vec<Value> = (0..20).map(|i| json!({ "id": format!("t{i}") })).collect();
-    let sends = bodies
-        .iter()
-        .flat_map(|body| [a.deliver("NEW_TASK", &tokens[0].1, body), b.deliver("NEW_TASK", &tokens[0].1, body)]);
+    let sends = bodies.iter().flat_map(|body| [a.deliver("NEW_TASK", &tokens[0].1, body), b.deliver("NEW_TASK", &tokens[0].1, body)]);
     let answers = futures::future::join_all(sends).await;
     assert!(answers.iter().all(|r| r.status() == 200));
     eventually("all handled", || hooks_a.deliveries() + hooks_b.deliveries() == 20).await;

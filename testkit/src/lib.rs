@@ -34,7 +34,6 @@
 //! # }
 //! ```
 
-
 pub mod tokens;
 pub mod tools;
 use std::collections::{HashMap, VecDeque};
@@ -98,28 +97,19 @@ pub enum Shape {
     /// `{"<list_field>": [...], "<total_field>": <total item count>}`; the total
     /// is omitted when `total_field` is `None`. A field starting with `/` is
     /// a JSON pointer into nested objects (`/expenses/expenses`).
-    Envelope {
-        list_field: String,
-        total_field: Option<String>,
-    },
+    Envelope { list_field: String, total_field: Option<String> },
 }
 
 impl Shape {
     /// Shorthand for [`Shape::Envelope`].
     pub fn envelope(list_field: &str, total_field: Option<&str>) -> Shape {
-        Shape::Envelope {
-            list_field: list_field.to_owned(),
-            total_field: total_field.map(str::to_owned),
-        }
+        Shape::Envelope { list_field: list_field.to_owned(), total_field: total_field.map(str::to_owned) }
     }
 
     fn render(&self, page: &[Value], total: usize) -> Value {
         match self {
             Shape::Array => Value::Array(page.to_vec()),
-            Shape::Envelope {
-                list_field,
-                total_field,
-            } => {
+            Shape::Envelope { list_field, total_field } => {
                 let mut doc = Value::Object(serde_json::Map::new());
                 place(&mut doc, list_field, Value::Array(page.to_vec()));
                 if let Some(total_field) = total_field {
@@ -190,10 +180,7 @@ pub struct Recorded {
 impl Recorded {
     /// First value of a header, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// First value of a query parameter, percent-decoded (`+` is a space).
@@ -203,10 +190,7 @@ impl Recorded {
 
     /// All values of a query parameter, percent-decoded.
     pub fn query_params(&self, name: &str) -> Vec<String> {
-        query_pairs(&self.query)
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .collect()
+        query_pairs(&self.query).filter(|(k, _)| k == name).map(|(_, v)| v).collect()
     }
 
     /// The body parsed as JSON, if it is JSON.
@@ -236,9 +220,7 @@ pub struct FakeClockify {
 
 impl std::fmt::Debug for FakeClockify {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeClockify")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("FakeClockify").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -252,9 +234,7 @@ impl FakeClockify {
     /// Binds `127.0.0.1:0` and serves in a background tokio task. Stops when
     /// dropped. Must be called within a tokio runtime.
     pub async fn start() -> FakeClockify {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("fake clockify: bind 127.0.0.1:0");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fake clockify: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake clockify: local_addr");
         let inner = Arc::new(Inner::default());
         let router = Router::new().fallback(handle).with_state(inner.clone());
@@ -271,20 +251,11 @@ impl FakeClockify {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(
-                    stream,
-                    router.clone(),
-                    shutdown_rx.clone(),
-                ));
+                tokio::spawn(serve_connection(stream, router.clone(), shutdown_rx.clone()));
             }
         });
 
-        FakeClockify {
-            inner,
-            addr,
-            accept_task,
-            _shutdown: shutdown_tx,
-        }
+        FakeClockify { inner, addr, accept_task, _shutdown: shutdown_tx }
     }
 
     /// Base URL like `http://127.0.0.1:PORT` (no trailing slash).
@@ -339,38 +310,21 @@ impl FakeClockify {
     /// is sent as an empty body. Re-registering a route replaces it.
     pub fn on(&self, group: &str, method: &str, path: &str, status: u16, body: Value) {
         let key = route_key(group, method, path);
-        self.inner
-            .lock()
-            .routes
-            .insert(key, Route::Canned { status, body });
+        self.inner.lock().routes.insert(key, Route::Canned { status, body });
     }
 
     /// Answer `method` `path` in `group` with a redirect: `status` (e.g. 302)
     /// and `Location: <location>`, no body. Re-registering a route replaces it.
     pub fn redirect(&self, group: &str, method: &str, path: &str, status: u16, location: &str) {
         let key = route_key(group, method, path);
-        self.inner.lock().routes.insert(
-            key,
-            Route::Redirect {
-                status,
-                location: location.to_owned(),
-            },
-        );
+        self.inner.lock().routes.insert(key, Route::Redirect { status, location: location.to_owned() });
     }
 
     /// Serve `items` as a paginated list for GET `path` in `group`, reading
     /// the page and size from the query as `style` names them. A missing page
     /// means the first page, a missing size means 50. With `last_page_header`,
     /// also sends `Last-Page: true|false`.
-    pub fn paginated(
-        &self,
-        group: &str,
-        path: &str,
-        style: PageStyle,
-        shape: Shape,
-        items: Vec<Value>,
-        last_page_header: bool,
-    ) {
+    pub fn paginated(&self, group: &str, path: &str, style: PageStyle, shape: Shape, items: Vec<Value>, last_page_header: bool) {
         self.paginated_with_method(group, "GET", path, style, shape, items, last_page_header);
     }
 
@@ -389,15 +343,7 @@ impl FakeClockify {
         last_page_header: bool,
     ) {
         let key = route_key(group, method, path);
-        self.inner.lock().routes.insert(
-            key,
-            Route::Paginated {
-                style,
-                shape,
-                items,
-                last_page_header,
-            },
-        );
+        self.inner.lock().routes.insert(key, Route::Paginated { style, shape, items, last_page_header });
     }
 
     /// Serve `items` as a paginated list for POST `path` in `group`, reading
@@ -405,10 +351,7 @@ impl FakeClockify {
     /// (numbers or numeric strings; defaults: first page, 50).
     pub fn paginated_post_body(&self, group: &str, path: &str, shape: Shape, items: Vec<Value>) {
         let key = route_key(group, "POST", path);
-        self.inner
-            .lock()
-            .routes
-            .insert(key, Route::PaginatedPostBody { shape, items });
+        self.inner.lock().routes.insert(key, Route::PaginatedPostBody { shape, items });
     }
 
     /// Inject `fault` into the next `times` requests matching `method`
@@ -469,12 +412,7 @@ impl FakeClockify {
 
     /// Everything received, in arrival order (rejected requests included).
     pub fn requests(&self) -> Vec<Recorded> {
-        self.inner
-            .lock()
-            .requests
-            .iter()
-            .map(|(_, r)| r.clone())
-            .collect()
+        self.inner.lock().requests.iter().map(|(_, r)| r.clone()).collect()
     }
 
     /// Forget all recorded requests.
@@ -485,12 +423,7 @@ impl FakeClockify {
     /// Number of recorded requests with this method (`"*"` = any) and exact
     /// full path (e.g. `"/api/v1/workspaces/ws1/projects"`), query ignored.
     pub fn count(&self, method: &str, full_path: &str) -> usize {
-        self.inner
-            .lock()
-            .requests
-            .iter()
-            .filter(|(_, r)| method_matches(method, &r.method) && r.path == full_path)
-            .count()
+        self.inner.lock().requests.iter().filter(|(_, r)| method_matches(method, &r.method) && r.path == full_path).count()
     }
 
     /// Max number of recorded requests for `workspace` (the path segment after
@@ -560,10 +493,7 @@ impl St {
     }
 
     fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
-        let idx = self
-            .faults
-            .iter()
-            .position(|f| method_matches(&f.method, method) && f.path == path)?;
+        let idx = self.faults.iter().position(|f| method_matches(&f.method, method) && f.path == path)?;
         let entry = &mut self.faults[idx];
         let fault = entry.fault.clone();
         entry.remaining -= 1;
@@ -578,11 +508,7 @@ impl St {
             return true;
         }
         let has = |name: &str, want: &Option<String>| {
-            want.as_deref().is_some_and(|want| {
-                headers
-                    .iter()
-                    .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.trim() == want)
-            })
+            want.as_deref().is_some_and(|want| headers.iter().any(|(n, v)| n.eq_ignore_ascii_case(name) && v.trim() == want))
         };
         has("x-addon-token", &self.addon_token) || has("x-api-key", &self.api_key)
     }
@@ -592,10 +518,7 @@ impl St {
         let Some(limit) = self.rate_limit else {
             return true;
         };
-        let window = self
-            .windows
-            .entry(workspace_key(path).to_owned())
-            .or_default();
+        let window = self.windows.entry(workspace_key(path).to_owned()).or_default();
         window.retain(|t| now.saturating_duration_since(*t) < WINDOW);
         if window.len() >= limit {
             return false;
@@ -606,24 +529,10 @@ impl St {
 }
 
 enum Route {
-    Canned {
-        status: u16,
-        body: Value,
-    },
-    Redirect {
-        status: u16,
-        location: String,
-    },
-    Paginated {
-        style: PageStyle,
-        shape: Shape,
-        items: Vec<Value>,
-        last_page_header: bool,
-    },
-    PaginatedPostBody {
-        shape: Shape,
-        items: Vec<Value>,
-    },
+    Canned { status: u16, body: Value },
+    Redirect { status: u16, location: String },
+    Paginated { style: PageStyle, shape: Shape, items: Vec<Value>, last_page_header: bool },
+    PaginatedPostBody { shape: Shape, items: Vec<Value> },
 }
 
 struct FaultEntry {
@@ -639,19 +548,12 @@ fn method_matches(pattern: &str, method: &str) -> bool {
 
 fn normalize_group(group: &str) -> String {
     let g = group.trim_matches('/');
-    assert!(
-        GROUPS.contains(&g),
-        "fake clockify: unknown group {group:?} (expected one of {GROUPS:?})"
-    );
+    assert!(GROUPS.contains(&g), "fake clockify: unknown group {group:?} (expected one of {GROUPS:?})");
     g.to_owned()
 }
 
 fn route_key(group: &str, method: &str, path: &str) -> (String, String, String) {
-    let path = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    };
+    let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
     (normalize_group(group), method.to_ascii_uppercase(), path)
 }
 
@@ -747,11 +649,7 @@ struct Reply {
 
 impl Reply {
     fn json(status: u16, body: Value) -> Reply {
-        Reply {
-            status,
-            body: Some(body),
-            headers: Vec::new(),
-        }
+        Reply { status, body: Some(body), headers: Vec::new() }
     }
 
     fn error(status: u16, message: &str) -> Reply {
@@ -759,10 +657,7 @@ impl Reply {
     }
 
     fn unauthorized() -> Reply {
-        Reply::json(
-            401,
-            json!({"message": "Full authentication is required to access this resource", "code": 1000}),
-        )
+        Reply::json(401, json!({"message": "Full authentication is required to access this resource", "code": 1000}))
     }
 
     fn too_many(retry_after_secs: Option<u64>) -> Reply {
@@ -776,8 +671,7 @@ impl Reply {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut builder = Response::builder().status(status);
-        let no_body =
-            matches!(self.status, 204 | 304) || matches!(self.body, None | Some(Value::Null));
+        let no_body = matches!(self.status, 204 | 304) || matches!(self.body, None | Some(Value::Null));
         let body = if no_body {
             Body::empty()
         } else {
@@ -855,21 +749,10 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
     match st.routes.get(&key) {
         None => Reply::error(404, "No static resource"),
         Some(Route::Canned { status, body }) => Reply::json(*status, body.clone()),
-        Some(Route::Redirect { status, location }) => Reply {
-            status: *status,
-            body: None,
-            headers: vec![("location", location.clone())],
-        },
-        Some(Route::Paginated {
-            style,
-            shape,
-            items,
-            last_page_header,
-        }) => {
+        Some(Route::Redirect { status, location }) => Reply { status: *status, body: None, headers: vec![("location", location.clone())] },
+        Some(Route::Paginated { style, shape, items, last_page_header }) => {
             let page = query_param(query, "page").and_then(|p| p.trim().parse::<usize>().ok());
-            let size = query_param(query, style.size_param())
-                .and_then(|s| s.trim().parse::<usize>().ok())
-                .unwrap_or(DEFAULT_PAGE_SIZE);
+            let size = query_param(query, style.size_param()).and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(DEFAULT_PAGE_SIZE);
             let index = match page {
                 None => 0,
                 Some(p) if style.one_based() => p.saturating_sub(1),
@@ -885,10 +768,7 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
         Some(Route::PaginatedPostBody { shape, items }) => {
             let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             let page = req.get("page").and_then(as_usize).unwrap_or(1);
-            let size = req
-                .get("pageSize")
-                .and_then(as_usize)
-                .unwrap_or(DEFAULT_PAGE_SIZE);
+            let size = req.get("pageSize").and_then(as_usize).unwrap_or(DEFAULT_PAGE_SIZE);
             let (slice, _) = page_slice(items, page.saturating_sub(1), size);
             Reply::json(200, shape.render(slice, items.len()))
         }
@@ -902,11 +782,7 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
 #[derive(Clone)]
 struct ConnKill(Arc<Notify>);
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    router: Router,
-    mut shutdown: watch::Receiver<()>,
-) {
+async fn serve_connection(stream: tokio::net::TcpStream, router: Router, mut shutdown: watch::Receiver<()>) {
     let kill = Arc::new(Notify::new());
     let conn_kill = ConnKill(kill.clone());
     let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -927,22 +803,12 @@ async fn serve_connection(
 
 async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
     let query = parts.uri.query().unwrap_or("").to_owned();
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_ascii_lowercase(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers: Vec<(String, String)> =
+        parts.headers.iter().map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
 
     let (id, fault) = {
         let mut st = inner.lock();
@@ -952,15 +818,7 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         let authorized = st.authorized(&headers);
         st.requests.push((
             id,
-            Recorded {
-                method: method.clone(),
-                path: path.clone(),
-                query: query.clone(),
-                headers,
-                body: body.clone(),
-                at: now,
-                status: 0,
-            },
+            Recorded { method: method.clone(), path: path.clone(), query: query.clone(), headers, body: body.clone(), at: now, status: 0 },
         ));
 
         if !authorized {
@@ -1012,20 +870,8 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
 }
 
 /// Rate limit then route; records the final status.
-fn finish(
-    st: &mut St,
-    id: u64,
-    now: Instant,
-    method: &str,
-    path: &str,
-    query: &str,
-    body: &[u8],
-) -> Reply {
-    let reply = if st.admit(path, now) {
-        route(st, method, path, query, body)
-    } else {
-        Reply::too_many(Some(1))
-    };
+fn finish(st: &mut St, id: u64, now: Instant, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
+    let reply = if st.admit(path, now) { route(st, method, path, query, body) } else { Reply::too_many(Some(1)) };
     st.set_status(id, reply.status);
     reply
 }
@@ -1038,10 +884,7 @@ mod tests {
 
     fn client() -> reqwest::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("reqwest client")
+        reqwest::Client::builder().no_proxy().build().expect("reqwest client")
     }
 
     fn items(n: usize) -> Vec<Value> {
@@ -1049,36 +892,20 @@ mod tests {
     }
 
     fn ids(v: &Value) -> Vec<String> {
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|x| x["id"].as_str().unwrap().to_owned())
-            .collect()
+        v.as_array().expect("array").iter().map(|x| x["id"].as_str().unwrap().to_owned()).collect()
     }
 
     #[tokio::test]
     async fn array_pagination_page_size_style() {
         let fake = FakeClockify::start().await;
         let path = "/v1/workspaces/ws1/projects";
-        fake.paginated(
-            "api",
-            path,
-            PageStyle::PageSize,
-            Shape::Array,
-            items(7),
-            true,
-        );
+        fake.paginated("api", path, PageStyle::PageSize, Shape::Array, items(7), true);
         let http = client();
         let url = format!("{}{path}", fake.core_url());
 
         let mut seen = Vec::new();
         for (page, want_len, last) in [(1, 3, "false"), (2, 3, "false"), (3, 1, "true")] {
-            let resp = http
-                .get(&url)
-                .query(&[("page", page), ("page-size", 3)])
-                .send()
-                .await
-                .unwrap();
+            let resp = http.get(&url).query(&[("page", page), ("page-size", 3)]).send().await.unwrap();
             assert_eq!(resp.status(), 200);
             assert_eq!(resp.headers()["last-page"], last);
             let body: Value = resp.json().await.unwrap();
@@ -1088,14 +915,7 @@ mod tests {
         assert_eq!(seen, (0..7).map(|i| format!("i{i}")).collect::<Vec<_>>());
 
         // Past the end: empty page. Missing page/size: first page of 50.
-        let body: Value = http
-            .get(format!("{url}?page=4&page-size=3"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body: Value = http.get(format!("{url}?page=4&page-size=3")).send().await.unwrap().json().await.unwrap();
         assert_eq!(body, json!([]));
         let body: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
         assert_eq!(body.as_array().unwrap().len(), 7);
@@ -1106,11 +926,7 @@ mod tests {
         assert_eq!(first.status, 200);
 
         // Routing is per group: the same path under /reports is a 404.
-        let resp = http
-            .get(format!("{}{path}", fake.reports_url()))
-            .send()
-            .await
-            .unwrap();
+        let resp = http.get(format!("{}{path}", fake.reports_url())).send().await.unwrap();
         assert_eq!(resp.status(), 404);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body, json!({"message": "No static resource", "code": 404}));
@@ -1120,23 +936,9 @@ mod tests {
     #[tokio::test]
     async fn zero_based_styles_and_envelope_total() {
         let fake = FakeClockify::start().await;
-        fake.paginated(
-            "pto",
-            "/v1/workspaces/ws1/balance",
-            PageStyle::Limit,
-            Shape::envelope("balances", Some("count")),
-            items(5),
-            false,
-        );
+        fake.paginated("pto", "/v1/workspaces/ws1/balance", PageStyle::Limit, Shape::envelope("balances", Some("count")), items(5), false);
         let http = client();
-        let resp = http
-            .get(format!(
-                "{}/v1/workspaces/ws1/balance?page=1&limit=2",
-                fake.pto_url()
-            ))
-            .send()
-            .await
-            .unwrap();
+        let resp = http.get(format!("{}/v1/workspaces/ws1/balance?page=1&limit=2", fake.pto_url())).send().await.unwrap();
         assert!(resp.headers().get("last-page").is_none());
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["count"], 5);
@@ -1149,10 +951,7 @@ mod tests {
             items(5),
         );
         let body: Value = http
-            .post(format!(
-                "{}/v1/workspaces/ws1/reports/detailed",
-                fake.reports_url()
-            ))
+            .post(format!("{}/v1/workspaces/ws1/reports/detailed", fake.reports_url()))
             .json(&json!({"page": 2, "pageSize": 4, "exportType": "JSON"}))
             .send()
             .await
@@ -1164,25 +963,9 @@ mod tests {
         assert_eq!(ids(&body["timeentries"]), ["i4"]);
 
         // Envelope without total field.
-        fake.paginated(
-            "api",
-            "/v1/workspaces/ws1/users",
-            PageStyle::Size,
-            Shape::envelope("users", None),
-            items(3),
-            false,
-        );
-        let body: Value = http
-            .get(format!(
-                "{}/v1/workspaces/ws1/users?page=0&size=2",
-                fake.core_url()
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        fake.paginated("api", "/v1/workspaces/ws1/users", PageStyle::Size, Shape::envelope("users", None), items(3), false);
+        let body: Value =
+            http.get(format!("{}/v1/workspaces/ws1/users?page=0&size=2", fake.core_url())).send().await.unwrap().json().await.unwrap();
         assert_eq!(body.as_object().unwrap().len(), 1);
         assert_eq!(ids(&body["users"]), ["i0", "i1"]);
     }
@@ -1199,10 +982,7 @@ mod tests {
         for _ in 0..7 {
             let resp = http.get(&url).send().await.unwrap();
             statuses.push(resp.status().as_u16());
-            assert_eq!(
-                fake.requests().last().unwrap().status,
-                resp.status().as_u16()
-            );
+            assert_eq!(fake.requests().last().unwrap().status, resp.status().as_u16());
             if resp.status() == 429 {
                 assert_eq!(resp.headers()["retry-after"], "1");
                 let body: Value = resp.json().await.unwrap();
@@ -1211,11 +991,7 @@ mod tests {
         }
         assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429]);
         // Other workspaces have their own window.
-        let resp = http
-            .get(format!("{}/v1/workspaces/ws2/tags", fake.core_url()))
-            .send()
-            .await
-            .unwrap();
+        let resp = http.get(format!("{}/v1/workspaces/ws2/tags", fake.core_url())).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(fake.max_per_second("ws1"), 5);
         assert_eq!(fake.max_per_second("ws2"), 1);
@@ -1226,23 +1002,10 @@ mod tests {
     #[tokio::test]
     async fn faults_consumed_exactly_times() {
         let fake = FakeClockify::start().await;
-        fake.on(
-            "api",
-            "POST",
-            "/v1/workspaces/ws1/tags",
-            201,
-            json!({"id": "t1"}),
-        );
+        fake.on("api", "POST", "/v1/workspaces/ws1/tags", 201, json!({"id": "t1"}));
         let full = "/api/v1/workspaces/ws1/tags";
         fake.fail_next("POST", full, Fault::Status(503), 2);
-        fake.fail_next(
-            "*",
-            full,
-            Fault::TooManyRequests {
-                retry_after_secs: Some(3),
-            },
-            1,
-        );
+        fake.fail_next("*", full, Fault::TooManyRequests { retry_after_secs: Some(3) }, 1);
         fake.fail_next("POST", full, Fault::CloseConnection, 1);
         fake.fail_next("POST", full, Fault::Delay(Duration::from_millis(50)), 1);
         let http = client();
@@ -1288,67 +1051,28 @@ mod tests {
         let resp = http.get(&url).send().await.unwrap();
         assert_eq!(resp.status(), 401);
         let body: Value = resp.json().await.unwrap();
-        assert_eq!(
-            body,
-            json!({"message": "Full authentication is required to access this resource", "code": 1000})
-        );
-        let resp = http
-            .get(&url)
-            .header("X-Addon-Token", "wrong")
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(body, json!({"message": "Full authentication is required to access this resource", "code": 1000}));
+        let resp = http.get(&url).header("X-Addon-Token", "wrong").send().await.unwrap();
         assert_eq!(resp.status(), 401);
-        let resp = http
-            .get(&url)
-            .header("x-addon-token", "tok")
-            .send()
-            .await
-            .unwrap();
+        let resp = http.get(&url).header("x-addon-token", "tok").send().await.unwrap();
         assert_eq!(resp.status(), 200);
 
         fake.require_api_key("key");
-        let resp = http
-            .get(&url)
-            .header("X-Api-Key", "key")
-            .send()
-            .await
-            .unwrap();
+        let resp = http.get(&url).header("X-Api-Key", "key").send().await.unwrap();
         assert_eq!(resp.status(), 200);
-        assert_eq!(
-            fake.requests().last().unwrap().header("X-API-KEY"),
-            Some("key")
-        );
+        assert_eq!(fake.requests().last().unwrap().header("X-API-KEY"), Some("key"));
         assert_eq!(fake.count("GET", "/api/v1/user"), 4);
     }
 
     #[tokio::test]
     async fn multipart_recorded_raw() {
         let fake = FakeClockify::start().await;
-        fake.on(
-            "api",
-            "POST",
-            "/v1/workspaces/ws1/files/image",
-            200,
-            json!({"url": "u"}),
-        );
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(b"PNGDATA".to_vec()).file_name("a.png"),
-        );
-        let resp = client()
-            .post(format!("{}/v1/workspaces/ws1/files/image", fake.core_url()))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        fake.on("api", "POST", "/v1/workspaces/ws1/files/image", 200, json!({"url": "u"}));
+        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"PNGDATA".to_vec()).file_name("a.png"));
+        let resp = client().post(format!("{}/v1/workspaces/ws1/files/image", fake.core_url())).multipart(form).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         let rec = &fake.requests()[0];
-        assert!(
-            rec.header("content-type")
-                .unwrap()
-                .starts_with("multipart/form-data")
-        );
+        assert!(rec.header("content-type").unwrap().starts_with("multipart/form-data"));
         let text = rec.body_text();
         assert!(text.contains("name=\"file\""), "{text}");
         assert!(text.contains("PNGDATA"));
@@ -1380,9 +1104,6 @@ mod tests {
         assert_eq!(split_group("/reports/v1/x"), Some(("reports", "/v1/x")));
         assert_eq!(split_group("/apix/v1"), None);
         assert_eq!(percent_decode("a%20b+c%2"), "a b c%2");
-        assert_eq!(
-            query_param("x=1&name=a%26b", "name").as_deref(),
-            Some("a&b")
-        );
+        assert_eq!(query_param("x=1&name=a%26b", "name").as_deref(), Some("a&b"));
     }
 }

@@ -18,8 +18,7 @@ pub struct TokenFactory {
 impl TokenFactory {
     /// Panics if `private_pem` is not an RSA private key PEM.
     pub fn new(private_pem: &[u8]) -> Self {
-        let key = EncodingKey::from_rsa_pem(private_pem)
-            .expect("test fixture must be an RSA private key PEM");
+        let key = EncodingKey::from_rsa_pem(private_pem).expect("test fixture must be an RSA private key PEM");
         Self { key, kid: None }
     }
 
@@ -54,20 +53,14 @@ impl TokenFactory {
             header["kid"] = json!(kid);
         }
         let message = format!("{}.{}", b64_json(&header), URL_SAFE_NO_PAD.encode(payload));
-        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.key, Algorithm::RS256)
-            .expect("RSA signing failed");
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.key, Algorithm::RS256).expect("RSA signing failed");
         format!("{message}.{signature}")
     }
 }
 
 /// Builds a compact token from raw parts, without signing anything.
 pub fn raw_token(header: &Value, claims: &Value, signature: &[u8]) -> String {
-    format!(
-        "{}.{}.{}",
-        b64_json(header),
-        b64_json(claims),
-        URL_SAFE_NO_PAD.encode(signature)
-    )
+    format!("{}.{}.{}", b64_json(header), b64_json(claims), URL_SAFE_NO_PAD.encode(signature))
 }
 
 /// `alg: none` with an empty signature: the classic "unsigned" forgery.
@@ -78,21 +71,14 @@ pub fn unsigned_none_token(claims: &Value) -> String {
 /// HS256 keyed with the public key's PEM bytes: the algorithm-confusion
 /// forgery that works against verifiers that trust the header's `alg`.
 pub fn hs256_with_key_as_secret(public_pem: &[u8], claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(public_pem),
-    )
-    .expect("HMAC signing cannot fail")
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(public_pem)).expect("HMAC signing cannot fail")
 }
 
 /// Flips one bit of the signature, keeping it valid base64url of the same
 /// length, so only the cryptographic check can catch it.
 pub fn tamper_signature(token: &str) -> String {
     let (message, signature) = token.rsplit_once('.').expect("token has three segments");
-    let mut bytes = URL_SAFE_NO_PAD
-        .decode(signature)
-        .expect("signature is base64url");
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).expect("signature is base64url");
     match bytes.first_mut() {
         Some(first) => *first ^= 0x01,
         None => bytes.push(0),
@@ -103,8 +89,7 @@ pub fn tamper_signature(token: &str) -> String {
 /// Swaps in new claims but keeps the original header and signature.
 pub fn tamper_payload(token: &str, new_claims: &Value) -> String {
     let mut parts = token.splitn(3, '.');
-    let (Some(header), Some(_), Some(signature)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(header), Some(_), Some(signature)) = (parts.next(), parts.next(), parts.next()) else {
         panic!("token has three segments");
     };
     format!("{header}.{}.{signature}", b64_json(new_claims))

@@ -75,9 +75,7 @@ fn request_body<T: serde::de::DeserializeOwned>(doc: &Value, operation_id: &str)
 macro_rules! decodes {
     ($fake:expr, $doc:expr, $group:literal, $id:literal, |$c:ident| $call:expr) => {{
         let (template, method, body) = body_for(&$doc, $id);
-        let path = template.replace("{workspaceId}", "ws1").replace(
-            |c: char| c == '{' || c == '}', "",
-        );
+        let path = template.replace("{workspaceId}", "ws1").replace(|c: char| c == '{' || c == '}', "");
         let path = path
             .replace("policyId", "pol1")
             .replace("projectId", "prj1")
@@ -101,8 +99,13 @@ async fn one_operation_per_tag_decodes() {
     let fake = FakeClockify::start().await;
     let mut tags = 0;
     tags += decodes!(fake, doc, "api", "getApprovalRequests", |c| c.get_approval_requests().workspace_id("ws1").send());
-    tags += decodes!(fake, doc, "api", "getBalancesForPolicy", |c| c.get_balances_for_policy().workspace_id("ws1").policy_id("pol1").send());
-    tags += decodes!(fake, doc, "pto", "getPtoBalancesForPolicy", |c| c.get_pto_balances_for_policy().workspace_id("ws1").policy_id("pol1").send());
+    tags +=
+        decodes!(fake, doc, "api", "getBalancesForPolicy", |c| c.get_balances_for_policy().workspace_id("ws1").policy_id("pol1").send());
+    tags += decodes!(fake, doc, "pto", "getPtoBalancesForPolicy", |c| c
+        .get_pto_balances_for_policy()
+        .workspace_id("ws1")
+        .policy_id("pol1")
+        .send());
     tags += decodes!(fake, doc, "api", "getClients", |c| c.get_clients().workspace_id("ws1").send());
     tags += decodes!(fake, doc, "api", "ofWorkspace", |c| c.of_workspace().workspace_id("ws1").send());
     tags += decodes!(fake, doc, "api", "getExpenses", |c| c.get_expenses().workspace_id("ws1").send());
@@ -125,7 +128,11 @@ async fn one_operation_per_tag_decodes() {
         .start("2024-01-01T00:00:00Z")
         .end("2024-01-31T00:00:00Z")
         .send());
-    tags += decodes!(fake, doc, "api", "getCreatedEntityInfo", |c| c.get_created_entity_info().workspace_id("ws1").type_(vec!["PROJECT".to_string()]).send());
+    tags += decodes!(fake, doc, "api", "getCreatedEntityInfo", |c| c
+        .get_created_entity_info()
+        .workspace_id("ws1")
+        .type_(vec!["PROJECT".to_string()])
+        .send());
     tags += decodes!(fake, doc, "reports", "generateDetailedReportV1", |c| c
         .generate_detailed_report_v1()
         .workspace_id("ws1")

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clockify_client::{Auth, ClockifyError, FilePart, RateBudget, RateLimit, types};
-use clockify_testkit::{Fault, FakeClockify};
+use clockify_testkit::{FakeClockify, Fault};
 use serde_json::json;
 
 use crate::support::{builder_for, client_for};

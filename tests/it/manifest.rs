@@ -35,9 +35,13 @@ fn broken_manifests_are_rejected_naming_the_field() {
     let schema = manifest_schema("1.4");
     type Case = (&'static str, fn(&mut Value), &'static str);
     let cases: [Case; 4] = [
-        ("missing key", |m| {
-            m.as_object_mut().unwrap().remove("key");
-        }, "key"),
+        (
+            "missing key",
+            |m| {
+                m.as_object_mut().unwrap().remove("key");
+            },
+            "key",
+        ),
         ("unknown event", |m| m["webhooks"][0]["event"] = json!("PROJECT_EXPLODED"), "/webhooks/0/event"),
         ("unknown scope", |m| m["scopes"][1] = json!("EVERYTHING_WRITE"), "/scopes/1"),
         ("a 1.2-only event", |m| m["webhooks"][0]["event"] = json!("PROJECT_UPDATED"), "/webhooks/0/event"),
@@ -92,10 +96,7 @@ fn every_subscribed_event_is_in_exactly_one_list() {
 
 #[test]
 fn more_than_ten_manifest_events_fail_with_a_clear_message() {
-    let def = AddonDefinition {
-        subscribe: MANIFEST_EVENTS.iter().take(11).map(|s| s.to_string()).collect(),
-        ..AddonDefinition::default()
-    };
+    let def = AddonDefinition { subscribe: MANIFEST_EVENTS.iter().take(11).map(|s| s.to_string()).collect(), ..AddonDefinition::default() };
     let err = generate(&contract(), &def).unwrap_err().to_string();
     assert!(err.contains("addon.toml") && err.contains("subscribe") && err.contains("at most 10"), "{err}");
 }
@@ -167,7 +168,8 @@ fn event_wire_names_round_trip_and_unknown_names_are_kept() {
 fn the_embedded_clockify_key_is_the_published_one() {
     let pem = std::fs::read_to_string(root().join("../shared/clockify/clockify-public-key.pem")).expect("../shared key");
     let published = clockify_codegen::clockify_key::der_of_pem(&pem).unwrap();
-    let embedded = clockify_codegen::clockify_key::der_of_pem(&clockify_gateway::generated::clockify_key::clockify_public_key_pem()).unwrap();
+    let embedded =
+        clockify_codegen::clockify_key::der_of_pem(&clockify_gateway::generated::clockify_key::clockify_public_key_pem()).unwrap();
     assert_eq!(embedded, published, "run `cargo xtask regen --from ../shared/clockify/openapi.upstream.json`");
     let generated = clockify_codegen::clockify_key::generate(&pem).unwrap();
     assert_eq!(generated, std::fs::read_to_string(root().join(clockify_codegen::clockify_key::ARTIFACT)).unwrap());

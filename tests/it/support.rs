@@ -42,6 +42,7 @@ pub fn addon() -> clockify_codegen::AddonDefinition {
 /// The official manifest schema `version` ("1.3" or "1.4") from `../shared`.
 pub fn manifest_schema(version: &str) -> serde_json::Value {
     let p = root().join(format!("../shared/clockify/manifest-schema-{version}.json"));
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (the tests need ../shared beside the repository)", p.display()));
+    let text =
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (the tests need ../shared beside the repository)", p.display()));
     serde_json::from_str(&text).expect("the schema is JSON")
 }

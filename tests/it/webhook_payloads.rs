@@ -14,7 +14,10 @@ fn expected_schema(event: &WebhookEvent) -> Option<&'static str> {
     let name = event.as_str();
     Some(match name {
         _ if name.contains("TIME_OFF") => "TimeOffRequestDtoV1",
-        "TIME_ENTRY_SPLIT" | "USERS_INVITED_TO_WORKSPACE" | "LIMITED_USERS_ADDED_TO_WORKSPACE" | "COST_RATE_UPDATED"
+        "TIME_ENTRY_SPLIT"
+        | "USERS_INVITED_TO_WORKSPACE"
+        | "LIMITED_USERS_ADDED_TO_WORKSPACE"
+        | "COST_RATE_UPDATED"
         | "BILLABLE_RATE_UPDATED" => return None,
         _ if name.contains("USER_GROUP") => "UserGroupDtoV1",
         _ if name.contains("PROJECT") => "ProjectDtoV1",
@@ -46,7 +49,11 @@ fn every_event_decodes_to_its_payload_type() {
                 let stem = schema.trim_end_matches("DtoV1").trim_end_matches("WithRates");
                 assert!(variant.starts_with(stem), "{event} decoded as {}", &variant[..variant.len().min(40)]);
                 let name = event.as_str();
-                let expected_change = if name.starts_with("NEW_") || name.ends_with("_CREATED") || name == "USER_JOINED_WORKSPACE" || name == "TIME_OFF_REQUESTED" {
+                let expected_change = if name.starts_with("NEW_")
+                    || name.ends_with("_CREATED")
+                    || name == "USER_JOINED_WORKSPACE"
+                    || name == "TIME_OFF_REQUESTED"
+                {
                     Change::Created
                 } else if name.ends_with("_DELETED") || name == "USER_DELETED_FROM_WORKSPACE" {
                     Change::Deleted

@@ -120,8 +120,7 @@ fn gateway_binary(root: &Path) -> PathBuf {
 
 /// What the load parts change of the gateway's defaults: no log line per
 /// request, and no rate limit in the way of the load.
-const LOAD_SETTINGS: [(&str, &str); 3] =
-    [("RATE_LIMIT_PER_SECOND", "1000000"), ("RATE_LIMIT_BURST", "1000000"), ("RUST_LOG", "warn")];
+const LOAD_SETTINGS: [(&str, &str); 3] = [("RATE_LIMIT_PER_SECOND", "1000000"), ("RATE_LIMIT_BURST", "1000000"), ("RUST_LOG", "warn")];
 
 async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
     start_with(root, database_url, &LOAD_SETTINGS).await
@@ -310,7 +309,8 @@ async fn run_backend(root: &Path, name: &str, database_url: &str, disk: Option<P
     let mut handled_before = 0;
     for (i, &connections) in levels.iter().enumerate() {
         let first = SATURATION_REQUESTS * i as u64;
-        let (level, handled_total) = saturate(&gw, &http, &requests, first..first + SATURATION_REQUESTS, connections, handled_before).await?;
+        let (level, handled_total) =
+            saturate(&gw, &http, &requests, first..first + SATURATION_REQUESTS, connections, handled_before).await?;
         handled_before = handled_total;
         by_connections.push(level);
     }
@@ -341,7 +341,10 @@ async fn run_backend(root: &Path, name: &str, database_url: &str, disk: Option<P
     // Paced by a thread of its own: tokio's timer has millisecond steps,
     // which would add up to a millisecond to every latency measured.
     let phase_began = Instant::now();
-    let probe_dir = disk.clone().filter(|d| std::fs::metadata(d).is_ok_and(|m| m.is_dir() && !m.permissions().readonly())).unwrap_or_else(std::env::temp_dir);
+    let probe_dir = disk
+        .clone()
+        .filter(|d| std::fs::metadata(d).is_ok_and(|m| m.is_dir() && !m.permissions().readonly()))
+        .unwrap_or_else(std::env::temp_dir);
     let probe = crate::disk_probe::DiskProbe::start(&probe_dir, phase_began)?;
     let pacer = std::thread::spawn(move || {
         let period = Duration::from_micros(1_000_000 / FIXED_RATE);
@@ -475,7 +478,9 @@ async fn wait_until_handled(http: &reqwest::Client, base: &str, n: u64) -> Resul
         }
         if Instant::now() > deadline {
             // The figures still print; this says the next phase ran beside a backlog.
-            eprintln!("warning: the inbox handled {done} of {n} accepted deliveries within 60 s; the fixed-rate phase starts with the rest still queued");
+            eprintln!(
+                "warning: the inbox handled {done} of {n} accepted deliveries within 60 s; the fixed-rate phase starts with the rest still queued"
+            );
             return Ok(done);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -550,8 +555,12 @@ async fn webhooks(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
         let backend = r["backend"].as_str().unwrap_or("");
         let bench = format!("webhook ingest, {backend}");
         let target = if backend == "sqlite" { ">= 10000" } else { ">= 5000" };
-        rows.push(row(&bench, &format!("saturation, accepted/s (best, at {} connections)", r["saturation"]["connections"]),
-                      r["saturation"]["accepted_per_second"].to_string(), target));
+        rows.push(row(
+            &bench,
+            &format!("saturation, accepted/s (best, at {} connections)", r["saturation"]["connections"]),
+            r["saturation"]["accepted_per_second"].to_string(),
+            target,
+        ));
         let levels: Vec<String> = r["saturation_by_connections"]
             .as_array()
             .map(|a| a.iter().map(|l| format!("{}: {}", l["connections"], l["accepted_per_second"])).collect())
@@ -560,15 +569,29 @@ async fn webhooks(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
         rows.push(row(&bench, "p50 at 1000/s, ms", format!("{:.2}", r["fixed_rate"]["p50_ms"].as_f64().unwrap_or(0.0)), ""));
         rows.push(row(&bench, "p99 at 1000/s, ms", format!("{:.2}", r["fixed_rate"]["p99_ms"].as_f64().unwrap_or(0.0)), "<= 5"));
         let disk = &r["disk_fsync_beside_fixed_rate"];
-        rows.push(row(&bench, "the disk's fsync beside it: p99 / max, ms",
-                      format!("{:.2} / {:.2}", disk["p99_ms"].as_f64().unwrap_or(0.0), disk["max_ms"].as_f64().unwrap_or(0.0)), ""));
+        rows.push(row(
+            &bench,
+            "the disk's fsync beside it: p99 / max, ms",
+            format!("{:.2} / {:.2}", disk["p99_ms"].as_f64().unwrap_or(0.0), disk["max_ms"].as_f64().unwrap_or(0.0)),
+            "",
+        ));
         rows.push(row(&bench, "failures at 1000/s", r["fixed_rate"]["failures"].to_string(), "0"));
-        rows.push(row(&bench, "max in the uncounted warm-up second, ms", format!("{:.2}", r["fixed_rate"]["warmup"]["max_ms"].as_f64().unwrap_or(0.0)), ""));
+        rows.push(row(
+            &bench,
+            "max in the uncounted warm-up second, ms",
+            format!("{:.2}", r["fixed_rate"]["warmup"]["max_ms"].as_f64().unwrap_or(0.0)),
+            "",
+        ));
         rows.push(row(&bench, "handled/s incl. inbox drain", r["saturation"]["handled_per_second_end_to_end"].to_string(), ""));
         rows.push(row(&bench, "gateway CPU per delivery, us", r["saturation"]["gateway_cpu_us_per_delivery"].to_string(), ""));
         rows.push(row(&bench, "generator CPU per delivery, us", r["saturation"]["generator_cpu_us_per_delivery"].to_string(), ""));
         rows.push(row(&bench, "RSS idle, MB", format!("{:.1}", r["rss_kb"]["idle"].as_f64().unwrap_or(0.0) / 1024.0), ""));
-        rows.push(row(&bench, "RSS under load, MB", format!("{:.1}", r["rss_kb"]["peak_under_load"].as_f64().unwrap_or(0.0) / 1024.0), "<= 64"));
+        rows.push(row(
+            &bench,
+            "RSS under load, MB",
+            format!("{:.1}", r["rss_kb"]["peak_under_load"].as_f64().unwrap_or(0.0) / 1024.0),
+            "<= 64",
+        ));
     }
     Ok(Value::Array(results))
 }

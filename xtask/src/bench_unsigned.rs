@@ -135,7 +135,8 @@ async fn deliver(mut stream: TcpStream, head: Vec<u8>, body: Arc<Vec<u8>>) -> Ou
         match tokio::time::timeout_at(early_deadline, stream.read(&mut chunk)).await {
             Err(_) => break,
             Ok(Ok(0)) => {
-                outcome.status = Err(format!("closed without an answer after {:.0} ms, before the body", began.elapsed().as_secs_f64() * 1e3));
+                outcome.status =
+                    Err(format!("closed without an answer after {:.0} ms, before the body", began.elapsed().as_secs_f64() * 1e3));
                 return outcome;
             }
             Ok(Ok(n)) => {
@@ -308,11 +309,8 @@ pub async fn run(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
         let _ = sampler.finish();
         return Err(format!("{} of {CONNECTIONS} connections opened: {e}", streams.len()));
     }
-    let tasks: Vec<_> = streams
-        .into_iter()
-        .zip(&tokens)
-        .map(|(s, token)| tokio::spawn(deliver(s, request_head(&gw.addr, token), body.clone())))
-        .collect();
+    let tasks: Vec<_> =
+        streams.into_iter().zip(&tokens).map(|(s, token)| tokio::spawn(deliver(s, request_head(&gw.addr, token), body.clone()))).collect();
     let mut outcomes = Vec::with_capacity(CONNECTIONS);
     for t in tasks {
         outcomes.push(t.await.unwrap_or_else(|e| Outcome {
@@ -362,7 +360,12 @@ pub async fn run(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
 
     let bench = format!("{CONNECTIONS} x 5 MB bad-signature webhooks, sqlite");
     rows.push(row(&bench, "statuses", statuses_text.clone(), &format!("401 x {CONNECTIONS}")));
-    rows.push(row(&bench, "answered before the body was sent", format!("{early} of {CONNECTIONS}"), &format!("{CONNECTIONS} of {CONNECTIONS}")));
+    rows.push(row(
+        &bench,
+        "answered before the body was sent",
+        format!("{early} of {CONNECTIONS}"),
+        &format!("{CONNECTIONS} of {CONNECTIONS}"),
+    ));
     let answer_times = if ms.is_empty() { "no answers".to_owned() } else { format!("{p50:.1} / {max:.1}") };
     rows.push(row(&bench, "time to answer (from the head) p50 / max, ms", answer_times, ""));
     rows.push(row(&bench, "RSS idle, MB", format!("{:.1}", mb(idle_kb)), ""));

@@ -30,7 +30,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     let cargo = env_or("CARGO", "cargo");
     for gate in [&["fmt", "--all", "--check"][..], &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"][..]] {
         println!("lint gate: cargo {}", gate.join(" "));
-        let status = Command::new(&cargo).current_dir(root).args(gate).status().map_err(|e| format!("cannot run cargo {}: {e}", gate[0]))?;
+        let status =
+            Command::new(&cargo).current_dir(root).args(gate).status().map_err(|e| format!("cannot run cargo {}: {e}", gate[0]))?;
         if !status.success() {
             eprintln!("error: `cargo {}` failed; fix it (`cargo fmt --all` formats the tree) and run the suite again", gate.join(" "));
             return Ok(ExitCode::FAILURE);

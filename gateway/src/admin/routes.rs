@@ -6,11 +6,11 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
+use crate::auth::schemes::UserToken;
 use crate::error::{ApiError, GatewayError};
+use crate::redact::redact_secrets;
 use crate::state::AppState;
 use crate::store::{LogFilter, handler_state};
-use crate::auth::schemes::UserToken;
-use crate::redact::redact_secrets;
 
 const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
 
@@ -68,7 +68,12 @@ pub struct AdminApi {
 /// The caller must be an admin of `workspace_id`: a verified user token of
 /// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN. A
 /// workspace without a live installation is not found, whoever asks.
-pub(crate) async fn authorize_admin(state: &AppState, token: &UserToken, workspace_id: &str, route: &'static str) -> Result<(), GatewayError> {
+pub(crate) async fn authorize_admin(
+    state: &AppState,
+    token: &UserToken,
+    workspace_id: &str,
+    route: &'static str,
+) -> Result<(), GatewayError> {
     let claims = token.verify(&state.verifier, Some(workspace_id)).map_err(|r| {
         state.metrics.auth_failure(r.reason());
         tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
@@ -81,7 +86,6 @@ pub(crate) async fn authorize_admin(state: &AppState, token: &UserToken, workspa
     }
     Ok(())
 }
-
 
 impl AdminApi {
     async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {

@@ -116,10 +116,7 @@ impl VerifierKeys {
             let key = parse_public_key(pem, KeyName::Kid(kid.clone()))?;
             parsed.push((kid.clone(), key));
         }
-        Ok(Self {
-            primary,
-            extra: parsed,
-        })
+        Ok(Self { primary, extra: parsed })
     }
 
     /// The configured extra key ids, for startup logging.
@@ -130,43 +127,28 @@ impl VerifierKeys {
 
 impl fmt::Debug for VerifierKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VerifierKeys")
-            .field("extra_kids", &self.kids().collect::<Vec<_>>())
-            .finish_non_exhaustive()
+        f.debug_struct("VerifierKeys").field("extra_kids", &self.kids().collect::<Vec<_>>()).finish_non_exhaustive()
     }
 }
 
 fn parse_public_key(pem: &[u8], name: KeyName) -> Result<DecodingKey, KeyError> {
-    let invalid = |detail: String| KeyError::Invalid {
-        key: name.clone(),
-        detail,
-    };
+    let invalid = |detail: String| KeyError::Invalid { key: name.clone(), detail };
     // `from_rsa_pem` happily accepts private keys and certificates, and never
     // parses the RSA structure itself; a wrong file would then only show up
     // as every token failing `signature`. Check it all here, once.
-    if pem
-        .windows(b"PRIVATE KEY".len())
-        .any(|w| w == b"PRIVATE KEY")
-    {
-        return Err(invalid(
-            "this is a private key; configure the public key".into(),
-        ));
+    if pem.windows(b"PRIVATE KEY".len()).any(|w| w == b"PRIVATE KEY") {
+        return Err(invalid("this is a private key; configure the public key".into()));
     }
     let key = DecodingKey::from_rsa_pem(pem).map_err(|e| invalid(e.to_string()))?;
     // Converting to a JWK makes the crypto backend parse n and e for real.
-    let jwk =
-        Jwk::from_decoding_key(&key, Some(Algorithm::RS256)).map_err(|e| invalid(e.to_string()))?;
+    let jwk = Jwk::from_decoding_key(&key, Some(Algorithm::RS256)).map_err(|e| invalid(e.to_string()))?;
     let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
         return Err(invalid("not an RSA key".into()));
     };
-    let modulus = URL_SAFE_NO_PAD
-        .decode(&rsa.n)
-        .map_err(|e| invalid(format!("bad modulus encoding: {e}")))?;
+    let modulus = URL_SAFE_NO_PAD.decode(&rsa.n).map_err(|e| invalid(format!("bad modulus encoding: {e}")))?;
     let bits = modulus_bits(&modulus);
     if bits < MIN_RSA_MODULUS_BITS {
-        return Err(invalid(format!(
-            "RSA modulus is {bits} bits, at least {MIN_RSA_MODULUS_BITS} required"
-        )));
+        return Err(invalid(format!("RSA modulus is {bits} bits, at least {MIN_RSA_MODULUS_BITS} required")));
     }
     Ok(key)
 }
@@ -219,11 +201,7 @@ pub struct VerifierConfig {
 impl VerifierConfig {
     /// RS256 only, [`DEFAULT_LEEWAY_SECONDS`] of leeway.
     pub fn new(addon_key: impl Into<String>) -> Self {
-        Self {
-            addon_key: addon_key.into(),
-            leeway_seconds: DEFAULT_LEEWAY_SECONDS,
-            algorithms: vec![Algorithm::RS256],
-        }
+        Self { addon_key: addon_key.into(), leeway_seconds: DEFAULT_LEEWAY_SECONDS, algorithms: vec![Algorithm::RS256] }
     }
 }
 
@@ -487,20 +465,11 @@ impl TokenVerifier {
             validation.validate_aud = false;
             validations.push((alg, validation));
         }
-        Ok(Self {
-            keys,
-            addon_key: config.addon_key,
-            leeway: config.leeway_seconds,
-            validations,
-        })
+        Ok(Self { keys, addon_key: config.addon_key, leeway: config.leeway_seconds, validations })
     }
 
     /// Parses the keys and builds the verifier in one step.
-    pub fn from_pem(
-        primary_pem: &[u8],
-        extra: &[(String, Vec<u8>)],
-        config: VerifierConfig,
-    ) -> Result<Self, ConfigError> {
+    pub fn from_pem(primary_pem: &[u8], extra: &[(String, Vec<u8>)], config: VerifierConfig) -> Result<Self, ConfigError> {
         Self::new(VerifierKeys::from_pem(primary_pem, extra)?, config)
     }
 
@@ -512,37 +481,24 @@ impl TokenVerifier {
     /// Verifies `token` against the current clock.
     pub fn verify(&self, token: &str, expect: &Expectation<'_>) -> Result<Claims, TokenRejection> {
         // A clock before 1970 is broken beyond what this check can fix.
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         self.verify_at(token, expect, now)
     }
 
     /// Verifies `token` as of `now` (Unix seconds); for deterministic tests.
-    pub fn verify_at(
-        &self,
-        token: &str,
-        expect: &Expectation<'_>,
-        now: u64,
-    ) -> Result<Claims, TokenRejection> {
+    pub fn verify_at(&self, token: &str, expect: &Expectation<'_>, now: u64) -> Result<Claims, TokenRejection> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenRejection::TooLong);
         }
         let header = parse_header(token)?;
         let alg = Algorithm::from_str(&header.alg).map_err(|_| TokenRejection::Algorithm)?;
-        let validation = self
-            .validations
-            .iter()
-            .find_map(|(a, v)| (*a == alg).then_some(v))
-            .ok_or(TokenRejection::Algorithm)?;
+        let validation = self.validations.iter().find_map(|(a, v)| (*a == alg).then_some(v)).ok_or(TokenRejection::Algorithm)?;
         // RFC 7515 §4.1.11: extensions we do not understand must be refused.
         if header.crit.is_some() {
             return Err(TokenRejection::Malformed);
         }
         let key = self.select_key(header.kid.as_deref())?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, validation)
-            .map_err(|e| rejection_from_library(e.kind()))?
-            .claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| rejection_from_library(e.kind()))?.claims;
         self.check_claims(&claims, expect, now)?;
         Ok(claims)
     }
@@ -551,22 +507,14 @@ impl TokenVerifier {
         match kid {
             // Clockify sends no kid; a kid only means something once the
             // operator has configured kid-named rotation keys.
-            Some(kid) if !self.keys.extra.is_empty() => self
-                .keys
-                .extra
-                .iter()
-                .find_map(|(k, key)| (k == kid).then_some(key))
-                .ok_or(TokenRejection::UnknownKid),
+            Some(kid) if !self.keys.extra.is_empty() => {
+                self.keys.extra.iter().find_map(|(k, key)| (k == kid).then_some(key)).ok_or(TokenRejection::UnknownKid)
+            }
             _ => Ok(&self.keys.primary),
         }
     }
 
-    fn check_claims(
-        &self,
-        claims: &Claims,
-        expect: &Expectation<'_>,
-        now: u64,
-    ) -> Result<(), TokenRejection> {
+    fn check_claims(&self, claims: &Claims, expect: &Expectation<'_>, now: u64) -> Result<(), TokenRejection> {
         if claims.iss.as_deref() != Some(CLOCKIFY_ISSUER) {
             return Err(TokenRejection::Issuer);
         }
@@ -610,10 +558,7 @@ impl fmt::Debug for TokenVerifier {
             .field("keys", &self.keys)
             .field("addon_key", &self.addon_key)
             .field("leeway", &self.leeway)
-            .field(
-                "algorithms",
-                &self.validations.iter().map(|(a, _)| a).collect::<Vec<_>>(),
-            )
+            .field("algorithms", &self.validations.iter().map(|(a, _)| a).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -632,9 +577,7 @@ fn binding_holds(expected: Option<&str>, actual: Option<&str>) -> bool {
 /// "well-formed but did not verify".
 fn parse_header(token: &str) -> Result<RawHeader, TokenRejection> {
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenRejection::Malformed);
     };
     if payload.is_empty() || URL_SAFE_NO_PAD.decode(payload).is_err() {
@@ -645,19 +588,16 @@ fn parse_header(token: &str) -> Result<RawHeader, TokenRejection> {
     if URL_SAFE_NO_PAD.decode(signature).is_err() {
         return Err(TokenRejection::Malformed);
     }
-    let header = URL_SAFE_NO_PAD
-        .decode(header)
-        .map_err(|_| TokenRejection::Malformed)?;
+    let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| TokenRejection::Malformed)?;
     serde_json::from_slice(&header).map_err(|_| TokenRejection::Malformed)
 }
 
 fn rejection_from_library(kind: &ErrorKind) -> TokenRejection {
     match kind {
         ErrorKind::InvalidSignature => TokenRejection::Signature,
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::MissingAlgorithm
-        | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::UnsupportedAlgorithm => TokenRejection::Algorithm,
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
+            TokenRejection::Algorithm
+        }
         // Key/algorithm mismatches are ruled out at construction; if one
         // slips through, the token still must not pass.
         ErrorKind::InvalidKeyFormat | ErrorKind::InvalidRsaKey(_) => TokenRejection::Signature,

@@ -160,11 +160,8 @@ pub fn plan(scopes: &[Scope], default_page_size: u32) -> Plan {
         }
         candidates.push(op);
     }
-    let top: Vec<&'static Operation> = candidates
-        .iter()
-        .copied()
-        .filter(|op| op.params.iter().filter(|p| p.location == ParamLocation::Path).count() == 1)
-        .collect();
+    let top: Vec<&'static Operation> =
+        candidates.iter().copied().filter(|op| op.params.iter().filter(|p| p.location == ParamLocation::Path).count() == 1).collect();
     let step = |op: &'static Operation, parent| Step {
         operation: op,
         parent,
@@ -208,10 +205,16 @@ mod tests {
     fn the_stock_scopes_read_the_workspace_lists_and_fan_out_children() {
         let p = plan(&DECLARED_SCOPES, 1000);
         assert!(step(&p, "getProjects").is_some_and(|s| s.parent.is_none() && s.page_size == 1000));
-        assert_eq!(step(&p, "getTasks").and_then(|s| s.parent.clone()), Some(ParentRef { path_param: "projectId", from_operation: "getProjects" }));
+        assert_eq!(
+            step(&p, "getTasks").and_then(|s| s.parent.clone()),
+            Some(ParentRef { path_param: "projectId", from_operation: "getProjects" })
+        );
         assert_eq!(step(&p, "getTimeEntries").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)), Some("getUsersOfWorkspace"));
         assert_eq!(step(&p, "getPaymentsForInvoice").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)), Some("getInvoices"));
-        assert_eq!(step(&p, "getBalancesForPolicy").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)), Some("findPoliciesForWorkspace"));
+        assert_eq!(
+            step(&p, "getBalancesForPolicy").and_then(|s| s.parent.as_ref().map(|r| r.from_operation)),
+            Some("findPoliciesForWorkspace")
+        );
         // The contract's maximum wins over the default.
         assert_eq!(step(&p, "findPoliciesForWorkspace").map(|s| s.page_size), Some(200));
         assert_eq!(step(&p, "getUsersOfWorkspace").map(|s| s.fixed_query), Some(&[("include-roles", "true")][..]));

@@ -202,7 +202,6 @@ impl BootstrapApi {
             entities,
         })
     }
-
 }
 
 #[OpenApi(tag = "crate::tags::Tag::Bootstrap")]

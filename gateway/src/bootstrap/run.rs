@@ -103,9 +103,11 @@ fn page_rows(step: &Step, resp: &RawResponse, rows_before: i64) -> Result<PageRo
     let body: Value = serde_json::from_slice(&resp.body).map_err(|e| format!("{}: the answer is not JSON: {e}", step.operation.id))?;
     let (rows, total) = match step.operation.pagination.map(|p| p.shape) {
         Some(ListShape::Envelope { list, total }) => {
-            let rows = body.pointer(list).and_then(Value::as_array).cloned().ok_or_else(|| {
-                format!("{}: the answer has no list at {list}", step.operation.id)
-            })?;
+            let rows = body
+                .pointer(list)
+                .and_then(Value::as_array)
+                .cloned()
+                .ok_or_else(|| format!("{}: the answer has no list at {list}", step.operation.id))?;
             (rows, total.and_then(|t| body.pointer(t)).and_then(Value::as_i64))
         }
         _ => match body {
@@ -113,11 +115,7 @@ fn page_rows(step: &Step, resp: &RawResponse, rows_before: i64) -> Result<PageRo
             _ => return Err(format!("{}: the answer is not a JSON array", step.operation.id)),
         },
     };
-    let last_page_header = resp
-        .headers
-        .get("last-page")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().eq_ignore_ascii_case("true"));
+    let last_page_header = resp.headers.get("last-page").and_then(|v| v.to_str().ok()).map(|v| v.trim().eq_ignore_ascii_case("true"));
     let last = step.operation.pagination.is_none()
         || rows.is_empty()
         || (rows.len() as u64) < u64::from(step.page_size)
@@ -220,11 +218,8 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
                     Ok(p) => p,
                     Err(e) => return fail_item(&ctx, &item.item, &e).await,
                 };
-                let rows: Vec<(String, String)> = parsed
-                    .rows
-                    .iter()
-                    .map(|r| (entity_id(&step, r, item.parent_id.as_deref()), r.to_string()))
-                    .collect();
+                let rows: Vec<(String, String)> =
+                    parsed.rows.iter().map(|r| (entity_id(&step, r, item.parent_id.as_deref()), r.to_string())).collect();
                 let truncated = !parsed.last && pages + 1 >= max_pages;
                 let state = if parsed.last {
                     "done"
@@ -358,16 +353,17 @@ pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> 
     let mut started: HashSet<String> = HashSet::new();
     let mut queue: VecDeque<BootstrapItem> = VecDeque::new();
     let mut failed: Vec<String> = Vec::new();
-    let enqueue_pending = |items: Vec<BootstrapItem>, started: &mut HashSet<String>, queue: &mut VecDeque<BootstrapItem>, failed: &mut Vec<String>| {
-        for it in items {
-            if it.state == "failed" && !failed.contains(&it.item) {
-                failed.push(it.item.clone());
+    let enqueue_pending =
+        |items: Vec<BootstrapItem>, started: &mut HashSet<String>, queue: &mut VecDeque<BootstrapItem>, failed: &mut Vec<String>| {
+            for it in items {
+                if it.state == "failed" && !failed.contains(&it.item) {
+                    failed.push(it.item.clone());
+                }
+                if it.state == "pending" && steps.contains_key(it.operation.as_str()) && started.insert(it.item.clone()) {
+                    queue.push_back(it);
+                }
             }
-            if it.state == "pending" && steps.contains_key(it.operation.as_str()) && started.insert(it.item.clone()) {
-                queue.push_back(it);
-            }
-        }
-    };
+        };
     enqueue_pending(state.bootstrap.items(ws).await?, &mut started, &mut queue, &mut failed);
     let mut running: JoinSet<(BootstrapItem, ItemOutcome)> = JoinSet::new();
     loop {

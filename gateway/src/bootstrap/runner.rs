@@ -35,4 +35,3 @@ pub async fn run_bootstraps(state: AppState) {
         let _ = tokio::time::timeout(IDLE_POLL, notified).await;
     }
 }
-

@@ -22,8 +22,8 @@ use clockify_client::exchange::{CapturedRequest, CapturedResponse, Exchange, Exc
 use clockify_client::{Auth, ClientBuilder, Hosts, RateBudget};
 use serde_json::{Map, Value};
 
-use crate::config::HostPort;
 use crate::auth::token::Claims;
+use crate::config::HostPort;
 use clockify_explorer_dispatch as dispatch;
 use dispatch::{Args, DispatchError, Sent};
 pub use dispatch::{MultipartOperation, Operation};
@@ -59,7 +59,9 @@ pub enum ExplorerError {
     #[error("Clockify could not be reached: {0}")]
     Transport(String),
     /// Clockify's answer (with this status) was over [`MAX_ANSWER_BYTES`]; reading stopped there.
-    #[error("Clockify's answer (status {0}) was over 10 MB, more than the explorer reads; it was cut off (ask for less, e.g. a smaller page-size)")]
+    #[error(
+        "Clockify's answer (status {0}) was over 10 MB, more than the explorer reads; it was cut off (ask for less, e.g. a smaller page-size)"
+    )]
     AnswerTooLarge(u16),
     #[error("{0}")]
     Internal(String),
@@ -184,9 +186,7 @@ pub fn by_id(id: &str) -> Result<Operation, ExplorerError> {
 pub fn by_method_and_path(method: &str, path: &str) -> Result<(Operation, Map<String, Value>), ExplorerError> {
     let method = method.to_ascii_uppercase();
     if path.contains(['?', '#']) {
-        return Err(ExplorerError::NotInContract(format!(
-            "path `{path}` carries a query or fragment; send query parameters in `query`"
-        )));
+        return Err(ExplorerError::NotInContract(format!("path `{path}` carries a query or fragment; send query parameters in `query`")));
     }
     let trimmed = path.strip_prefix("/api").filter(|p| p.starts_with("/v")).unwrap_or(path);
     let segments: Vec<&str> = trimmed.trim_end_matches('/').split('/').collect();
@@ -244,10 +244,7 @@ pub fn by_method_and_path(method: &str, path: &str) -> Result<(Operation, Map<St
 }
 
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
 }
 
 /// Scheme, host and exact port, all from `HostPort::matches`: a bare entry allows https only.
@@ -263,7 +260,8 @@ fn checked_base(explorer: &Explorer, caller: &Caller, group: HostGroup) -> Resul
         HostGroup::Reports => ("reportsUrl", caller.reports_url.as_deref()),
         HostGroup::Pto => ("ptoUrl", caller.pto_url.as_deref()),
     };
-    let raw = value.ok_or_else(|| ExplorerError::HostRefused(format!("the token has no {claim} claim, which this operation's host needs")))?;
+    let raw =
+        value.ok_or_else(|| ExplorerError::HostRefused(format!("the token has no {claim} claim, which this operation's host needs")))?;
     let url = url::Url::parse(raw).map_err(|_| ExplorerError::HostRefused(format!("the token's {claim} is not a URL")))?;
     if !host_allowed(&explorer.allowed_hosts, &url) {
         let origin = crate::config::origin_of(&url);
@@ -329,9 +327,8 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
     let pto = if entry.host == HostGroup::Pto { Some(base(HostGroup::Pto)?) } else { None };
     let hosts = Hosts::explicit(&core, &reports, pto.as_deref()).map_err(|e| ExplorerError::HostRefused(e.to_string()))?;
     let mode = if call.dry_run { ExchangeMode::DryRun } else { ExchangeMode::Send };
-    let exchange = Arc::new(
-        Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)).with_response_limit(MAX_ANSWER_BYTES),
-    );
+    let exchange =
+        Arc::new(Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)).with_response_limit(MAX_ANSWER_BYTES));
     let client = ClientBuilder::new(Auth::AddonToken(caller.token.clone()))
         .hosts(hosts)
         .budget(explorer.budget.clone())
@@ -441,7 +438,12 @@ mod tests {
         assert!(e.contains("PUT") && e.contains("GET") && e.contains("POST"), "{e}");
         let e = by_method_and_path("GET", "/v2/nothing").unwrap_err().to_string();
         assert!(e.contains("/v2/nothing"), "{e}");
-        for smuggled in ["/v1/workspaces/%23/projects", "/v1/workspaces/ws1/projects/a%2Fb", "/v1/workspaces/%2E%2E/projects", "/v1/workspaces/a%3Fx/tags"] {
+        for smuggled in [
+            "/v1/workspaces/%23/projects",
+            "/v1/workspaces/ws1/projects/a%2Fb",
+            "/v1/workspaces/%2E%2E/projects",
+            "/v1/workspaces/a%3Fx/tags",
+        ] {
             let e = by_method_and_path("GET", smuggled).unwrap_err().to_string();
             assert!(e.contains("path parameter `") && e.contains("change the path") || e.contains("`..`"), "{smuggled}: {e}");
         }

@@ -514,8 +514,7 @@ impl ExplorerApi {
     async fn api_call(&self, auth: UserToken, body: Json<ApiCallRequest>) -> Result<ExecuteResponse, ApiError> {
         let (caller, user) = self.caller(&auth).await?;
         let r = body.0;
-        let (operation, path): (Operation, Map<String, Value>) =
-            explorer::by_method_and_path(&r.method, &r.path).map_err(to_gateway)?;
+        let (operation, path): (Operation, Map<String, Value>) = explorer::by_method_and_path(&r.method, &r.path).map_err(to_gateway)?;
         let input = Input { path, query: object(r.query, "/query")?, body: r.body };
         self.run_recorded(&caller, &user, Call { operation, input, dry_run: r.dry_run }).await
     }
@@ -563,7 +562,9 @@ impl ExplorerApi {
             }])
             .into());
         }
-        let parse = |s: &str| serde_json::from_str::<Value>(s).map_err(|e| GatewayError::Internal(format!("stored explorer call {}: {e}", entry.id)));
+        let parse = |s: &str| {
+            serde_json::from_str::<Value>(s).map_err(|e| GatewayError::Internal(format!("stored explorer call {}: {e}", entry.id)))
+        };
         let input = Input {
             path: object(Some(parse(&entry.path_params)?), "/pathParams")?,
             query: object(Some(parse(&entry.query)?), "/query")?,

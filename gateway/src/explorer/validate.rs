@@ -119,13 +119,7 @@ fn coerce(ty: Option<&str>, value: Value) -> Value {
     };
     match ty {
         Some("integer") => s.trim().parse::<i64>().map(Value::from).unwrap_or(value),
-        Some("number") => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-            .map(Value::Number)
-            .unwrap_or(value),
+        Some("number") => s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(value),
         Some("boolean") => match s.as_str() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
@@ -280,8 +274,7 @@ fn template_of(schema: &Value, depth: usize) -> Value {
             if depth > 3 {
                 return Value::Object(out);
             }
-            let required: Vec<&str> =
-                s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let required: Vec<&str> = s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
             if let Some(props) = s.get("properties").and_then(Value::as_object) {
                 for (name, p) in props {
                     if required.contains(&name.as_str()) {
@@ -334,8 +327,9 @@ mod tests {
 
     #[test]
     fn text_values_are_read_as_their_schema_types_and_the_workspace_filled_in() {
-        let args = validate(index("getProjects"), input(json!({}), json!({"page": "2", "archived": "true", "clients": "a,b"}), None), "ws1")
-            .expect("valid");
+        let args =
+            validate(index("getProjects"), input(json!({}), json!({"page": "2", "archived": "true", "clients": "a,b"}), None), "ws1")
+                .expect("valid");
         assert_eq!(args.path["workspaceId"], json!("ws1"));
         assert_eq!(args.query["page"], json!(2));
         assert_eq!(args.query["archived"], json!(true));

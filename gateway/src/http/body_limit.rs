@@ -25,11 +25,7 @@ pub fn limit_for(path: &str) -> usize {
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let limit = limit_for(req.uri().path());
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let too_large = |req: &Request| {
         if let Some(state) = req.data::<AppState>() {
             state.metrics.payload_too_large.inc();

@@ -42,9 +42,7 @@ impl ClientAddr {
             }
         }
         if fwd_for.is_none() {
-            fwd_for = header("x-forwarded-for")
-                .and_then(|v| v.split(',').next_back())
-                .and_then(|s| s.trim().parse::<IpAddr>().ok());
+            fwd_for = header("x-forwarded-for").and_then(|v| v.split(',').next_back()).and_then(|s| s.trim().parse::<IpAddr>().ok());
         }
         if fwd_proto.is_none() {
             fwd_proto = header("x-forwarded-proto").map(|v| v.split(',').next_back().unwrap_or("").trim().eq_ignore_ascii_case("https"));

@@ -23,18 +23,12 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
         || PROBES.contains(&req.uri().path());
     if !allowed {
         tracing::warn!(target: "audit", event = "https_required", "plain HTTP refused");
-        return Ok(problem_response(
-            poem::http::StatusCode::FORBIDDEN,
-            Some("HTTPS is required (REQUIRE_HTTPS)".into()),
-        ));
+        return Ok(problem_response(poem::http::StatusCode::FORBIDDEN, Some("HTTPS is required (REQUIRE_HTTPS)".into())));
     }
     let https = client.https;
     let mut resp = next.call(req).await.map(IntoResponse::into_response).unwrap_or_else(|e| e.into_response());
     if https {
-        resp.headers_mut().insert(
-            "strict-transport-security",
-            poem::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
+        resp.headers_mut().insert("strict-transport-security", poem::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     Ok(resp)
 }

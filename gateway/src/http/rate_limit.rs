@@ -17,7 +17,6 @@ use crate::state::AppState;
 /// checks ([`FailedChecks`]).
 const CLOCKIFY_CALLS: [&str; 2] = ["/webhooks/", "/lifecycle/"];
 
-
 /// One call's address and its budget of failed checks: a token that does
 /// not verify, or an event header that does not fit, are never Clockify's;
 /// past the budget the address's calls are answered 429 before anything is

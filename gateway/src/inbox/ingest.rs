@@ -151,4 +151,3 @@ async fn ingest_batch(state: &AppState, inbox: &super::Inbox, items: Vec<IngestI
         inbox.wake();
     }
 }
-

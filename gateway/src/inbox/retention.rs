@@ -28,4 +28,3 @@ pub async fn run_retention(state: AppState) {
         }
     }
 }
-

@@ -18,15 +18,15 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
+use super::ingest::{IngestItem, IngestOutcome, Rejection, RequestChecks};
 use crate::auth::schemes::WebhookSignature;
+use crate::auth::token::{Expectation, TokenKind};
 use crate::error::{ApiError, GatewayError};
 use crate::generated::addon::MANIFEST_WEBHOOKS;
 use crate::http::body_limit::WEBHOOK_LIMIT;
 use crate::http::rate_limit::FailedChecks;
 use crate::state::AppState;
 use crate::store::{NewDelivery, Recorded, sha256_hex};
-use crate::auth::token::{Expectation, TokenKind};
-use super::ingest::{IngestItem, IngestOutcome, Rejection, RequestChecks};
 
 /// A JSON request body not read yet: the route reads it once its headers
 /// have passed, so an unsigned body is never buffered or parsed.
@@ -140,7 +140,11 @@ impl WebhookApi {
             }
         };
         if event_type.0.as_deref() != Some(event.as_str()) {
-            return Err(self.reject(Some(&failures), "event_type", GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}"))));
+            return Err(self.reject(
+                Some(&failures),
+                "event_type",
+                GatewayError::BadRequest(format!("Clockify-Webhook-Event-Type must be {event}")),
+            ));
         }
         let Some(workspace_id) = claims.workspace_id.clone() else {
             return Err(self.reject(Some(&failures), "workspace", GatewayError::BadRequest("the signature names no workspace".into())));
@@ -173,7 +177,11 @@ impl WebhookApi {
         // sending after an uninstall): not charged to the address.
         let status = match outcome {
             IngestOutcome::Rejected(Rejection::UnknownInstallation) => {
-                return Err(self.reject(None, "unknown_installation", GatewayError::Forbidden("no installation for this workspace".into())));
+                return Err(self.reject(
+                    None,
+                    "unknown_installation",
+                    GatewayError::Forbidden("no installation for this workspace".into()),
+                ));
             }
             IngestOutcome::Rejected(Rejection::Addon) => {
                 return Err(self.reject(None, "addon", GatewayError::Forbidden("the signature belongs to another installation".into())));

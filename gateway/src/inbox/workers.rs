@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use clockify_client::WebhookEvent;
 
-use crate::events::{Change, WebhookPayload, decode};
 use crate::background::{HANDLER_TIMEOUT, IDLE_POLL, LEASE_MS, backoff_ms};
+use crate::events::{Change, WebhookPayload, decode};
 use crate::hooks::WebhookDelivery;
 use crate::state::AppState;
 use crate::store::{ClaimedDelivery, MirrorChange, now_ms};
@@ -188,4 +188,3 @@ async fn record_handled(
         }
     }
 }
-

@@ -91,4 +91,3 @@ pub async fn run_cleanups(state: AppState) {
         let _ = tokio::time::timeout(IDLE_POLL, notified).await;
     }
 }
-

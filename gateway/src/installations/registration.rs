@@ -58,13 +58,8 @@ pub async fn register_pending(state: &AppState, workspace_id: &str) -> Result<Re
         Err(GatewayError::NotFound(_)) => return Ok(report),
         Err(e) => return Err(Transient(e.to_string())),
     };
-    let existing = client
-        .get_webhooks()
-        .workspace_id(workspace_id)
-        .send()
-        .await
-        .map(|r| r.into_inner().webhooks)
-        .map_err(ClockifyError::from);
+    let existing =
+        client.get_webhooks().workspace_id(workspace_id).send().await.map(|r| r.into_inner().webhooks).map_err(ClockifyError::from);
     let existing = match existing {
         Ok(list) => list,
         Err(e) if is_transient(&e) => return Err(Transient(reason(&e))),
@@ -95,7 +90,11 @@ pub async fn register_pending(state: &AppState, workspace_id: &str) -> Result<Re
                     report.failed.push((event, why));
                     continue;
                 };
-                state.installations.store_registered_webhook(workspace_id, &event, &id, &token).await.map_err(|e| Transient(e.to_string()))?;
+                state
+                    .installations
+                    .store_registered_webhook(workspace_id, &event, &id, &token)
+                    .await
+                    .map_err(|e| Transient(e.to_string()))?;
                 state.metrics.registration("registered");
                 report.registered.push(event);
             }
@@ -139,8 +138,7 @@ pub async fn reregister(state: &AppState, workspace_id: &str) -> Result<Reregist
     };
     let mut report = ReregistrationReport::default();
     for r in rows {
-        let lost = r.state == "active"
-            && on_clockify.as_ref().is_some_and(|ids| r.webhook_id.as_ref().is_none_or(|id| !ids.contains(id)));
+        let lost = r.state == "active" && on_clockify.as_ref().is_some_and(|ids| r.webhook_id.as_ref().is_none_or(|id| !ids.contains(id)));
         if lost || r.state == "failed" || r.state == "pending" {
             report.retried.push(r.event);
         } else {

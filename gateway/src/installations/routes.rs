@@ -13,12 +13,12 @@ use serde_json::Value;
 use poem::Request;
 
 use crate::auth::schemes::LifecycleAuth;
-use crate::http::rate_limit::FailedChecks;
+use crate::auth::token::{Claims, Expectation, TokenKind};
 use crate::error::{ApiError, GatewayError};
 use crate::hooks::LifecycleEvent;
+use crate::http::rate_limit::FailedChecks;
 use crate::state::AppState;
 use crate::store::{InstallationStatus, NewInstallation, Standing};
-use crate::auth::token::{Claims, Expectation, TokenKind};
 
 /// One webhook Clockify created from the manifest.
 #[derive(Object, Debug, Clone)]
@@ -120,7 +120,14 @@ impl LifecycleApi {
 
     /// The lifecycle token of the call, bound to the body's workspace and
     /// installation; refusals are charged to the caller's address.
-    fn verify<'s>(&'s self, route: &'static str, req: &Request, auth: &LifecycleAuth, workspace_id: &str, addon_id: &str) -> Result<FailedChecks<'s>, GatewayError> {
+    fn verify<'s>(
+        &'s self,
+        route: &'static str,
+        req: &Request,
+        auth: &LifecycleAuth,
+        workspace_id: &str,
+        addon_id: &str,
+    ) -> Result<FailedChecks<'s>, GatewayError> {
         let failures = FailedChecks::of(&self.state, req);
         failures.enforce()?;
         auth.verify(&self.state.verifier, workspace_id, addon_id).map_err(|r| self.refused(route, &failures, r))?;
@@ -128,14 +135,27 @@ impl LifecycleApi {
     }
 
     /// A token the INSTALLED body carries, as the kind it must be.
-    fn verify_carried(&self, failures: &FailedChecks<'_>, kind: TokenKind, token: &str, workspace_id: &str, addon_id: &str) -> Result<Claims, GatewayError> {
+    fn verify_carried(
+        &self,
+        failures: &FailedChecks<'_>,
+        kind: TokenKind,
+        token: &str,
+        workspace_id: &str,
+        addon_id: &str,
+    ) -> Result<Claims, GatewayError> {
         let expect = Expectation::of(kind).for_workspace(workspace_id).for_addon(addon_id);
         self.state.verifier.verify(token, &expect).map_err(|r| self.refused("installed", failures, r))
     }
 
     /// Where the call's installation stands; `Some(ack)` when the call must
     /// change nothing (said in the audit log).
-    async fn unless_live(&self, route: &'static str, workspace_id: &str, addon_id: &str, install: bool) -> Result<Option<LifecycleResponse>, GatewayError> {
+    async fn unless_live(
+        &self,
+        route: &'static str,
+        workspace_id: &str,
+        addon_id: &str,
+        install: bool,
+    ) -> Result<Option<LifecycleResponse>, GatewayError> {
         let standing = self.state.installations.standing(workspace_id, addon_id).await?;
         let changes = match standing {
             Standing::Live => true,
@@ -254,18 +274,19 @@ impl LifecycleApi {
 
     /// SETTINGS_UPDATED: stores the flat list of settings.
     #[oai(path = "/lifecycle/settings-updated", method = "post")]
-    async fn settings_updated(&self, req: &Request, auth: LifecycleAuth, body: Json<SettingsUpdatedBody>) -> Result<LifecycleResponse, ApiError> {
+    async fn settings_updated(
+        &self,
+        req: &Request,
+        auth: LifecycleAuth,
+        body: Json<SettingsUpdatedBody>,
+    ) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
         self.verify("settings_updated", req, &auth, &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
         if let Some(ignored) = self.unless_live("settings_updated", &b.workspace_id, &b.addon_id, false).await? {
             return Ok(ignored);
         }
-        let settings: Vec<Value> = b
-            .settings
-            .iter()
-            .map(|s| serde_json::json!({ "id": s.id, "name": s.name, "value": s.value }))
-            .collect();
+        let settings: Vec<Value> = b.settings.iter().map(|s| serde_json::json!({ "id": s.id, "name": s.name, "value": s.value })).collect();
         let settings = Value::Array(settings);
         if !self.state.installations.set_settings(&b.workspace_id, &b.addon_id, &settings).await.map_err(GatewayError::from)? {
             // Deleted between the check and the write.
@@ -279,7 +300,12 @@ impl LifecycleApi {
     /// STATUS_CHANGED: records ACTIVE or INACTIVE. An inactive installation's
     /// webhooks are acknowledged but not processed.
     #[oai(path = "/lifecycle/status-changed", method = "post")]
-    async fn status_changed(&self, req: &Request, auth: LifecycleAuth, body: Json<StatusChangedBody>) -> Result<LifecycleResponse, ApiError> {
+    async fn status_changed(
+        &self,
+        req: &Request,
+        auth: LifecycleAuth,
+        body: Json<StatusChangedBody>,
+    ) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
         self.verify("status_changed", req, &auth, &b.workspace_id, &b.addon_id)?;
         self.rate_limit(&b.workspace_id)?;
@@ -295,7 +321,10 @@ impl LifecycleApi {
         }
         self.state.metrics.lifecycle("status_changed", "ok");
         tracing::info!(target: "audit", event = "status_changed", workspace_id = %b.workspace_id, status = status.as_str(), "status changed");
-        self.state.hooks.on_lifecycle(LifecycleEvent::StatusChanged { workspace_id: b.workspace_id, active: status == InstallationStatus::Active }).await;
+        self.state
+            .hooks
+            .on_lifecycle(LifecycleEvent::StatusChanged { workspace_id: b.workspace_id, active: status == InstallationStatus::Active })
+            .await;
         Ok(ack(status.as_str()))
     }
 }

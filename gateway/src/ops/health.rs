@@ -1,6 +1,9 @@
 //! Operations endpoints: liveness, readiness, metrics.
 
-use poem_openapi::{ApiResponse, Object, OpenApi, payload::{Json, PlainText}};
+use poem_openapi::{
+    ApiResponse, Object, OpenApi,
+    payload::{Json, PlainText},
+};
 
 use crate::error::{ApiError, GatewayError};
 use crate::state::AppState;

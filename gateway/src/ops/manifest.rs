@@ -21,8 +21,7 @@ pub enum ManifestResponse {
 
 /// The manifest as served: `baseUrl` and `key` from the configuration.
 pub fn served_manifest(base_url: &str, addon_key: &str) -> Result<Value, GatewayError> {
-    let mut m: Value =
-        serde_json::from_str(MANIFEST_JSON).map_err(|e| GatewayError::Internal(format!("manifest.json: {e}")))?;
+    let mut m: Value = serde_json::from_str(MANIFEST_JSON).map_err(|e| GatewayError::Internal(format!("manifest.json: {e}")))?;
     m["baseUrl"] = Value::String(base_url.to_owned());
     m["key"] = Value::String(addon_key.to_owned());
     Ok(m)

@@ -97,19 +97,19 @@ pub struct BootstrapStore {
 /// Queues a run for `workspace_id` in a caller's transaction (INSTALLED).
 pub(super) async fn queue_in(tx: &mut Transaction<'_, Any>, workspace_id: &str, mode: RunMode) -> Result<(), StoreError> {
     let now = now_ms();
-    let previous: Option<String> = sqlx::query_scalar("SELECT state FROM bootstrap_runs WHERE workspace_id = $1")
-        .bind(workspace_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT state FROM bootstrap_runs WHERE workspace_id = $1").bind(workspace_id).fetch_optional(&mut **tx).await?;
     let fresh = mode == RunMode::Restart || previous.as_deref().is_none_or(|s| s == "done");
     if fresh {
         sqlx::query("DELETE FROM bootstrap_items WHERE workspace_id = $1").bind(workspace_id).execute(&mut **tx).await?;
     } else {
-        sqlx::query("UPDATE bootstrap_items SET state = 'pending', last_error = NULL, updated_at = $2 WHERE workspace_id = $1 AND state = 'failed'")
-            .bind(workspace_id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE bootstrap_items SET state = 'pending', last_error = NULL, updated_at = $2 WHERE workspace_id = $1 AND state = 'failed'",
+        )
+        .bind(workspace_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     }
     // A running run keeps running on resume; on restart its runner loses the
     // lease at its next renewal and the queued run starts over.
@@ -148,8 +148,7 @@ pub(super) async fn cancel_in(tx: &mut Transaction<'_, Any>, workspace_id: &str)
 }
 
 /// The condition that the caller still holds the workspace's lease.
-const HOLDS_LEASE: &str =
-    "EXISTS (SELECT 1 FROM bootstrap_runs r WHERE r.workspace_id = $1 AND r.owner = $2 AND r.state = 'running')";
+const HOLDS_LEASE: &str = "EXISTS (SELECT 1 FROM bootstrap_runs r WHERE r.workspace_id = $1 AND r.owner = $2 AND r.state = 'running')";
 
 impl BootstrapStore {
     pub fn new(db: Database) -> Self {
@@ -199,26 +198,20 @@ impl BootstrapStore {
                AND {due} \
              RETURNING workspace_id"
         );
-        let ws: Option<String> = sqlx::query_scalar(&sql)
-            .bind(now)
-            .bind(&owner)
-            .bind(now + lease_ms)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let ws: Option<String> =
+            sqlx::query_scalar(&sql).bind(now).bind(&owner).bind(now + lease_ms).fetch_optional(self.db.pool()).await?;
         Ok(ws.map(|workspace_id| Lease { workspace_id, owner }))
     }
 
     /// Extends the lease; `false` when it is no longer this runner's.
     pub async fn renew(&self, lease: &Lease, lease_ms: i64) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE bootstrap_runs SET locked_until = $3 WHERE workspace_id = $1 AND owner = $2 AND state = 'running'",
-        )
-        .bind(&lease.workspace_id)
-        .bind(&lease.owner)
-        .bind(now_ms() + lease_ms)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
+        let n = sqlx::query("UPDATE bootstrap_runs SET locked_until = $3 WHERE workspace_id = $1 AND owner = $2 AND state = 'running'")
+            .bind(&lease.workspace_id)
+            .bind(&lease.owner)
+            .bind(now_ms() + lease_ms)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
         Ok(n == 1)
     }
 
@@ -308,7 +301,9 @@ impl BootstrapStore {
                 }
                 sql.push_str(&format!("($1, $2, ${}, ${}, {now})", 3 + 2 * i, 4 + 2 * i));
             }
-            sql.push_str(" ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at");
+            sql.push_str(
+                " ON CONFLICT (workspace_id, entity_type, entity_id) DO UPDATE SET body = excluded.body, fetched_at = excluded.fetched_at",
+            );
             let mut q = sqlx::query(&sql).bind(&lease.workspace_id).bind(page.entity_type);
             for (id, body) in chunk {
                 q = q.bind(id).bind(body);
@@ -387,7 +382,13 @@ impl BootstrapStore {
     }
 
     /// A page of the snapshot, by entity id after `after`.
-    pub async fn entities(&self, workspace_id: &str, entity_type: &str, after: Option<&str>, limit: i64) -> Result<Vec<Entity>, StoreError> {
+    pub async fn entities(
+        &self,
+        workspace_id: &str,
+        entity_type: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Entity>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT entity_id, body, fetched_at FROM entities \
              WHERE workspace_id = $1 AND entity_type = $2 AND entity_id > $3 ORDER BY entity_id LIMIT $4",
@@ -402,10 +403,12 @@ impl BootstrapStore {
 
     /// Entities of the workspace per type, for the status view.
     pub async fn entity_counts(&self, workspace_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
-        Ok(sqlx::query_as("SELECT entity_type, COUNT(*) AS n FROM entities WHERE workspace_id = $1 GROUP BY entity_type ORDER BY entity_type")
-            .bind(workspace_id)
-            .fetch_all(self.db.pool())
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT entity_type, COUNT(*) AS n FROM entities WHERE workspace_id = $1 GROUP BY entity_type ORDER BY entity_type",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.db.pool())
+        .await?)
     }
 }
 

@@ -29,7 +29,8 @@ const TABLES: [Table; 6] = [
 
 /// Rows of the deleted installation still to go; `$1` is the workspace,
 /// `$2` its last deletion time.
-const BELONGS_TO_DELETED: &str = "(EXISTS (SELECT 1 FROM installations i WHERE i.workspace_id = $1 AND i.status = 'deleted') OR {written_at} <= $2)";
+const BELONGS_TO_DELETED: &str =
+    "(EXISTS (SELECT 1 FROM installations i WHERE i.workspace_id = $1 AND i.status = 'deleted') OR {written_at} <= $2)";
 
 #[derive(Debug, Clone)]
 pub struct WorkspaceCleanup {

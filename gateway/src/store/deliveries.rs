@@ -90,12 +90,9 @@ fn last_changes(done: &[(ClaimedDelivery, Option<MirrorChange>)]) -> Vec<EntityC
     let mut last: Vec<EntityChange> = Vec::new();
     for (d, mirror) in done {
         let change = match mirror {
-            Some(MirrorChange::Upsert { entity_type, entity_id, body }) => EntityChange {
-                workspace_id: d.workspace_id.clone(),
-                entity_type,
-                entity_id: entity_id.clone(),
-                body: Some(body.clone()),
-            },
+            Some(MirrorChange::Upsert { entity_type, entity_id, body }) => {
+                EntityChange { workspace_id: d.workspace_id.clone(), entity_type, entity_id: entity_id.clone(), body: Some(body.clone()) }
+            }
             Some(MirrorChange::Delete { entity_type, entity_id }) => {
                 EntityChange { workspace_id: d.workspace_id.clone(), entity_type, entity_id: entity_id.clone(), body: None }
             }
@@ -195,7 +192,9 @@ impl DeliveryStore {
                         let ids = new_ids(&batch);
                         let stored = match batch.is_empty() {
                             true => Ok(Stored::default()),
-                            false => sqlite::record_batch(conn, &batch, &ids, now, lease_until).map(|r| stored(batch, ids, r, now, lease_until)),
+                            false => {
+                                sqlite::record_batch(conn, &batch, &ids, now, lease_until).map(|r| stored(batch, ids, r, now, lease_until))
+                            }
                         };
                         Ok((decided, stored))
                     })
@@ -224,7 +223,13 @@ impl DeliveryStore {
     /// text does not depend on the batch's size and stays prepared. A key
     /// already stored within the window, or earlier in the same batch, is a
     /// duplicate.
-    async fn record_batch_postgres(conn: &mut sqlx::AnyConnection, batch: &[NewDelivery], ids: &[String], now: i64, lease_until: Option<i64>) -> Result<Vec<Recorded>, StoreError> {
+    async fn record_batch_postgres(
+        conn: &mut sqlx::AnyConnection,
+        batch: &[NewDelivery],
+        ids: &[String],
+        now: i64,
+        lease_until: Option<i64>,
+    ) -> Result<Vec<Recorded>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -345,8 +350,10 @@ impl DeliveryStore {
         // whole table while it was small, even as a custom plan.
         let changes: Vec<serde_json::Value> = changes
             .iter()
-            .map(|c| serde_json::json!({ "workspace_id": c.workspace_id, "entity_type": c.entity_type,
-                                         "entity_id": c.entity_id, "body": c.body }))
+            .map(|c| {
+                serde_json::json!({ "workspace_id": c.workspace_id, "entity_type": c.entity_type,
+                                         "entity_id": c.entity_id, "body": c.body })
+            })
             .collect();
         let mut conn = self.bookkeeping().await?;
         sqlx::query(
@@ -420,15 +427,13 @@ impl DeliveryStore {
             return writer.run(move |conn| sqlite::fail(conn, &id, state, &error, now + retry_in_ms)).await;
         }
         let mut conn = self.bookkeeping().await?;
-        sqlx::query(
-            "UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(state)
-        .bind(&error)
-        .bind(now + retry_in_ms)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("UPDATE deliveries SET state = $2, locked_until = NULL, last_error = $3, next_attempt_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(state)
+            .bind(&error)
+            .bind(now + retry_in_ms)
+            .execute(&mut *conn)
+            .await?;
         self.bookkeeping_done(conn);
         Ok(())
     }

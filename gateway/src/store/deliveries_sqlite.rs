@@ -8,9 +8,9 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::StoreError;
 use super::deliveries::{ClaimedDelivery, EntityChange, NewDelivery, Recorded};
 use super::installations::DeliveryContext;
-use super::StoreError;
 
 /// The installations of `workspace_ids` with their live webhook token hashes.
 pub fn delivery_contexts(conn: &mut Connection, workspace_ids: &[String]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
@@ -31,7 +31,13 @@ pub fn delivery_contexts(conn: &mut Connection, workspace_ids: &[String]) -> Res
 
 /// Stores what is new; a key already in the window (or earlier in the same
 /// batch) is a duplicate.
-pub fn record_batch(conn: &mut Connection, batch: &[NewDelivery], ids: &[String], now: i64, lease_until: Option<i64>) -> Result<Vec<Recorded>, StoreError> {
+pub fn record_batch(
+    conn: &mut Connection,
+    batch: &[NewDelivery],
+    ids: &[String],
+    now: i64,
+    lease_until: Option<i64>,
+) -> Result<Vec<Recorded>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut out = Vec::with_capacity(batch.len());
     {

@@ -98,7 +98,13 @@ impl DeliveryLog {
 
     /// Newest first; `before` is the `(received_at, id)` of the previous
     /// page's last entry.
-    pub async fn list(&self, workspace_id: &str, filter: &LogFilter, before: Option<(i64, &str)>, limit: i64) -> Result<Vec<LogEntry>, StoreError> {
+    pub async fn list(
+        &self,
+        workspace_id: &str,
+        filter: &LogFilter,
+        before: Option<(i64, &str)>,
+        limit: i64,
+    ) -> Result<Vec<LogEntry>, StoreError> {
         let mut sql = String::from(
             "SELECT id, event, state, attempts, received_at, handled_at, last_error, body FROM deliveries WHERE workspace_id = $1",
         );
@@ -121,7 +127,13 @@ impl DeliveryLog {
     /// Puts dead deliveries (and, with `force`, handled ones) back in the
     /// inbox with fresh attempts. `ids` when given, else everything the
     /// filter matches (at most [`REPLAY_LIMIT`]).
-    pub async fn replay(&self, workspace_id: &str, ids: Option<&[String]>, filter: &LogFilter, force: bool) -> Result<ReplayCounts, StoreError> {
+    pub async fn replay(
+        &self,
+        workspace_id: &str,
+        ids: Option<&[String]>,
+        filter: &LogFilter,
+        force: bool,
+    ) -> Result<ReplayCounts, StoreError> {
         let mut out = ReplayCounts::default();
         let candidates: Vec<String> = match ids {
             Some(ids) => {

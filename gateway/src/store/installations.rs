@@ -324,10 +324,12 @@ impl InstallationStore {
 
     /// `(event, webhook id)` of every webhook registered through REST.
     pub async fn registered_webhooks(&self, workspace_id: &str) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT event, webhook_id FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND webhook_id IS NOT NULL")
-            .bind(workspace_id)
-            .fetch_all(self.db.pool())
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT event, webhook_id FROM webhook_tokens WHERE workspace_id = $1 AND source = 'rest' AND webhook_id IS NOT NULL",
+        )
+        .bind(workspace_id)
+        .fetch_all(self.db.pool())
+        .await?)
     }
 
     /// Where `addon_id` stands on `workspace_id`: the live installation, a
@@ -383,11 +385,13 @@ impl InstallationStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE webhook_tokens SET token = NULL, token_sha256 = NULL, state = 'deleted', updated_at = $2 WHERE workspace_id = $1")
-            .bind(workspace_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE webhook_tokens SET token = NULL, token_sha256 = NULL, state = 'deleted', updated_at = $2 WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         super::jobs::enqueue_in(&mut tx, "cleanup", workspace_id).await?;
         super::bootstrap::cancel_in(&mut tx, workspace_id).await?;
         tx.commit().await?;
@@ -451,13 +455,12 @@ impl InstallationStore {
 
     /// The stored token of one webhook, decrypted.
     pub async fn webhook_token(&self, workspace_id: &str, event: &str) -> Result<Option<String>, StoreError> {
-        let sealed: Option<Option<Vec<u8>>> = sqlx::query_scalar(
-            "SELECT token FROM webhook_tokens WHERE workspace_id = $1 AND event = $2 AND state = 'active'",
-        )
-        .bind(workspace_id)
-        .bind(event)
-        .fetch_optional(self.db.pool())
-        .await?;
+        let sealed: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT token FROM webhook_tokens WHERE workspace_id = $1 AND event = $2 AND state = 'active'")
+                .bind(workspace_id)
+                .bind(event)
+                .fetch_optional(self.db.pool())
+                .await?;
         match sealed.flatten() {
             Some(bytes) => Ok(Some(self.secrets.open(&bytes, workspace_id, &format!("webhook:{event}"))?)),
             None => Ok(None),
@@ -491,7 +494,10 @@ impl InstallationStore {
     /// On the caller's connection: the PostgreSQL ingest writes its batch
     /// on the same one (SQLite's ingest reads the same through rusqlite on
     /// its writer thread, `deliveries_sqlite::delivery_contexts`).
-    pub async fn delivery_contexts(conn: &mut sqlx::AnyConnection, workspace_ids: &[&str]) -> Result<HashMap<String, DeliveryContext>, StoreError> {
+    pub async fn delivery_contexts(
+        conn: &mut sqlx::AnyConnection,
+        workspace_ids: &[&str],
+    ) -> Result<HashMap<String, DeliveryContext>, StoreError> {
         let mut out: HashMap<String, DeliveryContext> = HashMap::new();
         if workspace_ids.is_empty() {
             return Ok(out);

@@ -60,10 +60,7 @@ impl JobQueue {
     }
 
     pub async fn complete(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        sqlx::query("UPDATE jobs SET state = 'done', locked_until = NULL WHERE id = $1").bind(id).execute(self.db.pool()).await?;
         Ok(())
     }
 

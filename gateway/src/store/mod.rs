@@ -25,21 +25,21 @@
 mod bootstrap;
 mod cleanup;
 mod deliveries;
+mod deliveries_sqlite;
 mod delivery_log;
 mod explorer_history;
 mod installations;
 mod jobs;
 mod kept_connections;
 mod sqlite_writer;
-mod deliveries_sqlite;
 
-pub use cleanup::WorkspaceCleanup;
-pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
-pub use explorer_history::{ExplorerHistory, HistoryEntry};
-pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};
+pub use cleanup::WorkspaceCleanup;
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, NewDelivery, POSTGRES_INGEST_BATCHES, Recorded, StateCounts};
+pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};
+pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use installations::sha256_hex;
+pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use jobs::{Job, JobQueue};
 
 use std::time::Duration;
@@ -77,10 +77,9 @@ impl StoreError {
         match self {
             StoreError::Unavailable(_) | StoreError::WriterStopped => true,
             StoreError::Query(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => true,
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-                e.code,
-                C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::CannotOpen | C::DiskFull | C::ReadOnly
-            ),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, C::DatabaseBusy | C::DatabaseLocked | C::SystemIoFailure | C::CannotOpen | C::DiskFull | C::ReadOnly)
+            }
             _ => false,
         }
     }
@@ -139,9 +138,10 @@ impl Database {
         install_default_drivers();
         let backend = if url.is_postgres() { Backend::Postgres } else { Backend::Sqlite };
         if let Some(path) = url.sqlite_path()
-            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                let _ = std::fs::create_dir_all(dir);
-            }
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            let _ = std::fs::create_dir_all(dir);
+        }
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(3));
         opts = match backend {
             Backend::Sqlite => opts.max_connections(8).after_connect(|conn, _| {
@@ -237,8 +237,5 @@ impl Database {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }

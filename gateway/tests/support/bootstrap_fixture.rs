@@ -148,7 +148,13 @@ pub fn serve_profile(fake: &FakeClockify, ws: &str, default_size: u32, profile: 
         } else {
             fake.on(group, "GET", &path, 200, Value::Array(rows));
         }
-        lists.push(List { step: step.clone(), full_path: format!("/{group}{path}"), rows: n, last_page_header, parent_id: parent_id.map(str::to_owned) });
+        lists.push(List {
+            step: step.clone(),
+            full_path: format!("/{group}{path}"),
+            rows: n,
+            last_page_header,
+            parent_id: parent_id.map(str::to_owned),
+        });
     };
     for step in p.steps.iter().filter(|s| s.parent.is_none()) {
         let size = step.page_size as usize;
@@ -162,7 +168,8 @@ pub fn serve_profile(fake: &FakeClockify, ws: &str, default_size: u32, profile: 
         let parent = step.parent.clone().expect("child");
         let size = step.page_size as usize;
         for (i, pid) in parent_ids.get(parent.from_operation).cloned().unwrap_or_default().iter().enumerate() {
-            let rows = (0..profile(step.operation.id, Some(i), size)).map(|k| row(step, &format!("{pid}-{}-{k}", step.operation.id))).collect();
+            let rows =
+                (0..profile(step.operation.id, Some(i), size)).map(|k| row(step, &format!("{pid}-{}-{k}", step.operation.id))).collect();
             let path = step.operation.path.replace("{workspaceId}", ws).replace(&format!("{{{}}}", parent.path_param), pid);
             serve(step, path, rows, Some(pid), &mut lists);
         }
@@ -184,4 +191,3 @@ impl Workspace {
         out
     }
 }
-

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clockify_gateway::generated::addon::ADDON_KEY;
 use std::sync::Arc;
 
-use clockify_gateway::{AddonHooks, Application, AppState, Config, NoHooks};
+use clockify_gateway::{AddonHooks, AppState, Application, Config, NoHooks};
 use clockify_testkit::tokens::{TokenFactory, key, keys_dir};
 use serde_json::{Value, json};
 
@@ -34,9 +34,8 @@ async fn fresh_postgres_schema() -> String {
     let base = postgres_url();
     let pid = std::process::id();
     let schema = format!("t_{pid}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
+    let mut conn =
+        sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
     // Schemas of test processes that have exited are left-overs: drop them.
     let names: Vec<String> = sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 't\\_%'")
         .fetch_all(&mut conn)
@@ -137,13 +136,7 @@ impl TestGateway {
     }
 
     pub async fn post(&self, path: &str, token_header: (&str, &str), body: &Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .header(token_header.0, token_header.1)
-            .json(body)
-            .send()
-            .await
-            .expect("request reaches the gateway")
+        self.http.post(self.url(path)).header(token_header.0, token_header.1).json(body).send().await.expect("request reaches the gateway")
     }
 
     /// INSTALLED for `ws` with tokens for the given manifest events; returns
@@ -224,9 +217,7 @@ pub fn installed_body(ws: &str, addon: &str, install_token: &str, hooks: &[(Stri
 
 /// The value of `name{labels}` in Prometheus text, 0 when absent.
 pub fn metric(text: &str, name_and_labels: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse::<f64>().ok()))
-        .unwrap_or(0.0)
+    text.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|rest| rest.trim().parse::<f64>().ok())).unwrap_or(0.0)
 }
 
 pub fn temp_dir() -> PathBuf {
