@@ -10,6 +10,8 @@
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
+use std::ops::ControlFlow;
+
 use poem::Request;
 
 use crate::auth::schemes::LifecycleAuth;
@@ -172,6 +174,27 @@ impl LifecycleApi {
         Ok(Some(ack("ignored")))
     }
 
+    /// Everything a lifecycle call passes before it changes anything: its
+    /// token (failures charged to the caller's address), the workspace's
+    /// bucket, and the installation's standing. `Break` carries the answer
+    /// of a call that must change nothing.
+    async fn admit<'s>(
+        &'s self,
+        route: &'static str,
+        req: &Request,
+        auth: &LifecycleAuth,
+        workspace_id: &str,
+        addon_id: &str,
+    ) -> Result<ControlFlow<LifecycleResponse, FailedChecks<'s>>, GatewayError> {
+        let failures = self.verify(route, req, auth, workspace_id, addon_id)?;
+        self.rate_limit(workspace_id)?;
+        // Only INSTALLED may bring an installation not seen before.
+        Ok(match self.unless_live(route, workspace_id, addon_id, route == "installed").await? {
+            Some(ignored) => ControlFlow::Break(ignored),
+            None => ControlFlow::Continue(failures),
+        })
+    }
+
     /// URLs the gateway will call later must be on an allowed host.
     fn check_host(&self, claim: &str, url: Option<&str>) -> Result<Option<String>, GatewayError> {
         let Some(raw) = url else { return Ok(None) };
@@ -206,11 +229,10 @@ impl LifecycleApi {
     #[oai(path = "/lifecycle/installed", method = "post")]
     async fn installed(&self, req: &Request, auth: LifecycleAuth, body: Json<InstalledBody>) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        let failures = self.verify("installed", req, &auth, &b.workspace_id, &b.addon_id)?;
-        self.rate_limit(&b.workspace_id)?;
-        if let Some(ignored) = self.unless_live("installed", &b.workspace_id, &b.addon_id, true).await? {
-            return Ok(ignored);
-        }
+        let failures = match self.admit("installed", req, &auth, &b.workspace_id, &b.addon_id).await? {
+            ControlFlow::Continue(failures) => failures,
+            ControlFlow::Break(ignored) => return Ok(ignored),
+        };
         // The installation token is itself a Clockify token of the same installation.
         let claims = self.verify_carried(&failures, TokenKind::Installation, &b.auth_token, &b.workspace_id, &b.addon_id)?;
         let backend_url = self.check_host("backendUrl", claims.backend_url.as_deref())?;
@@ -254,9 +276,7 @@ impl LifecycleApi {
     #[oai(path = "/lifecycle/deleted", method = "post")]
     async fn deleted(&self, req: &Request, auth: LifecycleAuth, body: Json<DeletedBody>) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("deleted", req, &auth, &b.workspace_id, &b.addon_id)?;
-        self.rate_limit(&b.workspace_id)?;
-        if let Some(ignored) = self.unless_live("deleted", &b.workspace_id, &b.addon_id, false).await? {
+        if let ControlFlow::Break(ignored) = self.admit("deleted", req, &auth, &b.workspace_id, &b.addon_id).await? {
             return Ok(ignored);
         }
         // While the installation token may still work: remove what we registered.
@@ -281,9 +301,7 @@ impl LifecycleApi {
         body: Json<SettingsUpdatedBody>,
     ) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("settings_updated", req, &auth, &b.workspace_id, &b.addon_id)?;
-        self.rate_limit(&b.workspace_id)?;
-        if let Some(ignored) = self.unless_live("settings_updated", &b.workspace_id, &b.addon_id, false).await? {
+        if let ControlFlow::Break(ignored) = self.admit("settings_updated", req, &auth, &b.workspace_id, &b.addon_id).await? {
             return Ok(ignored);
         }
         let settings: Vec<Value> = b.settings.iter().map(|s| serde_json::json!({ "id": s.id, "name": s.name, "value": s.value })).collect();
@@ -307,9 +325,7 @@ impl LifecycleApi {
         body: Json<StatusChangedBody>,
     ) -> Result<LifecycleResponse, ApiError> {
         let b = body.0;
-        self.verify("status_changed", req, &auth, &b.workspace_id, &b.addon_id)?;
-        self.rate_limit(&b.workspace_id)?;
-        if let Some(ignored) = self.unless_live("status_changed", &b.workspace_id, &b.addon_id, false).await? {
+        if let ControlFlow::Break(ignored) = self.admit("status_changed", req, &auth, &b.workspace_id, &b.addon_id).await? {
             return Ok(ignored);
         }
         let status = match b.status {

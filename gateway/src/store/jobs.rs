@@ -67,42 +67,31 @@ impl JobQueue {
     /// Runs the job again after `retry_in_ms`; when a newer pending job of
     /// the same kind and workspace exists, that one covers it.
     pub async fn retry(&self, job: &Job, error: &str, retry_in_ms: i64) -> Result<(), StoreError> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = 'pending', locked_until = NULL, last_error = $2, run_after = $3 \
-             WHERE id = $1 AND NOT EXISTS \
-               (SELECT 1 FROM jobs o WHERE o.kind = $4 AND o.workspace_id = $5 AND o.state = 'pending')",
-        )
-        .bind(&job.id)
-        .bind(error.chars().take(1000).collect::<String>())
-        .bind(now_ms() + retry_in_ms)
-        .bind(&job.kind)
-        .bind(&job.workspace_id)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        if n == 0 {
-            self.complete(&job.id).await?;
-        }
-        Ok(())
+        self.requeue(job, now_ms() + retry_in_ms, Some(error)).await
     }
 
     /// Runs the job again at `run_after` (Unix ms): not a failure, the job
-    /// has more to do later. A newer pending job of the same kind and
-    /// workspace covers it, as with [`retry`](Self::retry).
+    /// has more to do later, so its attempts start over. A newer pending job
+    /// of the same kind and workspace covers it, as with [`retry`](Self::retry).
     pub async fn defer(&self, job: &Job, run_after: i64) -> Result<(), StoreError> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = 'pending', locked_until = NULL, run_after = $2, attempts = 0 \
+        self.requeue(job, run_after, None).await
+    }
+
+    /// Back to pending at `run_after`, keeping `failure` as the last error
+    /// (and the attempts) or starting the attempts over; done instead when a
+    /// newer pending job covers it.
+    async fn requeue(&self, job: &Job, run_after: i64, failure: Option<&str>) -> Result<(), StoreError> {
+        let set = if failure.is_some() { "last_error = $5" } else { "attempts = 0" };
+        let sql = format!(
+            "UPDATE jobs SET state = 'pending', locked_until = NULL, run_after = $2, {set} \
              WHERE id = $1 AND NOT EXISTS \
-               (SELECT 1 FROM jobs o WHERE o.kind = $3 AND o.workspace_id = $4 AND o.state = 'pending')",
-        )
-        .bind(&job.id)
-        .bind(run_after)
-        .bind(&job.kind)
-        .bind(&job.workspace_id)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        if n == 0 {
+               (SELECT 1 FROM jobs o WHERE o.kind = $3 AND o.workspace_id = $4 AND o.state = 'pending')"
+        );
+        let mut query = sqlx::query(&sql).bind(&job.id).bind(run_after).bind(&job.kind).bind(&job.workspace_id);
+        if let Some(error) = failure {
+            query = query.bind(error.chars().take(1000).collect::<String>());
+        }
+        if query.execute(self.db.pool()).await?.rows_affected() == 0 {
             self.complete(&job.id).await?;
         }
         Ok(())
