@@ -17,6 +17,11 @@ use crate::state::AppState;
 /// checks ([`FailedChecks`]).
 const CLOCKIFY_CALLS: [&str; 2] = ["/webhooks/", "/lifecycle/"];
 
+/// The limiter key of a client address (both address budgets use it).
+fn address_key(ip: Option<std::net::IpAddr>) -> String {
+    ip.map(|ip| format!("addr:{ip}")).unwrap_or_else(|| "addr:unknown".into())
+}
+
 /// One call's address and its budget of failed checks: a token that does
 /// not verify, or an event header that does not fit, are never Clockify's;
 /// past the budget the address's calls are answered 429 before anything is
@@ -28,8 +33,7 @@ pub struct FailedChecks<'a> {
 
 impl<'a> FailedChecks<'a> {
     pub fn of(state: &'a AppState, req: &Request) -> Self {
-        let ip = req.extensions().get::<ClientAddr>().and_then(|c| c.ip);
-        Self { state, key: ip.map(|ip| format!("addr:{ip}")).unwrap_or_else(|| "addr:unknown".into()) }
+        Self { state, key: address_key(req.extensions().get::<ClientAddr>().and_then(|c| c.ip)) }
     }
 
     pub fn enforce(&self) -> Result<(), GatewayError> {
@@ -53,7 +57,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
         return next.call(req).await.map(IntoResponse::into_response);
     }
     if let (Some(state), Some(client)) = (req.data::<AppState>(), req.extensions().get::<ClientAddr>()) {
-        let key = client.ip.map(|ip| format!("addr:{ip}")).unwrap_or_else(|| "addr:unknown".into());
+        let key = address_key(client.ip);
         if let Err(e) = state.limiter.enforce(&state.metrics, "address", &key) {
             return Ok(ApiError::from(e).into_response());
         }
