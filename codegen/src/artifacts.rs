@@ -84,7 +84,7 @@ pub fn generate(contract: &Contract, addon: &AddonDefinition) -> Result<Vec<Arti
         crate::streams::generate(contract, &facts)?,
         crate::scopes::generate()?,
         crate::manifest::manifest_file(contract, addon)?,
-        crate::manifest::gateway_module(contract, addon)?,
+        crate::manifest::gateway_module(contract, addon, crate::manifest::GATEWAY_MODULE)?,
     ];
     let dispatch = crate::dispatch::generate(&contents[0], &facts)?;
     let features = crate::features::TagFeatures::new(&facts)?.cargo_table();

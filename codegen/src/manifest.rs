@@ -235,48 +235,61 @@ pub fn manifest_file(contract: &Contract, addon: &AddonDefinition) -> Result<Str
     Ok(text)
 }
 
-/// `gateway/src/generated/addon.rs`: the subscription lists as `WebhookEvent`
-/// variants and the scopes as `Scope` variants, so an event or scope the
-/// client's enums lack does not compile.
-pub fn gateway_module(contract: &Contract, addon: &AddonDefinition) -> Result<String> {
+/// Where a generated add-on module lives: which crate names the
+/// `AddonManifest` type, and where `manifest.json` is relative to the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleTarget {
+    /// `crate` inside the gateway, `clockify_gateway` in an add-on crate.
+    pub gateway_crate: &'static str,
+    /// The `include_str!` path of the add-on's `manifest.json`.
+    pub manifest_include: &'static str,
+}
+
+/// The stock gateway's own module, `gateway/src/generated/addon.rs`.
+pub const GATEWAY_MODULE: ModuleTarget = ModuleTarget { gateway_crate: "crate", manifest_include: "../../../manifest.json" };
+
+/// The paths the add-on serves pages at: its components and its custom
+/// settings page.
+pub fn page_paths(addon: &AddonDefinition) -> Vec<String> {
+    let mut paths: Vec<String> = addon.components.iter().map(|c| c.path.clone()).collect();
+    if let Some(Settings::Custom(path)) = &addon.settings {
+        paths.push(path.clone());
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// A generated add-on module: `ADDON`, the add-on's `AddonManifest` (the
+/// subscription lists as `WebhookEvent` variants and the scopes as `Scope`
+/// variants, so an event or scope the client's enums lack does not compile).
+pub fn gateway_module(contract: &Contract, addon: &AddonDefinition, target: ModuleTarget) -> Result<String> {
     validate_definition(addon)?;
     let subs = subscriptions(contract, addon)?;
     let events =
         |list: &[String]| -> Vec<Ident> { list.iter().map(|e| Ident::new(&crate::events::variant_name(e), Span::call_site())).collect() };
     let manifest_events = events(&subs.manifest);
     let rest_events = events(&subs.rest);
-    let (nm, nr) = (manifest_events.len(), rest_events.len());
     let scopes: Vec<Ident> = addon.scopes.iter().map(|s| Ident::new(&crate::scopes::variant_name(s), Span::call_site())).collect();
-    let ns = scopes.len();
     let key = &addon.key;
-    let placeholder = BASE_URL_PLACEHOLDER;
-    let lifecycle_types = LIFECYCLE_ROUTES.iter().map(|(t, _)| *t);
-    let lifecycle_paths = LIFECYCLE_ROUTES.iter().map(|(_, p)| *p);
+    let include = target.manifest_include;
+    let pages = page_paths(addon);
+    let krate: proc_macro2::TokenStream =
+        target.gateway_crate.parse().map_err(|e| CodegenError::Other(format!("gateway crate path {}: {e}", target.gateway_crate)))?;
+    let module = if target.gateway_crate == "crate" { quote!(#krate::addon) } else { quote!(#krate) };
     let tokens = quote! {
         use clockify_client::{Scope, WebhookEvent};
+        use #module::AddonManifest;
 
-        /// The add-on key of `manifest.json`; tokens carry it as `sub`.
-        pub const ADDON_KEY: &str = #key;
-
-        /// `manifest.json` as committed, with [`BASE_URL_PLACEHOLDER`] as its `baseUrl`.
-        pub const MANIFEST_JSON: &str = include_str!("../../../manifest.json");
-
-        /// Replaced by `ADDON_BASE_URL` when the gateway serves the manifest.
-        pub const BASE_URL_PLACEHOLDER: &str = #placeholder;
-
-        /// Subscribed events declared in the manifest: Clockify creates these
-        /// webhooks and sends their tokens in the INSTALLED body.
-        pub const MANIFEST_WEBHOOKS: [WebhookEvent; #nm] = [#(WebhookEvent::#manifest_events,)*];
-
-        /// Subscribed events the manifest cannot declare: the gateway registers
-        /// them through the REST API at install.
-        pub const REST_WEBHOOKS: [WebhookEvent; #nr] = [#(WebhookEvent::#rest_events,)*];
-
-        /// The scopes the manifest declares.
-        pub const DECLARED_SCOPES: [Scope; #ns] = [#(Scope::#scopes,)*];
-
-        /// Lifecycle types and the gateway paths the manifest points them at.
-        pub const LIFECYCLE_PATHS: [(&str, &str); 4] = [#((#lifecycle_types, #lifecycle_paths),)*];
+        /// The add-on as `addon.toml` and `manifest.json` declare it.
+        pub const ADDON: AddonManifest = AddonManifest {
+            key: #key,
+            manifest_json: include_str!(#include),
+            manifest_webhooks: &[#(WebhookEvent::#manifest_events,)*],
+            rest_webhooks: &[#(WebhookEvent::#rest_events,)*],
+            declared_scopes: &[#(Scope::#scopes,)*],
+            pages: &[#(#pages,)*],
+        };
     };
     crate::render::format_tokens("addon.rs", tokens)
 }

@@ -23,7 +23,7 @@ pub const TITLE: &str = "Clockify add-on gateway";
 pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
-pub fn service(state: &AppState, inbox: &crate::inbox::Inbox) -> OpenApiService<Api, ()> {
+pub fn service<R: poem_openapi::OpenApi>(state: &AppState, inbox: &crate::inbox::Inbox, addon_routes: R) -> OpenApiService<(Api, R), ()> {
     let api = (
         HealthApi { state: state.clone() },
         ManifestApi { state: state.clone() },
@@ -35,5 +35,6 @@ pub fn service(state: &AppState, inbox: &crate::inbox::Inbox) -> OpenApiService<
         BootstrapApi { state: state.clone() },
         ExplorerApi::new(state.clone()),
     );
+    let api = (api, addon_routes);
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
 }

@@ -31,6 +31,11 @@ pub struct Config {
     #[arg(long = "addon-key", env = "ADDON_KEY")]
     pub addon_key: Option<String>,
 
+    /// The add-on this gateway serves (its generated manifest facts); set by
+    /// `Application::builder(..).addon(..)`, the stock gateway otherwise.
+    #[arg(skip = crate::addon::STOCK)]
+    pub addon: &'static crate::addon::AddonManifest,
+
     /// The public URL Clockify calls; becomes the manifest's `baseUrl`.
     #[arg(long = "addon-base-url", env = "ADDON_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub addon_base_url: BaseUrl,
@@ -168,6 +173,7 @@ impl Config {
             database_url: DatabaseUrl::from_str(&format!("sqlite://{}?mode=rwc", db.display()))
                 .unwrap_or_else(|_| unreachable!("a temp path makes a valid sqlite URL")),
             addon_key: None,
+            addon: crate::addon::STOCK,
             addon_base_url: BaseUrl::from_str("http://127.0.0.1:8080").unwrap_or_else(|_| unreachable!()),
             clockify_public_key_file: None,
             clockify_extra_keys_dir: None,
@@ -193,7 +199,7 @@ impl Config {
     }
 
     pub fn addon_key(&self) -> &str {
-        self.addon_key.as_deref().unwrap_or(crate::generated::addon::ADDON_KEY)
+        self.addon_key.as_deref().unwrap_or(self.addon.key)
     }
 
     /// Checks spanning several values; the message names the variable.
@@ -397,7 +403,7 @@ mod tests {
         assert_eq!(c.database_url.sqlite_path().unwrap(), PathBuf::from("clockify-gateway.db"));
         assert!(c.allowed_api_hosts.iter().any(|h| h.host == "api.clockify.me"));
         assert!(c.require_https);
-        assert_eq!(c.addon_key(), crate::generated::addon::ADDON_KEY);
+        assert_eq!(c.addon_key(), crate::addon::STOCK.key);
         c.validate().unwrap();
     }
 

@@ -14,6 +14,7 @@ pub struct Metrics {
     pub http_requests: Family<Labels, Counter>,
     pub auth_failures: Family<Labels, Counter>,
     pub lifecycle: Family<Labels, Counter>,
+    pub lifecycle_hooks: Family<Labels, Counter>,
     pub rate_limited: Family<Labels, Counter>,
     pub payload_too_large: Counter,
     pub webhook_deliveries: Family<Labels, Counter>,
@@ -43,6 +44,7 @@ impl Default for Metrics {
         let http_requests = Family::<Labels, Counter>::default();
         let auth_failures = Family::<Labels, Counter>::default();
         let lifecycle = Family::<Labels, Counter>::default();
+        let lifecycle_hooks = Family::<Labels, Counter>::default();
         let rate_limited = Family::<Labels, Counter>::default();
         let payload_too_large = Counter::default();
         let webhook_deliveries = Family::<Labels, Counter>::default();
@@ -65,6 +67,7 @@ impl Default for Metrics {
         registry.register("http_requests", "HTTP requests by method and status class", http_requests.clone());
         registry.register("auth_failures", "Rejected tokens by reason", auth_failures.clone());
         registry.register("lifecycle_events", "Lifecycle calls by type and outcome", lifecycle.clone());
+        registry.register("lifecycle_hooks", "on_lifecycle runs by outcome (done, retry, dead)", lifecycle_hooks.clone());
         registry.register("rate_limited", "Requests refused with 429, by key kind", rate_limited.clone());
         registry.register("payload_too_large", "Request bodies refused for size", payload_too_large.clone());
         registry.register(
@@ -103,6 +106,7 @@ impl Default for Metrics {
             http_requests,
             auth_failures,
             lifecycle,
+            lifecycle_hooks,
             rate_limited,
             payload_too_large,
             webhook_deliveries,
@@ -128,6 +132,10 @@ impl Metrics {
 
     pub fn lifecycle(&self, kind: &'static str, outcome: &'static str) {
         self.lifecycle.get_or_create(&vec![("type", kind.to_owned()), ("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn lifecycle_hook(&self, outcome: &'static str) {
+        self.lifecycle_hooks.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn delivery(&self, event: &str, outcome: &'static str) {

@@ -6,6 +6,10 @@ use std::sync::Arc;
 
 use poem::{EndpointExt, IntoResponse, Route, Server, endpoint::BoxEndpoint, listener::TcpAcceptor};
 
+use poem_openapi::OpenApi;
+
+use crate::addon::AddonManifest;
+use crate::context::Contexts;
 use crate::error::problem_response;
 use crate::hooks::{AddonHooks, NoHooks};
 use crate::inbox::Inbox;
@@ -36,6 +40,10 @@ pub enum StartupError {
     /// Configuration, keys or database; the message names the variable.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The add-on's routes do not fit: a page of its manifest no route
+    /// serves, or a path the gateway already has.
+    #[error("add-on routes: {0}")]
+    Routes(String),
 }
 
 /// A bound, ready-to-run gateway.
@@ -52,15 +60,97 @@ pub struct Application {
     inbox: Inbox,
 }
 
+/// Assembles an add-on on the gateway: its manifest, hooks and routes.
+///
+/// ```no_run
+/// # async fn run(config: clockify_gateway::Config) -> Result<(), clockify_gateway::StartupError> {
+/// let app = clockify_gateway::Application::builder(config)
+///     .hooks(clockify_gateway::NoHooks)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct ApplicationBuilder<R = ()> {
+    config: Config,
+    hooks: Arc<dyn AddonHooks>,
+    routes: Box<dyn FnOnce(Contexts) -> R + Send>,
+}
+
+impl ApplicationBuilder<()> {
+    fn new(config: Config) -> Self {
+        Self { config, hooks: Arc::new(NoHooks), routes: Box::new(|_| ()) }
+    }
+}
+
+impl<R: OpenApi + Send + Sync + 'static> ApplicationBuilder<R> {
+    /// The add-on this gateway serves: the `ADDON` that `cargo xtask regen`
+    /// generates from your `addon.toml` (the stock gateway's otherwise).
+    pub fn addon(mut self, manifest: &'static AddonManifest) -> Self {
+        self.config.addon = manifest;
+        self
+    }
+
+    /// Your reactions to webhooks and lifecycle calls.
+    pub fn hooks(mut self, hooks: impl AddonHooks) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// Your own poem-openapi routes (pages, their back ends), served beside
+    /// the gateway's and listed in its `/openapi.json`. `make` gets the
+    /// handle your routes build an [`AddonContext`](crate::AddonContext)
+    /// from; take [`VerifiedUser`](crate::VerifiedUser) in a route to have
+    /// the caller's user token verified.
+    pub fn routes<R2: OpenApi + Send + Sync + 'static>(self, make: impl FnOnce(Contexts) -> R2 + Send + 'static) -> ApplicationBuilder<R2> {
+        ApplicationBuilder { config: self.config, hooks: self.hooks, routes: Box::new(make) }
+    }
+
+    /// Binds, connects the database, assembles the routes.
+    pub async fn build(self) -> Result<Application, StartupError> {
+        check_addon_routes::<R>(self.config.addon)?;
+        let state = AppState::build(self.config, self.hooks).await?;
+        let addon_routes = (self.routes)(Contexts::new(state.contexts.clone()));
+        Application::bind(state, addon_routes).await
+    }
+}
+
+/// Every page of the manifest is served (GET) by one of the add-on's
+/// routes, and none of those routes takes a path of the gateway's.
+fn check_addon_routes<R: OpenApi>(manifest: &AddonManifest) -> Result<(), StartupError> {
+    let ours: std::collections::BTreeSet<String> = api::Api::meta().into_iter().flat_map(|a| a.paths).map(|p| p.path).collect();
+    let theirs: Vec<poem_openapi::registry::MetaPath> = R::meta().into_iter().flat_map(|a| a.paths).collect();
+    if let Some(taken) = theirs.iter().find(|p| ours.contains(&p.path)) {
+        return Err(StartupError::Routes(format!("{} is a path of the gateway; choose another", taken.path)));
+    }
+    for page in manifest.pages {
+        let served = theirs.iter().any(|p| p.path == *page && p.operations.iter().any(|o| o.method == poem::http::Method::GET));
+        if !served {
+            return Err(StartupError::Routes(format!(
+                "{page} is a page of addon.toml (a component or the settings page) but no route serves GET {page}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Application {
     /// The stock gateway: binds, connects the database, assembles the routes.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        Self::build_with_hooks(config, Arc::new(NoHooks)).await
+        Self::builder(config).build().await
+    }
+
+    /// An add-on on the gateway: `.addon(..)`, `.hooks(..)`, `.routes(..)`, then `.build()`.
+    pub fn builder(config: Config) -> ApplicationBuilder {
+        ApplicationBuilder::new(config)
     }
 
     /// The gateway with your add-on's hooks (see [`AddonHooks`]).
     pub async fn build_with_hooks(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StartupError> {
-        let state = AppState::build(config, hooks).await?;
+        let builder = ApplicationBuilder { hooks, ..Self::builder(config) };
+        builder.build().await
+    }
+
+    async fn bind<R: OpenApi + Send + Sync + 'static>(state: AppState, addon_routes: R) -> Result<Self, StartupError> {
         let inbox = Inbox::default();
         let config = state.config.clone();
         let listener =
@@ -74,18 +164,20 @@ impl Application {
                 acceptor,
                 std::time::Duration::from_secs(config.request_read_timeout_seconds.max(1)),
             )),
-            app: routes(&state, &inbox),
+            app: routes(&state, &inbox, addon_routes),
             state,
             inbox,
         })
     }
 
-    /// The shared state (database, stores, metrics), for tests and embedding.
+    /// The shared state (database, stores, metrics), for the gateway's own tests.
+    #[cfg(feature = "internals")]
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
     /// This instance's inbox (for tests: whether it is stopping).
+    #[cfg(feature = "internals")]
     pub fn inbox(&self) -> &Inbox {
         &self.inbox
     }
@@ -143,6 +235,15 @@ impl Background {
         }
         tasks.push(tokio::spawn(crate::installations::jobs::run_registrations(state.clone())));
         tasks.push(tokio::spawn(crate::installations::jobs::run_cleanups(state.clone())));
+        let lifecycle = crate::installations::lifecycle_hooks::LifecycleRunner {
+            events: state.lifecycle_events.clone(),
+            hooks: state.hooks.clone(),
+            contexts: state.contexts.clone(),
+            metrics: state.metrics.clone(),
+            wake: state.jobs_signal.clone(),
+            max_attempts: state.config.webhook_max_attempts,
+        };
+        tasks.push(tokio::spawn(lifecycle.run()));
         if state.config.bootstrap_workers > 0 {
             tasks.push(tokio::spawn(crate::bootstrap::run_bootstraps(state.clone())));
         }
@@ -192,8 +293,8 @@ impl Drop for Background {
 /// The API is nested at `/` so its paths in the spec are exactly the paths
 /// served; the spec and docs live beside it rather than inside it so they do
 /// not appear as operations in the spec.
-pub fn routes(state: &AppState, inbox: &Inbox) -> BoxEndpoint<'static> {
-    let service = api::service(state, inbox);
+pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox: &Inbox, addon_routes: R) -> BoxEndpoint<'static> {
+    let service = api::service(state, inbox, addon_routes);
     let spec = service.spec_endpoint();
     // Swagger UI from poem-openapi inlines its JS/CSS and the spec itself, so
     // /docs needs neither a CDN nor a second request.
@@ -210,6 +311,11 @@ pub fn routes(state: &AppState, inbox: &Inbox) -> BoxEndpoint<'static> {
         .around(http::access_log::middleware)
         .around(http::request_id::middleware)
         .data(state.clone())
+        .data(crate::auth::user::UserCheck {
+            verifier: state.verifier.clone(),
+            installations: state.installations.clone(),
+            metrics: state.metrics.clone(),
+        })
         .boxed()
 }
 

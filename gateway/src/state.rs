@@ -34,6 +34,10 @@ pub struct AppState {
     /// Wakes this instance's job runner when work is queued.
     pub jobs_signal: Arc<crate::background::WakeSignal>,
     pub verified_tokens: Arc<crate::auth::verified::VerifiedTokens>,
+    /// What hooks and add-on routes read a workspace through.
+    pub(crate) contexts: crate::context::ContextSource,
+    /// Lifecycle calls waiting for the add-on's hook.
+    pub lifecycle_events: crate::store::LifecycleEvents,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -78,9 +82,18 @@ impl AppState {
             (None, None) => return Err(StateError::Config("ENCRYPTION_KEY: required unless DATABASE_URL is an SQLite file".into())),
         };
         let db = Database::connect(&config.database_url).await?;
+        let installations = InstallationStore::new(db.clone(), SecretBox::new(&key));
+        let contexts = crate::context::ContextSource {
+            installations: installations.clone(),
+            clients: crate::installations::client::InstallationClients::new(installations.clone(), config.addon.declared_scopes),
+            snapshots: crate::store::BootstrapStore::new(db.clone()),
+            deliveries: DeliveryStore::new(db.clone()),
+        };
         Ok(Self {
             verifier: Arc::new(verifier),
-            installations: InstallationStore::new(db.clone(), SecretBox::new(&key)),
+            installations,
+            contexts,
+            lifecycle_events: crate::store::LifecycleEvents::new(db.clone()),
             jobs: JobQueue::new(db.clone()),
             bootstrap: crate::store::BootstrapStore::new(db.clone()),
             delivery_log: crate::store::DeliveryLog::new(db.clone()),

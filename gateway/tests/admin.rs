@@ -128,7 +128,7 @@ struct Flaky {
 }
 
 impl AddonHooks for Flaky {
-    fn on_webhook<'a>(&'a self, _d: &'a WebhookDelivery) -> HandlerFuture<'a> {
+    fn on_webhook<'a>(&'a self, _ctx: &'a clockify_gateway::AddonContext, _d: &'a WebhookDelivery) -> HandlerFuture<'a> {
         Box::pin(async move {
             self.runs.fetch_add(1, Ordering::SeqCst);
             if self.broken.load(Ordering::SeqCst) {

@@ -26,7 +26,7 @@ struct Flaky {
 }
 
 impl AddonHooks for Flaky {
-    fn on_webhook<'a>(&'a self, _d: &'a WebhookDelivery) -> HandlerFuture<'a> {
+    fn on_webhook<'a>(&'a self, _ctx: &'a clockify_gateway::AddonContext, _d: &'a WebhookDelivery) -> HandlerFuture<'a> {
         Box::pin(async move {
             if self.broken.load(Ordering::SeqCst) {
                 return Err(HandlerError("the handler is broken".into()));

@@ -20,7 +20,11 @@ struct Recorder {
 }
 
 impl AddonHooks for Recorder {
-    fn on_webhook<'a>(&'a self, d: &'a WebhookDelivery) -> clockify_gateway::hooks::HandlerFuture<'a> {
+    fn on_webhook<'a>(
+        &'a self,
+        _ctx: &'a clockify_gateway::AddonContext,
+        d: &'a WebhookDelivery,
+    ) -> clockify_gateway::hooks::HandlerFuture<'a> {
         Box::pin(async move {
             let n = {
                 let mut calls = self.calls.lock().unwrap();
@@ -204,7 +208,11 @@ impl Default for Gated {
 }
 
 impl AddonHooks for Gated {
-    fn on_webhook<'a>(&'a self, d: &'a WebhookDelivery) -> clockify_gateway::hooks::HandlerFuture<'a> {
+    fn on_webhook<'a>(
+        &'a self,
+        _ctx: &'a clockify_gateway::AddonContext,
+        d: &'a WebhookDelivery,
+    ) -> clockify_gateway::hooks::HandlerFuture<'a> {
         Box::pin(async move {
             self.started.lock().unwrap().push(d.id.clone());
             self.permits.acquire().await.map_err(|e| HandlerError(e.to_string()))?.forget();

@@ -79,7 +79,11 @@ fn every_event_decodes_to_its_payload_type() {
 struct Seen(std::sync::Mutex<Vec<(String, String, bool)>>);
 
 impl clockify_gateway::AddonHooks for Seen {
-    fn on_webhook<'a>(&'a self, d: &'a clockify_gateway::WebhookDelivery) -> clockify_gateway::hooks::HandlerFuture<'a> {
+    fn on_webhook<'a>(
+        &'a self,
+        _ctx: &'a clockify_gateway::AddonContext,
+        d: &'a clockify_gateway::WebhookDelivery,
+    ) -> clockify_gateway::hooks::HandlerFuture<'a> {
         let variant = format!("{:?}", d.payload).split('(').next().unwrap_or_default().to_owned();
         self.0.lock().unwrap().push((d.event.to_string(), variant, d.payload.is_typed()));
         Box::pin(async { Ok(()) })
@@ -93,11 +97,10 @@ impl clockify_gateway::AddonHooks for Seen {
 #[tokio::test]
 async fn every_event_is_accepted_decoded_and_handled_once_over_http() {
     use crate::gateway_support::{Backend, TestGateway, config_for};
-    use clockify_gateway::generated::addon::MANIFEST_WEBHOOKS;
     let doc = contract_json();
     let seen = std::sync::Arc::new(Seen::default());
     let gw = TestGateway::start_with_hooks(config_for(Backend::Sqlite).await, seen.clone()).await;
-    let manifest_events: Vec<&str> = MANIFEST_WEBHOOKS.iter().map(|e| e.as_str()).collect();
+    let manifest_events: Vec<&str> = clockify_gateway::addon::STOCK.manifest_webhooks.iter().map(|e| e.as_str()).collect();
     let (_, manifest_tokens) = gw.install("ws1", "a1", &manifest_events).await;
     for (i, event) in WebhookEvent::ALL.iter().enumerate() {
         let token = match manifest_tokens.iter().find(|(e, _)| e == event.as_str()) {

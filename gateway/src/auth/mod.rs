@@ -4,4 +4,5 @@
 
 pub(crate) mod schemes;
 pub mod token;
+pub mod user;
 pub mod verified;

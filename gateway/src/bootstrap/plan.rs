@@ -192,7 +192,7 @@ pub fn plan(scopes: &[Scope], default_page_size: u32) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generated::addon::DECLARED_SCOPES;
+    const DECLARED_SCOPES: &[Scope] = crate::addon::STOCK.declared_scopes;
 
     fn step<'a>(p: &'a Plan, id: &str) -> Option<&'a Step> {
         p.steps.iter().find(|s| s.operation.id == id)
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn the_stock_scopes_read_the_workspace_lists_and_fan_out_children() {
-        let p = plan(&DECLARED_SCOPES, 1000);
+        let p = plan(DECLARED_SCOPES, 1000);
         assert!(step(&p, "getProjects").is_some_and(|s| s.parent.is_none() && s.page_size == 1000));
         assert_eq!(
             step(&p, "getTasks").and_then(|s| s.parent.clone()),
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn what_is_not_read_is_reported_with_its_reason() {
-        let p = plan(&DECLARED_SCOPES, 1000);
+        let p = plan(DECLARED_SCOPES, 1000);
         assert_eq!(skipped(&p, "getAllAssignments"), Some(&SkipReason::NeedsQuery(vec!["start", "end"])));
         assert!(matches!(skipped(&p, "getDeletedEntityInfo"), Some(SkipReason::NeedsQuery(q)) if q.contains(&"type")));
         assert_eq!(skipped(&p, "getPtoBalancesForPolicy"), Some(&SkipReason::Deprecated));
@@ -249,7 +249,7 @@ mod tests {
 
     #[test]
     fn entity_types_match_the_webhook_mirror_and_never_mix_schemas() {
-        let p = plan(&DECLARED_SCOPES, 1000);
+        let p = plan(DECLARED_SCOPES, 1000);
         let ty = |id| step(&p, id).map(|s| s.entity_type.as_str());
         assert_eq!(ty("getProjects"), Some("project"));
         assert_eq!(ty("getTasks"), Some("task"));

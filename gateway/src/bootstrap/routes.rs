@@ -10,7 +10,6 @@ use crate::admin::routes::authorize_admin;
 use crate::auth::schemes::UserToken;
 use crate::bootstrap::{SkipReason, plan};
 use crate::error::{ApiError, GatewayError};
-use crate::generated::addon::DECLARED_SCOPES;
 use crate::state::AppState;
 use crate::store::RunMode;
 
@@ -175,7 +174,7 @@ impl BootstrapApi {
                 p.last_error.clone_from(&it.last_error);
             }
         }
-        let plan = plan(&DECLARED_SCOPES, self.state.config.bootstrap_page_size);
+        let plan = plan(self.state.config.addon.declared_scopes, self.state.config.bootstrap_page_size);
         let entities = self
             .state
             .bootstrap

@@ -18,7 +18,6 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::plan::{Plan, Step, plan};
-use crate::generated::addon::DECLARED_SCOPES;
 use crate::state::AppState;
 use crate::store::{BootstrapItem, Lease, NewItem, PageWrite, StoreError};
 
@@ -328,7 +327,7 @@ async fn seed_children(ctx: &Ctx, plan: &Plan, parent_op: &str) -> Result<(), St
 pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> Result<RunOutcome, RunError> {
     let ws = lease.workspace_id.as_str();
     let client = crate::installations::client::installation_client(state, ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
-    let plan = plan(&DECLARED_SCOPES, state.config.bootstrap_page_size);
+    let plan = plan(state.config.addon.declared_scopes, state.config.bootstrap_page_size);
     let ctx = Ctx { state: state.clone(), lease: lease.clone(), client, stop: stop.clone() };
     let top: Vec<NewItem> = plan
         .steps

@@ -421,8 +421,7 @@ fn parse_schema(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::Null)
 }
 
-fn endpoint_view(op: &'static clockify_client::catalog::Operation) -> EndpointView {
-    let declared = crate::generated::addon::DECLARED_SCOPES;
+fn endpoint_view(op: &'static clockify_client::catalog::Operation, declared: &[clockify_client::Scope]) -> EndpointView {
     EndpointView {
         operation_id: op.id.to_owned(),
         method: op.method.to_owned(),
@@ -486,7 +485,7 @@ impl ExplorerApi {
                 }
             }
             count += 1;
-            let view = endpoint_view(op);
+            let view = endpoint_view(op, self.state.config.addon.declared_scopes);
             match groups.iter_mut().find(|g| g.tag == op.tag) {
                 Some(g) => g.operations.push(view),
                 None => groups.push(TagGroup { tag: op.tag.to_owned(), operations: vec![view] }),

@@ -2,54 +2,43 @@
 #![allow(clippy::all, unused, unused_comparisons, missing_docs, rustdoc::all)]
 
 use clockify_client::{Scope, WebhookEvent};
-/// The add-on key of `manifest.json`; tokens carry it as `sub`.
-pub const ADDON_KEY: &str = "clockify-rust-gateway";
-/// `manifest.json` as committed, with [`BASE_URL_PLACEHOLDER`] as its `baseUrl`.
-pub const MANIFEST_JSON: &str = include_str!("../../../manifest.json");
-/// Replaced by `ADDON_BASE_URL` when the gateway serves the manifest.
-pub const BASE_URL_PLACEHOLDER: &str = "https://addon-base-url.invalid";
-/// Subscribed events declared in the manifest: Clockify creates these
-/// webhooks and sends their tokens in the INSTALLED body.
-pub const MANIFEST_WEBHOOKS: [WebhookEvent; 10usize] = [
-    WebhookEvent::NewProject,
-    WebhookEvent::NewClient,
-    WebhookEvent::NewTag,
-    WebhookEvent::NewTask,
-    WebhookEvent::NewTimeEntry,
-    WebhookEvent::TimerStopped,
-    WebhookEvent::TimeEntryUpdated,
-    WebhookEvent::TimeEntryDeleted,
-    WebhookEvent::UserJoinedWorkspace,
-    WebhookEvent::UserDeletedFromWorkspace,
-];
-/// Subscribed events the manifest cannot declare: the gateway registers
-/// them through the REST API at install.
-pub const REST_WEBHOOKS: [WebhookEvent; 3usize] = [
-    WebhookEvent::ProjectUpdated,
-    WebhookEvent::ProjectDeleted,
-    WebhookEvent::TaskUpdated,
-];
-/// The scopes the manifest declares.
-pub const DECLARED_SCOPES: [Scope; 14usize] = [
-    Scope::ApprovalRead,
-    Scope::ClientRead,
-    Scope::CustomFieldsRead,
-    Scope::ExpenseRead,
-    Scope::GroupRead,
-    Scope::InvoiceRead,
-    Scope::ProjectRead,
-    Scope::SchedulingRead,
-    Scope::TagRead,
-    Scope::TaskRead,
-    Scope::TimeEntryRead,
-    Scope::TimeOffRead,
-    Scope::UserRead,
-    Scope::WorkspaceRead,
-];
-/// Lifecycle types and the gateway paths the manifest points them at.
-pub const LIFECYCLE_PATHS: [(&str, &str); 4] = [
-    ("INSTALLED", "/lifecycle/installed"),
-    ("DELETED", "/lifecycle/deleted"),
-    ("SETTINGS_UPDATED", "/lifecycle/settings-updated"),
-    ("STATUS_CHANGED", "/lifecycle/status-changed"),
-];
+use crate::addon::AddonManifest;
+/// The add-on as `addon.toml` and `manifest.json` declare it.
+pub const ADDON: AddonManifest = AddonManifest {
+    key: "clockify-rust-gateway",
+    manifest_json: include_str!("../../../manifest.json"),
+    manifest_webhooks: &[
+        WebhookEvent::NewProject,
+        WebhookEvent::NewClient,
+        WebhookEvent::NewTag,
+        WebhookEvent::NewTask,
+        WebhookEvent::NewTimeEntry,
+        WebhookEvent::TimerStopped,
+        WebhookEvent::TimeEntryUpdated,
+        WebhookEvent::TimeEntryDeleted,
+        WebhookEvent::UserJoinedWorkspace,
+        WebhookEvent::UserDeletedFromWorkspace,
+    ],
+    rest_webhooks: &[
+        WebhookEvent::ProjectUpdated,
+        WebhookEvent::ProjectDeleted,
+        WebhookEvent::TaskUpdated,
+    ],
+    declared_scopes: &[
+        Scope::ApprovalRead,
+        Scope::ClientRead,
+        Scope::CustomFieldsRead,
+        Scope::ExpenseRead,
+        Scope::GroupRead,
+        Scope::InvoiceRead,
+        Scope::ProjectRead,
+        Scope::SchedulingRead,
+        Scope::TagRead,
+        Scope::TaskRead,
+        Scope::TimeEntryRead,
+        Scope::TimeOffRead,
+        Scope::UserRead,
+        Scope::WorkspaceRead,
+    ],
+    pages: &[],
+};

@@ -22,7 +22,6 @@ use super::ingest::{IngestItem, IngestOutcome, Rejection, RequestChecks};
 use crate::auth::schemes::WebhookSignature;
 use crate::auth::token::{Expectation, TokenKind};
 use crate::error::{ApiError, GatewayError};
-use crate::generated::addon::MANIFEST_WEBHOOKS;
 use crate::http::body_limit::WEBHOOK_LIMIT;
 use crate::http::rate_limit::FailedChecks;
 use crate::state::AppState;
@@ -126,7 +125,7 @@ impl WebhookApi {
         let signature = auth.token();
         // Manifest webhooks carry add-on claims; REST-created ones may not (PLATFORM.md §3.4),
         // and are bound to their installation by the stored-token check below.
-        let kind = if MANIFEST_WEBHOOKS.contains(&event) { TokenKind::Webhook } else { TokenKind::RestWebhook };
+        let kind = if self.state.config.addon.manifest_webhooks.contains(&event) { TokenKind::Webhook } else { TokenKind::RestWebhook };
         let claims = match self.state.verified_tokens.get(kind, signature) {
             Some(c) => c,
             None => {

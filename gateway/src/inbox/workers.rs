@@ -65,7 +65,7 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
         attempt: claimed.attempt,
         received_at_ms: claimed.received_at,
     };
-    match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&delivery)).await {
+    match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&state.contexts.context(&claimed.workspace_id), &delivery)).await {
         Ok(Ok(())) => Ok(mirror),
         Ok(Err(e)) => Err(e.0),
         Err(_) => Err(format!("handler timed out after {} s", HANDLER_TIMEOUT.as_secs())),

@@ -3,38 +3,57 @@
 //! and only the scopes the manifest declares, so a call the add-on is not
 //! allowed to make fails here, naming the scope, instead of at Clockify.
 
-use clockify_client::{Auth, Client, ClientBuilder, Hosts, RateBudget};
+use clockify_client::{Auth, Client, ClientBuilder, Hosts, RateBudget, Scope};
 
 use crate::error::GatewayError;
-use crate::generated::addon::DECLARED_SCOPES;
 use crate::state::AppState;
+use crate::store::InstallationStore;
+
+/// Makes clients acting for installations: the one handle the parts that
+/// call Clockify (registration, bootstrap, add-on hooks) need.
+#[derive(Clone, Debug)]
+pub struct InstallationClients {
+    installations: InstallationStore,
+    declared_scopes: &'static [Scope],
+}
+
+impl InstallationClients {
+    pub fn new(installations: InstallationStore, declared_scopes: &'static [Scope]) -> Self {
+        Self { installations, declared_scopes }
+    }
+
+    /// A client acting for the installation on `workspace_id`.
+    pub async fn for_workspace(&self, workspace_id: &str) -> Result<Client, GatewayError> {
+        let installation = self
+            .installations
+            .get(workspace_id)
+            .await?
+            .ok_or_else(|| GatewayError::NotFound(format!("no installation for workspace {workspace_id}")))?;
+        let token = self
+            .installations
+            .installation_token(workspace_id)
+            .await?
+            .ok_or_else(|| GatewayError::NotFound(format!("the installation on {workspace_id} has no token (deleted)")))?;
+        // Only the signed backendUrl claim is a base: the INSTALLED body's apiUrl
+        // is not signed, so whoever can alter the body could send the token anywhere.
+        let backend = installation.backend_url.ok_or_else(|| {
+            GatewayError::Internal(format!(
+                "the installation on workspace {workspace_id} has no backendUrl (its installation token carried none); the unsigned apiUrl is never used"
+            ))
+        })?;
+        let reports = installation.reports_url.unwrap_or_else(|| Hosts::global().reports.clone());
+        let hosts = Hosts::from_claims(&backend, &reports, installation.pto_url.as_deref())
+            .map_err(|e| GatewayError::Internal(format!("installation {workspace_id}: {e}")))?;
+        ClientBuilder::new(Auth::AddonToken(token))
+            .hosts(hosts)
+            .budget(RateBudget::global())
+            .declared_scopes(self.declared_scopes.iter().copied())
+            .build()
+            .map_err(|e| GatewayError::Internal(e.to_string()))
+    }
+}
 
 /// A client acting for the installation on `workspace_id`.
 pub async fn installation_client(state: &AppState, workspace_id: &str) -> Result<Client, GatewayError> {
-    let installation = state
-        .installations
-        .get(workspace_id)
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("no installation for workspace {workspace_id}")))?;
-    let token = state
-        .installations
-        .installation_token(workspace_id)
-        .await?
-        .ok_or_else(|| GatewayError::NotFound(format!("the installation on {workspace_id} has no token (deleted)")))?;
-    // Only the signed backendUrl claim is a base: the INSTALLED body's apiUrl
-    // is not signed, so whoever can alter the body could send the token anywhere.
-    let backend = installation.backend_url.ok_or_else(|| {
-        GatewayError::Internal(format!(
-            "the installation on workspace {workspace_id} has no backendUrl (its installation token carried none); the unsigned apiUrl is never used"
-        ))
-    })?;
-    let reports = installation.reports_url.unwrap_or_else(|| Hosts::global().reports.clone());
-    let hosts = Hosts::from_claims(&backend, &reports, installation.pto_url.as_deref())
-        .map_err(|e| GatewayError::Internal(format!("installation {workspace_id}: {e}")))?;
-    ClientBuilder::new(Auth::AddonToken(token))
-        .hosts(hosts)
-        .budget(RateBudget::global())
-        .declared_scopes(DECLARED_SCOPES)
-        .build()
-        .map_err(|e| GatewayError::Internal(e.to_string()))
+    InstallationClients::new(state.installations.clone(), state.config.addon.declared_scopes).for_workspace(workspace_id).await
 }

@@ -112,6 +112,14 @@ pub struct LifecycleApi {
 }
 
 impl LifecycleApi {
+    /// Records the call for the add-on's `on_lifecycle` (run from the
+    /// queue, not here); failing to record fails the call, so Clockify
+    /// sends it again.
+    async fn hook(&self, addon_id: &str, event: LifecycleEvent) -> Result<(), GatewayError> {
+        super::lifecycle_hooks::record(&self.state.lifecycle_events, &self.state.jobs_signal, addon_id, &event).await?;
+        Ok(())
+    }
+
     fn refused(&self, route: &'static str, failures: &FailedChecks<'_>, rejection: crate::auth::token::TokenRejection) -> GatewayError {
         failures.charge();
         self.state.metrics.auth_failure(rejection.reason());
@@ -261,14 +269,14 @@ impl LifecycleApi {
             as_user: b.as_user,
             addon_user_id: b.addon_user_id,
             webhook_tokens,
-            rest_events: crate::generated::addon::REST_WEBHOOKS.iter().map(|e| e.as_str().to_owned()).collect(),
+            rest_events: self.state.config.addon.rest_webhooks.iter().map(|e| e.as_str().to_owned()).collect(),
         };
         self.state.installations.upsert_installed(&install).await.map_err(GatewayError::from)?;
         self.state.jobs_signal.wake();
         self.state.verified_tokens.forget_workspace(&b.workspace_id);
         self.state.metrics.lifecycle("installed", "ok");
         tracing::info!(target: "audit", event = "install", workspace_id = %b.workspace_id, addon_id = %b.addon_id, webhooks = install.webhook_tokens.len(), "installed");
-        self.state.hooks.on_lifecycle(LifecycleEvent::Installed { workspace_id: b.workspace_id }).await;
+        self.hook(&b.addon_id, LifecycleEvent::Installed { workspace_id: b.workspace_id.clone() }).await?;
         Ok(ack("installed"))
     }
 
@@ -287,7 +295,7 @@ impl LifecycleApi {
         self.state.metrics.lifecycle("deleted", "ok");
         tracing::info!(target: "audit", event = "uninstall", workspace_id = %b.workspace_id, addon_id = %b.addon_id, existed, unregistered, "deleted");
         if existed {
-            self.state.hooks.on_lifecycle(LifecycleEvent::Deleted { workspace_id: b.workspace_id }).await;
+            self.hook(&b.addon_id, LifecycleEvent::Deleted { workspace_id: b.workspace_id.clone() }).await?;
         }
         Ok(ack("deleted"))
     }
@@ -311,7 +319,7 @@ impl LifecycleApi {
             return Ok(ack("ignored"));
         }
         self.state.metrics.lifecycle("settings_updated", "ok");
-        self.state.hooks.on_lifecycle(LifecycleEvent::SettingsUpdated { workspace_id: b.workspace_id, settings }).await;
+        self.hook(&b.addon_id, LifecycleEvent::SettingsUpdated { workspace_id: b.workspace_id.clone(), settings }).await?;
         Ok(ack("settings_updated"))
     }
 
@@ -337,10 +345,8 @@ impl LifecycleApi {
         }
         self.state.metrics.lifecycle("status_changed", "ok");
         tracing::info!(target: "audit", event = "status_changed", workspace_id = %b.workspace_id, status = status.as_str(), "status changed");
-        self.state
-            .hooks
-            .on_lifecycle(LifecycleEvent::StatusChanged { workspace_id: b.workspace_id, active: status == InstallationStatus::Active })
-            .await;
+        self.hook(&b.addon_id, LifecycleEvent::StatusChanged { workspace_id: b.workspace_id.clone(), active: status == InstallationStatus::Active })
+            .await?;
         Ok(ack(status.as_str()))
     }
 }

@@ -5,7 +5,6 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use serde_json::Value;
 
 use crate::error::{ApiError, GatewayError};
-use crate::generated::addon::MANIFEST_JSON;
 use crate::state::AppState;
 
 pub struct ManifestApi {
@@ -20,8 +19,8 @@ pub enum ManifestResponse {
 }
 
 /// The manifest as served: `baseUrl` and `key` from the configuration.
-pub fn served_manifest(base_url: &str, addon_key: &str) -> Result<Value, GatewayError> {
-    let mut m: Value = serde_json::from_str(MANIFEST_JSON).map_err(|e| GatewayError::Internal(format!("manifest.json: {e}")))?;
+pub fn served_manifest(manifest_json: &str, base_url: &str, addon_key: &str) -> Result<Value, GatewayError> {
+    let mut m: Value = serde_json::from_str(manifest_json).map_err(|e| GatewayError::Internal(format!("manifest.json: {e}")))?;
     m["baseUrl"] = Value::String(base_url.to_owned());
     m["key"] = Value::String(addon_key.to_owned());
     Ok(m)
@@ -33,6 +32,6 @@ impl ManifestApi {
     #[oai(path = "/manifest", method = "get")]
     async fn manifest(&self) -> Result<ManifestResponse, ApiError> {
         let c = &self.state.config;
-        Ok(ManifestResponse::Ok(Json(served_manifest(c.addon_base_url.as_str(), c.addon_key())?)))
+        Ok(ManifestResponse::Ok(Json(served_manifest(c.addon.manifest_json, c.addon_base_url.as_str(), c.addon_key())?)))
     }
 }

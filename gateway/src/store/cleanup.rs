@@ -1,7 +1,7 @@
 //! `WorkspaceCleanup`: what an uninstall forgets. After DELETED the `cleanup`
 //! job deletes the workspace's deliveries, duplicate keys, entity snapshot,
-//! bootstrap progress, explorer history, settings and (already voided)
-//! secrets, in batches, so no statement holds the database for long.
+//! bootstrap progress, explorer history, settings, settled lifecycle events
+//! and (already voided) secrets, in batches, so no statement holds the database for long.
 //!
 //! A reinstall may come before the job has finished. Each statement
 //! therefore deletes a row only while the workspace's installation is still
@@ -66,6 +66,17 @@ impl WorkspaceCleanup {
             );
             removed += sqlx::query(&sql).bind(workspace_id).bind(deleted_at).bind(batch).execute(self.db.pool()).await?.rows_affected();
         }
+        // Lifecycle events of deleted installations once their hook has run
+        // (a DELETED still pending is kept until it has: the job's last pass
+        // comes after the work in flight).
+        removed += sqlx::query(
+            "DELETE FROM lifecycle_events WHERE workspace_id = $1 AND state IN ('done', 'dead') \
+             AND addon_id IN (SELECT addon_id FROM deleted_installations WHERE workspace_id = $1)",
+        )
+        .bind(workspace_id)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected();
         // The secrets were voided at DELETED; the rows and the settings go now.
         removed += sqlx::query("DELETE FROM webhook_tokens WHERE workspace_id = $1 AND state = 'deleted'")
             .bind(workspace_id)
@@ -88,7 +99,7 @@ impl WorkspaceCleanup {
     /// table; for tests and the operator.
     pub async fn remaining(&self, workspace_id: &str) -> Result<Vec<(&'static str, i64)>, StoreError> {
         let mut out = Vec::with_capacity(TABLES.len() + 1);
-        for t in TABLES.iter().map(|t| t.name).chain(["webhook_tokens"]) {
+        for t in TABLES.iter().map(|t| t.name).chain(["webhook_tokens", "lifecycle_events"]) {
             let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t} WHERE workspace_id = $1"))
                 .bind(workspace_id)
                 .fetch_one(self.db.pool())

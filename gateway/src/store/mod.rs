@@ -31,6 +31,7 @@ mod explorer_history;
 mod installations;
 mod jobs;
 mod kept_connections;
+mod lifecycle_events;
 mod sqlite_writer;
 
 pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
@@ -41,6 +42,7 @@ pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use installations::sha256_hex;
 pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use jobs::{Job, JobQueue};
+pub use lifecycle_events::{ClaimedLifecycle, LifecycleEvents, LifecycleRecord};
 
 use std::time::Duration;
 

@@ -8,7 +8,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use clockify_client::catalog::{HostGroup, ListShape};
 use clockify_gateway::bootstrap::{Step, plan};
-use clockify_gateway::generated::addon::DECLARED_SCOPES;
 use clockify_testkit::{FakeClockify, PageStyle, Shape};
 use serde_json::{Value, json};
 
@@ -136,7 +135,7 @@ pub fn serve_workspace(fake: &FakeClockify, ws: &str, default_size: u32) -> Work
 
 /// Serves the whole plan for `ws` on `fake` with `profile`'s row counts.
 pub fn serve_profile(fake: &FakeClockify, ws: &str, default_size: u32, profile: Profile) -> Workspace {
-    let p = plan(&DECLARED_SCOPES, default_size);
+    let p = plan(clockify_gateway::addon::STOCK.declared_scopes, default_size);
     let mut lists = Vec::new();
     let mut parent_ids: HashMap<&str, Vec<String>> = HashMap::new();
     let serve = |step: &Step, path: String, rows: Vec<Value>, parent_id: Option<&str>, lists: &mut Vec<List>| {

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-use clockify_gateway::generated::addon::ADDON_KEY;
 use std::sync::Arc;
 
 use clockify_gateway::{AddonHooks, AppState, Application, Config, NoHooks};
@@ -175,7 +174,7 @@ impl TestGateway {
 }
 
 pub fn addon_claims(ws: &str, addon: &str) -> Value {
-    json!({ "iss": "clockify", "type": "addon", "sub": ADDON_KEY, "workspaceId": ws, "addonId": addon })
+    json!({ "iss": "clockify", "type": "addon", "sub": clockify_gateway::addon::STOCK.key, "workspaceId": ws, "addonId": addon })
 }
 
 /// Makes `c` a user token's claims, as Clockify gives a component: `user`
