@@ -3,5 +3,8 @@
 //! security schemes routes take, one per kind.
 
 pub(crate) mod schemes;
-pub mod token;
+/// Token kinds, claims and their verification live in the
+/// `clockify-addon-auth` crate (no poem or sqlx); re-exported here under the
+/// path the gateway's code uses.
+pub use clockify_addon_auth as token;
 pub mod verified;
