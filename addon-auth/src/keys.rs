@@ -77,6 +77,15 @@ impl VerifierKeys {
         Ok(Self { primary, extra: parsed })
     }
 
+    /// Clockify's published key (compiled in, see
+    /// [`clockify_public_key_pem`](crate::clockify_public_key_pem)) as the
+    /// primary key, plus `(kid, pem)` extra keys. Tokens without a `kid`
+    /// (every token Clockify sends) are checked against Clockify's key; a
+    /// token with a `kid` against the extra key of that id.
+    pub fn clockify(extra: &[(String, Vec<u8>)]) -> Result<Self, KeyError> {
+        Self::from_pem(crate::clockify_public_key_pem().as_bytes(), extra)
+    }
+
     /// The configured extra key ids, for startup logging.
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.extra.iter().map(|(kid, _)| kid.as_str())

@@ -186,6 +186,14 @@ impl TokenVerifier {
         Ok(Self { keys, addon_key: config.addon_key, leeway: config.leeway_seconds, validations })
     }
 
+    /// The verifier for Clockify's tokens with no configuration: Clockify's
+    /// published key (compiled in) and [`VerifierConfig::new`]'s defaults
+    /// (RS256, [`DEFAULT_LEEWAY_SECONDS`] of leeway). `addon_key` is the
+    /// `key` of the add-on's manifest, which add-on tokens carry as `sub`.
+    pub fn clockify(addon_key: impl Into<String>) -> Result<Self, ConfigError> {
+        Self::new(VerifierKeys::clockify(&[])?, VerifierConfig::new(addon_key))
+    }
+
     /// Parses the keys and builds the verifier in one step.
     pub fn from_pem(primary_pem: &[u8], extra: &[(String, Vec<u8>)], config: VerifierConfig) -> Result<Self, ConfigError> {
         Self::new(VerifierKeys::from_pem(primary_pem, extra)?, config)
