@@ -1,6 +1,7 @@
-//! Clockify's tokens: `token` verifies them (one kind per route), `verified`
-//! remembers verified webhook signatures, `schemes` are the poem-openapi
-//! security schemes routes take, one per kind.
+//! Clockify's tokens: `token` verifies them (one kind per route; it is the
+//! `clockify-addon-auth` crate), `verified` remembers verified webhook
+//! signatures, `schemes` are the poem-openapi security schemes routes take,
+//! one per kind.
 
 pub(crate) mod schemes;
 /// Token kinds, claims and their verification live in the
