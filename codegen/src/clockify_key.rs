@@ -1,6 +1,6 @@
 //! Clockify's published token-signing key as a compiled-in default
-//! (`gateway/src/generated/clockify_key.rs`), so the gateway verifies real
-//! tokens with no configuration. Written by `cargo xtask regen --from`, from
+//! (`addon-auth/src/generated/clockify_key.rs`), so the verifier (and the gateway) checks
+//! real tokens with no configuration. Written by `cargo xtask regen --from`, from
 //! the `clockify-public-key.pem` that sits beside the upstream spec; stored as
 //! DER hex and turned back into PEM at run time.
 
@@ -9,7 +9,7 @@ use base64::Engine;
 use crate::error::{CodegenError, Result};
 
 pub const KEY_FILE: &str = "clockify-public-key.pem";
-pub const ARTIFACT: &str = "gateway/src/generated/clockify_key.rs";
+pub const ARTIFACT: &str = "addon-auth/src/generated/clockify_key.rs";
 
 /// The DER bytes inside a `PUBLIC KEY` PEM.
 pub fn der_of_pem(pem: &str) -> Result<Vec<u8>> {

@@ -64,7 +64,7 @@ impl AppState {
         config.validate().map_err(StateError::Config)?;
         let primary = match &config.clockify_public_key_file {
             Some(p) => std::fs::read(p).map_err(|e| StateError::Keys(format!("{}: {e}", p.display())))?,
-            None => crate::generated::clockify_key::clockify_public_key_pem().into_bytes(),
+            None => crate::auth::token::clockify_public_key_pem().into_bytes(),
         };
         let extra = match &config.clockify_extra_keys_dir {
             Some(dir) => crate::auth::token::load_extra_keys_dir(dir).map_err(|e| StateError::Keys(e.to_string()))?,

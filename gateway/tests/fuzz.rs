@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use clockify_addon_auth::{Expectation, MAX_TOKEN_LEN, TokenKind, TokenVerifier, VerifierConfig};
 use clockify_client::WebhookEvent;
-use clockify_gateway::auth::token::{Expectation, MAX_TOKEN_LEN, TokenKind, TokenVerifier, VerifierConfig};
 use clockify_gateway::events::{Change, WebhookPayload, body_workspace, decode};
 use clockify_gateway::inbox::mirror_change;
 use clockify_gateway::store::MirrorChange;

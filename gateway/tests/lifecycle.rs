@@ -85,10 +85,7 @@ async fn every_bad_token_is_a_401_problem_counted_by_reason(backend: Backend) {
     let cases: Vec<(&str, String)> = vec![
         ("algorithm", unsigned_none_token(&good)),
         ("algorithm", hs256_with_key_as_secret(&key("test-rsa-public.pem"), &good)),
-        (
-            "algorithm",
-            TokenFactory::new(&key("test-rsa-private.pem")).sign_with_alg(clockify_gateway::auth::token::Algorithm::RS512, &good),
-        ),
+        ("algorithm", TokenFactory::new(&key("test-rsa-private.pem")).sign_with_alg(clockify_addon_auth::Algorithm::RS512, &good)),
         ("signature", tamper_signature(&gw.sign(&good))),
         ("signature", wrong_key.sign(&good)),
         ("issuer", gw.sign(&with("iss", json!("not-clockify")))),

@@ -1,10 +1,10 @@
-//! Verification matrix for `token::TokenVerifier`, using the repository's
+//! Verification matrix for `clockify_addon_auth::TokenVerifier`, using the repository's
 //! test key pairs (read from disk) and the `signing` helpers.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use clockify_gateway::auth::token::{
+use clockify_addon_auth::{
     Algorithm, ConfigError, Expectation, KeyError, KeyName, MAX_TOKEN_LEN, TokenKind, TokenRejection, TokenVerifier, VerifierConfig,
     VerifierKeys, load_extra_keys_dir,
 };

@@ -167,8 +167,7 @@ fn event_wire_names_round_trip_and_unknown_names_are_kept() {
 fn the_embedded_clockify_key_is_the_published_one() {
     let pem = std::fs::read_to_string(root().join("../shared/clockify/clockify-public-key.pem")).expect("../shared key");
     let published = clockify_codegen::clockify_key::der_of_pem(&pem).unwrap();
-    let embedded =
-        clockify_codegen::clockify_key::der_of_pem(&clockify_gateway::generated::clockify_key::clockify_public_key_pem()).unwrap();
+    let embedded = clockify_codegen::clockify_key::der_of_pem(&clockify_addon_auth::clockify_public_key_pem()).unwrap();
     assert_eq!(embedded, published, "run `cargo xtask regen --from ../shared/clockify/openapi.upstream.json`");
     let generated = clockify_codegen::clockify_key::generate(&pem).unwrap();
     assert_eq!(generated, std::fs::read_to_string(root().join(clockify_codegen::clockify_key::ARTIFACT)).unwrap());

@@ -10,7 +10,10 @@
 //!
 //! Before all of it, the lint gate: `cargo fmt --all --check` and
 //! `cargo clippy --workspace --all-targets -- -D warnings`; either failing
-//! fails the suite without running it.
+//! fails the suite without running it. Then the dependency gate: the token
+//! crate (`clockify-addon-auth`) must keep poem, sqlx and tokio out of its
+//! normal dependency tree (`cargo tree -e normal`), or apps that only verify
+//! tokens would compile the gateway's stack.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -26,6 +29,10 @@ use clockify_testkit::tools::{ENV_CHROMEDRIVER, ENV_CHROMIUM, ENV_REQUIRE_TOOLS,
 /// The tag feature the suite builds the client with alone.
 const ONE_TAG: &str = "project";
 
+/// Crates (and their `-` families: `sqlx-core`, `poem-openapi`, ...) that
+/// must not be in the token crate's normal dependency tree.
+const ADDON_AUTH_FORBIDDEN: [&str; 3] = ["poem", "sqlx", "tokio"];
+
 pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     let cargo = env_or("CARGO", "cargo");
     for gate in [&["fmt", "--all", "--check"][..], &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"][..]] {
@@ -36,6 +43,23 @@ pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
             eprintln!("error: `cargo {}` failed; fix it (`cargo fmt --all` formats the tree) and run the suite again", gate.join(" "));
             return Ok(ExitCode::FAILURE);
         }
+    }
+    println!("dependency gate: clockify-addon-auth without {}", ADDON_AUTH_FORBIDDEN.join(", "));
+    let tree = Command::new(&cargo)
+        .current_dir(root)
+        .args(["tree", "-p", "clockify-addon-auth", "-e", "normal", "--prefix", "none", "--format", "{p}"])
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !tree.status.success() {
+        return Err(format!("cargo tree -p clockify-addon-auth failed: {}", String::from_utf8_lossy(&tree.stderr)));
+    }
+    let found = forbidden_crates(&String::from_utf8_lossy(&tree.stdout));
+    if !found.is_empty() {
+        eprintln!(
+            "error: clockify-addon-auth depends on {} (`cargo tree -p clockify-addon-auth -e normal -i <crate>` shows through what)",
+            found.join(", ")
+        );
+        return Ok(ExitCode::FAILURE);
     }
     let (chromium, chromedriver) = ensure_chromium()?;
     let schemathesis = ensure_schemathesis(root)?;
@@ -65,6 +89,22 @@ pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
         .status()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
     Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The crates of `cargo tree --prefix none --format {p}` output (one
+/// `name vX.Y.Z ...` a line) that [`ADDON_AUTH_FORBIDDEN`] names, sorted, once each.
+fn forbidden_crates(tree: &str) -> Vec<String> {
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| {
+            ADDON_AUTH_FORBIDDEN.iter().any(|f| name.strip_prefix(f).is_some_and(|rest| rest.is_empty() || rest.starts_with('-')))
+        })
+        .map(str::to_owned)
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -127,4 +167,17 @@ fn run_checked(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     let status = cmd.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{shown} failed with {status}")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forbidden_crates;
+
+    #[test]
+    fn the_dependency_gate_names_each_forbidden_family_once() {
+        let tree = "clockify-addon-auth v0.1.0 (/w/addon-auth)\njsonwebtoken v11.1.0\ntokio v1.47.0\ntokio-util v0.7.0\nsqlx-core v0.8.6\n\
+                    poem-openapi v5.1.0\ntokio v1.47.0 (*)\ntokenizers v0.1.0\npoems v1.0.0\n";
+        assert_eq!(forbidden_crates(tree), ["poem-openapi", "sqlx-core", "tokio", "tokio-util"]);
+        assert!(forbidden_crates("clockify-addon-auth v0.1.0\nserde v1.0.0\n").is_empty());
+    }
 }

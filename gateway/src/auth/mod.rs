@@ -1,8 +1,12 @@
-//! Clockify's tokens: `token` verifies them (one kind per route), `verified`
-//! remembers verified webhook signatures, `schemes` are the poem-openapi
-//! security schemes routes take, one per kind.
+//! Clockify's tokens: `token` verifies them (one kind per route; it is the
+//! `clockify-addon-auth` crate), `verified` remembers verified webhook
+//! signatures, `schemes` are the poem-openapi security schemes routes take,
+//! one per kind, and `user` is the `VerifiedUser` an add-on's routes take.
 
 pub(crate) mod schemes;
-pub mod token;
+/// Token kinds, claims and their verification live in the
+/// `clockify-addon-auth` crate (no poem or sqlx); re-exported here under the
+/// path the gateway's code uses.
+pub use clockify_addon_auth as token;
 pub mod user;
 pub mod verified;

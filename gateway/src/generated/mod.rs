@@ -2,4 +2,3 @@
 //! Never edit by hand.
 
 pub mod addon;
-pub mod clockify_key;
