@@ -60,6 +60,11 @@ pub enum StateError {
 }
 
 impl AppState {
+    /// The context hooks of `workspace_id` get.
+    pub fn context(&self, workspace_id: &str) -> crate::context::AddonContext {
+        self.contexts.context(workspace_id)
+    }
+
     pub async fn build(config: Config, hooks: Arc<dyn AddonHooks>) -> Result<Self, StateError> {
         config.validate().map_err(StateError::Config)?;
         let primary = match &config.clockify_public_key_file {

@@ -28,6 +28,26 @@ pub struct WebhookRegistration {
     pub failure: Option<String>,
 }
 
+/// One run of the add-on's `on_lifecycle` hook for a lifecycle call.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+pub struct LifecycleHookView {
+    pub id: String,
+    /// `INSTALLED`, `DELETED`, `SETTINGS_UPDATED` or `STATUS_CHANGED`.
+    pub kind: String,
+    /// `pending` (also while retrying), `running`, `done` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    /// The hook's last error.
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub received_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// Lifecycle hook runs the installation view lists, newest first.
+const LIFECYCLE_HOOKS_SHOWN: i64 = 20;
+
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryCounts {
     /// Received or being retried.
@@ -53,6 +73,8 @@ pub struct InstallationView {
     pub settings: Option<Value>,
     pub webhooks: Vec<WebhookRegistration>,
     pub deliveries: DeliveryCounts,
+    /// The add-on's `on_lifecycle` runs, newest first (at most 20).
+    pub lifecycle_hooks: Vec<LifecycleHookView>,
 }
 
 #[derive(ApiResponse, Debug)]
@@ -119,6 +141,23 @@ impl AdminApi {
             .map(|w| WebhookRegistration { event: w.event, source: w.source, state: w.state, webhook_id: w.webhook_id, failure: w.failure })
             .collect();
         let c = self.state.deliveries.state_counts(&ws).await.map_err(GatewayError::from)?;
+        let lifecycle_hooks = self
+            .state
+            .lifecycle_events
+            .list(&ws, LIFECYCLE_HOOKS_SHOWN)
+            .await
+            .map_err(GatewayError::from)?
+            .into_iter()
+            .map(|e| LifecycleHookView {
+                id: e.id,
+                kind: e.kind,
+                state: e.state,
+                attempts: e.attempts,
+                last_error: e.last_error,
+                received_at: e.created_at,
+                finished_at: e.finished_at,
+            })
+            .collect();
         Ok(InstallationResponse::Ok(Json(InstallationView {
             workspace_id: i.workspace_id,
             addon_id: i.addon_id,
@@ -132,6 +171,7 @@ impl AdminApi {
             settings: i.settings,
             webhooks,
             deliveries: DeliveryCounts { pending: c.pending, done: c.done, dead: c.dead },
+            lifecycle_hooks,
         })))
     }
 }

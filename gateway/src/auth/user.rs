@@ -6,10 +6,11 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use poem::Request;
 use poem::http::StatusCode;
-use poem_openapi::SecurityScheme;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::ApiKey;
+use poem_openapi::registry::Registry;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme};
 
 use crate::auth::token::{Expectation, TokenKind, TokenVerifier};
 use crate::metrics::Metrics;
@@ -57,21 +58,44 @@ pub struct AddonTokenHeader(User);
 pub struct AuthTokenQuery(User);
 
 /// A verified Clockify user: take it as a parameter of an add-on route.
-/// The header wins when both are sent. Dereferences to [`User`].
-#[derive(SecurityScheme)]
-pub enum VerifiedUser {
-    Header(AddonTokenHeader),
-    Query(AuthTokenQuery),
+/// The token comes from `X-Addon-Token` when that header is sent, else
+/// from `auth_token`; the spec lists both schemes. Dereferences to [`User`].
+pub struct VerifiedUser(User);
+
+// By hand rather than a derived enum of the two schemes: the derived one
+// tries both and answers the last one's error, so a refused header token
+// would read as a missing query parameter (401 instead of 403).
+impl<'a> ApiExtractor<'a> for VerifiedUser {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        AddonTokenHeader::register(registry);
+        AuthTokenQuery::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut schemes = AddonTokenHeader::security_schemes();
+        schemes.extend(AuthTokenQuery::security_schemes());
+        schemes
+    }
+
+    async fn from_request(req: &'a Request, body: &mut RequestBody, options: ExtractParamOptions<()>) -> poem::Result<Self> {
+        if req.headers().contains_key("x-addon-token") {
+            AddonTokenHeader::from_request(req, body, options).await.map(|h| VerifiedUser(h.0))
+        } else {
+            AuthTokenQuery::from_request(req, body, options).await.map(|q| VerifiedUser(q.0))
+        }
+    }
 }
 
 impl Deref for VerifiedUser {
     type Target = User;
 
     fn deref(&self) -> &User {
-        match self {
-            VerifiedUser::Header(h) => &h.0,
-            VerifiedUser::Query(q) => &q.0,
-        }
+        &self.0
     }
 }
 

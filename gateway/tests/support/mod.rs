@@ -93,7 +93,11 @@ impl TestGateway {
     }
 
     pub async fn start_with_hooks(config: Config, hooks: Arc<dyn AddonHooks>) -> Self {
-        let app = Application::build_with_hooks(config, hooks).await.expect("gateway starts");
+        Self::start_app(Application::build_with_hooks(config, hooks).await.expect("gateway starts")).await
+    }
+
+    /// Serves an application built by the test (`Application::builder`).
+    pub async fn start_app(app: Application) -> Self {
         let base = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
         let inbox = app.inbox().clone();

@@ -82,6 +82,13 @@
       tr.dataset.event = w.event;
       rows.appendChild(tr);
     }
+    const hooks = $("lifecycle-rows");
+    hooks.replaceChildren();
+    for (const h of i.lifecycleHooks) {
+      const tr = row([h.kind, stateCell(h.state), String(h.attempts), when(h.receivedAt), h.lastError || ""]);
+      tr.dataset.hook = h.id;
+      hooks.appendChild(tr);
+    }
   }
 
   $("reregister").addEventListener("click", async () => {
