@@ -281,6 +281,9 @@ fn pto_server_localhost(doc: &mut Value) -> Result<usize> {
 /// with: the same user as `GET /v1/user`.
 const ADDON_USER_SCHEMA: &str = "UserDtoV1";
 
+/// `(path, method, operation)` of an operation a patch adds.
+type AddedOperation = (&'static str, &'static str, Value);
+
 /// The four `/addon/...` operations as `(path, method, operation)` and the
 /// schemas they name, each marked with [`PATCH_MARKER`]. Written from
 /// PLATFORM.md: §2.1 (token exchange) and §4.2 (structured settings and the
@@ -288,7 +291,7 @@ const ADDON_USER_SCHEMA: &str = "UserDtoV1";
 /// `settings`, `settingsTab`, `settingsGroup`, `setting` and `settingsHeader`,
 /// without its `minLength`/`minItems`: those constrain what a manifest
 /// declares, while an answer carries whatever values the workspace holds now.
-fn addon_definitions() -> (Vec<(&'static str, &'static str, Value)>, Vec<(&'static str, Value)>) {
+fn addon_definitions() -> (Vec<AddedOperation>, Vec<(&'static str, Value)>) {
     let r = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     let path_param = |name: &str| json!({ "in": "path", "name": name, "required": true, "schema": { "type": "string" } });
     let op = |id: &str, params: Value, response: Value| {
