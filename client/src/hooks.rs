@@ -9,7 +9,8 @@ use crate::catalog::{self, HostGroup};
 use crate::runtime::Runtime;
 
 impl ClientHooks<Runtime> for Client {
-    /// Sends the operation to the host of its group and adds the credential.
+    /// Sends the operation to the host of its group and adds the credential
+    /// (and, for a write without a body, `Content-Type: application/json`).
     async fn pre<E>(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Error<E>> {
         let rt = self.inner();
         let op = catalog::by_rust_name(info.operation_id)
@@ -32,6 +33,15 @@ impl ClientHooks<Runtime> for Client {
         }
         if let Some((name, value)) = &rt.credential {
             request.headers_mut().insert(name.clone(), value.clone());
+        }
+        // A write without a body still says JSON: Clockify documents the
+        // user-token exchange (`POST /addon/user/{userId}/token`, no body)
+        // with `Content-Type: application/json` (PLATFORM.md §2.1).
+        if op.body.is_none()
+            && matches!(op.method, "POST" | "PUT" | "PATCH")
+            && !request.headers().contains_key(reqwest::header::CONTENT_TYPE)
+        {
+            request.headers_mut().insert(reqwest::header::CONTENT_TYPE, reqwest::header::HeaderValue::from_static("application/json"));
         }
         if let Some(exchange) = &rt.exchange {
             exchange.check(request).map_err(|e| Error::Custom(format!("{}: {e}", op.id)))?;

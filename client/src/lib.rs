@@ -43,6 +43,7 @@ pub mod rate_limit;
 pub mod raw;
 pub mod retry;
 pub mod runtime;
+pub mod text;
 pub mod upload;
 
 pub use auth::Auth;

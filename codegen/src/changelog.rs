@@ -3,6 +3,10 @@
 //! added, removed or changed. Printed by `cargo xtask regen` so a reviewer sees
 //! what an upstream spec update means before reading the generated diff.
 //!
+//! Operations and schemas a normalization patch added (marked `x-patch` in
+//! the contract, `crate::patches::PATCH_MARKER`) are listed apart from
+//! upstream additions, with the patch's name: they are not Clockify's.
+//!
 //! Everything is sorted, so the same pair of contracts always prints the same
 //! text.
 
@@ -12,17 +16,23 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::contract::{Contract, OperationRef};
+use crate::patches::PATCH_MARKER;
 
 /// What changed between two contracts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changelog {
-    /// `"getProjects (GET /v1/workspaces/{workspaceId}/projects)"`
+    /// Operations added upstream:
+    /// `"getProjects (GET /v1/workspaces/{workspaceId}/projects)"`.
     pub operations_added: Vec<String>,
+    /// Operations added by a normalization patch: `(patch, operation)`.
+    pub operations_added_by_patch: Vec<(String, String)>,
     pub operations_removed: Vec<String>,
     pub operations_changed: Vec<OperationChange>,
     pub events_added: Vec<String>,
     pub events_removed: Vec<String>,
     pub schemas_added: Vec<String>,
+    /// Schemas added by a normalization patch: `(patch, schema)`.
+    pub schemas_added_by_patch: Vec<(String, String)>,
     pub schemas_removed: Vec<String>,
     /// Names of component schemas whose JSON differs.
     pub schemas_changed: Vec<String>,
@@ -52,7 +62,10 @@ impl Changelog {
         let new_schemas = new.schemas().unwrap_or(&empty);
         for (name, schema) in new_schemas {
             match old_schemas.get(name) {
-                None => log.schemas_added.push(name.clone()),
+                None => match added_by(schema) {
+                    Some(patch) => log.schemas_added_by_patch.push((patch, name.clone())),
+                    None => log.schemas_added.push(name.clone()),
+                },
                 Some(prev) if prev != schema => log.schemas_changed.push(name.clone()),
                 Some(_) => {}
             }
@@ -63,6 +76,7 @@ impl Changelog {
             }
         }
         log.schemas_added.sort();
+        log.schemas_added_by_patch.sort();
         log.schemas_removed.sort();
         log.schemas_changed.sort();
         log
@@ -70,11 +84,13 @@ impl Changelog {
 
     pub fn is_empty(&self) -> bool {
         self.operations_added.is_empty()
+            && self.operations_added_by_patch.is_empty()
             && self.operations_removed.is_empty()
             && self.operations_changed.is_empty()
             && self.events_added.is_empty()
             && self.events_removed.is_empty()
             && self.schemas_added.is_empty()
+            && self.schemas_added_by_patch.is_empty()
             && self.schemas_removed.is_empty()
             && self.schemas_changed.is_empty()
     }
@@ -95,7 +111,18 @@ impl fmt::Display for Changelog {
             }
             Ok(())
         }
+        fn by_patch(f: &mut fmt::Formatter<'_>, heading: &str, items: &[(String, String)]) -> fmt::Result {
+            if items.is_empty() {
+                return Ok(());
+            }
+            writeln!(f, "{heading} ({}):", items.len())?;
+            for (patch, item) in items {
+                writeln!(f, "  + {item} [patch {patch}]")?;
+            }
+            Ok(())
+        }
         section(f, "Operations added", '+', &self.operations_added)?;
+        by_patch(f, "Operations added by normalization patches", &self.operations_added_by_patch)?;
         section(f, "Operations removed", '-', &self.operations_removed)?;
         if !self.operations_changed.is_empty() {
             writeln!(f, "Operations changed ({}):", self.operations_changed.len())?;
@@ -106,6 +133,7 @@ impl fmt::Display for Changelog {
         section(f, "Webhook events added", '+', &self.events_added)?;
         section(f, "Webhook events removed", '-', &self.events_removed)?;
         section(f, "Schemas added", '+', &self.schemas_added)?;
+        by_patch(f, "Schemas added by normalization patches", &self.schemas_added_by_patch)?;
         section(f, "Schemas removed", '-', &self.schemas_removed)?;
         section(f, "Schemas changed", '~', &self.schemas_changed)?;
         Ok(())
@@ -115,6 +143,11 @@ impl fmt::Display for Changelog {
 // ---------------------------------------------------------------------------
 // Operations
 // ---------------------------------------------------------------------------
+
+/// The patch that added an operation or schema (its `x-patch`), if one did.
+fn added_by(item: &Value) -> Option<String> {
+    item.get(PATCH_MARKER).and_then(Value::as_str).map(str::to_owned)
+}
 
 /// The key an operation is matched by: its operationId, or `METHOD path`
 /// when it has none.
@@ -163,7 +196,12 @@ fn diff_operations(old: &Contract, new: &Contract, log: &mut Changelog) {
             None => log.operations_removed.push(describe_op(o)),
         }
     }
-    log.operations_added = added.values().map(describe_op).collect();
+    for op in added.values() {
+        match added_by(op.op) {
+            Some(patch) => log.operations_added_by_patch.push((patch, describe_op(op))),
+            None => log.operations_added.push(describe_op(op)),
+        }
+    }
 
     for (o, n, renamed) in pairs {
         let mut changes = Vec::new();
@@ -177,6 +215,7 @@ fn diff_operations(old: &Contract, new: &Contract, log: &mut Changelog) {
     }
 
     log.operations_added.sort();
+    log.operations_added_by_patch.sort();
     log.operations_removed.sort();
     log.operations_changed.sort_by(|a, b| a.operation.cmp(&b.operation));
 }
@@ -575,6 +614,51 @@ mod tests {
         assert!(text.contains("Operations added (1):\n  + getFoo (GET /v1/foo)\n"), "{text}");
         assert!(text.contains("Operations removed (1):\n  - getLoggedUser (GET /v1/user)\n"), "{text}");
         assert!(!text.contains("Operations changed"), "{text}");
+    }
+
+    #[test]
+    fn operations_and_schemas_a_patch_added_are_listed_apart_with_its_name() {
+        let new = edited(|doc| {
+            let paths = doc["paths"].as_object_mut().unwrap();
+            let marked =
+                |id: &str| json!({ "operationId": id, "x-patch": "addon-endpoints", "responses": { "200": { "description": "" } } });
+            paths.insert("/addon/workspaces/{workspaceId}/user".into(), json!({ "get": marked("getAddonUser") }));
+            paths.insert("/addon/user/{userId}/token".into(), json!({ "post": marked("createAddonUserToken") }));
+            paths.insert("/v1/foo".into(), json!({ "get": { "operationId": "getFoo", "responses": { "200": { "description": "" } } } }));
+            let schemas = doc["components"]["schemas"].as_object_mut().unwrap();
+            schemas.insert("AddonSettings".into(), json!({ "type": "object", "x-patch": "addon-endpoints" }));
+            schemas.insert("Foo".into(), json!({ "type": "object" }));
+        });
+        let log = Changelog::between(&base(), &new);
+        assert_eq!(log.operations_added, vec!["getFoo (GET /v1/foo)".to_owned()], "only the upstream one");
+        assert_eq!(
+            log.operations_added_by_patch,
+            vec![
+                ("addon-endpoints".to_owned(), "createAddonUserToken (POST /addon/user/{userId}/token)".to_owned()),
+                ("addon-endpoints".to_owned(), "getAddonUser (GET /addon/workspaces/{workspaceId}/user)".to_owned()),
+            ]
+        );
+        assert_eq!(log.schemas_added, vec!["Foo".to_owned()]);
+        assert_eq!(log.schemas_added_by_patch, vec![("addon-endpoints".to_owned(), "AddonSettings".to_owned())]);
+        let text = log.to_string();
+        assert!(text.contains("Operations added (1):\n  + getFoo (GET /v1/foo)\n"), "{text}");
+        assert!(
+            text.contains(
+                "Operations added by normalization patches (2):\n  \
+                 + createAddonUserToken (POST /addon/user/{userId}/token) [patch addon-endpoints]\n  \
+                 + getAddonUser (GET /addon/workspaces/{workspaceId}/user) [patch addon-endpoints]\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Schemas added by normalization patches (1):\n  + AddonSettings [patch addon-endpoints]\n"), "{text}");
+
+        // Only the patch's additions: not empty, and nothing upstream listed.
+        let only_patch = edited(|doc| {
+            doc["components"]["schemas"]["AddonSettings"] = json!({ "type": "object", "x-patch": "addon-endpoints" });
+        });
+        let log = Changelog::between(&base(), &only_patch);
+        assert!(!log.is_empty());
+        assert!(log.schemas_added.is_empty() && log.operations_added.is_empty(), "{log:?}");
     }
 
     #[test]

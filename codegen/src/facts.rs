@@ -84,6 +84,11 @@ impl OperationFacts {
         self.body.as_ref().is_some_and(|(ct, _, _)| ct == "multipart/form-data")
     }
 
+    /// The success answer is a string sent as text (`crate::sdk::TEXT`).
+    pub fn has_text_response(&self) -> bool {
+        self.response.as_ref().is_some_and(|(_, ct, _)| ct.as_deref() == Some(crate::sdk::TEXT))
+    }
+
     /// One line of facts, used as the doc comment of generated items.
     pub fn doc_line(&self) -> String {
         let access = match self.access {

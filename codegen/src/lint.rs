@@ -15,7 +15,8 @@ use crate::hosts::HostGroup;
 /// Request body media types the generators know how to emit.
 pub const REQUEST_TYPES: [&str; 2] = ["application/json", "multipart/form-data"];
 /// Success response media types the generators know how to emit.
-pub const RESPONSE_TYPES: [&str; 2] = ["application/json", "application/octet-stream"];
+/// `text/plain` only with a string schema: the client returns it as a `String`.
+pub const RESPONSE_TYPES: [&str; 3] = ["application/json", "application/octet-stream", crate::sdk::TEXT];
 
 /// All problems at once, so one regen run lists everything to fix.
 pub fn lint(contract: &Contract) -> Result<(), Vec<CodegenError>> {
@@ -52,6 +53,11 @@ pub fn lint(contract: &Contract) -> Result<(), Vec<CodegenError>> {
                         &name,
                         format!("response {status} has media type `{ct}`; add a normalization patch for it"),
                     ));
+                }
+                if ct == crate::sdk::TEXT
+                    && schema.map(|s| contract.resolve(s)).and_then(|s| s.get("type")).and_then(Value::as_str) != Some("string")
+                {
+                    problems.push(CodegenError::op(&name, format!("response {status} is `{ct}` without a string schema")));
                 }
                 success_types.push((ct, schema.map(|s| s.to_string())));
             }
@@ -124,5 +130,37 @@ fn lint_schema(name: &str, schema: &Value, problems: &mut Vec<CodegenError>) {
                 problems.push(CodegenError::schema(name, format!("required entry {r} is not a property")));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn with_response(content_type: &str, schema: serde_json::Value) -> Contract {
+        Contract {
+            doc: json!({
+                "openapi": "3.0.1",
+                "paths": { "/addon/user/{userId}/token": { "post": {
+                    "operationId": "createAddonUserToken",
+                    "responses": { "200": { "description": "", "content": { content_type: { "schema": schema } } } }
+                } } },
+                "components": { "schemas": {
+                    "CreateWebhookRequestV1": { "type": "object", "properties": { "webhookEvent": { "type": "string", "enum": ["NEW_PROJECT"] } } }
+                } }
+            }),
+        }
+    }
+
+    #[test]
+    fn text_answers_need_a_string_schema() {
+        assert!(lint(&with_response("text/plain", json!({ "type": "string" }))).is_ok());
+        let problems = lint(&with_response("text/plain", json!({ "type": "object" }))).unwrap_err();
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(text, vec!["operation `createAddonUserToken`: response 200 is `text/plain` without a string schema".to_owned()]);
+        let problems = lint(&with_response("text/html", json!({ "type": "string" }))).unwrap_err();
+        assert!(problems[0].to_string().contains("`text/html`"), "{problems:?}");
     }
 }

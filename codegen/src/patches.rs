@@ -7,10 +7,11 @@
 //! delete it when Clockify fixes its spec.
 
 use heck::ToSnakeCase;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::contract::{Contract, HTTP_METHODS};
-use crate::error::Result;
+use crate::error::{CodegenError, Result};
+use crate::hosts::CORE_SERVER;
 
 pub struct Patch {
     pub name: &'static str,
@@ -28,6 +29,15 @@ pub struct AppliedPatch {
 /// The PTO service host (PLATFORM.md §5); the deprecated PTO group's spec
 /// server `http://localhost:5050` is an artefact of how Clockify built the spec.
 pub const PTO_HOST: &str = "https://pto.api.clockify.me";
+
+/// The extension naming the patch that added an operation or schema which
+/// Clockify's spec does not have (`"x-patch": "addon-endpoints"`). The API
+/// changelog reads it to tell patch-added items from upstream ones.
+pub const PATCH_MARKER: &str = "x-patch";
+
+/// The patch adding the `/addon/...` endpoints, and the tag they carry.
+pub const ADDON_ENDPOINTS: &str = "addon-endpoints";
+pub const ADDON_TAG: &str = "Add-on";
 
 pub const PATCHES: &[Patch] = &[
     Patch {
@@ -64,6 +74,11 @@ pub const PATCHES: &[Patch] = &[
         name: "pto-server-localhost",
         reason: "the deprecated PTO group names `http://localhost:5050` as its server; those endpoints live on the PTO host",
         apply: pto_server_localhost,
+    },
+    Patch {
+        name: ADDON_ENDPOINTS,
+        reason: "the add-on endpoints under `{backendUrl}/addon/...` (settings read and update, user-token exchange, current user; PLATFORM.md §2.1, §4.2) are not in Clockify's spec; they are added with their own schemas, each marked `x-patch`",
+        apply: addon_endpoints,
     },
 ];
 
@@ -260,4 +275,359 @@ fn pto_server_localhost(doc: &mut Value) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// The schema of the contract the add-on's current-user endpoint answers
+/// with: the same user as `GET /v1/user`.
+const ADDON_USER_SCHEMA: &str = "UserDtoV1";
+
+/// `(path, method, operation)` of an operation a patch adds.
+type AddedOperation = (&'static str, &'static str, Value);
+
+/// The four `/addon/...` operations as `(path, method, operation)` and the
+/// schemas they name, each marked with [`PATCH_MARKER`]. Written from
+/// PLATFORM.md: §2.1 (token exchange) and §4.2 (structured settings and the
+/// Settings REST API). The settings tree follows the manifest schema's
+/// `settings`, `settingsTab`, `settingsGroup`, `setting` and `settingsHeader`,
+/// without its `minLength`/`minItems`: those constrain what a manifest
+/// declares, while an answer carries whatever values the workspace holds now.
+fn addon_definitions() -> (Vec<AddedOperation>, Vec<(&'static str, Value)>) {
+    let r = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
+    let path_param = |name: &str| json!({ "in": "path", "name": name, "required": true, "schema": { "type": "string" } });
+    let op = |id: &str, params: Value, response: Value| {
+        json!({
+            "operationId": id,
+            "parameters": params,
+            "responses": { "200": response },
+            "security": [{ "AddonKeyAuth": [] }],
+            "tags": [ADDON_TAG],
+            PATCH_MARKER: ADDON_ENDPOINTS,
+        })
+    };
+    let json_response = |schema: Value| json!({ "content": { "application/json": { "schema": schema } }, "description": "" });
+    let settings_path = "/addon/workspaces/{workspaceId}/settings";
+
+    let mut update = op("updateAddonSettings", json!([path_param("workspaceId")]), json_response(r("AddonSettings")));
+    update["requestBody"] = json!({
+        "content": { "application/json": { "schema": { "type": "array", "items": r("AddonSettingUpdate") } } },
+        "required": true
+    });
+    // The body is the token itself (PLATFORM.md §2.1): declared as text; the
+    // generated client also takes it as a JSON string (codegen/src/sdk.rs).
+    let token = op(
+        "createAddonUserToken",
+        json!([path_param("userId")]),
+        json!({ "content": { "text/plain": { "schema": { "type": "string" } } }, "description": "" }),
+    );
+    let operations = vec![
+        (settings_path, "get", op("getAddonSettings", json!([path_param("workspaceId")]), json_response(r("AddonSettings")))),
+        (settings_path, "patch", update),
+        (
+            "/addon/workspaces/{workspaceId}/user",
+            "get",
+            op("getAddonUser", json!([path_param("workspaceId")]), json_response(r(ADDON_USER_SCHEMA))),
+        ),
+        ("/addon/user/{userId}/token", "post", token),
+    ];
+
+    let string = json!({ "type": "string" });
+    let boolean = json!({ "type": "boolean" });
+    let array_of = |items: Value| json!({ "type": "array", "items": items });
+    let object = |required: &[&str], properties: Value| json!({ "type": "object", "properties": properties, "required": required, PATCH_MARKER: ADDON_ENDPOINTS });
+    let string_enum = |values: &[&str]| json!({ "type": "string", "enum": values, PATCH_MARKER: ADDON_ENDPOINTS });
+    let schemas = vec![
+        ("AddonSettings", object(&["tabs"], json!({ "tabs": array_of(r("AddonSettingsTab")) }))),
+        (
+            "AddonSettingsTab",
+            object(
+                &["id", "name"],
+                json!({
+                    "id": string, "name": string, "header": r("AddonSettingsHeader"),
+                    "groups": array_of(r("AddonSettingsGroup")), "settings": array_of(r("AddonSetting"))
+                }),
+            ),
+        ),
+        (
+            "AddonSettingsGroup",
+            object(
+                &["id", "title", "settings"],
+                json!({
+                    "id": string, "title": string, "description": string, "header": r("AddonSettingsHeader"),
+                    "settings": array_of(r("AddonSetting"))
+                }),
+            ),
+        ),
+        ("AddonSettingsHeader", object(&["title"], json!({ "title": string }))),
+        (
+            "AddonSetting",
+            object(
+                &["id", "name", "type", "value", "accessLevel"],
+                json!({
+                    "id": string, "name": string, "type": r("AddonSettingType"), "value": r("AddonSettingValue"),
+                    "accessLevel": r("AddonSettingAccessLevel"), "description": string, "placeholder": string, "key": string,
+                    "allowedValues": array_of(string.clone()), "required": boolean, "copyable": boolean, "readOnly": boolean
+                }),
+            ),
+        ),
+        (
+            "AddonSettingType",
+            string_enum(&[
+                "TXT",
+                "NUMBER",
+                "DROPDOWN_SINGLE",
+                "DROPDOWN_MULTIPLE",
+                "CHECKBOX",
+                "LINK",
+                "USER_DROPDOWN_SINGLE",
+                "USER_DROPDOWN_MULTIPLE",
+            ]),
+        ),
+        ("AddonSettingAccessLevel", string_enum(&["ADMINS", "EVERYONE"])),
+        (
+            "AddonSettingValue",
+            json!({
+                "oneOf": [string, { "type": "number" }, boolean, array_of(string.clone())],
+                PATCH_MARKER: ADDON_ENDPOINTS
+            }),
+        ),
+        ("AddonSettingUpdate", object(&["id", "value"], json!({ "id": string, "value": r("AddonSettingValue") }))),
+    ];
+    (operations, schemas)
+}
+
+/// Adds the `/addon/...` operations, their schemas and their tag. Each item
+/// is added only where the spec lacks it, so a second run changes nothing,
+/// and once Clockify publishes an operation itself its own text is kept.
+/// A schema of the same name with other content is an error: the added
+/// operations would silently refer to it.
+fn addon_endpoints(doc: &mut Value) -> Result<usize> {
+    let (operations, schemas) = addon_definitions();
+    let problem = |problem: String| CodegenError::Patch { patch: ADDON_ENDPOINTS, problem };
+    let root = doc.as_object_mut().ok_or_else(|| problem("the spec is not a JSON object".into()))?;
+    let mut count = 0;
+
+    let components = root.entry("components").or_insert_with(|| json!({}));
+    let existing = components
+        .as_object_mut()
+        .ok_or_else(|| problem("`components` is not an object".into()))?
+        .entry("schemas")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| problem("`components.schemas` is not an object".into()))?;
+    if !existing.contains_key(ADDON_USER_SCHEMA) {
+        return Err(problem(format!(
+            "schema `{ADDON_USER_SCHEMA}` (the user `GET /v1/user` returns) is gone; getAddonUser answers with it"
+        )));
+    }
+    for (name, schema) in schemas {
+        match existing.get(name) {
+            None => {
+                existing.insert(name.into(), schema);
+                count += 1;
+            }
+            Some(present) if *present == schema => {}
+            Some(_) => {
+                return Err(problem(format!(
+                    "the spec already has a schema `{name}` unlike the one this patch adds; rename the patch's schema or use Clockify's"
+                )));
+            }
+        }
+    }
+
+    let paths = root.get_mut("paths").and_then(Value::as_object_mut).ok_or_else(|| problem("`paths` is missing".into()))?;
+    for (path, method, operation) in operations {
+        let item = paths.entry(path).or_insert_with(|| json!({ "servers": [{ "url": CORE_SERVER }] }));
+        let item = item.as_object_mut().ok_or_else(|| problem(format!("path item `{path}` is not an object")))?;
+        if !item.contains_key(method) {
+            item.insert(method.into(), operation);
+            count += 1;
+        }
+    }
+
+    if let Some(Value::Array(tags)) = root.get_mut("tags")
+        && !tags.iter().any(|t| t.get("name").and_then(Value::as_str) == Some(ADDON_TAG))
+    {
+        tags.push(json!({ "name": ADDON_TAG, "x-displayName": ADDON_TAG }));
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// A spec with the one schema the add-on patch reuses, an upstream
+    /// operation and the top-level tag list.
+    fn spec() -> Value {
+        json!({
+            "openapi": "3.0.1",
+            "info": { "title": "Clockify API", "version": "v1" },
+            "tags": [{ "name": "User", "x-displayName": "User" }],
+            "paths": {
+                "/v1/user": {
+                    "get": {
+                        "operationId": "getLoggedUser", "tags": ["User"],
+                        "responses": { "200": { "description": "", "content": { "application/json": {
+                            "schema": { "$ref": "#/components/schemas/UserDtoV1" } } } } }
+                    },
+                    "servers": [{ "url": CORE_SERVER }]
+                }
+            },
+            "components": { "schemas": {
+                "UserDtoV1": { "type": "object", "properties": { "id": { "type": "string" }, "email": { "type": "string" } } }
+            } }
+        })
+    }
+
+    /// `(METHOD path, operationId)` of every operation.
+    fn operations(doc: &Value) -> BTreeSet<(String, String)> {
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in HTTP_METHODS {
+                if let Some(op) = item.get(method) {
+                    out.insert((format!("{} {path}", method.to_uppercase()), op["operationId"].as_str().unwrap().to_owned()));
+                }
+            }
+        }
+        out
+    }
+
+    fn set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+        items.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    }
+
+    const ADDED: [(&str, &str); 4] = [
+        ("GET /addon/workspaces/{workspaceId}/settings", "getAddonSettings"),
+        ("PATCH /addon/workspaces/{workspaceId}/settings", "updateAddonSettings"),
+        ("GET /addon/workspaces/{workspaceId}/user", "getAddonUser"),
+        ("POST /addon/user/{userId}/token", "createAddonUserToken"),
+    ];
+
+    const SCHEMAS: [&str; 9] = [
+        "AddonSettings",
+        "AddonSettingsTab",
+        "AddonSettingsGroup",
+        "AddonSettingsHeader",
+        "AddonSetting",
+        "AddonSettingType",
+        "AddonSettingAccessLevel",
+        "AddonSettingValue",
+        "AddonSettingUpdate",
+    ];
+
+    #[test]
+    fn addon_endpoints_adds_exactly_the_four_operations_with_their_schemas_and_tag() {
+        let mut doc = spec();
+        let before = operations(&doc);
+        let places = addon_endpoints(&mut doc).expect("applies");
+        // 4 operations, 9 schemas, 1 tag.
+        assert_eq!(places, 14);
+        let added: BTreeSet<_> = operations(&doc).difference(&before).cloned().collect();
+        assert_eq!(added, set(&ADDED));
+        assert!(before.is_subset(&operations(&doc)), "upstream operations are kept");
+
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let added_schemas: BTreeSet<&str> = schemas.keys().map(String::as_str).filter(|n| *n != "UserDtoV1").collect();
+        assert_eq!(added_schemas, SCHEMAS.into_iter().collect());
+        for name in SCHEMAS {
+            assert_eq!(schemas[name][PATCH_MARKER], ADDON_ENDPOINTS, "{name} is marked");
+        }
+        assert_eq!(schemas["UserDtoV1"].get(PATCH_MARKER), None, "the reused schema is Clockify's");
+        assert_eq!(doc["tags"][1], json!({ "name": "Add-on", "x-displayName": "Add-on" }));
+
+        let contract = Contract { doc: doc.clone() };
+        for op in contract.operations().into_iter().filter(|o| o.path.starts_with("/addon/")) {
+            assert_eq!(op.op[PATCH_MARKER], ADDON_ENDPOINTS, "{} is marked", op.id());
+            assert_eq!(op.tag(), ADDON_TAG);
+            assert_eq!(op.server(), Some(CORE_SERVER), "{} goes to the backend host", op.id());
+            assert_eq!(op.op["security"], json!([{ "AddonKeyAuth": [] }]));
+            assert_eq!(op.op["responses"]["200"]["description"], "", "OpenAPI requires a response description");
+        }
+        // Every $ref of the added items names a schema of the contract.
+        fn refs(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(r)) = m.get("$ref") {
+                        out.push(r.clone());
+                    }
+                    m.values().for_each(|c| refs(c, out));
+                }
+                Value::Array(a) => a.iter().for_each(|c| refs(c, out)),
+                _ => {}
+            }
+        }
+        let mut all = Vec::new();
+        refs(&doc["paths"], &mut all);
+        refs(&doc["components"], &mut all);
+        for r in all {
+            let name = crate::contract::ref_name(&r).expect("a component schema");
+            assert!(contract.schema(name).is_some(), "{r} resolves");
+        }
+
+        let paths = &doc["paths"];
+        let user = &paths["/addon/workspaces/{workspaceId}/user"]["get"];
+        assert_eq!(user["responses"]["200"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/UserDtoV1");
+        let token = &paths["/addon/user/{userId}/token"]["post"];
+        assert_eq!(token["responses"]["200"]["content"], json!({ "text/plain": { "schema": { "type": "string" } } }));
+        assert_eq!(token.get("requestBody"), None);
+        let update = &paths["/addon/workspaces/{workspaceId}/settings"]["patch"];
+        assert_eq!(
+            update["requestBody"],
+            json!({ "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/AddonSettingUpdate" } } } }, "required": true })
+        );
+        let setting = &schemas["AddonSetting"];
+        assert_eq!(setting["required"], json!(["id", "name", "type", "value", "accessLevel"]));
+        assert_eq!(schemas["AddonSettingValue"]["oneOf"].as_array().map(Vec::len), Some(4), "string, number, boolean, array");
+    }
+
+    #[test]
+    fn addon_endpoints_is_idempotent() {
+        let mut doc = spec();
+        assert_eq!(addon_endpoints(&mut doc).unwrap(), 14);
+        let once = doc.clone();
+        assert_eq!(addon_endpoints(&mut doc).unwrap(), 0, "nothing left to add");
+        assert_eq!(doc, once);
+
+        // The whole normalization, run on its own output, adds nothing either.
+        let (normalized, _) = normalize(&Contract { doc: spec() }).unwrap();
+        let (again, report) = normalize(&normalized).unwrap();
+        assert_eq!(again, normalized);
+        let places = report.iter().find(|p| p.name == ADDON_ENDPOINTS).map(|p| p.places);
+        assert_eq!(places, Some(0));
+    }
+
+    #[test]
+    fn normalize_reports_the_addon_patch_with_its_places() {
+        let (normalized, report) = normalize(&Contract { doc: spec() }).unwrap();
+        let applied = report.iter().find(|p| p.name == ADDON_ENDPOINTS).expect("reported");
+        assert_eq!(applied.places, 14);
+        assert!(applied.reason.contains("/addon/"), "{}", applied.reason);
+        assert_eq!(report.last().map(|p| p.name), Some(ADDON_ENDPOINTS), "runs last, after strip-prose");
+        assert_eq!(operations(&normalized.doc).len(), 5);
+    }
+
+    #[test]
+    fn an_operation_clockify_publishes_itself_is_kept_and_not_counted() {
+        let mut doc = spec();
+        let upstream = json!({ "operationId": "getAddonUserUpstream", "tags": ["User"], "responses": { "200": { "description": "" } } });
+        doc["paths"]["/addon/workspaces/{workspaceId}/user"] = json!({ "get": upstream.clone() });
+        assert_eq!(addon_endpoints(&mut doc).unwrap(), 13);
+        assert_eq!(doc["paths"]["/addon/workspaces/{workspaceId}/user"]["get"], upstream);
+    }
+
+    #[test]
+    fn a_different_schema_of_the_same_name_or_no_user_schema_is_an_error() {
+        let mut doc = spec();
+        doc["components"]["schemas"]["AddonSetting"] = json!({ "type": "object" });
+        let e = addon_endpoints(&mut doc).unwrap_err().to_string();
+        assert!(e.contains("addon-endpoints") && e.contains("`AddonSetting`"), "{e}");
+
+        let mut doc = spec();
+        doc["components"]["schemas"].as_object_mut().unwrap().shift_remove("UserDtoV1");
+        let e = addon_endpoints(&mut doc).unwrap_err().to_string();
+        assert!(e.contains("UserDtoV1") && e.contains("getAddonUser"), "{e}");
+    }
 }

@@ -44,6 +44,10 @@ pub const SCOPES: [&str; 30] = [
 /// Tag → scope area (`None`: the operations need no manifest scope).
 /// Reviewed by hand against the tag's operations; keep it sorted.
 pub const TAG_SCOPE_AREAS: &[(&str, Option<&str>)] = &[
+    // The /addon/... endpoints (patch addon-endpoints): the add-on's own
+    // settings, its current user and user tokens. No manifest scope covers
+    // them; any installation's token may call them (PLATFORM.md §2.1, §4.2).
+    ("Add-on", None),
     ("Approval", Some("APPROVAL")),
     ("Balance", Some("TIME_OFF")),
     ("Balance (Deprecated)", Some("TIME_OFF")),

@@ -176,9 +176,13 @@ pub enum Operation {
     SaveSharedReportV1,
     UpdateSharedReportV1,
     DeleteSharedReportV1,
+    GetAddonSettings,
+    UpdateAddonSettings,
+    GetAddonUser,
+    CreateAddonUserToken,
 }
 impl Operation {
-    pub const ALL: [Operation; 170usize] = [
+    pub const ALL: [Operation; 174usize] = [
         Operation::UploadImage,
         Operation::GetLoggedUser,
         Operation::GetWorkspacesOfUser,
@@ -349,6 +353,10 @@ impl Operation {
         Operation::SaveSharedReportV1,
         Operation::UpdateSharedReportV1,
         Operation::DeleteSharedReportV1,
+        Operation::GetAddonSettings,
+        Operation::UpdateAddonSettings,
+        Operation::GetAddonUser,
+        Operation::CreateAddonUserToken,
     ];
     /// The operation with this operationId.
     pub fn from_id(id: &str) -> Option<Self> {
@@ -537,6 +545,10 @@ impl Operation {
             "saveSharedReportV1" => Some(Operation::SaveSharedReportV1),
             "updateSharedReportV1" => Some(Operation::UpdateSharedReportV1),
             "deleteSharedReportV1" => Some(Operation::DeleteSharedReportV1),
+            "getAddonSettings" => Some(Operation::GetAddonSettings),
+            "updateAddonSettings" => Some(Operation::UpdateAddonSettings),
+            "getAddonUser" => Some(Operation::GetAddonUser),
+            "createAddonUserToken" => Some(Operation::CreateAddonUserToken),
             _ => None,
         }
     }
@@ -713,6 +725,10 @@ impl Operation {
             Operation::SaveSharedReportV1 => 167usize,
             Operation::UpdateSharedReportV1 => 168usize,
             Operation::DeleteSharedReportV1 => 169usize,
+            Operation::GetAddonSettings => 170usize,
+            Operation::UpdateAddonSettings => 171usize,
+            Operation::GetAddonUser => 172usize,
+            Operation::CreateAddonUserToken => 173usize,
         }
     }
 }
@@ -1060,6 +1076,14 @@ pub fn dispatch<'a>(
         }
         Operation::DeleteSharedReportV1 => {
             Box::pin(call_delete_shared_report_v1(client, args))
+        }
+        Operation::GetAddonSettings => Box::pin(call_get_addon_settings(client, args)),
+        Operation::UpdateAddonSettings => {
+            Box::pin(call_update_addon_settings(client, args))
+        }
+        Operation::GetAddonUser => Box::pin(call_get_addon_user(client, args)),
+        Operation::CreateAddonUserToken => {
+            Box::pin(call_create_addon_user_token(client, args))
         }
     }
 }
@@ -4433,5 +4457,55 @@ async fn call_delete_shared_report_v1(
         .workspace_id(
             args.required::<::std::string::String>(Location::Path, "workspaceId")?,
         );
+    Ok(finish(b.send().await))
+}
+///`getAddonSettings` with the explorer's arguments.
+async fn call_get_addon_settings(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_addon_settings();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`updateAddonSettings` with the explorer's arguments.
+async fn call_update_addon_settings(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.update_addon_settings();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    if let Some(v) = args
+        .body::<::std::vec::Vec<clockify_client::types::AddonSettingUpdate>>()?
+    {
+        b = b.body(v);
+    }
+    Ok(finish(b.send().await))
+}
+///`getAddonUser` with the explorer's arguments.
+async fn call_get_addon_user(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.get_addon_user();
+    b = b
+        .workspace_id(
+            args.required::<::std::string::String>(Location::Path, "workspaceId")?,
+        );
+    Ok(finish(b.send().await))
+}
+///`createAddonUserToken` with the explorer's arguments.
+async fn call_create_addon_user_token(
+    client: &Client,
+    args: &Args,
+) -> Result<Sent, DispatchError> {
+    let mut b = client.create_addon_user_token();
+    b = b.user_id(args.required::<::std::string::String>(Location::Path, "userId")?);
     Ok(finish(b.send().await))
 }

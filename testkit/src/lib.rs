@@ -313,6 +313,14 @@ impl FakeClockify {
         self.inner.lock().routes.insert(key, Route::Canned { status, body });
     }
 
+    /// Register a canned answer whose body is `body` as it is (not JSON
+    /// encoded), sent with `Content-Type: <content_type>`, e.g. a bare token
+    /// as `text/plain`. Re-registering a route replaces it.
+    pub fn on_text(&self, group: &str, method: &str, path: &str, status: u16, content_type: &str, body: &str) {
+        let key = route_key(group, method, path);
+        self.inner.lock().routes.insert(key, Route::Text { status, content_type: content_type.to_owned(), body: body.to_owned() });
+    }
+
     /// Answer `method` `path` in `group` with a redirect: `status` (e.g. 302)
     /// and `Location: <location>`, no body. Re-registering a route replaces it.
     pub fn redirect(&self, group: &str, method: &str, path: &str, status: u16, location: &str) {
@@ -530,6 +538,7 @@ impl St {
 
 enum Route {
     Canned { status: u16, body: Value },
+    Text { status: u16, content_type: String, body: String },
     Redirect { status: u16, location: String },
     Paginated { style: PageStyle, shape: Shape, items: Vec<Value>, last_page_header: bool },
     PaginatedPostBody { shape: Shape, items: Vec<Value> },
@@ -644,12 +653,14 @@ fn as_usize(v: &Value) -> Option<usize> {
 struct Reply {
     status: u16,
     body: Option<Value>,
+    /// A body sent as it is, with its content type (instead of `body`).
+    text: Option<(String, String)>,
     headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
     fn json(status: u16, body: Value) -> Reply {
-        Reply { status, body: Some(body), headers: Vec::new() }
+        Reply { status, body: Some(body), text: None, headers: Vec::new() }
     }
 
     fn error(status: u16, message: &str) -> Reply {
@@ -672,7 +683,10 @@ impl Reply {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut builder = Response::builder().status(status);
         let no_body = matches!(self.status, 204 | 304) || matches!(self.body, None | Some(Value::Null));
-        let body = if no_body {
+        let body = if let Some((content_type, text)) = self.text {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+            Body::from(text)
+        } else if no_body {
             Body::empty()
         } else {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
@@ -749,7 +763,12 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
     match st.routes.get(&key) {
         None => Reply::error(404, "No static resource"),
         Some(Route::Canned { status, body }) => Reply::json(*status, body.clone()),
-        Some(Route::Redirect { status, location }) => Reply { status: *status, body: None, headers: vec![("location", location.clone())] },
+        Some(Route::Text { status, content_type, body }) => {
+            Reply { status: *status, body: None, text: Some((content_type.clone(), body.clone())), headers: Vec::new() }
+        }
+        Some(Route::Redirect { status, location }) => {
+            Reply { status: *status, body: None, text: None, headers: vec![("location", location.clone())] }
+        }
         Some(Route::Paginated { style, shape, items, last_page_header }) => {
             let page = query_param(query, "page").and_then(|p| p.trim().parse::<usize>().ok());
             let size = query_param(query, style.size_param()).and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(DEFAULT_PAGE_SIZE);
@@ -1062,6 +1081,16 @@ mod tests {
         assert_eq!(resp.status(), 200);
         assert_eq!(fake.requests().last().unwrap().header("X-API-KEY"), Some("key"));
         assert_eq!(fake.count("GET", "/api/v1/user"), 4);
+    }
+
+    #[tokio::test]
+    async fn text_routes_send_their_body_as_it_is() {
+        let fake = FakeClockify::start().await;
+        fake.on_text("api", "POST", "/addon/user/u1/token", 200, "text/plain", "eyJ.token");
+        let resp = client().post(format!("{}/addon/user/u1/token", fake.core_url())).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/plain");
+        assert_eq!(resp.text().await.unwrap(), "eyJ.token");
     }
 
     #[tokio::test]

@@ -165,6 +165,8 @@ async fn one_operation_per_tag_decodes() {
         .body(request_body::<types::PtoGetTimeOffRequestsV1Request>(&doc, "getPtoTimeOffRequests"))
         .send());
     tags += decodes!(fake, doc, "api", "removeMember", |c| c.remove_member().workspace_id("ws1").user_id("u1").send());
+    // The settings tree nests deeper than `sample` fills; client_addon.rs decodes it.
+    tags += decodes!(fake, doc, "api", "getAddonUser", |c| c.get_addon_user().workspace_id("ws1").send());
     // Every tag of the contract is covered, counted from the contract itself.
     let mut all_tags: Vec<&str> = doc["paths"]
         .as_object()

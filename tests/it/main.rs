@@ -6,6 +6,7 @@ mod support;
 #[path = "../../gateway/tests/support/mod.rs"]
 mod gateway_support;
 
+mod client_addon;
 mod client_decoding;
 mod client_pagination;
 mod client_requests;

@@ -4,7 +4,7 @@
 use crate::catalog::*;
 use crate::generated::scopes::Scope;
 /// Every operation of the contract, in contract order.
-pub static OPERATIONS: &[Operation; 170usize] = &[
+pub static OPERATIONS: &[Operation; 174usize] = &[
     Operation {
         id: "uploadImage",
         rust_name: "upload_image",
@@ -7164,6 +7164,114 @@ pub static OPERATIONS: &[Operation; 170usize] = &[
         }),
         pagination: None,
     },
+    Operation {
+        id: "getAddonSettings",
+        rust_name: "get_addon_settings",
+        method: "GET",
+        path: "/addon/workspaces/{workspaceId}/settings",
+        tag: "Add-on",
+        host: HostGroup::Core,
+        access: Access::Read,
+        scope: None,
+        deprecated: false,
+        params: &[
+            Param {
+                name: "workspaceId",
+                location: ParamLocation::Path,
+                required: true,
+                schema: "{\"type\":\"string\"}",
+            },
+        ],
+        body: None,
+        response: Some(Response {
+            status: 200u16,
+            content_type: Some("application/json"),
+            schema: Some("{\"$ref\":\"#/components/schemas/AddonSettings\"}"),
+        }),
+        pagination: None,
+    },
+    Operation {
+        id: "updateAddonSettings",
+        rust_name: "update_addon_settings",
+        method: "PATCH",
+        path: "/addon/workspaces/{workspaceId}/settings",
+        tag: "Add-on",
+        host: HostGroup::Core,
+        access: Access::Write,
+        scope: None,
+        deprecated: false,
+        params: &[
+            Param {
+                name: "workspaceId",
+                location: ParamLocation::Path,
+                required: true,
+                schema: "{\"type\":\"string\"}",
+            },
+        ],
+        body: Some(Body {
+            content_type: "application/json",
+            required: true,
+            schema: "{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/AddonSettingUpdate\"}}",
+        }),
+        response: Some(Response {
+            status: 200u16,
+            content_type: Some("application/json"),
+            schema: Some("{\"$ref\":\"#/components/schemas/AddonSettings\"}"),
+        }),
+        pagination: None,
+    },
+    Operation {
+        id: "getAddonUser",
+        rust_name: "get_addon_user",
+        method: "GET",
+        path: "/addon/workspaces/{workspaceId}/user",
+        tag: "Add-on",
+        host: HostGroup::Core,
+        access: Access::Read,
+        scope: None,
+        deprecated: false,
+        params: &[
+            Param {
+                name: "workspaceId",
+                location: ParamLocation::Path,
+                required: true,
+                schema: "{\"type\":\"string\"}",
+            },
+        ],
+        body: None,
+        response: Some(Response {
+            status: 200u16,
+            content_type: Some("application/json"),
+            schema: Some("{\"$ref\":\"#/components/schemas/UserDtoV1\"}"),
+        }),
+        pagination: None,
+    },
+    Operation {
+        id: "createAddonUserToken",
+        rust_name: "create_addon_user_token",
+        method: "POST",
+        path: "/addon/user/{userId}/token",
+        tag: "Add-on",
+        host: HostGroup::Core,
+        access: Access::Write,
+        scope: None,
+        deprecated: false,
+        params: &[
+            Param {
+                name: "userId",
+                location: ParamLocation::Path,
+                required: true,
+                schema: "{\"type\":\"string\"}",
+            },
+        ],
+        body: None,
+        response: Some(Response {
+            status: 200u16,
+            content_type: Some("text/plain"),
+            schema: Some("{\"type\":\"string\"}"),
+        }),
+        pagination: None,
+    },
 ];
 /// Index into [`OPERATIONS`] of the operation progenitor names `name`.
 pub fn position_of_rust_name(name: &str) -> Option<usize> {
@@ -7338,6 +7446,10 @@ pub fn position_of_rust_name(name: &str) -> Option<usize> {
         "save_shared_report_v1" => Some(167usize),
         "update_shared_report_v1" => Some(168usize),
         "delete_shared_report_v1" => Some(169usize),
+        "get_addon_settings" => Some(170usize),
+        "update_addon_settings" => Some(171usize),
+        "get_addon_user" => Some(172usize),
+        "create_addon_user_token" => Some(173usize),
         _ => None,
     }
 }
