@@ -149,6 +149,43 @@ impl From<GatewayError> for ApiError {
     }
 }
 
+/// An add-on route's failure: the hook context's errors map to their
+/// problem answers (no installation 404, database 503, Clockify 502), and
+/// a route can refuse with its own reason.
+impl From<crate::context::ContextError> for ApiError {
+    fn from(e: crate::context::ContextError) -> Self {
+        use crate::context::ContextError as C;
+        ApiError::from(match e {
+            C::NotInstalled(_) => GatewayError::NotFound(e.to_string()),
+            C::Store(_) => GatewayError::Unavailable,
+            C::Client(_) => GatewayError::BadGateway(e.to_string()),
+            C::Settings { .. } | C::Entity { .. } => GatewayError::Internal(e.to_string()),
+        })
+    }
+}
+
+impl ApiError {
+    /// 400 with `detail`.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        GatewayError::BadRequest(detail.into()).into()
+    }
+
+    /// 403 with `detail`.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        GatewayError::Forbidden(detail.into()).into()
+    }
+
+    /// 404 with `detail`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        GatewayError::NotFound(detail.into()).into()
+    }
+
+    /// 502: Clockify failed or refused; `detail` says which call.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        GatewayError::BadGateway(detail.into()).into()
+    }
+}
+
 fn e_detail(violations: &[Violation]) -> String {
     let list: Vec<String> = violations.iter().map(|v| format!("{}: {}", v.pointer, v.message)).collect();
     list.join("; ")

@@ -70,6 +70,10 @@ pub use addon::AddonManifest;
 pub use auth::user::{User, VerifiedUser};
 pub use config::{Config, LogFormat};
 pub use context::{AddonContext, ContextError, Contexts, Installation, Mirror};
+/// The problem answers (RFC 7807) of every gateway route; an add-on route
+/// returns `Result<_, RouteError>` so its spec lists them too (including
+/// the 401 and 403 of `VerifiedUser`).
+pub use error::{ApiError as RouteError, Problem};
 pub use events::{Change, WebhookPayload};
 pub use hooks::{AddonHooks, HandlerError, HandlerFuture, LifecycleDelivery, LifecycleEvent, NoHooks, WebhookDelivery};
 pub use startup::{Application, ApplicationBuilder, StartupError};

@@ -1,6 +1,6 @@
 //! Fuzzing the gateway's own API (issue 9): schemathesis reads the served
 //! `/openapi.json` and sends generated valid and invalid requests to every
-//! route, once without credentials and once with valid tokens signed by the
+//! route (the gateway's and those a sample add-on mounts), once without credentials and once with valid tokens signed by the
 //! test key the gateway trusts. Any 5xx, any answer whose status, content
 //! type, headers or body the spec does not declare, fails the test.
 //!
@@ -11,9 +11,83 @@ mod support;
 
 use std::process::Command;
 
+use clockify_gateway::poem_openapi::param::{Path, Query};
+use clockify_gateway::poem_openapi::payload::{Html, Json};
+use clockify_gateway::poem_openapi::{self, ApiResponse, Object, OpenApi};
+use clockify_gateway::{AddonManifest, Application, Contexts, RouteError, VerifiedUser};
 use clockify_testkit::tools::{ENV_SCHEMATHESIS, tool};
 use serde_json::json;
 use support::{Backend, TestGateway, addon_claims, config_for};
+
+/// Routes an add-on mounts (a page, its data, a write), so the fuzzing
+/// covers what `Application::builder(..).routes(..)` adds to the spec.
+struct SampleAddonApi {
+    contexts: Contexts,
+}
+
+#[derive(Object)]
+struct Note {
+    /// 1 to 100 characters.
+    #[oai(validator(min_length = 1, max_length = 100))]
+    text: String,
+}
+
+#[derive(Object)]
+struct Summary {
+    workspace_id: String,
+    projects: i64,
+    note: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum SummaryResponse {
+    #[oai(status = 200)]
+    Ok(Json<Summary>),
+}
+
+#[derive(ApiResponse)]
+enum PageResponse {
+    #[oai(status = 200)]
+    Ok(Html<String>),
+}
+
+#[OpenApi]
+impl SampleAddonApi {
+    /// The add-on's sidebar page.
+    #[oai(path = "/ui/sample", method = "get")]
+    async fn page(&self, user: VerifiedUser) -> Result<PageResponse, RouteError> {
+        Ok(PageResponse::Ok(Html(format!("<p>{}</p>", user.role))))
+    }
+
+    /// The page's data: projects in the workspace's mirror.
+    #[oai(path = "/ui/sample/:workspace_id/summary", method = "get")]
+    async fn summary(
+        &self,
+        user: VerifiedUser,
+        workspace_id: Path<String>,
+        note: Query<Option<String>>,
+    ) -> Result<SummaryResponse, RouteError> {
+        if workspace_id.0 != user.workspace_id {
+            return Err(RouteError::forbidden("another workspace"));
+        }
+        let projects: Vec<serde_json::Value> = self.contexts.for_user(&user).mirror().list("project").await?;
+        Ok(SummaryResponse::Ok(Json(Summary { workspace_id: workspace_id.0, projects: projects.len() as i64, note: note.0 })))
+    }
+
+    /// Admins only: checks a note.
+    #[oai(path = "/ui/sample/notes", method = "post")]
+    async fn note(&self, user: VerifiedUser, body: Json<Note>) -> Result<SummaryResponse, RouteError> {
+        if !user.is_admin() {
+            return Err(RouteError::forbidden("admins only"));
+        }
+        Ok(SummaryResponse::Ok(Json(Summary { workspace_id: user.workspace_id.clone(), projects: 0, note: Some(body.0.text) })))
+    }
+}
+
+static SAMPLE: AddonManifest = {
+    let stock = clockify_gateway::generated::addon::ADDON;
+    AddonManifest { pages: &["/ui/sample"], ..stock }
+};
 
 /// Header values with control characters are not HTTP (RFC 9110 §5.5): the
 /// HTTP parser under the gateway refuses them with a bare 400 before any
@@ -67,7 +141,8 @@ async fn schemathesis_finds_no_5xx_and_no_undeclared_answer_on_any_route() {
     let mut config = config_for(Backend::Sqlite).await;
     config.rate_limit_per_second = 1_000_000;
     config.rate_limit_burst = 1_000_000;
-    let gw = TestGateway::start_with(config).await;
+    let app = Application::builder(config).addon(&SAMPLE).routes(|contexts| SampleAddonApi { contexts }).build().await.expect("starts");
+    let gw = TestGateway::start_app(app).await;
     let (ws, addon) = ("ws-st", "addon-st");
     let (_, hooks) = gw.install(ws, addon, &["NEW_TAG"]).await;
     let mut admin = addon_claims(ws, addon);
@@ -78,6 +153,7 @@ async fn schemathesis_finds_no_5xx_and_no_undeclared_answer_on_any_route() {
     let spec: serde_json::Value = gw.http.get(gw.url("/openapi.json")).send().await.expect("spec").json().await.expect("spec JSON");
     let operations: usize = spec["paths"].as_object().expect("paths").values().map(|p| p.as_object().map_or(0, |m| m.len())).sum();
     assert!(operations >= 20, "the spec lists {operations} operations");
+    assert!(spec["paths"]["/ui/sample/{workspace_id}/summary"]["get"].is_object(), "the add-on's routes are in the spec");
     let headers = vec![
         ("X-Addon-Token", gw.sign(&admin)),
         ("X-Addon-Lifecycle-Token", gw.addon_token(ws, addon)),
