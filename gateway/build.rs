@@ -8,6 +8,7 @@ use std::path::Path;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    contract_hash(&root.join("../openapi.json"));
     let manifest_path = root.join("../manifest.json");
     println!("cargo:rerun-if-changed={}", manifest_path.display());
     println!("cargo:rerun-if-changed=src");
@@ -38,6 +39,16 @@ fn main() {
         missing.push(format!("routes defined in gateway/src/api: {}", defined.join(", ")));
         fail(&missing.join("\n"));
     }
+}
+
+/// `CONTRACT_SHA256`: the SHA-256 of the `openapi.json` this build used,
+/// which `/health` and `--version` report.
+fn contract_hash(path: &Path) {
+    use sha2::{Digest, Sha256};
+    println!("cargo:rerun-if-changed={}", path.display());
+    let bytes = std::fs::read(path).unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let hex: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    println!("cargo:rustc-env=CONTRACT_SHA256={hex}");
 }
 
 /// `(method, path template, file)` of every `#[oai(path = "...", method = "...")]`.

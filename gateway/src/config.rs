@@ -17,7 +17,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://clockify-gateway.db?mode=rwc";
 
 /// Gateway configuration.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "clockify-gateway", version, about = "HTTP gateway for Clockify add-ons.", long_about = None)]
+#[command(name = "clockify-gateway", version = concat!(env!("CARGO_PKG_VERSION"), " (contract sha256:", env!("CONTRACT_SHA256"), ")"), about = "HTTP gateway for Clockify add-ons.", long_about = None)]
 pub struct Config {
     /// Socket address to listen on; port 0 lets the OS pick one.
     #[arg(long = "addr", env = "GATEWAY_ADDR", default_value = "127.0.0.1:8080")]

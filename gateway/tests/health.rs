@@ -24,7 +24,25 @@ async fn health_returns_ok() {
 
     assert_eq!(response.status(), reqwest::StatusCode::OK);
     let body: serde_json::Value = response.json().await.expect("body should be JSON");
-    assert_eq!(body, serde_json::json!({ "status": "ok" }));
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(body["contract"], format!("sha256:{}", committed_contract_sha256()));
+}
+
+/// The SHA-256 of the committed `openapi.json`, computed here, not by the build.
+fn committed_contract_sha256() -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.json")).expect("openapi.json");
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn the_binary_names_its_version_and_contract() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clockify-gateway")).arg("--version").output().expect("runs");
+    assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout);
+    let expected = format!("clockify-gateway {} (contract sha256:{})", env!("CARGO_PKG_VERSION"), committed_contract_sha256());
+    assert_eq!(line.trim(), expected);
 }
 
 #[tokio::test]

@@ -19,11 +19,27 @@ pub struct HealthStatus {
     pub status: String,
 }
 
+/// What answers: the process is alive, its version and its contract.
+#[derive(Object, Debug, Clone, PartialEq, Eq)]
+pub struct Liveness {
+    /// `ok`.
+    pub status: String,
+    /// The gateway crate's version.
+    pub version: String,
+    /// `sha256:` and the hex SHA-256 of the `openapi.json` the build used.
+    pub contract: String,
+}
+
+/// The crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The contract the build used, as `/health` reports it.
+pub const CONTRACT: &str = concat!("sha256:", env!("CONTRACT_SHA256"));
+
 #[derive(ApiResponse, Debug)]
 pub enum HealthResponse {
     /// The process is alive.
     #[oai(status = 200)]
-    Ok(Json<HealthStatus>),
+    Ok(Json<Liveness>),
 }
 
 #[derive(ApiResponse, Debug)]
@@ -46,7 +62,7 @@ impl HealthApi {
     /// requests, not whether its dependencies are up.
     #[oai(path = "/health", method = "get")]
     async fn health(&self) -> HealthResponse {
-        HealthResponse::Ok(Json(HealthStatus { status: "ok".to_owned() }))
+        HealthResponse::Ok(Json(Liveness { status: "ok".to_owned(), version: VERSION.to_owned(), contract: CONTRACT.to_owned() }))
     }
 
     /// Readiness probe: one database round trip; 503 while the database is down.
