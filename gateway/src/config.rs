@@ -59,6 +59,12 @@ pub struct Config {
     #[arg(long = "encryption-key", env = "ENCRYPTION_KEY", hide_env_values = true)]
     pub encryption_key: Option<EncryptionKey>,
 
+    /// Comma list of earlier keys (base64), used only to open secrets they
+    /// sealed; the re-encryption job moves those to ENCRYPTION_KEY. Remove a
+    /// key once the log says no secret is under it.
+    #[arg(long = "encryption-keys", env = "ENCRYPTION_KEYS", hide_env_values = true, value_delimiter = ',')]
+    pub encryption_keys: Vec<EncryptionKey>,
+
     /// Refuse plain HTTP except from loopback (behind a TLS proxy, list it in TRUSTED_PROXIES).
     #[arg(long = "require-https", env = "REQUIRE_HTTPS", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_https: bool,
@@ -179,6 +185,7 @@ impl Config {
             clockify_extra_keys_dir: None,
             allowed_api_hosts: DEFAULT_ALLOWED_API_HOSTS.split(',').filter_map(|h| h.parse().ok()).collect(),
             encryption_key: None,
+            encryption_keys: Vec::new(),
             require_https: true,
             trusted_proxies: Vec::new(),
             jwt_leeway_seconds: 60,

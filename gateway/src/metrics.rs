@@ -27,6 +27,8 @@ pub struct Metrics {
     pub bootstrap_runs: Family<Labels, Counter>,
     /// One figure for every workspace: workspace ids stay out of /metrics.
     pub dead_letters: Gauge,
+    pub secrets_under_old_keys: Gauge,
+    pub secrets_reencrypted: Counter,
     pub replays: Family<Labels, Counter>,
     pub reregistrations: Family<Labels, Counter>,
     pub explorer_calls: Family<Labels, Counter>,
@@ -56,6 +58,8 @@ impl Default for Metrics {
         let bootstrap_requests = Family::<Labels, Counter>::default();
         let bootstrap_runs = Family::<Labels, Counter>::default();
         let dead_letters = Gauge::default();
+        let secrets_under_old_keys = Gauge::default();
+        let secrets_reencrypted = Counter::default();
         let replays = Family::<Labels, Counter>::default();
         let reregistrations = Family::<Labels, Counter>::default();
         let explorer_calls = Family::<Labels, Counter>::default();
@@ -95,6 +99,12 @@ impl Default for Metrics {
         );
         registry.register("bootstrap_runs", "Finished bootstrap runs by outcome (done, failed)", bootstrap_runs.clone());
         registry.register(
+            "secrets_under_old_keys",
+            "Stored secrets not yet re-encrypted under ENCRYPTION_KEY (after the last pass of the re-encryption job)",
+            secrets_under_old_keys.clone(),
+        );
+        registry.register("secrets_reencrypted", "Stored secrets the re-encryption job moved to ENCRYPTION_KEY", secrets_reencrypted.clone());
+        registry.register(
             "dead_letters",
             "Dead deliveries of all workspaces (read from the database at each scrape)",
             dead_letters.clone(),
@@ -118,6 +128,8 @@ impl Default for Metrics {
             bootstrap_requests,
             bootstrap_runs,
             dead_letters,
+            secrets_under_old_keys,
+            secrets_reencrypted,
             replays,
             reregistrations,
             explorer_calls,

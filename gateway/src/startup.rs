@@ -244,6 +244,7 @@ impl Background {
             max_attempts: state.config.webhook_max_attempts,
         };
         tasks.push(tokio::spawn(lifecycle.run()));
+        tasks.push(tokio::spawn(crate::installations::rekey::run_rekey(state.installations.clone(), state.metrics.clone())));
         if state.config.bootstrap_workers > 0 {
             tasks.push(tokio::spawn(crate::bootstrap::run_bootstraps(state.clone())));
         }

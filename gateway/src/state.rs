@@ -87,7 +87,7 @@ impl AppState {
             (None, None) => return Err(StateError::Config("ENCRYPTION_KEY: required unless DATABASE_URL is an SQLite file".into())),
         };
         let db = Database::connect(&config.database_url).await?;
-        let installations = InstallationStore::new(db.clone(), SecretBox::new(&key));
+        let installations = InstallationStore::new(db.clone(), SecretBox::with_old_keys(&key, &config.encryption_keys));
         let contexts = crate::context::ContextSource {
             installations: installations.clone(),
             clients: crate::installations::client::InstallationClients::new(installations.clone(), config.addon.declared_scopes),

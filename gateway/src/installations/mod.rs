@@ -6,6 +6,7 @@
 pub mod client;
 pub(crate) mod jobs;
 pub(crate) mod lifecycle_hooks;
+pub(crate) mod rekey;
 pub mod registration;
 pub(crate) mod routes;
 

@@ -106,6 +106,17 @@ impl DeliveryContext {
     }
 }
 
+/// One pass of [`InstallationStore::reencrypt_batch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reencrypted {
+    /// Moved to the current key by this batch.
+    pub reencrypted: u64,
+    /// Still under another key (beyond the batch, or unreadable).
+    pub remaining: u64,
+    /// Secrets no configured key opens, each with the reason (its key id).
+    pub unreadable: Vec<String>,
+}
+
 /// An installation as stored, secrets excluded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Installation {
@@ -194,6 +205,65 @@ pub struct InstallationStore {
 impl InstallationStore {
     pub fn new(db: Database, secrets: SecretBox) -> Self {
         Self { db, secrets }
+    }
+
+    /// The id of the key secrets are sealed with now.
+    pub fn key_id(&self) -> String {
+        self.secrets.key_id()
+    }
+
+    /// Re-encrypts up to `limit` secrets not sealed with the current key
+    /// (installation tokens, then webhook tokens). Each row is replaced only
+    /// if it still holds what was read, so a token written meanwhile (a
+    /// reinstall) is never overwritten with an older one.
+    pub async fn reencrypt_batch(&self, limit: usize) -> Result<Reencrypted, StoreError> {
+        let mut done = Reencrypted::default();
+        let installations: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT workspace_id, installation_token FROM installations WHERE installation_token IS NOT NULL ORDER BY workspace_id")
+                .fetch_all(self.db.pool())
+                .await?;
+        let webhooks: Vec<(String, String, Vec<u8>)> =
+            sqlx::query_as("SELECT workspace_id, event, token FROM webhook_tokens WHERE token IS NOT NULL ORDER BY workspace_id, event")
+                .fetch_all(self.db.pool())
+                .await?;
+        let stale = installations
+            .into_iter()
+            .filter(|(_, s)| !self.secrets.is_current(s))
+            .map(|(ws, sealed)| (ws, None, sealed))
+            .chain(webhooks.into_iter().filter(|(_, _, s)| !self.secrets.is_current(s)).map(|(ws, e, sealed)| (ws, Some(e), sealed)));
+        for (ws, event, sealed) in stale {
+            let purpose = event.as_ref().map_or_else(|| "installation".to_owned(), |e| format!("webhook:{e}"));
+            if done.reencrypted >= limit as u64 {
+                done.remaining += 1;
+                continue;
+            }
+            let plain = match self.secrets.open(&sealed, &ws, &purpose) {
+                Ok(p) => p,
+                Err(e) => {
+                    done.remaining += 1;
+                    done.unreadable.push(format!("{purpose} of workspace {ws}: {e}"));
+                    continue;
+                }
+            };
+            let fresh = self.secrets.seal(&plain, &ws, &purpose)?;
+            let replaced = match &event {
+                None => sqlx::query("UPDATE installations SET installation_token = $1 WHERE workspace_id = $2 AND installation_token = $3")
+                    .bind(fresh)
+                    .bind(&ws)
+                    .bind(&sealed),
+                Some(e) => sqlx::query("UPDATE webhook_tokens SET token = $1 WHERE workspace_id = $2 AND event = $3 AND token = $4")
+                    .bind(fresh)
+                    .bind(&ws)
+                    .bind(e)
+                    .bind(&sealed),
+            }
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+            // 0: the row changed since it was read (sealed with the current key by then).
+            done.reencrypted += replaced;
+        }
+        Ok(done)
     }
 
     /// Inserts or replaces the installation of a workspace, with its tokens,

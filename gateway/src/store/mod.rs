@@ -40,7 +40,7 @@ pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, NewDelivery, 
 pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};
 pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use installations::sha256_hex;
-pub use installations::{DeliveryContext, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
+pub use installations::{DeliveryContext, Reencrypted, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use jobs::{Job, JobQueue};
 pub use lifecycle_events::{ClaimedLifecycle, LifecycleEvents, LifecycleRecord};
 
