@@ -51,6 +51,18 @@ impl ClientHooks<Runtime> for Client {
 
     async fn exec(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
         let rt = self.inner();
+        let Some(observer) = &rt.observer else { return self.exec_unobserved(request, info).await };
+        let started = std::time::Instant::now();
+        let result = self.exec_unobserved(request, info).await;
+        let operation = catalog::by_rust_name(info.operation_id).map_or(info.operation_id, |op| op.id);
+        observer.finished(operation, result.as_ref().ok().map(|r| r.status().as_u16()), started.elapsed());
+        result
+    }
+}
+
+impl Client {
+    async fn exec_unobserved(&self, request: reqwest::Request, info: &OperationInfo) -> reqwest::Result<reqwest::Response> {
+        let rt = self.inner();
         let Some(exchange) = &rt.exchange else {
             return crate::retry::execute(self.client(), &rt.budget, &rt.retry, info.operation_id, request).await;
         };

@@ -56,5 +56,5 @@ pub use hosts::{Hosts, Region};
 pub use progenitor_client::{ByteStream, ResponseValue};
 pub use rate_limit::{RateBudget, RateLimit};
 pub use retry::RetryPolicy;
-pub use runtime::{ClientBuilder, Runtime};
+pub use runtime::{CallObserver, ClientBuilder, Runtime};
 pub use upload::FilePart;

@@ -21,6 +21,21 @@ pub struct Runtime {
     pub(crate) scopes: Option<std::sync::Arc<[Scope]>>,
     /// When set, requests are checked, recorded and maybe held back (`crate::exchange`).
     pub(crate) exchange: Option<std::sync::Arc<crate::exchange::Exchange>>,
+    pub(crate) observer: Option<std::sync::Arc<dyn CallObserver>>,
+}
+
+/// Told of every finished call (after its retries): for latency metrics.
+pub trait CallObserver: Send + Sync + 'static {
+    /// `operation` is the contract's operationId (`getTags`); `status` is `None` when no answer came
+    /// (transport error, timeout); `elapsed` includes waits for the budget
+    /// and retries.
+    fn finished(&self, operation: &'static str, status: Option<u16>, elapsed: Duration);
+}
+
+impl std::fmt::Debug for dyn CallObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallObserver")
+    }
 }
 
 impl Runtime {
@@ -56,6 +71,7 @@ pub struct ClientBuilder {
     scopes: Option<std::sync::Arc<[Scope]>>,
     http: Option<reqwest::Client>,
     exchange: Option<std::sync::Arc<crate::exchange::Exchange>>,
+    observer: Option<std::sync::Arc<dyn CallObserver>>,
 }
 
 impl ClientBuilder {
@@ -76,6 +92,7 @@ impl ClientBuilder {
             scopes: None,
             http: None,
             exchange: None,
+            observer: None,
         }
     }
 
@@ -129,6 +146,12 @@ impl ClientBuilder {
     }
 
     /// Check, record and (in a dry run) hold back every request (`crate::exchange`).
+    /// Tells `observer` of every finished call (operation, status, time).
+    pub fn observer(mut self, observer: std::sync::Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     pub fn exchange(mut self, exchange: std::sync::Arc<crate::exchange::Exchange>) -> Self {
         self.exchange = Some(exchange);
         self
@@ -166,6 +189,7 @@ impl ClientBuilder {
             retry: self.retry,
             scopes: self.scopes,
             exchange: self.exchange,
+            observer: self.observer,
         };
         Ok(Client::new_with_client(&self.hosts.core, http, runtime))
     }

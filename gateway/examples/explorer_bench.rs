@@ -47,8 +47,14 @@ async fn main() -> Result<(), String> {
         .http_client(http.clone())
         .build()
         .map_err(|e| e.to_string())?;
-    let explorer =
-        Explorer { allowed_hosts: Arc::from(vec![host.parse().map_err(|e: String| e)?]), http, budget, retry: RetryPolicy::default() };
+    let explorer = Explorer {
+        allowed_hosts: Arc::from(vec![host.parse().map_err(|e: String| e)?]),
+        http,
+        budget,
+        retry: RetryPolicy::default(),
+        // As the gateway runs it: every call timed for /metrics.
+        observer: Some(Arc::new(clockify_gateway::metrics::CallMetrics(Arc::new(clockify_gateway::metrics::Metrics::default())))),
+    };
     let caller = Caller {
         token: "bench-token".into(),
         workspace_id: "ws1".into(),

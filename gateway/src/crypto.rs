@@ -236,7 +236,7 @@ mod tests {
     fn old_keys_open_the_current_key_seals_and_an_unknown_key_is_named() {
         let (a, b, c) = (EncryptionKey([1; 32]), EncryptionKey([2; 32]), EncryptionKey([3; 32]));
         let under_a = SecretBox::new(&a).seal("t", "ws1", "installation").unwrap();
-        let rotated = SecretBox::with_old_keys(&b, &[a.clone()]);
+        let rotated = SecretBox::with_old_keys(&b, std::slice::from_ref(&a));
         assert!(!rotated.is_current(&under_a));
         assert_eq!(rotated.open(&under_a, "ws1", "installation").unwrap(), "t");
         let under_b = rotated.seal("t", "ws1", "installation").unwrap();

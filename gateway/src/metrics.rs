@@ -5,9 +5,21 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 type Labels = Vec<(&'static str, String)>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+/// 18 buckets doubling from 100 µs to 13.1 s: every latency series resolves
+/// 100 µs to 10 s.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+}
+
+fn histograms() -> Histograms {
+    Family::new_with_constructor(latency)
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -29,6 +41,10 @@ pub struct Metrics {
     pub dead_letters: Gauge,
     pub secrets_under_old_keys: Gauge,
     pub secrets_reencrypted: Counter,
+    pub http_duration: Histograms,
+    pub webhook_delay: Histograms,
+    pub clockify_duration: Histograms,
+    pub bootstrap_page_duration: Histograms,
     pub replays: Family<Labels, Counter>,
     pub reregistrations: Family<Labels, Counter>,
     pub explorer_calls: Family<Labels, Counter>,
@@ -60,6 +76,23 @@ impl Default for Metrics {
         let dead_letters = Gauge::default();
         let secrets_under_old_keys = Gauge::default();
         let secrets_reencrypted = Counter::default();
+        let (http_duration, webhook_delay, clockify_duration, bootstrap_page_duration) = (histograms(), histograms(), histograms(), histograms());
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer a request, by route template and status class",
+            http_duration.clone(),
+        );
+        registry.register(
+            "webhook_handled_delay_seconds",
+            "Time from a delivery's acceptance (2xx) to its handling, by event",
+            webhook_delay.clone(),
+        );
+        registry.register(
+            "clockify_call_duration_seconds",
+            "Time of a call to Clockify (budget waits and retries included), by operation and status (`none`: no answer)",
+            clockify_duration.clone(),
+        );
+        registry.register("bootstrap_page_duration_seconds", "Time to fetch one bootstrap page, by operation", bootstrap_page_duration.clone());
         let replays = Family::<Labels, Counter>::default();
         let reregistrations = Family::<Labels, Counter>::default();
         let explorer_calls = Family::<Labels, Counter>::default();
@@ -130,6 +163,10 @@ impl Default for Metrics {
             dead_letters,
             secrets_under_old_keys,
             secrets_reencrypted,
+            http_duration,
+            webhook_delay,
+            clockify_duration,
+            bootstrap_page_duration,
             replays,
             reregistrations,
             explorer_calls,
@@ -165,6 +202,20 @@ impl Metrics {
 
     pub fn registration(&self, outcome: &'static str) {
         self.registrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn request_duration(&self, route: &str, status: u16, elapsed: std::time::Duration) {
+        let labels = vec![("route", route.to_owned()), ("status", format!("{}xx", status / 100))];
+        self.http_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn webhook_delay(&self, event: &str, accepted_at_ms: i64) {
+        let seconds = (crate::store::now_ms() - accepted_at_ms).max(0) as f64 / 1000.0;
+        self.webhook_delay.get_or_create(&vec![("event", event.to_owned())]).observe(seconds);
+    }
+
+    pub fn bootstrap_page_time(&self, operation: &'static str, elapsed: std::time::Duration) {
+        self.bootstrap_page_duration.get_or_create(&vec![("operation", operation.to_owned())]).observe(elapsed.as_secs_f64());
     }
 
     pub fn bootstrap_page(&self, operation: &'static str, entity_type: &str, rows: usize) {
@@ -204,3 +255,14 @@ impl Metrics {
         out
     }
 }
+
+/// Calls to Clockify as the client reports them.
+pub struct CallMetrics(pub std::sync::Arc<Metrics>);
+
+impl clockify_client::CallObserver for CallMetrics {
+    fn finished(&self, operation: &'static str, status: Option<u16>, elapsed: std::time::Duration) {
+        let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        self.0.clockify_duration.get_or_create(&vec![("operation", operation.to_owned()), ("status", status)]).observe(elapsed.as_secs_f64());
+    }
+}
+

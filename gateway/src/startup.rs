@@ -295,6 +295,7 @@ impl Drop for Background {
 /// served; the spec and docs live beside it rather than inside it so they do
 /// not appear as operations in the spec.
 pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox: &Inbox, addon_routes: R) -> BoxEndpoint<'static> {
+    let templates = http::route_template::RouteTemplates::from_meta(<(api::Api, R) as OpenApi>::meta());
     let service = api::service(state, inbox, addon_routes);
     let spec = service.spec_endpoint();
     // Swagger UI from poem-openapi inlines its JS/CSS and the spec itself, so
@@ -312,6 +313,7 @@ pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox
         .around(http::access_log::middleware)
         .around(http::request_id::middleware)
         .data(state.clone())
+        .data(templates)
         .data(crate::auth::user::UserCheck {
             verifier: state.verifier.clone(),
             installations: state.installations.clone(),

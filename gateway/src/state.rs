@@ -88,9 +88,14 @@ impl AppState {
         };
         let db = Database::connect(&config.database_url).await?;
         let installations = InstallationStore::new(db.clone(), SecretBox::with_old_keys(&key, &config.encryption_keys));
+        let metrics = Arc::new(Metrics::default());
         let contexts = crate::context::ContextSource {
             installations: installations.clone(),
-            clients: crate::installations::client::InstallationClients::new(installations.clone(), config.addon.declared_scopes),
+            clients: crate::installations::client::InstallationClients::new(
+                installations.clone(),
+                config.addon.declared_scopes,
+                Arc::new(crate::metrics::CallMetrics(metrics.clone())),
+            ),
             snapshots: crate::store::BootstrapStore::new(db.clone()),
             deliveries: DeliveryStore::new(db.clone()),
         };
@@ -106,7 +111,7 @@ impl AppState {
             cleanup: crate::store::WorkspaceCleanup::new(db.clone()),
             deliveries: DeliveryStore::new(db.clone()),
             db,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
             webhook_limiter: Arc::new(RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst)),
             failed_checks: Arc::new(RateLimiter::new(crate::limiter::FAILED_CHECKS_PER_SECOND, crate::limiter::FAILED_CHECKS_BURST)),

@@ -152,6 +152,13 @@ async fn hooks_act_with_the_installation_context(backend: Backend) {
     );
     let names: Vec<_> = fake.requests().into_iter().filter(|r| r.path.ends_with("/tags")).filter_map(|r| r.query_param("name")).collect();
     assert_eq!(names, ["needs-project", "review"]);
+    // Each of those is timed: the hook's calls, the deliveries' wait, the route.
+    let m = gw.metrics().await;
+    let count = |series: &str| support::metric(&m, series);
+    assert_eq!(count("gateway_clockify_call_duration_seconds_count{operation=\"getTags\",status=\"200\"}"), 2.0, "{m}");
+    assert_eq!(count("gateway_webhook_handled_delay_seconds_count{event=\"NEW_TAG\"}"), 2.0, "{m}");
+    assert_eq!(count("gateway_http_request_duration_seconds_count{route=\"/webhooks/{event}\",status=\"2xx\"}"), 2.0, "{m}");
+    assert!(count("gateway_http_request_duration_seconds_count{route=\"/lifecycle/installed\",status=\"2xx\"}") >= 1.0, "{m}");
 
     // Settings that do not fit the type are the handler's error (retried,
     // then dead), not a panic and not silently the defaults.

@@ -110,6 +110,23 @@ async fn a_workspace_is_read_completely_with_the_fewest_requests(backend: Backen
     assert_eq!(answered, w.min_requests(), "requests answered versus the minimum");
     let injected = fake.requests().iter().filter(|r| r.status == 503).count();
     assert_eq!(injected, 1);
+    // Latency: one page time per answered page, one call time per call (the
+    // 503 was retried inside the call), the slow tags page in its bucket.
+    let m = gw.metrics().await;
+    let pages: f64 = m
+        .lines()
+        .filter(|l| l.starts_with("gateway_bootstrap_page_duration_seconds_count{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(pages as usize, answered, "{m}");
+    let project_pages = fetches.iter().filter(|((path, _), _)| path.ends_with("/workspaces/ws1/projects")).map(|(_, n)| *n).sum::<usize>();
+    assert!(project_pages > 0);
+    let projects_timed = support::metric(&m, "gateway_clockify_call_duration_seconds_count{operation=\"getProjects\",status=\"200\"}");
+    assert_eq!(projects_timed as usize, project_pages, "{m}");
+    assert!(
+        support::metric(&m, "gateway_bootstrap_page_duration_seconds_sum{operation=\"getTags\"}") >= 0.7,
+        "the slow page is timed: {m}"
+    );
     assert!(fake.max_per_second("ws1") <= 50, "at most 50 requests in any second, saw {}", fake.max_per_second("ws1"));
     assert!(fake.requests().iter().all(|r| r.header("x-addon-token").is_some()), "acts with the installation token");
 

@@ -201,7 +201,9 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
             query.push((p.page, page.to_string()));
             query.push((p.size, step.page_size.to_string()));
         }
+        let asked = std::time::Instant::now();
         let answer = ctx.client.get_raw(op, &path, &query).await;
+        ctx.state.metrics.bootstrap_page_time(op.id, asked.elapsed());
         let (requests, throttled) = match &answer {
             Err(ClockifyError::Api(f)) if f.status == 429 => (1, 1),
             _ => (1, 0),

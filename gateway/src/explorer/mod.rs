@@ -106,6 +106,7 @@ pub struct Explorer {
     pub http: reqwest::Client,
     pub budget: RateBudget,
     pub retry: clockify_client::RetryPolicy,
+    pub observer: Option<Arc<dyn clockify_client::CallObserver>>,
 }
 
 impl Explorer {
@@ -115,6 +116,7 @@ impl Explorer {
             http: shared_http(),
             budget: RateBudget::global(),
             retry: clockify_client::RetryPolicy::default(),
+            observer: None,
         }
     }
 }
@@ -329,12 +331,16 @@ pub async fn execute(explorer: &Explorer, caller: &Caller, call: Call) -> Result
     let mode = if call.dry_run { ExchangeMode::DryRun } else { ExchangeMode::Send };
     let exchange =
         Arc::new(Exchange::new(mode).with_guard(guard(explorer.allowed_hosts.clone(), entry.path)).with_response_limit(MAX_ANSWER_BYTES));
-    let client = ClientBuilder::new(Auth::AddonToken(caller.token.clone()))
+    let mut client = ClientBuilder::new(Auth::AddonToken(caller.token.clone()))
         .hosts(hosts)
         .budget(explorer.budget.clone())
         .retry(explorer.retry)
         .http_client(explorer.http.clone())
-        .exchange(exchange.clone())
+        .exchange(exchange.clone());
+    if let Some(observer) = &explorer.observer {
+        client = client.observer(observer.clone());
+    }
+    let client = client
         .build()
         .map_err(|e| ExplorerError::Refused(e.to_string()))?;
     let sent = dispatch::dispatch(&client, call.operation, &args).await.map_err(|e| match e {

@@ -268,7 +268,10 @@ pub struct ExplorerApi {
 
 impl ExplorerApi {
     pub fn new(state: AppState) -> Self {
-        let explorer = Explorer::new(&state.config.allowed_api_hosts);
+        let explorer = Explorer {
+            observer: Some(std::sync::Arc::new(crate::metrics::CallMetrics(state.metrics.clone()))),
+            ..Explorer::new(&state.config.allowed_api_hosts)
+        };
         Self { state, explorer }
     }
 

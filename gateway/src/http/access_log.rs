@@ -10,6 +10,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
 use crate::http::RequestId;
+use crate::http::route_template::{RouteTemplates, UNMATCHED};
 use crate::state::AppState;
 
 const SECRET_PARAMS: [&str; 6] = ["auth_token", "token", "api_key", "apikey", "signature", "key"];
@@ -32,6 +33,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(redact_query);
     let state = req.data::<AppState>().cloned();
+    let route = req.data::<RouteTemplates>().and_then(|t| t.template(req.method(), req.uri().path()));
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     async move {
         let started = Instant::now();
@@ -40,6 +42,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
         if let Some(state) = state {
             let class = format!("{}xx", status / 100);
             state.metrics.http_requests.get_or_create(&vec![("method", method.clone()), ("status", class)]).inc();
+            state.metrics.request_duration(route.as_deref().unwrap_or(UNMATCHED), status, started.elapsed());
         }
         tracing::info!(status, query = query.as_deref().unwrap_or(""), elapsed_ms = started.elapsed().as_millis() as u64, "request");
         Ok(resp)

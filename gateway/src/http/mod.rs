@@ -8,6 +8,7 @@ pub mod client_addr;
 pub mod https;
 pub mod rate_limit;
 pub mod request_id;
+pub mod route_template;
 pub mod security_headers;
 pub mod slow_clients;
 

@@ -134,6 +134,7 @@ pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
                 match handle(&state, &claimed).await {
                     Ok(mirror) => {
                         state.metrics.handled(&claimed.event, "done");
+                        state.metrics.webhook_delay(&claimed.event, claimed.received_at);
                         done.push((claimed, mirror));
                     }
                     Err(error) => {

@@ -3,7 +3,9 @@
 //! and only the scopes the manifest declares, so a call the add-on is not
 //! allowed to make fails here, naming the scope, instead of at Clockify.
 
-use clockify_client::{Auth, Client, ClientBuilder, Hosts, RateBudget, Scope};
+use std::sync::Arc;
+
+use clockify_client::{Auth, CallObserver, Client, ClientBuilder, Hosts, RateBudget, Scope};
 
 use crate::error::GatewayError;
 use crate::state::AppState;
@@ -15,11 +17,12 @@ use crate::store::InstallationStore;
 pub struct InstallationClients {
     installations: InstallationStore,
     declared_scopes: &'static [Scope],
+    observer: Arc<dyn CallObserver>,
 }
 
 impl InstallationClients {
-    pub fn new(installations: InstallationStore, declared_scopes: &'static [Scope]) -> Self {
-        Self { installations, declared_scopes }
+    pub fn new(installations: InstallationStore, declared_scopes: &'static [Scope], observer: Arc<dyn CallObserver>) -> Self {
+        Self { installations, declared_scopes, observer }
     }
 
     /// A client acting for the installation on `workspace_id`.
@@ -48,6 +51,7 @@ impl InstallationClients {
             .hosts(hosts)
             .budget(RateBudget::global())
             .declared_scopes(self.declared_scopes.iter().copied())
+            .observer(self.observer.clone())
             .build()
             .map_err(|e| GatewayError::Internal(e.to_string()))
     }
@@ -55,5 +59,5 @@ impl InstallationClients {
 
 /// A client acting for the installation on `workspace_id`.
 pub async fn installation_client(state: &AppState, workspace_id: &str) -> Result<Client, GatewayError> {
-    InstallationClients::new(state.installations.clone(), state.config.addon.declared_scopes).for_workspace(workspace_id).await
+    state.contexts.clients.for_workspace(workspace_id).await
 }
