@@ -259,8 +259,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-regen-example-{}", std::process::id()));
         let example = dir.join("examples/demo");
         std::fs::create_dir_all(&example).expect("temp dir");
-        for input in clockify_codegen::INPUT_PATHS {
-            std::fs::copy(workspace_root().join(input), dir.join(input)).expect("copy input");
+        // The inputs and the committed artifacts: only the example is new.
+        for file in clockify_codegen::INPUT_PATHS.iter().chain(clockify_codegen::ARTIFACT_PATHS) {
+            std::fs::create_dir_all(dir.join(file).parent().expect("a parent")).expect("temp dir");
+            std::fs::copy(workspace_root().join(file), dir.join(file)).expect("copy");
         }
         std::fs::write(
             example.join("addon.toml"),
@@ -280,8 +282,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
 
         let first = first.expect("check runs").stale;
-        assert!(first.contains(&"examples/demo/manifest.json".to_owned()), "{first:?}");
-        assert!(first.contains(&"examples/demo/src/generated/addon.rs".to_owned()), "{first:?}");
+        assert_eq!(first, vec!["examples/demo/manifest.json".to_owned(), "examples/demo/src/generated/addon.rs".to_owned()]);
         written.expect("regen writes");
         assert!(fresh.expect("check runs").stale.is_empty(), "written, then fresh");
         assert_eq!(edited.expect("check runs").stale, vec!["examples/demo/manifest.json".to_owned()], "a hand edit is stale");
