@@ -15,6 +15,7 @@ pub mod contract;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod examples;
 pub mod facts;
 pub mod features;
 pub mod hosts;
@@ -25,6 +26,7 @@ pub mod patches;
 pub mod render;
 pub mod scopes;
 pub mod sdk;
+pub mod settings;
 pub mod streams;
 pub mod typenames;
 

@@ -164,6 +164,7 @@ fn validate_definition(addon: &AddonDefinition) -> Result<()> {
     {
         return Err(bad("icon_path", "must start with `/`"));
     }
+    crate::settings::fields(addon)?;
     Ok(())
 }
 
@@ -276,9 +277,14 @@ pub fn gateway_module(contract: &Contract, addon: &AddonDefinition, target: Modu
     let pages = page_paths(addon);
     let krate: proc_macro2::TokenStream =
         target.gateway_crate.parse().map_err(|e| CodegenError::Other(format!("gateway crate path {}: {e}", target.gateway_crate)))?;
-    let module = if target.gateway_crate == "crate" { quote!(#krate::addon) } else { quote!(#krate) };
+    let (module, client) = if target.gateway_crate == "crate" {
+        (quote!(#krate::addon), quote!(clockify_client))
+    } else {
+        (quote!(#krate), quote!(#krate::clockify_client))
+    };
+    let settings = crate::settings::settings_tokens(addon)?;
     let tokens = quote! {
-        use clockify_client::{Scope, WebhookEvent};
+        use #client::{Scope, WebhookEvent};
         use #module::AddonManifest;
 
         /// The add-on as `addon.toml` and `manifest.json` declare it.
@@ -290,6 +296,8 @@ pub fn gateway_module(contract: &Contract, addon: &AddonDefinition, target: Modu
             declared_scopes: &[#(Scope::#scopes,)*],
             pages: &[#(#pages,)*],
         };
+
+        #settings
     };
     crate::render::format_tokens("addon.rs", tokens)
 }

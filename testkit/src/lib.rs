@@ -34,6 +34,7 @@
 //! # }
 //! ```
 
+pub mod driver;
 pub mod tokens;
 pub mod tools;
 use std::collections::{HashMap, VecDeque};
@@ -52,6 +53,8 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tower_service::Service;
+
+pub use driver::{AddonDriver, Installed};
 
 /// The host groups the fake serves, each under `/<group>`.
 const GROUPS: [&str; 3] = ["api", "reports", "pto"];
@@ -418,6 +421,32 @@ impl FakeClockify {
         }
     }
 
+    /// Keep `path` in `group` (e.g. `"/v1/workspaces/ws1/tags"` in `"api"`)
+    /// as a collection of JSON objects with an `id`, the way Clockify keeps
+    /// them, so what a client writes is what it reads next:
+    ///
+    /// - `GET path`: the items, filtered by `name` (case-insensitive, whole
+    ///   name with `strict-name-search=true`, else a substring), paged by
+    ///   `page` (from 1) and `page-size`;
+    /// - `POST path`: adds the body with a fresh `id`, answers 201 and it;
+    /// - `GET path/{id}`: the item, or 404;
+    /// - `PUT path/{id}`: sets the body's members on the item (its `id`
+    ///   stays), answers it;
+    /// - `DELETE path/{id}`: removes it.
+    ///
+    /// Takes precedence over routes registered with [`on`](Self::on) for
+    /// those paths. Calling it again replaces the items.
+    pub fn serve_collection(&self, group: &str, path: &str, items: Vec<Value>) {
+        let (group, _, path) = route_key(group, "GET", path);
+        self.inner.lock().collections.insert((group, path.trim_end_matches('/').to_owned()), items);
+    }
+
+    /// The items of a collection served with [`serve_collection`](Self::serve_collection), as they are now.
+    pub fn collection(&self, group: &str, path: &str) -> Vec<Value> {
+        let (group, _, path) = route_key(group, "GET", path);
+        self.inner.lock().collections.get(&(group, path.trim_end_matches('/').to_owned())).cloned().unwrap_or_default()
+    }
+
     /// Everything received, in arrival order (rejected requests included).
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.lock().requests.iter().map(|(_, r)| r.clone()).collect()
@@ -490,6 +519,10 @@ struct St {
     /// [`FakeClockify::serve_webhooks`]), with the webhooks created.
     webhooks: HashMap<String, Vec<Value>>,
     next_webhook: u64,
+    /// Collections the fake keeps as resources (see
+    /// [`FakeClockify::serve_collection`]), by (group, path).
+    collections: HashMap<(String, String), Vec<Value>>,
+    next_item: u64,
 }
 
 impl St {
@@ -750,6 +783,76 @@ fn webhooks_route(st: &mut St, method: &str, rest: &str, body: &[u8]) -> Option<
     }
 }
 
+/// A request on a collection kept by [`FakeClockify::serve_collection`].
+fn collection_route(st: &mut St, group: &str, method: &str, rest: &str, query: &str, body: &[u8]) -> Option<Reply> {
+    let rest = rest.trim_end_matches('/');
+    let (base, id) = match st.collections.contains_key(&(group.to_owned(), rest.to_owned())) {
+        true => (rest, None),
+        false => {
+            let (base, id) = rest.rsplit_once('/')?;
+            st.collections.contains_key(&(group.to_owned(), base.to_owned())).then_some((base, Some(id)))?
+        }
+    };
+    let key = (group.to_owned(), base.to_owned());
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let position = |items: &[Value], id: &str| items.iter().position(|i| i.get("id").and_then(Value::as_str) == Some(id));
+    if method == "POST" && id.is_none() {
+        st.next_item += 1;
+        let prefix = base.rsplit('/').next().unwrap_or("item");
+        let mut item = match request {
+            Value::Object(o) => o,
+            _ => return Some(Reply::error(400, "a JSON object is needed")),
+        };
+        item.insert("id".into(), json!(format!("{prefix}-{}", st.next_item)));
+        let item = Value::Object(item);
+        st.collections.entry(key).or_default().push(item.clone());
+        return Some(Reply::json(201, item));
+    }
+    let items = st.collections.get_mut(&key)?;
+    Some(match (method, id) {
+        ("GET", None) => {
+            let name = query_param(query, "name").map(|n| n.to_lowercase());
+            let strict = query_param(query, "strict-name-search").as_deref() == Some("true");
+            let matching: Vec<Value> = items
+                .iter()
+                .filter(|i| {
+                    let Some(want) = &name else { return true };
+                    let have = i.get("name").and_then(Value::as_str).unwrap_or_default().to_lowercase();
+                    if strict { &have == want } else { have.contains(want.as_str()) }
+                })
+                .cloned()
+                .collect();
+            let page = query_param(query, "page").and_then(|p| p.trim().parse::<usize>().ok()).unwrap_or(1);
+            let size = query_param(query, "page-size").and_then(|s| s.trim().parse::<usize>().ok()).unwrap_or(DEFAULT_PAGE_SIZE);
+            let (slice, _) = page_slice(&matching, page.saturating_sub(1), size);
+            Reply::json(200, Value::Array(slice.to_vec()))
+        }
+        ("GET", Some(id)) => match position(items, id) {
+            Some(at) => Reply::json(200, items[at].clone()),
+            None => Reply::error(404, "Not found"),
+        },
+        ("PUT", Some(id)) => match (position(items, id), request) {
+            (Some(at), Value::Object(members)) => {
+                if let Value::Object(item) = &mut items[at] {
+                    for (k, v) in members {
+                        if k != "id" {
+                            item.insert(k, v);
+                        }
+                    }
+                }
+                Reply::json(200, items[at].clone())
+            }
+            (Some(_), _) => Reply::error(400, "a JSON object is needed"),
+            (None, _) => Reply::error(404, "Not found"),
+        },
+        ("DELETE", Some(id)) => match position(items, id) {
+            Some(at) => Reply::json(200, items.remove(at)),
+            None => Reply::error(404, "Not found"),
+        },
+        _ => Reply::error(405, "Method not allowed"),
+    })
+}
+
 fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
     let Some((group, rest)) = split_group(path) else {
         return Reply::error(404, "No static resource");
@@ -757,6 +860,9 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
     if group == "api"
         && let Some(reply) = webhooks_route(st, method, rest, body)
     {
+        return reply;
+    }
+    if let Some(reply) = collection_route(st, group, method, rest, query, body) {
         return reply;
     }
     let key = (group.to_owned(), method.to_owned(), rest.to_owned());
@@ -1134,5 +1240,31 @@ mod tests {
         assert_eq!(split_group("/apix/v1"), None);
         assert_eq!(percent_decode("a%20b+c%2"), "a b c%2");
         assert_eq!(query_param("x=1&name=a%26b", "name").as_deref(), Some("a&b"));
+    }
+
+    #[tokio::test]
+    async fn a_collection_keeps_what_is_written() {
+        let fake = FakeClockify::start().await;
+        fake.serve_collection("api", "/v1/workspaces/ws1/tags", vec![json!({"id": "t1", "name": "Billable"})]);
+        let c = client();
+        let base = format!("{}/v1/workspaces/ws1/tags", fake.core_url());
+        let created: Value = c.post(&base).json(&json!({"name": "needs-project"})).send().await.unwrap().json().await.unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("tags-"), "{created}");
+        let found: Value = c.get(format!("{base}?name=NEEDS-project&strict-name-search=true")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ids(&found), vec![id.clone()]);
+        let none: Value = c.get(format!("{base}?name=needs&strict-name-search=true")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ids(&none), Vec::<String>::new(), "strict: whole names only");
+        let some: Value = c.get(format!("{base}?name=needs")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ids(&some), vec![id.clone()]);
+
+        let r = c.put(format!("{base}/t1")).json(&json!({"name": "Billed", "id": "other"})).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let one: Value = c.get(format!("{base}/t1")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(one, json!({"id": "t1", "name": "Billed"}), "members set, id kept");
+        assert_eq!(c.get(format!("{base}/nope")).send().await.unwrap().status(), 404);
+        assert_eq!(c.delete(format!("{base}/t1")).send().await.unwrap().status(), 200);
+        assert_eq!(fake.collection("api", "/v1/workspaces/ws1/tags").len(), 1);
+        assert_eq!(fake.count("PUT", "/api/v1/workspaces/ws1/tags/t1"), 1, "recorded like any request");
     }
 }

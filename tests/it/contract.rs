@@ -18,6 +18,19 @@ fn committed_artifacts_are_fresh() {
 }
 
 #[test]
+fn committed_example_addons_are_fresh() {
+    let contract = Contract::load(&root().join("openapi.json")).expect("openapi.json loads");
+    let examples = clockify_codegen::examples::generate_examples(&contract, &root(), &addon()).expect("the examples' addon.toml generate");
+    assert!(
+        examples.len() >= 4,
+        "both examples have a manifest.json and an addon.rs: {:?}",
+        examples.iter().map(|a| &a.path).collect::<Vec<_>>()
+    );
+    let stale = clockify_codegen::examples::stale_examples(&root(), &examples);
+    assert!(stale.is_empty(), "stale example files {stale:?}: run `cargo xtask regen` and commit the result");
+}
+
+#[test]
 fn regen_from_upstream_reproduces_openapi_json_byte_for_byte() {
     let upstream = Contract::load(&upstream_spec()).expect("upstream loads");
     let (normalized, applied) = normalize(&upstream).expect("upstream normalizes");

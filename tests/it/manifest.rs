@@ -172,3 +172,20 @@ fn the_embedded_clockify_key_is_the_published_one() {
     let generated = clockify_codegen::clockify_key::generate(&pem).unwrap();
     assert_eq!(generated, std::fs::read_to_string(root().join(clockify_codegen::clockify_key::ARTIFACT)).unwrap());
 }
+
+#[test]
+fn the_example_manifests_satisfy_schemas_1_4_and_1_3_with_keys_of_their_own() {
+    let dirs = clockify_codegen::examples::example_dirs(&root()).expect("examples/");
+    assert!(dirs.len() >= 2, "{dirs:?}");
+    let mut keys = BTreeSet::from([committed_manifest()["key"].as_str().expect("key").to_owned()]);
+    for dir in dirs {
+        let m: Value =
+            serde_json::from_str(&std::fs::read_to_string(root().join(&dir).join("manifest.json")).expect("manifest.json")).unwrap();
+        for v in ["1.4", "1.3"] {
+            if let Err(errors) = validate_against_schema(&m, &manifest_schema(v)) {
+                panic!("{dir}/manifest.json fails schema {v}:\n{}", errors.join("\n"));
+            }
+        }
+        assert!(keys.insert(m["key"].as_str().expect("key").to_owned()), "{dir}: its key is taken");
+    }
+}

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clockify_codegen::changelog::Changelog;
+use clockify_codegen::examples::{generate_examples, stale_examples};
 use clockify_codegen::manifest::validate_against_schema;
 use clockify_codegen::{AddonDefinition, Contract, check_committed, generate, normalize};
 
@@ -12,7 +13,9 @@ const USAGE: &str = "\
 usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-schemas <dir>]
 
   regen                 regenerate the Rust artifacts and manifest.json from the
-                        committed openapi.json and addon.toml
+                        committed openapi.json and addon.toml, and each example
+                        add-on's manifest.json and src/generated/addon.rs from
+                        its examples/<name>/addon.toml
   regen --from <spec>   normalize an upstream Clockify spec into openapi.json first,
                         print the patches applied and the API changelog
   --check               generate in memory only; exit 1 naming every stale file
@@ -175,10 +178,18 @@ fn regen_in(root: &Path, opts: &RegenOptions) -> Result<RegenOutcome, String> {
     let artifacts = generate(&contract, &addon).map_err(|e| e.to_string())?;
     let manifest = artifacts.iter().find(|a| a.path == "manifest.json").ok_or("codegen wrote no manifest.json")?;
     let schemas = opts.schemas.clone().unwrap_or_else(|| root.join("../shared/clockify"));
-    let schema_note = validate_manifest(&manifest.contents, &schemas)?;
+    let schema_note = validate_manifest("manifest.json", &manifest.contents, &schemas)?;
+    // The example add-ons under examples/, each from its own addon.toml.
+    let examples = generate_examples(&contract, root, &addon).map_err(|e| e.to_string())?;
+    if schema_note.is_none() {
+        for a in examples.iter().filter(|a| a.path.ends_with("/manifest.json")) {
+            validate_manifest(&a.path, &a.contents, &schemas)?;
+        }
+    }
     for path in check_committed(root, &artifacts) {
         stale.push(path.into());
     }
+    let stale_examples = stale_examples(root, &examples);
     if !check {
         for a in &artifacts {
             if stale.iter().any(|s| s == a.path) {
@@ -187,7 +198,15 @@ fn regen_in(root: &Path, opts: &RegenOptions) -> Result<RegenOutcome, String> {
                 std::fs::write(&path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
             }
         }
+        for a in examples.iter().filter(|a| stale_examples.contains(&a.path)) {
+            let path = root.join(&a.path);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            }
+            std::fs::write(&path, &a.contents).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        }
     }
+    stale.extend(stale_examples);
     Ok(RegenOutcome { stale, schema_note })
 }
 
@@ -195,20 +214,20 @@ fn regen_in(root: &Path, opts: &RegenOptions) -> Result<RegenOutcome, String> {
 /// Without their directory (a checkout without `../shared`) the check is
 /// skipped, not failed: checking the committed artifacts does not need them.
 /// Returns the note saying so.
-fn validate_manifest(manifest: &str, dir: &Path) -> Result<Option<String>, String> {
+fn validate_manifest(name: &str, manifest: &str, dir: &Path) -> Result<Option<String>, String> {
     if !dir.is_dir() {
         return Ok(Some(format!("note: manifest schemas not found at {}; schema validation skipped", dir.display())));
     }
-    let manifest: serde_json::Value = serde_json::from_str(manifest).map_err(|e| format!("manifest.json: {e}"))?;
+    let manifest: serde_json::Value = serde_json::from_str(manifest).map_err(|e| format!("{name}: {e}"))?;
     for version in ["1.4", "1.3"] {
         let path = dir.join(format!("manifest-schema-{version}.json"));
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("{}: {e}; pass --manifest-schemas <dir> holding the official schemas", path.display()))?;
         let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         if let Err(errors) = validate_against_schema(&manifest, &schema) {
-            return Err(format!("manifest.json does not satisfy manifest schema {version}:\n  {}", errors.join("\n  ")));
+            return Err(format!("{name} does not satisfy manifest schema {version}:\n  {}", errors.join("\n  ")));
         }
-        println!("manifest.json satisfies manifest schema {version}.");
+        println!("{name} satisfies manifest schema {version}.");
     }
     Ok(None)
 }
@@ -228,7 +247,61 @@ mod tests {
             outcome.schema_note.as_deref(),
             Some("note: manifest schemas not found at /nonexistent/manifest-schemas; schema validation skipped")
         );
-        assert!(outcome.stale.is_empty(), "the committed artifacts are fresh: {:?}", outcome.stale);
+        assert!(
+            outcome.stale.is_empty(),
+            "stale generated files (the examples' included) {:?}: run `cargo xtask regen` and commit the result",
+            outcome.stale
+        );
+    }
+
+    #[test]
+    fn an_example_addon_is_generated_and_a_stale_one_is_named() {
+        let dir = std::env::temp_dir().join(format!("xtask-regen-example-{}", std::process::id()));
+        let example = dir.join("examples/demo");
+        std::fs::create_dir_all(&example).expect("temp dir");
+        // The inputs and the committed artifacts: only the example is new.
+        for file in clockify_codegen::INPUT_PATHS.iter().chain(clockify_codegen::ARTIFACT_PATHS) {
+            std::fs::create_dir_all(dir.join(file).parent().expect("a parent")).expect("temp dir");
+            std::fs::copy(workspace_root().join(file), dir.join(file)).expect("copy");
+        }
+        std::fs::write(
+            example.join("addon.toml"),
+            "key = \"demo-addon\"\nname = \"Demo\"\nscopes = [\"TAG_READ\"]\nsubscribe = [\"NEW_TAG\"]\n\n[settings]\n\
+             tabs = [{ id = \"t\", name = \"T\", settings = [{ id = \"tagName\", name = \"Tag\", type = \"TXT\", value = \"x\", accessLevel = \"ADMINS\" }] }]\n",
+        )
+        .expect("addon.toml");
+        let run = |check: bool| regen_in(&dir, &RegenOptions { check, ..without_schemas() });
+        let first = run(true);
+        let written = run(false);
+        let fresh = run(true);
+        let manifest = example.join("manifest.json");
+        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+        std::fs::write(&manifest, text.replace("\"Demo\"", "\"Edited by hand\"")).expect("edit");
+        let edited = run(true);
+        let module = std::fs::read_to_string(example.join("src/generated/addon.rs")).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let first = first.expect("check runs").stale;
+        assert_eq!(first, vec!["examples/demo/manifest.json".to_owned(), "examples/demo/src/generated/addon.rs".to_owned()]);
+        written.expect("regen writes");
+        assert!(fresh.expect("check runs").stale.is_empty(), "written, then fresh");
+        assert_eq!(edited.expect("check runs").stale, vec!["examples/demo/manifest.json".to_owned()], "a hand edit is stale");
+        assert!(text.contains("\"key\": \"demo-addon\""), "{text}");
+        assert!(module.contains("pub struct Settings") && module.contains("pub tag_name: String"), "{module}");
+        assert!(module.contains("use clockify_gateway::AddonManifest;"), "{module}");
+    }
+
+    #[test]
+    fn an_example_with_the_stock_key_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-regen-example-key-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("examples/copy")).expect("temp dir");
+        for input in clockify_codegen::INPUT_PATHS {
+            std::fs::copy(workspace_root().join(input), dir.join(input)).expect("copy input");
+        }
+        std::fs::write(dir.join("examples/copy/addon.toml"), "key = \"clockify-rust-gateway\"\n").expect("addon.toml");
+        let err = regen_in(&dir, &without_schemas()).expect_err("refused");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(err.contains("examples/copy/addon.toml") && err.contains("already the key of addon.toml"), "{err}");
     }
 
     #[test]

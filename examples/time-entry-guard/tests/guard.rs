@@ -1,0 +1,204 @@
+//! The time entry guard end to end: the real gateway with this add-on on an
+//! ephemeral port and a fresh SQLite file, Clockify played by
+//! `AddonDriver` (lifecycle calls, signed deliveries, user tokens with the
+//! test keys) and `FakeClockify` (the API the handler calls, keeping time
+//! entries and tags as resources).
+
+use std::time::{Duration, Instant};
+
+use clockify_gateway::Config;
+use clockify_testkit::tokens::keys_dir;
+use clockify_testkit::{AddonDriver, FakeClockify, Installed};
+use serde_json::{Value, json};
+
+const WS: &str = "ws1";
+const ENTRIES: &str = "/v1/workspaces/ws1/time-entries";
+const TAGS: &str = "/v1/workspaces/ws1/tags";
+
+struct Running {
+    fake: FakeClockify,
+    driver: AddonDriver,
+    _server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn start() -> Running {
+    let fake = FakeClockify::start().await;
+    let mut config = Config::for_tests();
+    config.clockify_public_key_file = Some(keys_dir().join("test-rsa-public.pem"));
+    config.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
+    let app = time_entry_guard::builder(config).build().await.expect("the add-on starts");
+    let driver = AddonDriver::new(&format!("http://127.0.0.1:{}", app.port()), time_entry_guard::ADDON.key);
+    let server = tokio::spawn(app.run_until_stopped());
+    Running { fake, driver, _server: server }
+}
+
+fn entry(id: &str, project: Option<&str>, description: &str) -> Value {
+    json!({
+        "id": id, "workspaceId": WS, "userId": "u1", "description": description,
+        "projectId": project, "tagIds": [], "billable": false,
+        "timeInterval": { "start": "2025-03-01T09:00:00Z", "end": "2025-03-01T10:00:00Z", "duration": "PT1H" },
+    })
+}
+
+async fn eventually(what: &str, ok: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn put_path(id: &str) -> String {
+    format!("/api{ENTRIES}/{id}")
+}
+
+fn tag_named(fake: &FakeClockify, name: &str) -> Option<String> {
+    fake.collection("api", TAGS).into_iter().find(|t| t["name"] == name).and_then(|t| t["id"].as_str().map(str::to_owned))
+}
+
+fn tags_of(fake: &FakeClockify, id: &str) -> Vec<String> {
+    let e = fake.collection("api", ENTRIES).into_iter().find(|e| e["id"] == id).expect("entry");
+    e["tagIds"].as_array().map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// The admin's view of the delivery log.
+async fn deliveries(r: &Running, installed: &Installed) -> Vec<Value> {
+    let owner = r.driver.user_token(WS, &installed.addon_id, "owner1", "OWNER");
+    let page: Value = r
+        .driver
+        .http()
+        .get(r.driver.url(&format!("/admin/deliveries/{WS}")))
+        .header("X-Addon-Token", owner)
+        .send()
+        .await
+        .expect("admin route")
+        .json()
+        .await
+        .expect("JSON");
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn all_handled(r: &Running, installed: &Installed, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let items = deliveries(r, installed).await;
+        if items.len() == n && items.iter().all(|d| d["status"] == "done") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "expected {n} handled deliveries: {items:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn deliver(r: &Running, installed: &Installed, event: &str, body: &Value) -> String {
+    let resp = r.driver.deliver(installed, event, body).await;
+    assert_eq!(resp.status(), 200);
+    resp.json::<Value>().await.expect("ack")["status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn an_entry_without_a_project_is_tagged_once_with_the_installation_token() {
+    let r = start().await;
+    let fake = &r.fake;
+    fake.serve_collection("api", TAGS, vec![json!({ "id": "t-other", "name": "billable", "workspaceId": WS })]);
+    fake.serve_collection("api", ENTRIES, vec![entry("te1", None, "call with client")]);
+    let installed = r.driver.install(WS, "a1", fake, &["NEW_TIME_ENTRY", "TIME_ENTRY_UPDATED"]).await;
+    // The fake accepts only the installation token from now on.
+    fake.require_addon_token(&installed.token);
+
+    assert_eq!(deliver(&r, &installed, "NEW_TIME_ENTRY", &entry("te1", None, "call with client")).await, "accepted");
+    eventually("the entry is written", || fake.count("PUT", &put_path("te1")) == 1).await;
+    let tag = tag_named(fake, "needs-project").expect("the tag was created, as it was missing");
+    assert_eq!(tags_of(fake, "te1"), vec![tag.clone()]);
+    let put = fake.requests().into_iter().find(|q| q.method == "PUT").expect("the write");
+    assert_eq!(put.header("x-addon-token"), Some(installed.token.as_str()), "the handler acts with the installation token");
+    assert_eq!(put.status, 200);
+    let body = put.json().expect("JSON body");
+    assert_eq!(body["tagIds"], json!([tag]));
+    assert_eq!(body["start"], json!("2025-03-01T09:00:00Z"), "the rest of the entry is kept");
+    all_handled(&r, &installed, 1).await;
+
+    // The same delivery sent again is the same delivery: stored once.
+    assert_eq!(deliver(&r, &installed, "NEW_TIME_ENTRY", &entry("te1", None, "call with client")).await, "duplicate");
+
+    // Replayed by the operator (forced, though it was handled): it runs
+    // again, reads the entry as it is now, and writes nothing.
+    let id = deliveries(&r, &installed).await[0]["id"].as_str().expect("delivery id").to_owned();
+    let gets_before = fake.count("GET", &put_path("te1"));
+    let owner = r.driver.user_token(WS, "a1", "owner1", "OWNER");
+    let replay: Value = r
+        .driver
+        .http()
+        .post(r.driver.url(&format!("/admin/deliveries/{WS}/replay")))
+        .header("X-Addon-Token", owner)
+        .json(&json!({ "ids": [id], "force": true }))
+        .send()
+        .await
+        .expect("replay")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(replay["replayed"], 1, "{replay}");
+    eventually("the replay read the entry", || fake.count("GET", &put_path("te1")) == gets_before + 1).await;
+    all_handled(&r, &installed, 1).await;
+    assert_eq!(fake.count("PUT", &put_path("te1")), 1, "a replay writes nothing more");
+
+    // The TIME_ENTRY_UPDATED Clockify sends for our own write carries the
+    // tag: nothing to do, not even a read of the entry.
+    let mut tagged = entry("te1", None, "call with client");
+    tagged["tagIds"] = json!([tag]);
+    let gets = fake.count("GET", &put_path("te1"));
+    deliver(&r, &installed, "TIME_ENTRY_UPDATED", &tagged).await;
+    all_handled(&r, &installed, 2).await;
+    assert_eq!((fake.count("PUT", &put_path("te1")), fake.count("GET", &put_path("te1"))), (1, gets), "no loop");
+    assert_eq!(fake.count("POST", &format!("/api{TAGS}")), 1, "the tag was created once");
+    assert!(fake.requests().iter().all(|q| q.status != 401), "every call carried the installation token");
+}
+
+#[tokio::test]
+async fn settings_change_the_rule_without_a_restart_and_deleted_stops_it() {
+    let r = start().await;
+    let fake = &r.fake;
+    fake.serve_collection("api", TAGS, vec![]);
+    fake.serve_collection(
+        "api",
+        ENTRIES,
+        vec![entry("te1", Some("p1"), "finish later"), entry("te2", None, "meeting"), entry("te3", Some("p1"), "later, maybe")],
+    );
+    let installed = r.driver.install(WS, "a2", fake, &["NEW_TIME_ENTRY", "TIME_ENTRY_UPDATED"]).await;
+    fake.require_addon_token(&installed.token);
+
+    // Defaults: only entries without a project; te1 has one.
+    deliver(&r, &installed, "NEW_TIME_ENTRY", &entry("te1", Some("p1"), "finish later")).await;
+    all_handled(&r, &installed, 1).await;
+    assert!(fake.requests().is_empty(), "nothing to do, nothing called: {:?}", fake.requests());
+
+    // The admin saves new settings in Clockify: another tag, the
+    // description rule on, entries without a project left alone.
+    let settings = json!([
+        { "id": "tagName", "name": "Tag", "value": "fix-me" },
+        { "id": "tagMissingProject", "name": "No project", "value": false },
+        { "id": "descriptionRuleOn", "name": "Rule", "value": true },
+        { "id": "descriptionPattern", "name": "Pattern", "value": "(?i)\\blater\\b" },
+    ]);
+    assert_eq!(r.driver.settings_updated(&installed, settings).await.status(), 200);
+    deliver(&r, &installed, "TIME_ENTRY_UPDATED", &entry("te2", None, "meeting")).await;
+    deliver(&r, &installed, "TIME_ENTRY_UPDATED", &entry("te1", Some("p1"), "finish later")).await;
+    all_handled(&r, &installed, 3).await;
+    let fix_me = tag_named(fake, "fix-me").expect("the new tag was created");
+    assert!(tag_named(fake, "needs-project").is_none(), "the old default is not used");
+    assert_eq!(tags_of(fake, "te1"), vec![fix_me]);
+    assert_eq!(fake.count("PUT", &put_path("te1")), 1);
+    assert_eq!(fake.count("PUT", &put_path("te2")), 0, "a missing project no longer counts");
+
+    // Uninstalled: a delivery after DELETED reaches no handler, and the
+    // fake hears nothing more.
+    assert_eq!(r.driver.deleted(&installed).await.status(), 200);
+    let before = fake.requests().len();
+    let resp = r.driver.deliver(&installed, "NEW_TIME_ENTRY", &entry("te3", Some("p1"), "later, maybe")).await;
+    assert_ne!(resp.json::<Value>().await.ok().and_then(|v| v["status"].as_str().map(str::to_owned)).as_deref(), Some("accepted"));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after: Vec<String> = fake.requests().iter().skip(before).map(|q| format!("{} {}", q.method, q.path)).collect();
+    assert!(after.iter().all(|q| !q.contains("time-entries") && !q.contains("/tags")), "calls after DELETED: {after:?}");
+    assert_eq!(fake.count("PUT", &put_path("te3")), 0);
+}
