@@ -159,10 +159,9 @@ async fn the_data_route_and_the_page_refuse_bad_tokens() {
     let expired = d.user_token_expiring(WS, "a1", "owner1", "OWNER", 1_000_000_000);
     assert_eq!(status(data(&r, Some(&expired)).await), 401, "expired");
     let foreign = d.user_token("ws-elsewhere", "a9", "owner1", "OWNER");
-    // The check answers 403 for it, but `VerifiedUser` (header or query)
-    // then tries the query, finds no token there, and refuses with 401.
+    // A valid user token, of a workspace without this installation.
     let refused = data(&r, Some(&foreign)).await;
-    assert_eq!(refused.status(), 401, "a workspace without this installation: {}", refused.text().await.unwrap_or_default());
+    assert_eq!(refused.status(), 403, "a workspace without this installation: {}", refused.text().await.unwrap_or_default());
     assert_eq!(status(data(&r, Some(&r.installed.token)).await), 401, "the installation token is not a user token");
     let webhook = r.installed.webhook_token("NEW_PROJECT").to_owned();
     assert_eq!(status(data(&r, Some(&webhook)).await), 401, "a webhook token is not a user token");
@@ -186,7 +185,7 @@ async fn the_data_route_and_the_page_refuse_bad_tokens() {
     // Uninstalled: the same user token opens nothing any more.
     assert_eq!(status(data(&r, Some(&owner)).await), 200);
     assert_eq!(d.deleted(&r.installed).await.status(), 200);
-    assert_eq!(status(data(&r, Some(&owner)).await), 401, "after DELETED");
+    assert_eq!(status(data(&r, Some(&owner)).await), 403, "after DELETED");
 }
 
 #[tokio::test]
