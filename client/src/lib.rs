@@ -54,7 +54,7 @@ pub use generated::scopes::Scope;
 pub use generated::sdk::{Client, builder, types};
 pub use hosts::{Hosts, Region};
 pub use progenitor_client::{ByteStream, ResponseValue};
-pub use rate_limit::{RateBudget, RateLimit};
+pub use rate_limit::{RateBudget, RateLimit, SharedBudget};
 pub use retry::RetryPolicy;
 pub use runtime::{CallObserver, ClientBuilder, Runtime};
 pub use upload::FilePart;

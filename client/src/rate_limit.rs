@@ -38,19 +38,40 @@ impl RateLimit {
     }
 }
 
+/// A budget kept outside this process (for example in a database several
+/// instances share): after the local limiter let a request start, it must
+/// also get one of the workspace's `max_requests` starts per window from
+/// here. `acquire` waits until it has.
+pub trait SharedBudget: Send + Sync + 'static {
+    fn acquire<'a>(&'a self, workspace: &'a str, limit: RateLimit) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+}
+
+impl std::fmt::Debug for dyn SharedBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedBudget")
+    }
+}
+
 /// A registry of per-workspace limiters. Clone it to share it; the process
 /// default is `RateBudget::global()`.
 #[derive(Debug, Clone)]
 pub struct RateBudget {
     limit: RateLimit,
     limiters: Arc<Mutex<HashMap<String, Arc<WorkspaceLimiter>>>>,
+    shared: Option<Arc<dyn SharedBudget>>,
 }
 
 static GLOBAL: LazyLock<RateBudget> = LazyLock::new(|| RateBudget::new(RateLimit::CLOCKIFY));
 
 impl RateBudget {
     pub fn new(limit: RateLimit) -> Self {
-        Self { limit, limiters: Arc::default() }
+        Self { limit, limiters: Arc::default(), shared: None }
+    }
+
+    /// A budget whose requests also draw from `shared` (every instance's),
+    /// after this process's own limiter (which keeps the halving on 429).
+    pub fn shared(limit: RateLimit, shared: Arc<dyn SharedBudget>) -> Self {
+        Self { limit, limiters: Arc::default(), shared: Some(shared) }
     }
 
     /// The process-wide budget every client uses unless given another.
@@ -65,7 +86,12 @@ impl RateBudget {
     /// The limiter of one workspace (`""` for calls not scoped to one).
     pub fn for_workspace(&self, workspace: &str) -> Arc<WorkspaceLimiter> {
         let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(workspace.to_owned()).or_insert_with(|| Arc::new(WorkspaceLimiter::new(self.limit))).clone()
+        map.entry(workspace.to_owned())
+            .or_insert_with(|| {
+                let shared = self.shared.clone().map(|s| (s, workspace.to_owned()));
+                Arc::new(WorkspaceLimiter { shared, ..WorkspaceLimiter::new(self.limit) })
+            })
+            .clone()
     }
 }
 
@@ -90,6 +116,7 @@ struct Window {
 pub struct WorkspaceLimiter {
     limit: RateLimit,
     state: Mutex<Window>,
+    shared: Option<(Arc<dyn SharedBudget>, String)>,
 }
 
 impl WorkspaceLimiter {
@@ -103,6 +130,7 @@ impl WorkspaceLimiter {
                 successes: 0,
                 decreased_at: None,
             }),
+            shared: None,
         }
     }
 
@@ -129,9 +157,12 @@ impl WorkspaceLimiter {
                 }
             };
             match wake_at {
-                None => return,
+                None => break,
                 Some(at) => tokio::time::sleep_until(at).await,
             }
+        }
+        if let Some((shared, workspace)) = &self.shared {
+            shared.acquire(workspace, self.limit).await;
         }
     }
 

@@ -38,6 +38,9 @@ pub struct AppState {
     pub(crate) contexts: crate::context::ContextSource,
     /// Lifecycle calls waiting for the add-on's hook.
     pub lifecycle_events: crate::store::LifecycleEvents,
+    /// Requests to Clockify per workspace, from every part of this instance
+    /// (shared with the other instances on PostgreSQL).
+    pub budget: clockify_client::RateBudget,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -89,11 +92,20 @@ impl AppState {
         let db = Database::connect(&config.database_url).await?;
         let installations = InstallationStore::new(db.clone(), SecretBox::with_old_keys(&key, &config.encryption_keys));
         let metrics = Arc::new(Metrics::default());
+        // One PostgreSQL, maybe several instances: the budget is shared
+        // through the database. One SQLite file, one instance: in-process.
+        let budget = match db.backend() {
+            crate::store::Backend::Postgres => {
+                clockify_client::RateBudget::shared(clockify_client::RateLimit::CLOCKIFY, Arc::new(crate::store::RateSlots::new(db.clone())))
+            }
+            crate::store::Backend::Sqlite => clockify_client::RateBudget::global(),
+        };
         let contexts = crate::context::ContextSource {
             installations: installations.clone(),
             clients: crate::installations::client::InstallationClients::new(
                 installations.clone(),
                 config.addon.declared_scopes,
+                budget.clone(),
                 Arc::new(crate::metrics::CallMetrics(metrics.clone())),
             ),
             snapshots: crate::store::BootstrapStore::new(db.clone()),
@@ -104,6 +116,7 @@ impl AppState {
             installations,
             contexts,
             lifecycle_events: crate::store::LifecycleEvents::new(db.clone()),
+            budget,
             jobs: JobQueue::new(db.clone()),
             bootstrap: crate::store::BootstrapStore::new(db.clone()),
             delivery_log: crate::store::DeliveryLog::new(db.clone()),

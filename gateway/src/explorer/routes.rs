@@ -270,6 +270,7 @@ impl ExplorerApi {
     pub fn new(state: AppState) -> Self {
         let explorer = Explorer {
             observer: Some(std::sync::Arc::new(crate::metrics::CallMetrics(state.metrics.clone()))),
+            budget: state.budget.clone(),
             ..Explorer::new(&state.config.allowed_api_hosts)
         };
         Self { state, explorer }

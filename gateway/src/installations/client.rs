@@ -17,12 +17,13 @@ use crate::store::InstallationStore;
 pub struct InstallationClients {
     installations: InstallationStore,
     declared_scopes: &'static [Scope],
+    budget: RateBudget,
     observer: Arc<dyn CallObserver>,
 }
 
 impl InstallationClients {
-    pub fn new(installations: InstallationStore, declared_scopes: &'static [Scope], observer: Arc<dyn CallObserver>) -> Self {
-        Self { installations, declared_scopes, observer }
+    pub fn new(installations: InstallationStore, declared_scopes: &'static [Scope], budget: RateBudget, observer: Arc<dyn CallObserver>) -> Self {
+        Self { installations, declared_scopes, budget, observer }
     }
 
     /// A client acting for the installation on `workspace_id`.
@@ -49,7 +50,7 @@ impl InstallationClients {
             .map_err(|e| GatewayError::Internal(format!("installation {workspace_id}: {e}")))?;
         ClientBuilder::new(Auth::AddonToken(token))
             .hosts(hosts)
-            .budget(RateBudget::global())
+            .budget(self.budget.clone())
             .declared_scopes(self.declared_scopes.iter().copied())
             .observer(self.observer.clone())
             .build()

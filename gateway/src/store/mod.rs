@@ -32,6 +32,7 @@ mod installations;
 mod jobs;
 mod kept_connections;
 mod lifecycle_events;
+mod rate_slots;
 mod sqlite_writer;
 
 pub use bootstrap::{BootstrapStore, Entity, Item as BootstrapItem, Lease, NewItem, PageWrite, Run as BootstrapRun, RunMode};
@@ -42,6 +43,7 @@ pub use explorer_history::{ExplorerHistory, HistoryEntry};
 pub use installations::sha256_hex;
 pub use installations::{DeliveryContext, Reencrypted, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use jobs::{Job, JobQueue};
+pub use rate_slots::RateSlots;
 pub use lifecycle_events::{ClaimedLifecycle, LifecycleEvents, LifecycleRecord};
 
 use std::time::Duration;
