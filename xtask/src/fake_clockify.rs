@@ -844,3 +844,270 @@ fn report(r: Result<Option<(String, bool)>, String>) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clockify_gateway::{Application, Config};
+
+    #[test]
+    fn flags_and_commands_parse() {
+        let args: Vec<String> = [
+            "--addon",
+            "http://127.0.0.1:8081/",
+            "--deliver",
+            "NEW_TIME_ENTRY",
+            "a.json",
+            "--status",
+            "inactive",
+            "--delete",
+            "--then-wait",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let o = Options::parse(&args).unwrap();
+        assert_eq!(o.addon, "http://127.0.0.1:8081");
+        assert_eq!((o.port, o.workspace.as_str()), (9400, "ws-dev"));
+        assert_eq!(
+            o.steps,
+            [
+                Command::Deliver { event: "NEW_TIME_ENTRY".into(), body: Some("a.json".into()) },
+                Command::Status("INACTIVE".into()),
+                Command::Delete
+            ]
+        );
+        assert_eq!(o.then_wait, Some(Duration::from_secs(2)));
+        assert!(o.one_shot());
+        assert!(!Options::parse(&[]).unwrap().one_shot(), "no step flags: interactive");
+        assert!(Options::parse(&["--port".into(), "x".into()]).is_err());
+        assert!(Options::parse(&["--addon".into(), "127.0.0.1:8080".into()]).is_err());
+
+        assert_eq!(
+            parse_command("deliver NEW_TAG {\"id\": 1}").unwrap(),
+            Command::Deliver { event: "NEW_TAG".into(), body: Some("{\"id\": 1}".into()) }
+        );
+        assert_eq!(parse_command("  deliver NEW_TAG ").unwrap(), Command::Deliver { event: "NEW_TAG".into(), body: None });
+        assert_eq!(parse_command("user-token").unwrap(), Command::UserToken("OWNER".into()));
+        assert_eq!(parse_command("user-token team_manager").unwrap(), Command::UserToken("TEAM_MANAGER".into()));
+        assert_eq!(parse_command("quit").unwrap(), Command::Quit);
+        for bad in ["deliver", "settings {}", "settings [{\"id\":\"a\"}]", "status PAUSED", "delete now", "user-token BOSS", "frobnicate"] {
+            assert!(parse_command(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_printed_environment_names_the_key_the_fake_and_the_addon() {
+        let env = gateway_env("http://127.0.0.1:9400", "http://localhost:8080");
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert!(get("CLOCKIFY_PUBLIC_KEY_FILE").unwrap().ends_with("testkit/keys/test-rsa-public.pem"));
+        assert!(std::path::Path::new(get("CLOCKIFY_PUBLIC_KEY_FILE").unwrap()).is_file());
+        assert_eq!(get("ALLOWED_API_HOSTS"), Some("http://127.0.0.1:9400"));
+        assert_eq!(get("ADDON_BASE_URL"), Some("http://localhost:8080"));
+        assert_eq!(get("GATEWAY_ADDR"), Some("127.0.0.1:8080"));
+        let tunnel = gateway_env("http://127.0.0.1:9400", "https://dev.example.com");
+        assert!(!tunnel.iter().any(|(k, _)| k == "GATEWAY_ADDR"), "no listen address for a URL the add-on is not on");
+    }
+
+    /// The gateway's flags for the printed environment: each variable
+    /// becomes the flag clap reads it into, so a name the gateway does not
+    /// read fails here.
+    fn gateway_args(env: &[(String, String)], db: &std::path::Path) -> Vec<String> {
+        let command = Config::command();
+        let mut args = vec!["clockify-gateway".to_owned()];
+        for (var, value) in env {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_env().is_some_and(|e| e == var.as_str()))
+                .unwrap_or_else(|| panic!("the gateway reads no {var}"));
+            args.push(format!("--{}", arg.get_long().expect("a long flag")));
+            args.push(value.clone());
+        }
+        // A fresh database, whatever DATABASE_URL the test process has.
+        args.extend([
+            "--database-url".to_owned(),
+            format!("sqlite://{}?mode=rwc", db.display()),
+            "--log-format".to_owned(),
+            "pretty".to_owned(),
+        ]);
+        args
+    }
+
+    struct Gateway {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        server: tokio::task::JoinHandle<std::io::Result<()>>,
+        dir: PathBuf,
+    }
+
+    impl Gateway {
+        async fn stop(mut self) {
+            if let Some(s) = self.stop.take() {
+                let _ = s.send(());
+            }
+            let _ = self.server.await;
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A real gateway configured with `env` only (and a fresh database).
+    async fn start_gateway(env: &[(String, String)]) -> Gateway {
+        let dir = std::env::temp_dir().join(format!("xtask-fake-clockify-{}-{}", std::process::id(), now_nanos()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let config = Config::from_env_and_args(gateway_args(env, &dir.join("gateway.db"))).unwrap_or_else(|e| panic!("{e:?}"));
+        let app = Application::build(config).await.expect("the gateway starts");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Gateway { stop: Some(stop), server, dir }
+    }
+
+    fn now_nanos() -> u128 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    }
+
+    /// The gateway binds GATEWAY_ADDR, which the printed ADDON_BASE_URL
+    /// must name: a port the OS just handed out and took back.
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    }
+
+    async fn admin(http: &reqwest::Client, s: &Session, role: &str) -> (u16, Value) {
+        let r = http
+            .get(format!("{}/admin/installations/{}", s.addon, s.workspace))
+            .header("X-Addon-Token", s.user_token(role))
+            .send()
+            .await
+            .expect("the gateway answers");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn run(s: &Session, line: &str) -> (String, bool) {
+        s.execute(&parse_command(line).unwrap()).await.unwrap_or_else(|e| panic!("{line}: {e}")).expect("not quit")
+    }
+
+    async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+        for _ in 0..100 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("not within 10 s: {what}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_gateway_run_as_printed_is_installed_fed_and_uninstalled() {
+        let http = http_client();
+        let prepared = start_fake("127.0.0.1:0".parse().unwrap(), "ws-fake").await.unwrap();
+        let addon = format!("http://127.0.0.1:{}", free_port());
+        let env = gateway_env(&prepared.fake.url(), &addon);
+        let gateway = start_gateway(&env).await;
+
+        let manifest = fetch_manifest(&http, &addon, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(manifest["baseUrl"], addon.as_str(), "ADDON_BASE_URL reached the gateway");
+        let s = prepared.connect(&addon, manifest).unwrap();
+        assert_eq!(s.hooks.len(), 10, "one webhook token per manifest webhook");
+
+        let (text, ok) = run(&s, "install").await;
+        assert!(ok && text.contains("\"installed\""), "{text}");
+
+        // Live, on the fake's hosts; the user token's role is checked.
+        let (status, view) = admin(&http, &s, "OWNER").await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["status"], "active");
+        assert_eq!(view["backend_url"].as_str().or(view["backendUrl"].as_str()), Some(s.fake.core_url().as_str()), "{view}");
+        assert_eq!(admin(&http, &s, "USER").await.0, 403);
+
+        // The gateway calls the fake with the installation token: it registers
+        // its REST-only events there.
+        let rest_events = clockify_gateway::addon::STOCK.rest_webhooks.len();
+        assert!(rest_events > 0);
+        eventually("the REST webhooks are registered on the fake", async || s.fake.webhooks("ws-fake").len() == rest_events).await;
+        let calls = s.fake.requests();
+        assert!(calls.iter().any(|r| r.method == "POST" && r.path == "/api/v1/workspaces/ws-fake/webhooks"));
+        for r in &calls {
+            assert_eq!(
+                describe_credential(&s.known, &s.installation_token, r),
+                "X-Addon-Token: installation token",
+                "{} {}",
+                r.method,
+                r.path
+            );
+            assert!(log_line(r, "x").starts_with(&format!("[fake-clockify] {} {}", r.method, r.path)));
+        }
+
+        // Deliveries: inline JSON, a file, a sample, and an event the gateway
+        // registered through the API (signed with the token the fake minted).
+        let (text, ok) = run(&s, r#"deliver NEW_TIME_ENTRY {"id":"te-inline","workspaceId":"ws-fake","description":"x"}"#).await;
+        assert!(ok && text.contains("\"accepted\""), "{text}");
+        let file = gateway.dir.join("entry.json");
+        std::fs::write(&file, sample_body("TIME_ENTRY_UPDATED", "ws-fake").to_string()).unwrap();
+        let (text, ok) = run(&s, &format!("deliver TIME_ENTRY_UPDATED {}", file.display())).await;
+        assert!(ok && text.contains("\"accepted\""), "{text}");
+        let (text, ok) = run(&s, "deliver NEW_PROJECT").await;
+        assert!(ok && text.contains("\"accepted\""), "{text}");
+        let rest_event = clockify_gateway::addon::STOCK.rest_webhooks[0].as_str();
+        let (text, ok) = run(&s, &format!("deliver {rest_event}")).await;
+        assert!(ok && text.contains("\"accepted\""), "{rest_event}: {text}");
+        // Another workspace's body is refused: the answer is the gateway's.
+        let (text, ok) = run(&s, r#"deliver NEW_TAG {"id":"t","workspaceId":"someone-else"}"#).await;
+        assert!(!ok && text.starts_with("deliver NEW_TAG -> 400"), "{text}");
+        assert!(s.execute(&parse_command("deliver NOT_SUBSCRIBED").unwrap()).await.is_err());
+        eventually("the four deliveries are stored", async || {
+            let (_, v) = admin(&http, &s, "OWNER").await;
+            v["deliveries"]["pending"].as_i64().unwrap_or(0)
+                + v["deliveries"]["done"].as_i64().unwrap_or(0)
+                + v["deliveries"]["dead"].as_i64().unwrap_or(0)
+                == 4
+        })
+        .await;
+
+        let (text, ok) = run(&s, r#"settings [{"id":"threshold","value":8}]"#).await;
+        assert!(ok && text.contains("settings_updated"), "{text}");
+        let (_, view) = admin(&http, &s, "OWNER").await;
+        assert_eq!(view["settings"], json!([{ "id": "threshold", "name": "threshold", "value": 8 }]), "{view}");
+        let (text, ok) = run(&s, "status INACTIVE").await;
+        assert!(ok && text.contains("\"inactive\""), "{text}");
+        assert_eq!(admin(&http, &s, "OWNER").await.1["status"], "inactive");
+        assert!(run(&s, "status ACTIVE").await.1);
+
+        // The user token the fake hands out for the owner is one the gateway accepts.
+        let token: String = http
+            .post(format!("{}/addon/user/{OWNER}/token", s.fake.core_url()))
+            .header("X-Addon-Token", &s.installation_token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let r = http.get(format!("{addon}/admin/installations/ws-fake")).header("X-Addon-Token", token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+
+        let (text, ok) = run(&s, "delete").await;
+        assert!(ok && text.contains("\"deleted\""), "{text}");
+        assert_eq!(admin(&http, &s, "OWNER").await.0, 404, "no live installation after DELETED");
+        assert!(s.fake.webhooks("ws-fake").is_empty(), "the gateway removed what it registered");
+        gateway.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_either_printed_variable_the_gateway_refuses_the_install() {
+        let http = http_client();
+        for missing in ["CLOCKIFY_PUBLIC_KEY_FILE", "ALLOWED_API_HOSTS"] {
+            let prepared = start_fake("127.0.0.1:0".parse().unwrap(), "ws-fake").await.unwrap();
+            let addon = format!("http://127.0.0.1:{}", free_port());
+            let env: Vec<(String, String)> = gateway_env(&prepared.fake.url(), &addon).into_iter().filter(|(k, _)| k != missing).collect();
+            let gateway = start_gateway(&env).await;
+            let manifest = fetch_manifest(&http, &addon, Duration::from_secs(20)).await.unwrap();
+            let s = prepared.connect(&addon, manifest).unwrap();
+            let answer = s.install().await.unwrap();
+            assert!(matches!(answer.status, 401 | 403), "without {missing}: {answer}");
+            gateway.stop().await;
+        }
+    }
+}
