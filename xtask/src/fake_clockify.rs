@@ -1095,6 +1095,41 @@ mod tests {
         gateway.stop().await;
     }
 
+    #[tokio::test]
+    async fn links_carry_owner_tokens_and_settings_updates_show_in_the_served_tree() {
+        let prepared = start_fake("127.0.0.1:0".parse().unwrap(), "ws-l").await.unwrap();
+        let manifest = json!({
+            "key": "my-addon",
+            "components": [
+                { "type": "sidebar", "label": "Guard", "path": "/ui/sidebar", "accessLevel": "ADMINS" },
+                { "type": "widget", "label": "W", "path": "/ui/widget" },
+            ],
+            "settings": "/ui/settings",
+        });
+        let s = prepared.connect("http://127.0.0.1:1/", manifest).unwrap();
+        let links = s.links();
+        let urls: Vec<&str> = links.iter().map(|(_, u)| u.split("?auth_token=").next().unwrap()).collect();
+        assert_eq!(urls, ["http://127.0.0.1:1/ui/sidebar", "http://127.0.0.1:1/ui/widget", "http://127.0.0.1:1/ui/settings"]);
+        assert_eq!(links[0].0, "sidebar \"Guard\"");
+        let token = links[0].1.split("?auth_token=").nth(1).unwrap();
+        assert_eq!(token.split('.').count(), 3);
+        assert_eq!(s.known.lock().unwrap().get(token).map(String::as_str), Some("user token (OWNER)"));
+
+        // Structured settings: the tree the fake serves follows SETTINGS_UPDATED.
+        let prepared = start_fake("127.0.0.1:0".parse().unwrap(), "ws-l").await.unwrap();
+        let tree = json!({ "tabs": [{ "id": "t", "name": "T", "settings": [{ "id": "limit", "name": "Daily limit", "type": "NUMBER", "value": 8 }] }] });
+        let s = prepared.connect("http://127.0.0.1:1", json!({ "key": "k", "settings": tree })).unwrap();
+        let url = format!("{}/addon/workspaces/ws-l/settings", s.fake.core_url());
+        let served: Value = http_client().get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(served["tabs"][0]["settings"][0]["value"], 8);
+        // No add-on listens on port 1: the call fails, the tree is updated anyway.
+        assert!(s.settings(&json!([{ "id": "limit", "value": 10 }])).await.is_err());
+        let served: Value = http_client().get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(served["tabs"][0]["settings"][0]["value"], 10);
+        assert_eq!(set_setting(&mut tree.clone(), "limit", &json!(1)), Some("Daily limit".to_owned()));
+        assert_eq!(set_setting(&mut tree.clone(), "other", &json!(1)), None);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn without_either_printed_variable_the_gateway_refuses_the_install() {
         let http = http_client();
