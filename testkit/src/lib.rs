@@ -1,6 +1,7 @@
 //! A fake Clockify HTTP server for integration tests (dev-only).
 //!
-//! [`FakeClockify::start`] binds `127.0.0.1:0` and serves every host group on
+//! [`FakeClockify::start`] binds `127.0.0.1:0` ([`FakeClockify::start_on`]
+//! a given address) and serves every host group on
 //! one port under distinct prefixes: the core API under `/api`, reports under
 //! `/reports` and PTO under `/pto`, so tests can check that a client routes each
 //! operation to the right base URL.
@@ -12,7 +13,11 @@
 //! 3. **fault injection** ([`FakeClockify::fail_next`]),
 //! 4. **rate limit** ([`FakeClockify::enforce_rate_limit`]),
 //! 5. **route** ([`FakeClockify::on`], [`FakeClockify::paginated`],
-//!    [`FakeClockify::paginated_post_body`]); anything else is a 404.
+//!    [`FakeClockify::paginated_post_body`]), then path patterns
+//!    ([`FakeClockify::on_pattern`], [`FakeClockify::echo`]); anything else
+//!    is a 404.
+//!
+//! [`FakeClockify::subscribe`] streams each request once answered.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -237,8 +242,15 @@ impl FakeClockify {
     /// Binds `127.0.0.1:0` and serves in a background tokio task. Stops when
     /// dropped. Must be called within a tokio runtime.
     pub async fn start() -> FakeClockify {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("fake clockify: bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("fake clockify: local_addr");
+        FakeClockify::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await.expect("fake clockify: bind 127.0.0.1:0")
+    }
+
+    /// Like [`start`](Self::start) on a given address (e.g. `127.0.0.1:9400`
+    /// for a fake a developer points an add-on at); port 0 picks a free one.
+    /// Fails when the address cannot be bound (already in use).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<FakeClockify> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let inner = Arc::new(Inner::default());
         let router = Router::new().fallback(handle).with_state(inner.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(());
@@ -258,7 +270,7 @@ impl FakeClockify {
             }
         });
 
-        FakeClockify { inner, addr, accept_task, _shutdown: shutdown_tx }
+        Ok(FakeClockify { inner, addr, accept_task, _shutdown: shutdown_tx })
     }
 
     /// Base URL like `http://127.0.0.1:PORT` (no trailing slash).
@@ -322,6 +334,53 @@ impl FakeClockify {
     pub fn on_text(&self, group: &str, method: &str, path: &str, status: u16, content_type: &str, body: &str) {
         let key = route_key(group, method, path);
         self.inner.lock().routes.insert(key, Route::Text { status, content_type: content_type.to_owned(), body: body.to_owned() });
+    }
+
+    /// Register a canned JSON response for every path matching `pattern`,
+    /// whose `{name}` segments match any one path segment, e.g.
+    /// `"/v1/workspaces/ws1/projects/{id}"`. Exact routes ([`on`](Self::on),
+    /// [`paginated`](Self::paginated), ...) take precedence; among patterns
+    /// the first registered that matches answers. Re-registering a pattern
+    /// replaces it.
+    pub fn on_pattern(&self, group: &str, method: &str, pattern: &str, status: u16, body: Value) {
+        self.add_pattern(group, method, pattern, PatternAnswer::Canned { status, body });
+    }
+
+    /// Answer `method` on paths matching `pattern` (as in
+    /// [`on_pattern`](Self::on_pattern)) with the request echoed as a
+    /// created or updated resource: `base`, overlaid with the members of the
+    /// request's JSON object body, then with each `{name}` segment of the
+    /// path as member `name`; an `id` still missing becomes a fresh 24-hex
+    /// id. E.g. `echo("api", "PUT", "/v1/workspaces/{workspaceId}/time-entries/{id}", 200, json!({}))`.
+    pub fn echo(&self, group: &str, method: &str, pattern: &str, status: u16, base: Value) {
+        self.add_pattern(group, method, pattern, PatternAnswer::Echo { status, base });
+    }
+
+    fn add_pattern(&self, group: &str, method: &str, pattern: &str, answer: PatternAnswer) {
+        let (group, method, pattern) = route_key(group, method, pattern);
+        let mut st = self.inner.lock();
+        match st.patterns.iter_mut().find(|p| p.group == group && p.method == method && p.pattern == pattern) {
+            Some(existing) => existing.answer = answer,
+            None => st.patterns.push(PatternRoute { group, method, pattern, answer }),
+        }
+    }
+
+    /// Every request, once answered (with its final status), in the order
+    /// answered, from now on; for a live log of what the fake receives.
+    /// Requests whose connection was dropped ([`Fault::CloseConnection`])
+    /// are not sent.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<Recorded> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.inner.lock().watchers.push(tx);
+        rx
+    }
+
+    /// The `authToken` of webhooks created through
+    /// [`serve_webhooks`](Self::serve_webhooks): `mint(workspace, id, event)`
+    /// instead of the default `token-of-<id>`, e.g. a token signed like
+    /// Clockify's.
+    pub fn mint_webhook_tokens(&self, mint: impl Fn(&str, &str, &str) -> String + Send + Sync + 'static) {
+        self.inner.lock().webhook_tokens = Some(Arc::new(mint));
     }
 
     /// Answer `method` `path` in `group` with a redirect: `status` (e.g. 302)
@@ -523,13 +582,27 @@ struct St {
     /// [`FakeClockify::serve_collection`]), by (group, path).
     collections: HashMap<(String, String), Vec<Value>>,
     next_item: u64,
+    /// Routes by path pattern, tried in order after the exact routes.
+    patterns: Vec<PatternRoute>,
+    /// Counter of the ids [`PatternAnswer::Echo`] makes up.
+    next_echo: u64,
+    /// Receivers of every answered request ([`FakeClockify::subscribe`]).
+    watchers: Vec<tokio::sync::mpsc::UnboundedSender<Recorded>>,
+    /// Mints the `authToken` of created webhooks.
+    webhook_tokens: Option<WebhookTokenMint>,
 }
+
+type WebhookTokenMint = Arc<dyn Fn(&str, &str, &str) -> String + Send + Sync>;
 
 impl St {
     fn set_status(&mut self, id: u64, status: u16) {
         // Search from the back: the request is almost always among the latest.
         if let Some((_, r)) = self.requests.iter_mut().rev().find(|(i, _)| *i == id) {
             r.status = status;
+            if !self.watchers.is_empty() {
+                let r = r.clone();
+                self.watchers.retain(|w| w.send(r.clone()).is_ok());
+            }
         }
     }
 
@@ -575,6 +648,67 @@ enum Route {
     Redirect { status: u16, location: String },
     Paginated { style: PageStyle, shape: Shape, items: Vec<Value>, last_page_header: bool },
     PaginatedPostBody { shape: Shape, items: Vec<Value> },
+}
+
+struct PatternRoute {
+    group: String,
+    method: String,
+    /// Starts with `/`; `{name}` segments match any one segment.
+    pattern: String,
+    answer: PatternAnswer,
+}
+
+enum PatternAnswer {
+    Canned { status: u16, body: Value },
+    Echo { status: u16, base: Value },
+}
+
+/// The `{name}` segments of `pattern` with their values in `path`, when
+/// the path matches.
+fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let (pat, segs): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    if pat.len() != segs.len() {
+        return None;
+    }
+    let mut captured = Vec::new();
+    for (p, s) in pat.iter().zip(&segs) {
+        match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !s.is_empty() => captured.push((name.to_owned(), percent_decode(s))),
+            Some(_) => return None,
+            None if p == s => {}
+            None => return None,
+        }
+    }
+    Some(captured)
+}
+
+fn pattern_route(st: &mut St, group: &str, method: &str, rest: &str, body: &[u8]) -> Option<Reply> {
+    let (answer, captured) = st
+        .patterns
+        .iter()
+        .filter(|p| p.group == group && p.method == method)
+        .find_map(|p| Some((&p.answer, match_pattern(&p.pattern, rest)?)))?;
+    match answer {
+        PatternAnswer::Canned { status, body } => Some(Reply::json(*status, body.clone())),
+        PatternAnswer::Echo { status, base } => {
+            let status = *status;
+            let mut out = match base {
+                Value::Object(m) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            if let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) {
+                out.extend(req);
+            }
+            for (name, value) in captured {
+                out.insert(name, Value::String(value));
+            }
+            if !out.contains_key("id") {
+                st.next_echo += 1;
+                out.insert("id".into(), Value::String(format!("{:024x}", 0xfa4e_0000_0000_u64 + st.next_echo)));
+            }
+            Some(Reply::json(status, Value::Object(out)))
+        }
+    }
 }
 
 struct FaultEntry {
@@ -758,9 +892,14 @@ fn webhooks_route(st: &mut St, method: &str, rest: &str, body: &[u8]) -> Option<
             let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
             st.next_webhook += 1;
             let id = format!("wh{}", st.next_webhook);
+            let event = req.get("webhookEvent").and_then(Value::as_str).unwrap_or_default();
+            let token = match &st.webhook_tokens {
+                Some(mint) => mint(ws.as_str(), &id, event),
+                None => format!("token-of-{id}"),
+            };
             let created = json!({
                 "id": id,
-                "authToken": format!("token-of-{id}"),
+                "authToken": token,
                 "name": req.get("name").cloned().unwrap_or(Value::Null),
                 "url": req.get("url").cloned().unwrap_or(Value::Null),
                 "webhookEvent": req.get("webhookEvent").cloned().unwrap_or(Value::Null),
@@ -866,6 +1005,9 @@ fn route(st: &mut St, method: &str, path: &str, query: &str, body: &[u8]) -> Rep
         return reply;
     }
     let key = (group.to_owned(), method.to_owned(), rest.to_owned());
+    if !st.routes.contains_key(&key) {
+        return pattern_route(st, group, method, rest, body).unwrap_or_else(|| Reply::error(404, "No static resource"));
+    }
     match st.routes.get(&key) {
         None => Reply::error(404, "No static resource"),
         Some(Route::Canned { status, body }) => Reply::json(*status, body.clone()),
@@ -1232,6 +1374,130 @@ mod tests {
         assert_eq!(fake.max_per_second(""), 200);
     }
 
+    #[tokio::test]
+    async fn start_on_binds_the_given_port_and_refuses_a_taken_one() {
+        let first = FakeClockify::start_on("127.0.0.1:0".parse().unwrap()).await.expect("port 0 binds");
+        let port = first.addr().port();
+        assert_ne!(port, 0);
+        let err = FakeClockify::start_on(first.addr()).await.expect_err("the port is taken");
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        drop(first);
+        // Freed once dropped: a fake can come back on the same port.
+        let mut again = None;
+        for _ in 0..50 {
+            match FakeClockify::start_on(SocketAddr::from(([127, 0, 0, 1], port))).await {
+                Ok(f) => {
+                    again = Some(f);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        let again = again.expect("the port is free again");
+        assert_eq!(again.url(), format!("http://127.0.0.1:{port}"));
+        again.on("api", "GET", "/v1/user", 200, json!({"id": "u1"}));
+        let resp = client().get(format!("{}/v1/user", again.core_url())).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn patterns_match_one_segment_per_placeholder_and_echo_the_request() {
+        let fake = FakeClockify::start().await;
+        fake.on_pattern("api", "GET", "/v1/workspaces/{ws}/projects/{id}", 200, json!({"name": "any"}));
+        fake.on("api", "GET", "/v1/workspaces/ws1/projects/p9", 200, json!({"name": "exact"}));
+        fake.echo("api", "PUT", "/v1/workspaces/{workspaceId}/time-entries/{id}", 200, json!({"billable": false, "tagIds": []}));
+        fake.echo("api", "POST", "/v1/workspaces/{workspaceId}/tags", 201, json!({"archived": false}));
+        let http = client();
+        let get = |p: &str| http.get(format!("{}{p}", fake.core_url())).send();
+
+        let body: Value = get("/v1/workspaces/ws1/projects/p1").await.unwrap().json().await.unwrap();
+        assert_eq!(body, json!({"name": "any"}));
+        let body: Value = get("/v1/workspaces/ws1/projects/p9").await.unwrap().json().await.unwrap();
+        assert_eq!(body, json!({"name": "exact"}), "an exact route wins");
+        for missing in ["/v1/workspaces/ws1/projects", "/v1/workspaces/ws1/projects/p1/tasks", "/v1/workspaces//projects/p1"] {
+            assert_eq!(get(missing).await.unwrap().status(), 404, "{missing}");
+        }
+        // Patterns are per group and method.
+        let resp = http.get(format!("{}/v1/workspaces/ws1/projects/p1", fake.reports_url())).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+        let resp = http.delete(format!("{}/v1/workspaces/ws1/projects/p1", fake.core_url())).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+
+        let resp = http
+            .put(format!("{}/v1/workspaces/ws1/time-entries/te%201", fake.core_url()))
+            .json(&json!({"description": "d", "billable": true, "id": "from-body"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body, json!({"billable": true, "tagIds": [], "description": "d", "id": "te 1", "workspaceId": "ws1"}));
+
+        let mut ids = Vec::new();
+        for name in ["a", "b"] {
+            let resp = http.post(format!("{}/v1/workspaces/ws1/tags", fake.core_url())).json(&json!({"name": name})).send().await.unwrap();
+            assert_eq!(resp.status(), 201);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["name"], name);
+            assert_eq!(body["workspaceId"], "ws1");
+            assert_eq!(body["archived"], false);
+            let id = body["id"].as_str().unwrap().to_owned();
+            assert!(id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+            ids.push(id);
+        }
+        assert_ne!(ids[0], ids[1], "each echo makes up a fresh id");
+
+        // Re-registering replaces the answer.
+        fake.on_pattern("api", "GET", "/v1/workspaces/{ws}/projects/{id}", 410, json!({"message": "gone"}));
+        assert_eq!(get("/v1/workspaces/ws1/projects/p1").await.unwrap().status(), 410);
+        assert_eq!(fake.count("PUT", "/api/v1/workspaces/ws1/time-entries/te%201"), 1);
+    }
+
+    #[tokio::test]
+    async fn subscribers_see_every_request_once_answered() {
+        let fake = FakeClockify::start().await;
+        fake.on("api", "GET", "/v1/user", 200, json!({"id": "u1"}));
+        let mut log = fake.subscribe();
+        let http = client();
+        http.get(format!("{}/v1/user?x=1", fake.core_url())).header("X-Addon-Token", "t").send().await.unwrap();
+        http.post(format!("{}/v1/nothing", fake.core_url())).send().await.unwrap();
+        fake.require_addon_token("other");
+        http.get(format!("{}/v1/user", fake.core_url())).send().await.unwrap();
+        let seen: Vec<(String, String, String, u16, Option<String>)> = (0..3)
+            .map(|_| {
+                let r = log.try_recv().expect("one message per request");
+                (r.method.clone(), r.path.clone(), r.query.clone(), r.status, r.header("x-addon-token").map(str::to_owned))
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("GET".into(), "/api/v1/user".into(), "x=1".into(), 200, Some("t".into())),
+                ("POST".into(), "/api/v1/nothing".into(), String::new(), 404, None),
+                ("GET".into(), "/api/v1/user".into(), String::new(), 401, None),
+            ]
+        );
+        assert!(log.try_recv().is_err(), "nothing more");
+        // A dropped receiver is forgotten; the fake keeps serving.
+        drop(log);
+        fake.clear_auth();
+        assert_eq!(http.get(format!("{}/v1/user", fake.core_url())).send().await.unwrap().status(), 200);
+    }
+
+    #[tokio::test]
+    async fn created_webhooks_carry_minted_tokens() {
+        let fake = FakeClockify::start().await;
+        fake.serve_webhooks("ws1");
+        let http = client();
+        let url = format!("{}/v1/workspaces/ws1/webhooks", fake.core_url());
+        let body: Value = http.post(&url).json(&json!({"webhookEvent": "NEW_TAG"})).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["authToken"], "token-of-wh1");
+        fake.mint_webhook_tokens(|ws, id, event| format!("{ws}:{id}:{event}"));
+        let body: Value = http.post(&url).json(&json!({"webhookEvent": "PROJECT_UPDATED"})).send().await.unwrap().json().await.unwrap();
+        assert_eq!(body["authToken"], "ws1:wh2:PROJECT_UPDATED");
+        assert_eq!(fake.webhooks("ws1")[1]["authToken"], "ws1:wh2:PROJECT_UPDATED");
+    }
+
     #[test]
     fn helpers() {
         assert_eq!(workspace_key("/api/v1/workspaces/ws9/tags"), "ws9");
@@ -1240,6 +1506,10 @@ mod tests {
         assert_eq!(split_group("/apix/v1"), None);
         assert_eq!(percent_decode("a%20b+c%2"), "a b c%2");
         assert_eq!(query_param("x=1&name=a%26b", "name").as_deref(), Some("a&b"));
+        assert_eq!(match_pattern("/v1/w/{ws}/t/{id}", "/v1/w/a/t/b"), Some(vec![("ws".into(), "a".into()), ("id".into(), "b".into())]));
+        assert_eq!(match_pattern("/v1/w/{ws}", "/v1/x/a"), None);
+        assert_eq!(match_pattern("/v1/w/{ws}", "/v1/w/"), None);
+        assert_eq!(match_pattern("/v1/w", "/v1/w"), Some(vec![]));
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
 //! Developer tasks: `cargo xtask regen [--from <upstream spec>] [--check]`,
-//! `cargo xtask test`, `cargo xtask bench`.
+//! `cargo xtask test`, `cargo xtask bench`, `cargo xtask fake-clockify`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,13 +34,17 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --manifest-schemas    directory holding manifest-schema-1.3.json and -1.4.json
                         (default ../shared/clockify); manifest.json is validated
                         against both; when the directory is absent that step is
-                        skipped with a note and every artifact is still checked";
+                        skipped with a note and every artifact is still checked
+  fake-clockify [--addon <url>] [--port <n>] [--workspace <id>] ...
+                        install a running add-on on a fake Clockify and send it
+                        lifecycle calls and webhooks (`fake-clockify --help`)";
 
 mod bench;
 mod bench_client;
 mod bench_explorer;
 mod bench_unsigned;
 mod disk_probe;
+mod fake_clockify;
 mod test_suite;
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some("fake-clockify") => fake_clockify::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
