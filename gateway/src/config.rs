@@ -138,6 +138,20 @@ pub enum ConfigParse {
 }
 
 impl Config {
+    /// For a binary's `main`: the configuration from the environment and
+    /// the arguments, or the process ends (`--help` and `--version` print
+    /// and exit 0; a bad value prints its line and exits 2).
+    pub fn from_env_or_exit() -> Self {
+        match Self::from_env_and_args(std::env::args_os()) {
+            Ok(c) => c,
+            Err(ConfigParse::Exit(e)) => e.exit(),
+            Err(ConfigParse::Invalid(line)) => {
+                eprintln!("error: {line}");
+                std::process::exit(2)
+            }
+        }
+    }
+
     /// Parses flags and environment; a bad value becomes one line naming
     /// the environment variable, which is how deployments set it.
     pub fn from_env_and_args<I, T>(args: I) -> Result<Self, ConfigParse>
