@@ -172,7 +172,11 @@ async fn the_budget_is_shared_by_clones_and_tasks_of_one_workspace() {
     fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
     fake.on("api", "GET", "/v1/workspaces/ws2/tags", 200, json!([]));
     fake.enforce_rate_limit(10);
-    let budget = RateBudget::new(RateLimit::per_second(10));
+    // A wider margin than the default 50 ms: on a loaded 2-core machine a
+    // request can reach the fake more than 50 ms late, and the fake's 429
+    // would then make a retry. Unshared, two clients would still send 20
+    // in a window, which the fake and the assertions below catch.
+    let budget = RateBudget::new(RateLimit { max_requests: 10, window: std::time::Duration::from_millis(1200) });
     // Two separately built clients (say, installation and user token) share the budget.
     let a = builder_for(&fake, None).budget(budget.clone()).build().unwrap();
     let b = builder_for(&fake, None).budget(budget.clone()).build().unwrap();
