@@ -8,6 +8,7 @@ pub use crate::admin::routes::{AdminApi, AdminOperationsApi};
 pub use crate::auth::schemes::{LifecycleAuth, UserToken, WebhookSignature};
 pub use crate::bootstrap::routes::BootstrapApi;
 pub use crate::explorer::routes::ExplorerApi;
+pub use crate::flows::routes::FlowsApi;
 pub use crate::inbox::routes::WebhookApi;
 pub use crate::installations::routes::LifecycleApi;
 pub use crate::ops::health::{HealthApi, HealthResponse, HealthStatus};
@@ -20,7 +21,7 @@ use crate::state::AppState;
 /// Title of the generated OpenAPI document.
 pub const TITLE: &str = "Clockify add-on gateway";
 
-pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi);
+pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi, FlowsApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
 pub fn service<R: poem_openapi::OpenApi>(state: &AppState, inbox: &crate::inbox::Inbox, addon_routes: R) -> OpenApiService<(Api, R), ()> {
@@ -34,6 +35,7 @@ pub fn service<R: poem_openapi::OpenApi>(state: &AppState, inbox: &crate::inbox:
         AdminPageApi,
         BootstrapApi { state: state.clone() },
         ExplorerApi::new(state.clone()),
+        FlowsApi { state: state.clone() },
     );
     let api = (api, addon_routes);
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))

@@ -89,6 +89,10 @@ pub struct Config {
     #[arg(long = "webhook-retention-days", env = "WEBHOOK_RETENTION_DAYS", default_value_t = 90)]
     pub webhook_retention_days: u32,
 
+    /// Days flow executions are kept (0 keeps them forever).
+    #[arg(long = "flow-execution-retention-days", env = "FLOW_EXECUTION_RETENTION_DAYS", default_value_t = 30)]
+    pub flow_execution_retention_days: u32,
+
     /// Days a delivery's (event, body) is remembered to recognise redeliveries.
     #[arg(long = "webhook-dedup-days", env = "WEBHOOK_DEDUP_DAYS", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub webhook_dedup_days: u32,
@@ -206,6 +210,7 @@ impl Config {
             rate_limit_per_second: 1000,
             rate_limit_burst: 1000,
             webhook_retention_days: 90,
+            flow_execution_retention_days: 30,
             webhook_dedup_days: 7,
             webhook_max_attempts: 5,
             webhook_workers: 2,

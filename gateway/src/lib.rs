@@ -10,6 +10,7 @@
 //! Inside, one folder per part: `auth` (Clockify's tokens), `installations`
 //! (lifecycle, the installation's client, REST webhooks, clean-up), `inbox`
 //! (webhook deliveries from request to handled), `bootstrap`, `explorer`,
+//! `flows` (workspace automations run from the inbox),
 //! `admin` (the operators' routes and console), `ops` (probes, metrics,
 //! manifest), `http` (middleware), `store` (the database). `api` assembles
 //! the routes into one OpenAPI service; `startup` builds the application and
@@ -50,6 +51,7 @@ internal! {
     mod crypto;
     mod error;
     mod explorer;
+    mod flows;
     // Formatted by codegen, not rustfmt (see rustfmt.toml).
     #[rustfmt::skip]
     mod generated;

@@ -48,6 +48,10 @@ pub struct Metrics {
     pub replays: Family<Labels, Counter>,
     pub reregistrations: Family<Labels, Counter>,
     pub explorer_calls: Family<Labels, Counter>,
+    /// Flow runs by what happened: `executed` (the gate opened), `completed`, `failed`, `filtered`.
+    pub flows: Family<Labels, Counter>,
+    /// Flow steps by what happened: `executed` (sent), `failed`, `skipped`.
+    pub flow_steps: Family<Labels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -96,6 +100,14 @@ impl Default for Metrics {
         let replays = Family::<Labels, Counter>::default();
         let reregistrations = Family::<Labels, Counter>::default();
         let explorer_calls = Family::<Labels, Counter>::default();
+        let flows = Family::<Labels, Counter>::default();
+        let flow_steps = Family::<Labels, Counter>::default();
+        registry.register(
+            "flows",
+            "Flow runs from deliveries by outcome (executed: the trigger matched; completed, failed; filtered: it did not)",
+            flows.clone(),
+        );
+        registry.register("flow_steps", "Flow steps by outcome (executed: sent to Clockify; failed; skipped: its if did not hold)", flow_steps.clone());
         registry.register(
             "explorer_calls",
             "API explorer calls by operation and status (Clockify's, or the refusal's)",
@@ -170,6 +182,8 @@ impl Default for Metrics {
             replays,
             reregistrations,
             explorer_calls,
+            flows,
+            flow_steps,
         }
     }
 }
@@ -246,6 +260,14 @@ impl Metrics {
 
     pub fn explorer_call(&self, operation: &str, status: String) {
         self.explorer_calls.get_or_create(&vec![("operation", operation.to_owned()), ("status", status)]).inc();
+    }
+
+    pub fn flow(&self, outcome: &'static str) {
+        self.flows.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
+    }
+
+    pub fn flow_step(&self, outcome: &'static str) {
+        self.flow_steps.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
     pub fn render(&self) -> String {

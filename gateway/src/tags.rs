@@ -17,6 +17,8 @@ pub enum Tag {
     Admin,
     /// Reading a workspace's lists into the entity snapshot, for its admins.
     Bootstrap,
+    /// A workspace's automations, from webhook events to Clockify calls, for its admins.
+    Flows,
     /// Any operation of Clockify's API, validated against the contract, with the caller's token.
     Explorer,
 }

@@ -122,7 +122,7 @@ impl Explorer {
 }
 
 /// One HTTP client (one connection pool) for every explorer call.
-fn shared_http() -> reqwest::Client {
+pub(crate) fn shared_http() -> reqwest::Client {
     static HTTP: OnceLock<reqwest::Client> = OnceLock::new();
     HTTP.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -278,7 +278,7 @@ fn checked_base(explorer: &Explorer, caller: &Caller, group: HostGroup) -> Resul
 
 /// The last check before a request leaves: its host is allowed and its path
 /// has exactly the template's segments (no value added, removed or replaced one).
-fn guard(allowed: Arc<[HostPort]>, template: &'static str) -> clockify_client::exchange::Guard {
+pub(crate) fn guard(allowed: Arc<[HostPort]>, template: &'static str) -> clockify_client::exchange::Guard {
     Arc::new(move |request: &reqwest::Request| {
         let url = request.url();
         if !host_allowed(&allowed, url) {

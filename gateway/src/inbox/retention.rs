@@ -1,5 +1,5 @@
-//! The retention sweep: old delivery-log rows and duplicate keys go, in
-//! bounded batches.
+//! The retention sweep: old delivery-log rows, duplicate keys and flow
+//! executions go, in bounded batches.
 
 use std::time::Duration;
 
@@ -17,7 +17,18 @@ pub async fn run_retention(state: AppState) {
             d => Some(now - i64::from(d) * day_ms),
         };
         let keys_cutoff = now - i64::from(state.config.webhook_dedup_days) * day_ms;
-        match state.deliveries.purge(log_cutoff, keys_cutoff, BATCH).await {
+        let flows_cutoff = match state.config.flow_execution_retention_days {
+            0 => None,
+            d => Some(now - i64::from(d) * day_ms),
+        };
+        let purged = async {
+            let mut n = state.deliveries.purge(log_cutoff, keys_cutoff, BATCH).await?;
+            if let Some(cutoff) = flows_cutoff {
+                n = n.max(state.flows.purge_executions(cutoff, BATCH).await?);
+            }
+            Ok::<u64, crate::store::StoreError>(n)
+        };
+        match purged.await {
             // A full batch: more may be waiting; go on without sleeping long.
             Ok(n) if n as i64 >= BATCH => tokio::time::sleep(Duration::from_millis(50)).await,
             Ok(_) => tokio::time::sleep(Duration::from_secs(600)).await,

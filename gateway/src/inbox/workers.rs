@@ -1,7 +1,7 @@
 //! The inbox workers: handle stored deliveries (those the ingest handed
 //! over already leased, and those claimed from the database), run the
-//! add-on's handler, and complete them with their mirror change in one
-//! commit. Every instance runs them; the database's leases decide who
+//! workspace's flows and the add-on's handler, and complete them with
+//! their mirror change in one commit. Every instance runs them; the database's leases decide who
 //! handles what.
 
 use std::time::{Duration, Instant};
@@ -56,6 +56,15 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
     let decoded = decode(&event, &body);
     state.metrics.payload(&claimed.event, decoded.payload.is_typed());
     let mirror = mirror_change(&decoded.payload, decoded.change, &body);
+    // The workspace's flows, each once per delivery (a delivery handled
+    // again finds their executions); only a store failure retries it.
+    let flows = crate::flows::run::Delivery {
+        id: claimed.id.clone(),
+        workspace_id: claimed.workspace_id.clone(),
+        event: claimed.event.clone(),
+        body: body.clone(),
+    };
+    crate::flows::run::on_delivery(state, &flows).await.map_err(|e| format!("flows: {e}"))?;
     let delivery = WebhookDelivery {
         id: claimed.id.clone(),
         workspace_id: claimed.workspace_id.clone(),

@@ -28,6 +28,12 @@ impl InstallationClients {
 
     /// A client acting for the installation on `workspace_id`.
     pub async fn for_workspace(&self, workspace_id: &str) -> Result<Client, GatewayError> {
+        self.builder(workspace_id).await?.build().map_err(|e| GatewayError::Internal(e.to_string()))
+    }
+
+    /// The builder of [`Self::for_workspace`]'s client, for a caller that
+    /// adds to it (flows add an exchange recording each request).
+    pub async fn builder(&self, workspace_id: &str) -> Result<ClientBuilder, GatewayError> {
         let installation = self
             .installations
             .get(workspace_id)
@@ -48,13 +54,11 @@ impl InstallationClients {
         let reports = installation.reports_url.unwrap_or_else(|| Hosts::global().reports.clone());
         let hosts = Hosts::from_claims(&backend, &reports, installation.pto_url.as_deref())
             .map_err(|e| GatewayError::Internal(format!("installation {workspace_id}: {e}")))?;
-        ClientBuilder::new(Auth::AddonToken(token))
+        Ok(ClientBuilder::new(Auth::AddonToken(token))
             .hosts(hosts)
             .budget(self.budget.clone())
             .declared_scopes(self.declared_scopes.iter().copied())
-            .observer(self.observer.clone())
-            .build()
-            .map_err(|e| GatewayError::Internal(e.to_string()))
+            .observer(self.observer.clone()))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `WorkspaceCleanup`: what an uninstall forgets. After DELETED the `cleanup`
 //! job deletes the workspace's deliveries, duplicate keys, entity snapshot,
-//! bootstrap progress, explorer history, settings, settled lifecycle events
+//! bootstrap progress, explorer history, flows and their executions, settings, settled lifecycle events
 //! and (already voided) secrets, in batches, so no statement holds the database for long.
 //!
 //! A reinstall may come before the job has finished. Each statement
@@ -18,13 +18,15 @@ struct Table {
     written_at: &'static str,
 }
 
-const TABLES: [Table; 6] = [
+const TABLES: [Table; 8] = [
     Table { name: "deliveries", key: "id", written_at: "received_at" },
     Table { name: "delivery_keys", key: "event, body_sha256", written_at: "received_at" },
     Table { name: "entities", key: "entity_type, entity_id", written_at: "fetched_at" },
     Table { name: "bootstrap_items", key: "item", written_at: "updated_at" },
     Table { name: "bootstrap_runs", key: "workspace_id", written_at: "updated_at" },
     Table { name: "explorer_calls", key: "id", written_at: "called_at" },
+    Table { name: "flows", key: "id", written_at: "updated_at" },
+    Table { name: "flow_executions", key: "id", written_at: "started_at" },
 ];
 
 /// Rows of the deleted installation still to go; `$1` is the workspace,

@@ -2,7 +2,8 @@
 //!
 //! - The sqlx pool (`Any` driver) runs every statement not named below:
 //!   installations and tokens, jobs, bootstrap runs and pages, the delivery
-//!   log and its replays, explorer history, retention and clean-up. Mostly
+//!   log and its replays, explorer history, flows and their executions,
+//!   retention and clean-up. Mostly
 //!   one SQL text for both backends (both take `$1` placeholders and `ON
 //!   CONFLICT`), chosen by [`Backend`] where they differ; the migrations
 //!   have a directory per backend for the few type names that differ.
@@ -28,6 +29,7 @@ mod deliveries;
 mod deliveries_sqlite;
 mod delivery_log;
 mod explorer_history;
+mod flows;
 mod installations;
 mod jobs;
 mod kept_connections;
@@ -40,6 +42,7 @@ pub use cleanup::WorkspaceCleanup;
 pub use deliveries::{ClaimedDelivery, DeliveryStore, MirrorChange, NewDelivery, POSTGRES_INGEST_BATCHES, Recorded, StateCounts};
 pub use delivery_log::{DeliveryLog, LogEntry, LogFilter, REPLAY_LIMIT, ReplayCounts, handler_state};
 pub use explorer_history::{ExplorerHistory, HistoryEntry};
+pub use flows::{ExecutionRow, FlowRow, FlowStore, StoredDelivery};
 pub use installations::sha256_hex;
 pub use installations::{DeliveryContext, Reencrypted, Installation, InstallationStatus, InstallationStore, NewInstallation, Standing, WebhookTokenRow};
 pub use jobs::{Job, JobQueue};

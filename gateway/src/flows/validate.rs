@@ -1,0 +1,309 @@
+//! The checks a flow passes before it is saved, each problem reported with
+//! its JSON pointer into the flow document (as the explorer reports its
+//! input's): events the add-on subscribes to; conditions that can be
+//! evaluated; operations of the catalog whose scope the manifest declares;
+//! templates that refer to something (an earlier step, a member the event's
+//! payload or the earlier step's answer has, a setting, the workspace); and
+//! every value that has no template checked against the operation's schemas.
+
+use std::collections::BTreeSet;
+
+use clockify_client::WebhookEvent;
+use clockify_client::catalog::OPERATIONS;
+use serde_json::{Map, Value};
+
+use super::conditions;
+use super::model::{Condition, FlowDefinition, Op, Step};
+use super::templates::{self, Alternative, ROOTS};
+use crate::addon::AddonManifest;
+use crate::error::Violation;
+use crate::explorer::{self, validate::Input};
+
+fn violation(pointer: impl Into<String>, message: impl Into<String>) -> Violation {
+    Violation { pointer: pointer.into(), message: message.into() }
+}
+
+/// The components schema an event's payload is (Clockify sends the REST
+/// API's entity DTOs, see `crate::events`); `None` where no typed payload is known.
+pub fn payload_schema(event: &WebhookEvent) -> Option<&'static str> {
+    use WebhookEvent as E;
+    Some(match event {
+        E::NewProject | E::ProjectUpdated | E::ProjectDeleted => "ProjectDtoV1",
+        E::NewTask | E::TaskUpdated | E::TaskDeleted => "TaskDtoV1",
+        E::NewClient | E::ClientUpdated | E::ClientDeleted => "ClientDtoV1",
+        E::NewTag | E::TagUpdated | E::TagDeleted => "TagDtoV1",
+        E::NewTimerStarted
+        | E::NewTimeEntry
+        | E::TimerStopped
+        | E::TimeEntryUpdated
+        | E::TimeEntryRestored
+        | E::TimeEntryDeleted => "TimeEntryWithRatesDtoV1",
+        E::NewInvoice | E::InvoiceUpdated => "InvoiceDtoV1",
+        E::UserJoinedWorkspace
+        | E::UserDeletedFromWorkspace
+        | E::UserDeactivatedOnWorkspace
+        | E::UserActivatedOnWorkspace
+        | E::UserEmailChanged
+        | E::UserUpdated => "UserDtoV1",
+        E::UserGroupCreated | E::UserGroupUpdated | E::UserGroupDeleted => "UserGroupDtoV1",
+        E::NewApprovalRequest | E::ApprovalRequestStatusUpdated => "ApprovalRequestDtoV1",
+        E::TimeOffRequested
+        | E::TimeOffRequestApproved
+        | E::TimeOffRequestRejected
+        | E::TimeOffRequestWithdrawn
+        | E::TimeOffRequestUpdated => "TimeOffRequestDtoV1",
+        E::BalanceUpdated => "BalanceDtoV1",
+        E::ExpenseCreated | E::ExpenseUpdated | E::ExpenseRestored | E::ExpenseDeleted => "ExpenseDtoV1",
+        E::AssignmentCreated | E::AssignmentUpdated | E::AssignmentPublished | E::AssignmentDeleted => "AssignmentDtoV1",
+        _ => return None,
+    })
+}
+
+fn resolve(schema: &Value) -> &Value {
+    let mut here = schema;
+    for _ in 0..16 {
+        match here.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix('#')) {
+            Some(p) => match explorer::validate::contract().pointer(p) {
+                Some(target) => here = target,
+                None => break,
+            },
+            None => break,
+        }
+    }
+    here
+}
+
+fn schema_name(schema: &Value) -> String {
+    schema.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()).unwrap_or("the schema").to_owned()
+}
+
+/// Why `members` cannot be read from a value of `schema`, if the schema
+/// says so. Where the schema does not say (free-form objects, unions), any
+/// member is accepted.
+pub fn members_problem(schema: &Value, members: &[String], written: &str) -> Option<String> {
+    let mut here = schema.clone();
+    for (i, m) in members.iter().enumerate() {
+        let name = schema_name(&here);
+        let s = resolve(&here).clone();
+        if s.get("allOf").is_some() || s.get("oneOf").is_some() || s.get("anyOf").is_some() {
+            return None;
+        }
+        let ty = s.get("type").and_then(Value::as_str);
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            match props.get(m) {
+                Some(p) => here = p.clone(),
+                None if s.get("additionalProperties").is_some_and(|a| a != &Value::Bool(false)) => return None,
+                None => {
+                    let known: Vec<&str> = props.keys().map(String::as_str).collect();
+                    return Some(format!("`{written}`: {name} has no member `{m}` (it has {})", known.join(", ")));
+                }
+            }
+        } else if ty == Some("array") {
+            if m.parse::<usize>().is_err() {
+                return Some(format!("`{written}`: `{}` is a list; `{m}` is not an index", members[..i].join(".")));
+            }
+            here = s.get("items").cloned().unwrap_or(Value::Null);
+        } else if let Some(t @ ("string" | "integer" | "number" | "boolean")) = ty {
+            return Some(format!("`{written}`: `{}` is a {t}; it has no member `{m}`", members[..i].join(".")));
+        } else {
+            return None;
+        }
+    }
+    None
+}
+
+/// Which earlier steps a reference may name, and what they answer.
+struct Scope<'a> {
+    /// Earlier steps, in order.
+    earlier: &'a [Step],
+    /// All step ids of the flow (to tell "later" from "unknown").
+    all: &'a [Step],
+    events: &'a [WebhookEvent],
+}
+
+/// Checks one reference (root and members); `written` is how it was written.
+fn check_reference(segments: &[String], scope: &Scope<'_>, written: &str) -> Option<String> {
+    let root = segments[0].as_str();
+    let rest = &segments[1..];
+    match root {
+        "payload" => {
+            for e in scope.events {
+                if let Some(name) = payload_schema(e) {
+                    let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
+                    if let Some(p) = members_problem(&schema, rest, written) {
+                        return Some(format!("{p} (the payload of {})", e.as_str()));
+                    }
+                }
+            }
+            None
+        }
+        "settings" if rest.is_empty() => Some(format!("`{written}`: name a setting, e.g. `settings.<id>`")),
+        "settings" => None,
+        "workspace" if rest.len() == 1 && rest[0] == "id" => None,
+        "workspace" => Some(format!("`{written}`: the workspace has only `workspace.id`")),
+        "steps" => {
+            let Some(id) = rest.first() else { return Some(format!("`{written}`: name a step, e.g. `steps.<id>.body`")) };
+            let Some(step) = scope.earlier.iter().find(|s| &s.id == id) else {
+                return Some(if scope.all.iter().any(|s| &s.id == id) {
+                    format!("`{written}`: step `{id}` does not run before this one; refer only to earlier steps")
+                } else {
+                    format!("`{written}`: the flow has no step `{id}`")
+                });
+            };
+            match rest.get(1).map(String::as_str) {
+                Some("status") if rest.len() == 2 => None,
+                Some("body") => {
+                    let op = explorer::by_id(&step.operation_id).ok()?;
+                    let response = explorer::catalog_entry(op).response.as_ref()?;
+                    match response.schema {
+                        None => Some(format!("`{written}`: {} answers without a body", step.operation_id)),
+                        Some(schema) => {
+                            let schema: Value = serde_json::from_str(schema).ok()?;
+                            members_problem(&schema, &rest[2..], written)
+                        }
+                    }
+                }
+                _ => Some(format!("`{written}`: a step's answer has `body` and `status`")),
+            }
+        }
+        _ => Some(format!("`{written}` starts with `{root}`; a reference starts with one of {}", ROOTS.join(", "))),
+    }
+}
+
+fn check_condition(c: &Condition, pointer: &str, scope: &Scope<'_>, out: &mut Vec<Violation>) {
+    let here = |m: &str| format!("{pointer}/{m}");
+    if !c.pointer.starts_with('/') {
+        out.push(violation(here("pointer"), "a JSON pointer starts with `/`, e.g. `/payload/projectId`"));
+    } else {
+        let segments: Vec<String> =
+            c.pointer[1..].split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect::<Vec<_>>();
+        if let Some(p) = check_reference(&segments, scope, &c.pointer) {
+            out.push(violation(here("pointer"), p));
+        }
+    }
+    match (c.op, c.value.as_ref()) {
+        (Op::Equals | Op::NotEquals, None) => out.push(violation(here("value"), "required: the value to compare with")),
+        (Op::In, Some(Value::Array(_))) => {}
+        (Op::In, _) => out.push(violation(here("value"), "`in` takes a list of values")),
+        (Op::Exists, None | Some(Value::Bool(_))) => {}
+        (Op::Exists, Some(_)) => out.push(violation(here("value"), "`exists` takes true (the default) or false")),
+        (Op::Matches, Some(Value::String(p))) => {
+            if let Err(e) = conditions::regex(p) {
+                out.push(violation(here("value"), format!("not a regular expression: {e}")));
+            }
+        }
+        (Op::Matches, _) => out.push(violation(here("value"), "`matches` takes a regular expression")),
+        _ => {}
+    }
+}
+
+fn valid_step_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn check_step(i: usize, step: &Step, flow: &FlowDefinition, events: &[WebhookEvent], manifest: &AddonManifest, out: &mut Vec<Violation>) {
+    let at = format!("/steps/{i}");
+    if !valid_step_id(&step.id) {
+        out.push(violation(format!("{at}/id"), "a step id is 1 to 64 letters, digits, `_` or `-`"));
+    } else if flow.steps[..i].iter().any(|s| s.id == step.id) {
+        out.push(violation(format!("{at}/id"), format!("another step is already `{}`", step.id)));
+    }
+    let scope = Scope { earlier: &flow.steps[..i], all: &flow.steps, events };
+    if let Some(c) = &step.condition {
+        check_condition(c, &format!("{at}/if"), &scope, out);
+    }
+    // Templates: every reference refers to something.
+    let mut found = Vec::new();
+    for (name, v) in &step.path {
+        templates::expressions_in(v, &format!("/path/{}", templates::escape(name)), &mut found);
+    }
+    for (name, v) in &step.query {
+        templates::expressions_in(v, &format!("/query/{}", templates::escape(name)), &mut found);
+    }
+    if let Some(b) = &step.body {
+        templates::expressions_in(b, "/body", &mut found);
+    }
+    for (pointer, expr) in &found {
+        match expr {
+            Err(e) => out.push(violation(format!("{at}{pointer}"), e.clone())),
+            Ok(e) => {
+                for alt in &e.alternatives {
+                    if let Alternative::Reference(segments) = alt
+                        && let Some(p) = check_reference(segments, &scope, &segments.join("."))
+                    {
+                        out.push(violation(format!("{at}{pointer}"), p));
+                    }
+                }
+            }
+        }
+    }
+    // The operation, its scope, then its schemas.
+    let op = match explorer::by_id(&step.operation_id) {
+        Ok(op) => op,
+        Err(e) => return out.push(violation(format!("{at}/operationId"), e.to_string())),
+    };
+    let entry = explorer::catalog_entry(op);
+    if entry.body.is_some_and(|b| b.content_type != "application/json") {
+        return out.push(violation(format!("{at}/operationId"), format!("{} takes a {} body; flows send JSON bodies only", entry.id, entry.body.map_or("", |b| b.content_type))));
+    }
+    if let Some(scope) = entry.scope
+        && !manifest.declared_scopes.contains(&scope)
+    {
+        out.push(violation(
+            format!("{at}/operationId"),
+            format!("{} needs the scope {}, which the add-on's manifest does not declare", entry.id, scope.as_str()),
+        ));
+    }
+    let mut path: Map<String, Value> = step.path.clone().into_iter().collect();
+    if path.remove("workspaceId").is_some() {
+        out.push(violation(format!("{at}/path/workspaceId"), "workspaceId is always the flow's own workspace; leave it out"));
+    }
+    let input = Input { path, query: step.query.clone().into_iter().collect(), body: step.body.clone() };
+    // Where a template stands, the value is known only at run time.
+    let templated: BTreeSet<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    let unknown_now = |pointer: &str| templated.iter().any(|t| pointer == *t || pointer.starts_with(&format!("{t}/")));
+    match explorer::validate::validate(entry_index(entry.id), input, "flow-workspace") {
+        Ok(_) => {}
+        Err(explorer::Invalid::Violations(v)) => {
+            out.extend(v.into_iter().filter(|v| !unknown_now(&v.pointer)).map(|v| violation(format!("{at}{}", v.pointer), v.message)))
+        }
+        Err(explorer::Invalid::Internal(m)) => out.push(violation(format!("{at}/operationId"), m)),
+    }
+}
+
+fn entry_index(id: &str) -> usize {
+    OPERATIONS.iter().position(|o| o.id == id).unwrap_or_default()
+}
+
+/// Every problem of `flow` for an add-on with `manifest`; empty when it may be saved.
+pub fn check(flow: &FlowDefinition, manifest: &AddonManifest) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if flow.name.trim().is_empty() {
+        out.push(violation("/name", "a flow needs a name"));
+    }
+    let mut events = Vec::new();
+    if flow.trigger.events.is_empty() {
+        out.push(violation("/trigger/events", "name at least one webhook event"));
+    }
+    for (i, name) in flow.trigger.events.iter().enumerate() {
+        match WebhookEvent::from_wire(name) {
+            Some(e) if manifest.manifest_webhooks.contains(&e) || manifest.rest_webhooks.contains(&e) => events.push(e),
+            Some(_) => out.push(violation(
+                format!("/trigger/events/{i}"),
+                format!("the add-on does not subscribe to {name} (addon.toml `subscribe`), so it never arrives"),
+            )),
+            None => out.push(violation(format!("/trigger/events/{i}"), format!("`{name}` is not a webhook event of the contract"))),
+        }
+    }
+    let scope = Scope { earlier: &[], all: &flow.steps, events: &events };
+    for (i, c) in flow.trigger.conditions.iter().enumerate() {
+        check_condition(c, &format!("/trigger/conditions/{i}"), &scope, &mut out);
+    }
+    if flow.steps.is_empty() {
+        out.push(violation("/steps", "a flow needs at least one step"));
+    }
+    for (i, step) in flow.steps.iter().enumerate() {
+        check_step(i, step, flow, &events, manifest, &mut out);
+    }
+    out
+}
