@@ -129,6 +129,15 @@ struct Route {
     want: [u16; 5],
 }
 
+/// A flow the stock add-on may save: on NEW_TAG, read the workspace's tags.
+fn read_only_flow() -> Value {
+    json!({
+        "name": "read tags",
+        "trigger": { "events": ["NEW_TAG"] },
+        "steps": [{ "id": "tags", "operationId": "getTags", "query": { "name": "{{payload.name}}" } }]
+    })
+}
+
 /// Statuses for the routes a member's user token opens.
 const USER_ONLY: [u16; 5] = [401, 401, 401, 401, 0];
 
@@ -207,6 +216,25 @@ fn routes(ws: &str, addon: &str) -> Vec<Route> {
             Some(json!({ "method": "GET", "path": format!("/v1/workspaces/{ws}/tags"), "dryRun": true })),
         ),
         user("GET", "/ui/api-explorer/history", "/ui/api-explorer/history".into(), None),
+        user("GET", "/admin/flows/{workspace_id}", format!("/admin/flows/{ws}"), None),
+        user("POST", "/admin/flows/{workspace_id}", format!("/admin/flows/{ws}"), Some(read_only_flow())),
+        user("PUT", "/admin/flows/{workspace_id}/{flow_id}", format!("/admin/flows/{ws}/none"), Some(read_only_flow())),
+        user("DELETE", "/admin/flows/{workspace_id}/{flow_id}", format!("/admin/flows/{ws}/none"), None),
+        user("POST", "/admin/flows/{workspace_id}/{flow_id}/enable", format!("/admin/flows/{ws}/none/enable"), None),
+        user("POST", "/admin/flows/{workspace_id}/{flow_id}/disable", format!("/admin/flows/{ws}/none/disable"), None),
+        user("GET", "/admin/flows/{workspace_id}/executions", format!("/admin/flows/{ws}/executions"), None),
+        user(
+            "POST",
+            "/admin/flows/{workspace_id}/{flow_id}/dry-run",
+            format!("/admin/flows/{ws}/none/dry-run"),
+            Some(json!({ "deliveryId": "none" })),
+        ),
+        user(
+            "POST",
+            "/admin/flows/{workspace_id}/deliveries/{delivery_id}/run",
+            format!("/admin/flows/{ws}/deliveries/none/run"),
+            Some(json!({})),
+        ),
         user(
             "POST",
             "/ui/api-explorer/history/{id}/replay",
@@ -370,6 +398,8 @@ async fn fill(e: &Env, ws: &str, addon: &str) -> Tokens {
     assert_eq!(e.gw.post("/lifecycle/settings-updated", ("X-Addon-Lifecycle-Token", &tokens.lifecycle), &settings).await.status(), 200);
     let call = json!({ "operationId": "getTags", "pathParams": { "workspaceId": ws }, "dryRun": true });
     assert_eq!(e.gw.post("/ui/api-explorer/execute", ("X-Addon-Token", &tokens.user), &call).await.status(), 200);
+    let r = e.gw.post(&format!("/admin/flows/{ws}"), ("X-Addon-Token", &tokens.user), &read_only_flow()).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
     // The mirror holds the delivered tags once the inbox has handled them.
     for _ in 0..200 {
         if rows(&e.gw, ws).await.iter().any(|(t, n)| *t == "entities" && *n == 3) {
@@ -382,10 +412,29 @@ async fn fill(e: &Env, ws: &str, addon: &str) -> Tokens {
 
 async fn an_uninstall_forgets_the_workspace_and_only_it(backend: Backend) {
     let e = env(backend).await;
-    fill(&e, "ws1", "a1").await;
+    let tokens = fill(&e, "ws1", "a1").await;
     fill(&e, "ws2", "a2").await;
+    // A delivery after the flow was saved runs it (the fake has no tags route: it fails, recorded all the same).
+    let r = e
+        .send(
+            "POST",
+            "/webhooks/NEW_TAG",
+            "clockify-signature",
+            &tokens.webhook,
+            Some(&json!({ "id": "t9", "name": "n", "workspaceId": "ws1" })),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    for _ in 0..200 {
+        if rows(&e.gw, "ws1").await.iter().any(|(t, n)| *t == "flow_executions" && *n > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let before = rows(&e.gw, "ws1").await;
-    for table in ["deliveries", "delivery_keys", "entities", "bootstrap_runs", "explorer_calls", "webhook_tokens"] {
+    for table in
+        ["deliveries", "delivery_keys", "entities", "bootstrap_runs", "explorer_calls", "flows", "flow_executions", "webhook_tokens"]
+    {
         assert!(before.iter().any(|(t, n)| *t == table && *n > 0), "{table} has rows of ws1 before: {before:?}");
     }
     let other_before = rows(&e.gw, "ws2").await;
