@@ -21,6 +21,8 @@ pub struct AppState {
     pub delivery_log: crate::store::DeliveryLog,
     pub explorer_history: crate::store::ExplorerHistory,
     pub flows: crate::store::FlowStore,
+    /// Each workspace's enabled flows, as the inbox last read them.
+    pub flow_cache: Arc<crate::flows::cache::FlowCache>,
     pub cleanup: crate::store::WorkspaceCleanup,
     pub deliveries: DeliveryStore,
     pub metrics: Arc<Metrics>,
@@ -123,6 +125,7 @@ impl AppState {
             delivery_log: crate::store::DeliveryLog::new(db.clone()),
             explorer_history: crate::store::ExplorerHistory::new(db.clone()),
             flows: crate::store::FlowStore::new(db.clone()),
+            flow_cache: Arc::default(),
             cleanup: crate::store::WorkspaceCleanup::new(db.clone()),
             deliveries: DeliveryStore::new(db.clone()),
             db,

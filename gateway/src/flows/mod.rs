@@ -7,9 +7,11 @@
 //! stored); `templates` its `{{ }}` language; `conditions` the gate and
 //! step conditions; `validate` the checks before a flow is saved; `run`
 //! runs flows on a delivery (inbox, forced, dry run) and records each
-//! execution; `routes` the admin routes. Storage is `store::FlowStore`,
+//! execution; `cache` keeps each workspace's enabled flows for a second;
+//! `routes` the admin routes. Storage is `store::FlowStore`,
 //! retention is the inbox's retention job.
 
+pub mod cache;
 pub mod conditions;
 pub mod model;
 pub(crate) mod routes;

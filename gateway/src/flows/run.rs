@@ -93,12 +93,17 @@ pub fn flow_from_row(row: FlowRow) -> Option<Flow> {
 /// failure is an error (the delivery is then handled again later; flows
 /// that already ran for it do not run again).
 pub async fn on_delivery(state: &AppState, delivery: &Delivery) -> Result<(), StoreError> {
-    let rows = state.flows.list(&delivery.workspace_id, true).await?;
-    let flows: Vec<Flow> = rows
-        .into_iter()
-        .filter_map(flow_from_row)
-        .filter(|f| f.definition.trigger.events.iter().any(|e| e == &delivery.event))
-        .collect();
+    let enabled = match state.flow_cache.get(&delivery.workspace_id) {
+        Some(flows) => flows,
+        None => {
+            let rows = state.flows.list(&delivery.workspace_id, true).await?;
+            let flows = std::sync::Arc::new(rows.into_iter().filter_map(flow_from_row).collect::<Vec<_>>());
+            state.flow_cache.put(&delivery.workspace_id, flows.clone());
+            flows
+        }
+    };
+    let flows: Vec<Flow> =
+        enabled.iter().filter(|f| f.definition.trigger.events.iter().any(|e| e == &delivery.event)).cloned().collect();
     if flows.is_empty() {
         return Ok(());
     }

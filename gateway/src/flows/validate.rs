@@ -307,3 +307,47 @@ pub fn check(flow: &FlowDefinition, manifest: &AddonManifest) -> Vec<Violation> 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{WebhookPayload, decode};
+
+    /// The payload schemas agree with the inbox's event table: an event
+    /// whose (empty) body decodes to a typed payload has that type's schema.
+    #[test]
+    fn every_typed_event_has_its_payloads_schema() {
+        for event in WebhookEvent::ALL {
+            let decoded = decode(&event, &serde_json::json!({}));
+            let want = match decoded.payload {
+                WebhookPayload::Project(_) => Some("ProjectDtoV1"),
+                WebhookPayload::Task(_) => Some("TaskDtoV1"),
+                WebhookPayload::Client(_) => Some("ClientDtoV1"),
+                WebhookPayload::Tag(_) => Some("TagDtoV1"),
+                WebhookPayload::TimeEntry(_) => Some("TimeEntryWithRatesDtoV1"),
+                WebhookPayload::User(_) => Some("UserDtoV1"),
+                WebhookPayload::UserGroup(_) => Some("UserGroupDtoV1"),
+                WebhookPayload::Invoice(_) => Some("InvoiceDtoV1"),
+                WebhookPayload::Expense(_) => Some("ExpenseDtoV1"),
+                WebhookPayload::ApprovalRequest(_) => Some("ApprovalRequestDtoV1"),
+                WebhookPayload::TimeOffRequest(_) => Some("TimeOffRequestDtoV1"),
+                WebhookPayload::Balance(_) => Some("BalanceDtoV1"),
+                WebhookPayload::Assignment(_) => Some("AssignmentDtoV1"),
+                WebhookPayload::Raw(_) => None,
+            };
+            if want.is_some() {
+                assert_eq!(payload_schema(&event), want, "{}", event.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn members_are_followed_through_refs_and_lists() {
+        let tags = serde_json::json!({ "type": "array", "items": { "$ref": "#/components/schemas/TagDtoV1" } });
+        let m = |s: &str| s.split('.').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(members_problem(&tags, &m("0.id"), "x"), None);
+        assert!(members_problem(&tags, &m("0.nme"), "x").is_some_and(|p| p.contains("TagDtoV1 has no member `nme`")));
+        assert!(members_problem(&tags, &m("id"), "x").is_some_and(|p| p.contains("not an index")));
+        assert!(members_problem(&tags, &m("0.id.x"), "x").is_some_and(|p| p.contains("is a string")));
+    }
+}
