@@ -1,9 +1,10 @@
 //! The flows' admin routes, for a workspace's owner and admins: create,
 //! read, update, enable, disable and delete flows; list executions; run a
 //! flow against a stored delivery as a dry run (nothing sent) or force the
-//! delivery's flows to run again.
+//! delivery's flows to run again; and the page that does all of that.
 
 use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Html, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::model::{FlowDefinition, StepRecord, Trigger};
@@ -11,6 +12,7 @@ use super::run::{self, Delivery, Execution, Mode, flow_from_row};
 use crate::admin::routes::authorize_admin;
 use crate::auth::schemes::UserToken;
 use crate::error::{ApiError, GatewayError};
+use crate::explorer::routes::{PageResponse, ScriptResponse};
 use crate::state::AppState;
 use crate::store::{ExecutionRow, FlowRow};
 
@@ -217,8 +219,24 @@ fn parse_cursor(cursor: &str) -> Result<(i64, &str), GatewayError> {
         .ok_or_else(|| GatewayError::BadRequest(format!("before: `{cursor}` is not a cursor this endpoint returned")))
 }
 
+const PAGE_HTML: &str = include_str!("ui/index.html");
+const PAGE_JS: &str = include_str!("ui/app.js");
+
 #[OpenApi(tag = "crate::tags::Tag::Flows")]
 impl FlowsApi {
+    /// The flows page for a workspace's admins (reads `auth_token` from its
+    /// URL, as Clockify's iframe passes it; styles of `/ui/admin`).
+    #[oai(path = "/ui/flows", method = "get")]
+    async fn page(&self) -> PageResponse {
+        PageResponse::Html(Html(PAGE_HTML))
+    }
+
+    /// The flows page's script.
+    #[oai(path = "/ui/flows/app.js", method = "get")]
+    async fn script(&self) -> ScriptResponse {
+        ScriptResponse::Js(PlainText(PAGE_JS))
+    }
+
     /// The workspace's flows, oldest first.
     #[oai(path = "/admin/flows/:workspace_id", method = "get")]
     async fn list(&self, auth: UserToken, workspace_id: Path<String>) -> Result<FlowListResponse, ApiError> {
@@ -239,6 +257,7 @@ impl FlowsApi {
         self.authorize(&auth, &ws).await?;
         let definition = self.check(&body.0)?;
         let row = self.state.flows.create(&ws, body.0.name.trim(), body.0.enabled, &definition).await.map_err(GatewayError::from)?;
+        self.state.flow_cache.invalidate(&ws);
         tracing::info!(target: "audit", event = "flow_created", workspace_id = %ws, flow = %row.id, "flow saved");
         Ok(CreatedResponse::Created(Json(view(row)?)))
     }
@@ -262,6 +281,7 @@ impl FlowsApi {
             .await
             .map_err(GatewayError::from)?
             .ok_or_else(|| not_found(&ws, &flow_id.0))?;
+        self.state.flow_cache.invalidate(&ws);
         tracing::info!(target: "audit", event = "flow_updated", workspace_id = %ws, flow = %row.id, version = row.version, "flow saved");
         Ok(FlowResponse::Ok(Json(view(row)?)))
     }
@@ -274,6 +294,7 @@ impl FlowsApi {
         if !self.state.flows.delete(&ws, &flow_id.0).await.map_err(GatewayError::from)? {
             return Err(not_found(&ws, &flow_id.0).into());
         }
+        self.state.flow_cache.invalidate(&ws);
         tracing::info!(target: "audit", event = "flow_deleted", workspace_id = %ws, flow = %flow_id.0, "flow deleted");
         Ok(DeletedResponse::Deleted)
     }
@@ -382,6 +403,7 @@ impl FlowsApi {
     async fn set_enabled(&self, auth: UserToken, ws: String, id: String, enabled: bool) -> Result<FlowResponse, ApiError> {
         self.authorize(&auth, &ws).await?;
         let row = self.state.flows.set_enabled(&ws, &id, enabled).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, &id))?;
+        self.state.flow_cache.invalidate(&ws);
         tracing::info!(target: "audit", event = if enabled { "flow_enabled" } else { "flow_disabled" }, workspace_id = %ws, flow = %id, "flow state changed");
         Ok(FlowResponse::Ok(Json(view(row)?)))
     }
