@@ -401,7 +401,7 @@ async fn a_dry_run_sends_nothing(backend: Backend) {
     let id = e.create(&ws1, &flow).await;
     e.deliver(&ws1, &entry("ws1", "te1", None)).await;
     let delivery = e.wait_handled(&ws1, 1).await[0]["id"].as_str().unwrap().to_owned();
-    let before = e.fake.requests().len();
+    let before = e.flow_requests("ws1");
     let (status, body) =
         e.call("POST", &format!("/admin/flows/ws1/{id}/dry-run"), &ws1.admin, Some(&json!({ "deliveryId": delivery }))).await;
     assert_eq!(status, 200, "{body}");
@@ -412,7 +412,8 @@ async fn a_dry_run_sends_nothing(backend: Backend) {
     assert_eq!(steps[1]["request"]["body"], json!({ "name": "needs-project" }));
     assert!(steps[2]["request"]["url"].as_str().unwrap().ends_with("/api/v1/workspaces/ws1/time-entries/te1"));
     assert_eq!(steps[2]["request"]["body"]["tagIds"], json!(["<unresolved: steps.find_tag.body.0.id ?? steps.create_tag.body.id>"]));
-    assert_eq!(e.fake.requests().len(), before, "nothing reached Clockify");
+    assert_eq!(e.flow_requests("ws1"), before, "nothing reached Clockify");
+    assert!(before.is_empty(), "the disabled flow did not run on the delivery: {before:?}");
     assert!(e.executions(&ws1).await.is_empty(), "a dry run is not an execution");
     let (status, _) = e.call("POST", &format!("/admin/flows/ws1/{id}/dry-run"), &ws1.admin, Some(&json!({ "deliveryId": "nope" }))).await;
     assert_eq!(status, 404);

@@ -126,13 +126,16 @@ impl From<RunError> for GatewayError {
     }
 }
 
-/// Runs `flows` (already chosen for the delivery's event) in order.
+/// Runs `flows` (already chosen for the delivery's event) in order. The
+/// ones whose trigger does not hold are recorded together as `filtered`.
 pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, mode: Mode) -> Result<Vec<Execution>, RunError> {
     let settings = match state.installations.get(&delivery.workspace_id).await? {
         Some(i) => i.settings.as_ref().map(crate::context::settings_values).unwrap_or_default(),
         None => Map::new(),
     };
+    let key = run_key(mode);
     let mut out = Vec::with_capacity(flows.len());
+    let mut filtered = Vec::new();
     for flow in flows {
         let mut doc = json!({
             "payload": delivery.body,
@@ -140,10 +143,28 @@ pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, 
             "settings": settings,
             "workspace": { "id": delivery.workspace_id },
         });
-        if let Some(e) = run_one(state, delivery, &flow, &mut doc, mode).await? {
+        let trigger = &flow.definition.trigger;
+        let listens = trigger.events.iter().any(|e| e == &delivery.event);
+        if !listens || !conditions::gate(trigger.match_, &trigger.conditions, &doc) {
+            let mut e = execution(delivery, &flow, mode);
+            e.outcome = Outcome::Filtered;
+            if !listens {
+                e.error = Some(format!("the flow's trigger does not name {}", delivery.event));
+            }
+            filtered.push(e);
+            continue;
+        }
+        if let Some(e) = run_one(state, delivery, &flow, &mut doc, mode, &key).await? {
             out.push(e);
         }
     }
+    if mode != Mode::DryRun && !filtered.is_empty() {
+        let rows = filtered.iter().map(|e| row_of(e, &delivery.workspace_id, &key)).collect::<Result<Vec<_>, _>>()?;
+        for _ in 0..state.flows.record_executions(&rows).await? {
+            state.metrics.flow("filtered");
+        }
+    }
+    out.extend(filtered);
     Ok(out)
 }
 
@@ -152,6 +173,23 @@ fn run_key(mode: Mode) -> String {
         Mode::Auto => "auto".into(),
         Mode::Forced => format!("forced:{}", uuid::Uuid::new_v4()),
         Mode::DryRun => "dry-run".into(),
+    }
+}
+
+fn execution(delivery: &Delivery, flow: &Flow, mode: Mode) -> Execution {
+    Execution {
+        id: uuid::Uuid::now_v7().to_string(),
+        flow_id: flow.id.clone(),
+        flow_version: flow.version,
+        flow_name: flow.name.clone(),
+        delivery_id: delivery.id.clone(),
+        event: delivery.event.clone(),
+        forced: mode == Mode::Forced,
+        outcome: Outcome::Running,
+        steps: Vec::new(),
+        error: None,
+        started_at: now_ms(),
+        duration_us: 0,
     }
 }
 
@@ -173,44 +211,23 @@ fn row_of(e: &Execution, workspace_id: &str, run_key: &str) -> Result<ExecutionR
     })
 }
 
-/// One flow on one delivery; `None` when it already ran for it (Auto).
-async fn run_one(state: &AppState, delivery: &Delivery, flow: &Flow, doc: &mut Value, mode: Mode) -> Result<Option<Execution>, RunError> {
+/// One flow whose trigger holds on one delivery; `None` when it already
+/// ran for it (Auto).
+async fn run_one(
+    state: &AppState,
+    delivery: &Delivery,
+    flow: &Flow,
+    doc: &mut Value,
+    mode: Mode,
+    key: &str,
+) -> Result<Option<Execution>, RunError> {
     let started = Instant::now();
-    let key = run_key(mode);
-    let mut execution = Execution {
-        id: uuid::Uuid::now_v7().to_string(),
-        flow_id: flow.id.clone(),
-        flow_version: flow.version,
-        flow_name: flow.name.clone(),
-        delivery_id: delivery.id.clone(),
-        event: delivery.event.clone(),
-        forced: mode == Mode::Forced,
-        outcome: Outcome::Running,
-        steps: Vec::new(),
-        error: None,
-        started_at: now_ms(),
-        duration_us: 0,
-    };
-    let trigger = &flow.definition.trigger;
-    let listens = trigger.events.iter().any(|e| e == &delivery.event);
-    if !listens || !conditions::gate(trigger.match_, &trigger.conditions, doc) {
-        execution.outcome = Outcome::Filtered;
-        if !listens {
-            execution.error = Some(format!("the flow's trigger does not name {}", delivery.event));
-        }
-        if mode != Mode::DryRun {
-            if !state.flows.start_execution(&row_of(&execution, &delivery.workspace_id, &key)?).await? {
-                return Ok(None);
-            }
-            state.metrics.flow("filtered");
-        }
-        return Ok(Some(execution));
-    }
+    let mut execution = execution(delivery, flow, mode);
     if mode != Mode::DryRun {
         // Written before the first step: a delivery handled again (retry,
         // replay, another instance after a crash) finds it and does not run
         // the flow again.
-        if !state.flows.start_execution(&row_of(&execution, &delivery.workspace_id, &key)?).await? {
+        if !state.flows.start_execution(&row_of(&execution, &delivery.workspace_id, key)?).await? {
             return Ok(None);
         }
         state.metrics.flow("executed");

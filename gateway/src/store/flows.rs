@@ -186,6 +186,44 @@ impl FlowStore {
         Ok(n > 0)
     }
 
+    /// Records finished executions (filtered ones) in one statement per 50,
+    /// skipping those whose flow, delivery and run key are already there;
+    /// returns how many were recorded.
+    pub async fn record_executions(&self, rows: &[ExecutionRow]) -> Result<u64, StoreError> {
+        let mut recorded = 0;
+        for chunk in rows.chunks(50) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let p: Vec<String> = (1..=13).map(|c| format!("${}", r * 13 + c)).collect();
+                    format!("({})", p.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES {} ON CONFLICT (flow_id, delivery_id, run_key) DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(&e.id)
+                    .bind(&e.workspace_id)
+                    .bind(&e.flow_id)
+                    .bind(e.flow_version)
+                    .bind(&e.flow_name)
+                    .bind(&e.delivery_id)
+                    .bind(&e.event)
+                    .bind(&e.run_key)
+                    .bind(&e.outcome)
+                    .bind(&e.steps)
+                    .bind(&e.error)
+                    .bind(e.started_at)
+                    .bind(e.duration_us);
+            }
+            recorded += q.execute(self.db.pool()).await?.rows_affected();
+        }
+        Ok(recorded)
+    }
+
     pub async fn finish_execution(
         &self,
         id: &str,
