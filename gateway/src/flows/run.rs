@@ -129,21 +129,22 @@ impl From<RunError> for GatewayError {
 /// Runs `flows` (already chosen for the delivery's event) in order. The
 /// ones whose trigger does not hold are recorded together as `filtered`.
 pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, mode: Mode) -> Result<Vec<Execution>, RunError> {
-    let settings = match state.installations.get(&delivery.workspace_id).await? {
-        Some(i) => i.settings.as_ref().map(crate::context::settings_values).unwrap_or_default(),
-        None => Map::new(),
-    };
+    // The settings are read once, and only when a gate or a step may need them.
+    let mut settings: Option<Value> = None;
     let key = run_key(mode);
     let mut out = Vec::with_capacity(flows.len());
     let mut filtered = Vec::new();
     for flow in flows {
+        let trigger = &flow.definition.trigger;
+        if settings.is_none() && trigger.conditions.iter().any(|c| c.pointer.starts_with("/settings")) {
+            settings = Some(read_settings(state, &delivery.workspace_id).await?);
+        }
         let mut doc = json!({
             "payload": delivery.body,
             "steps": {},
-            "settings": settings,
+            "settings": settings.clone().unwrap_or_else(|| json!({})),
             "workspace": { "id": delivery.workspace_id },
         });
-        let trigger = &flow.definition.trigger;
         let listens = trigger.events.iter().any(|e| e == &delivery.event);
         if !listens || !conditions::gate(trigger.match_, &trigger.conditions, &doc) {
             let mut e = execution(delivery, &flow, mode);
@@ -153,6 +154,11 @@ pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, 
             }
             filtered.push(e);
             continue;
+        }
+        if settings.is_none() {
+            let read = read_settings(state, &delivery.workspace_id).await?;
+            doc["settings"] = read.clone();
+            settings = Some(read);
         }
         if let Some(e) = run_one(state, delivery, &flow, &mut doc, mode, &key).await? {
             out.push(e);
@@ -166,6 +172,14 @@ pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, 
     }
     out.extend(filtered);
     Ok(out)
+}
+
+/// The installation's settings as `{id: value}`.
+async fn read_settings(state: &AppState, workspace_id: &str) -> Result<Value, StoreError> {
+    Ok(Value::Object(match state.installations.get(workspace_id).await? {
+        Some(i) => i.settings.as_ref().map(crate::context::settings_values).unwrap_or_default(),
+        None => Map::new(),
+    }))
 }
 
 fn run_key(mode: Mode) -> String {
