@@ -1,4 +1,4 @@
-//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build|client-build] [--clean-build]`: figures
+//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|flows|build|client-build] [--clean-build]`: figures
 //! from a release build, over loopback HTTP only, bounded in time and
 //! requests. No argument runs everything. Prints one table and writes it to
 //! `target/bench/table.json`, with each part's details in
@@ -120,7 +120,8 @@ fn gateway_binary(root: &Path) -> PathBuf {
 
 /// What the load parts change of the gateway's defaults: no log line per
 /// request, and no rate limit in the way of the load.
-const LOAD_SETTINGS: [(&str, &str); 3] = [("RATE_LIMIT_PER_SECOND", "1000000"), ("RATE_LIMIT_BURST", "1000000"), ("RUST_LOG", "warn")];
+pub(crate) const LOAD_SETTINGS: [(&str, &str); 3] =
+    [("RATE_LIMIT_PER_SECOND", "1000000"), ("RATE_LIMIT_BURST", "1000000"), ("RUST_LOG", "warn")];
 
 async fn start(root: &Path, database_url: &str) -> Result<Gateway, String> {
     start_with(root, database_url, &LOAD_SETTINGS).await
@@ -210,7 +211,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// One signed NEW_TAG delivery with a unique body, as raw HTTP/1.1 bytes.
-fn delivery_request(addr: &str, token: &str, n: u64) -> Vec<u8> {
+pub(crate) fn delivery_request(addr: &str, token: &str, n: u64) -> Vec<u8> {
     let body = format!(r#"{{"id":"t{n}","name":"bench","workspaceId":"ws-bench"}}"#);
     format!(
         "POST /webhooks/NEW_TAG HTTP/1.1\r\nhost: {addr}\r\nclockify-signature: {token}\r\n\
@@ -222,20 +223,20 @@ fn delivery_request(addr: &str, token: &str, n: u64) -> Vec<u8> {
 
 /// A keep-alive HTTP/1.1 connection that sends prepared requests and reads
 /// each response (Content-Length or chunked) before the next.
-struct Conn {
+pub(crate) struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
 }
 
 impl Conn {
-    async fn open(addr: &str) -> Result<Self, String> {
+    pub(crate) async fn open(addr: &str) -> Result<Self, String> {
         let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let _ = stream.set_nodelay(true);
         Ok(Self { stream, buf: Vec::with_capacity(4096) })
     }
 
     /// Sends `request`; the response's status.
-    async fn call(&mut self, request: &[u8]) -> Result<u16, String> {
+    pub(crate) async fn call(&mut self, request: &[u8]) -> Result<u16, String> {
         self.stream.write_all(request).await.map_err(|e| e.to_string())?;
         loop {
             if let Some((status, len)) = parse_response(&self.buf)? {
@@ -459,7 +460,7 @@ async fn saturate(
 }
 
 /// Handler runs that succeeded, summed over events, from `/metrics`.
-async fn handled_done(http: &reqwest::Client, base: &str) -> Result<u64, String> {
+pub(crate) async fn handled_done(http: &reqwest::Client, base: &str) -> Result<u64, String> {
     let text = http.get(format!("{base}/metrics")).send().await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
     Ok(text
         .lines()
@@ -702,7 +703,7 @@ fn print_table(rows: &[Row]) {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    const PARTS: [&str; 7] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "build", "client-build"];
+    const PARTS: [&str; 8] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "flows", "build", "client-build"];
     let clean = args.iter().any(|a| a == "--clean-build");
     let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
     if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
@@ -710,7 +711,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     let wants = |p: &str| chosen.is_empty() || chosen.contains(&p);
     // Only these parts run the release gateway binary.
-    let needs_gateway = ["webhooks", "lifecycle", "unsigned", "build"].iter().any(|p| wants(p));
+    let needs_gateway = ["webhooks", "lifecycle", "unsigned", "flows", "build"].iter().any(|p| wants(p));
     if needs_gateway && std::env::var_os("BENCH_GATEWAY_BINARY").is_none() {
         println!("building the release gateway ...");
         cargo_build(root, None)?;
@@ -737,6 +738,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     if wants("unsigned") {
         write("unsigned", &rt.block_on(crate::bench_unsigned::run(root, &mut rows))?)?;
+    }
+    if wants("flows") {
+        write("flows", &rt.block_on(crate::bench_flows::run(root, &mut rows))?)?;
     }
     if wants("build") {
         write("build", &build(root, clean, &mut rows)?)?;

@@ -21,12 +21,14 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --check               generate in memory only; exit 1 naming every stale file
   test [args]           the whole test suite: installs chromium, chromedriver and
                         schemathesis when missing, then runs cargo test --workspace
-  bench [webhooks|lifecycle|bootstrap|explorer|unsigned|build|client-build] [--clean-build]
+  bench [webhooks|lifecycle|bootstrap|explorer|unsigned|flows|build|client-build] [--clean-build]
                         release build; one table of figures (webhook ingest on SQLite
                         and PostgreSQL, INSTALLED latency, bootstrap against the fake's
                         50 rps, explorer overhead, RSS, binary size, build times;
                         unsigned: 64 concurrent 5 MB webhook bodies with bad
                         signatures, answered before the body? peak RSS;
+                        flows: deliveries/s through the inbox with 10 enabled flows
+                        that do not match, and with one matching read-only flow;
                         client-build, also part of build: cold builds of a tiny app
                         using the client with one tag and in full), written to
                         target/bench/*.json; no part = all;
@@ -42,6 +44,7 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
 mod bench;
 mod bench_client;
 mod bench_explorer;
+mod bench_flows;
 mod bench_unsigned;
 mod disk_probe;
 mod fake_clockify;
