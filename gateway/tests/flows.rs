@@ -504,7 +504,30 @@ async fn retention_deletes_old_executions_only(backend: Backend) {
     assert_eq!(ids, ["young-0", "young-1", "young-2"]);
 }
 
+async fn settings_and_the_workspace_fill_templates(backend: Backend) {
+    let e = env(backend).await;
+    let ws1 = e.install("ws1").await;
+    serve_tag_answers(&e.fake, "ws1");
+    let settings =
+        json!({ "workspaceId": "ws1", "addonId": "addon-ws1", "settings": [{ "id": "tagName", "name": "Tag", "value": "no-project" }] });
+    let r = e.gw.post("/lifecycle/settings-updated", ("X-Addon-Lifecycle-Token", &e.gw.addon_token("ws1", "addon-ws1")), &settings).await;
+    assert_eq!(r.status(), 200);
+    let flow = json!({
+        "name": "named by a setting",
+        "trigger": { "events": ["NEW_TIME_ENTRY"], "match": "any",
+                     "conditions": [{ "pointer": "/settings/tagName", "op": "matches", "value": "^no-" }, { "pointer": "/payload/billable", "op": "equals", "value": true }] },
+        "steps": [{ "id": "create", "operationId": "createNewTag", "body": { "name": "{{settings.tagName}} in {{workspace.id}}" } }]
+    });
+    e.create(&ws1, &flow).await;
+    e.deliver(&ws1, &entry("ws1", "te1", None)).await;
+    let runs = e.wait_executions(&ws1, 1).await;
+    assert_eq!(runs[0]["outcome"], "completed", "{runs:#?}");
+    let post = e.fake.requests().into_iter().find(|r| r.method == "POST" && r.path == "/api/v1/workspaces/ws1/tags").expect("sent");
+    assert_eq!(post.json().unwrap(), json!({ "name": "no-project in ws1" }));
+}
+
 on_both_backends! {
+    settings_and_the_workspace_fill_templates => settings_and_the_workspace_fill_templates;
     a_matching_flow_runs_once_per_delivery_and_again_only_when_forced => a_matching_flow_runs_once_per_delivery_and_again_only_when_forced;
     a_condition_that_does_not_match_runs_nothing => a_condition_that_does_not_match_runs_nothing;
     a_template_naming_a_missing_member_fails_at_save => a_template_naming_a_missing_member_fails_at_save;
