@@ -293,13 +293,18 @@ async fn a_condition_that_does_not_match_runs_nothing(backend: Backend) {
     serve_tag_answers(&e.fake, "ws1");
     e.create(&ws1, &needs_project_flow()).await;
     e.deliver(&ws1, &entry("ws1", "te1", Some("p1"))).await;
-    let runs = e.wait_executions(&ws1, 1).await;
-    assert_eq!(runs[0]["outcome"], "filtered", "{runs:#?}");
-    assert_eq!(runs[0]["steps"], json!([]));
+    let delivery = e.wait_handled(&ws1, 1).await[0]["id"].as_str().unwrap().to_owned();
     assert!(e.flow_requests("ws1").is_empty(), "nothing was sent: {:?}", e.flow_requests("ws1"));
+    assert!(e.executions(&ws1).await.is_empty(), "a closed gate is counted, not stored");
     let m = e.gw.metrics().await;
     assert_eq!(metric(&m, "gateway_flows_total{outcome=\"filtered\"}"), 1.0);
     assert_eq!(metric(&m, "gateway_flows_total{outcome=\"executed\"}"), 0.0);
+    // Forced, it is recorded as filtered, with no step.
+    let (status, body) = e.call("POST", &format!("/admin/flows/ws1/deliveries/{delivery}/run"), &ws1.admin, Some(&json!({}))).await;
+    assert_eq!((status, body["executions"][0]["outcome"].as_str()), (200, Some("filtered")), "{body}");
+    let runs = e.executions(&ws1).await;
+    assert_eq!((runs.len(), runs[0]["outcome"].as_str(), runs[0]["steps"].clone()), (1, Some("filtered"), json!([])));
+    assert!(e.flow_requests("ws1").is_empty());
 }
 
 fn pointers(body: &Value) -> Vec<String> {

@@ -4,7 +4,7 @@
 //! keep-alive connections and the rate counts until the inbox has handled
 //! them all (end to end): (1) with no flow, the baseline; (2) with 10
 //! enabled flows on NEW_TAG whose conditions do not match (the cost of
-//! reading and evaluating them: each is recorded as `filtered`); (3) with
+//! reading and evaluating them: each is counted as `filtered`); (3) with
 //! one matching read-only flow (`getTags` for the tag's name), which sends
 //! one request per delivery and so is bounded by the workspace's budget of
 //! 50 requests per second.

@@ -49,7 +49,8 @@ pub struct ExecutionView {
     pub event: String,
     /// Run by an operator rather than by the inbox.
     pub forced: bool,
-    /// `running`, `completed`, `failed` or `filtered` (the trigger's conditions did not hold).
+    /// `running`, `completed`, `failed` or `filtered` (the trigger's conditions did not hold;
+    /// recorded only in forced runs, the inbox counts them in the metrics).
     pub outcome: String,
     /// Each step: its resolved request (secrets redacted), answer status, outcome.
     pub steps: Vec<StepRecord>,
