@@ -96,7 +96,13 @@ pub async fn on_delivery(state: &AppState, delivery: &Delivery) -> Result<(), St
     let enabled = match state.flow_cache.get(&delivery.workspace_id) {
         Some(flows) => flows,
         None => {
-            let rows = state.flows.list(&delivery.workspace_id, true).await?;
+            // Once more at once on failure: a pooled connection the server
+            // ended fails once and is dropped (the retry takes a fresh one),
+            // which should not send the delivery into backoff.
+            let rows = match state.flows.list(&delivery.workspace_id, true).await {
+                Ok(rows) => rows,
+                Err(_) => state.flows.list(&delivery.workspace_id, true).await?,
+            };
             let flows = std::sync::Arc::new(rows.into_iter().filter_map(flow_from_row).collect::<Vec<_>>());
             state.flow_cache.put(&delivery.workspace_id, flows.clone());
             flows
