@@ -110,6 +110,19 @@ struct Window {
     /// When the cap was last halved: the 429s of requests already in flight
     /// then say nothing new, so one window halves it once.
     decreased_at: Option<Instant>,
+    /// Requests allowed here, waiting for the shared budget: they count
+    /// against the cap until they start.
+    reserved: usize,
+}
+
+/// Gives a reservation back, also when the waiting request is dropped.
+struct Reservation<'a>(&'a WorkspaceLimiter);
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut w = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        w.reserved = w.reserved.saturating_sub(1);
+    }
 }
 
 #[derive(Debug)]
@@ -129,14 +142,20 @@ impl WorkspaceLimiter {
                 cap: limit.max_requests,
                 successes: 0,
                 decreased_at: None,
+                reserved: 0,
             }),
             shared: None,
         }
     }
 
-    /// Waits until a request may start, and records its start.
+    /// Waits until a request may start, and records its start. With a
+    /// shared budget the start is recorded once the shared budget granted it
+    /// (right before sending), so a wait there cannot squeeze two windows'
+    /// requests closer together than a window; meanwhile the request holds
+    /// a reservation that counts against the cap.
     pub async fn acquire(&self) {
         loop {
+            let shared = self.shared.is_some();
             let wake_at = {
                 let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 let now = Instant::now();
@@ -147,23 +166,34 @@ impl WorkspaceLimiter {
                         while w.starts.front().is_some_and(|t| now.duration_since(*t) >= self.limit.window) {
                             w.starts.pop_front();
                         }
-                        if w.starts.len() < w.cap {
-                            w.starts.push_back(now);
+                        if w.starts.len() + w.reserved < w.cap {
+                            if shared {
+                                w.reserved += 1;
+                            } else {
+                                w.starts.push_back(now);
+                            }
                             None
                         } else {
-                            w.starts.front().map(|t| *t + self.limit.window)
+                            // A reservation frees without a time: look again soon.
+                            w.starts.front().map(|t| *t + self.limit.window).or(Some(now + Duration::from_millis(5)))
                         }
                     }
                 }
             };
             match wake_at {
-                None => break,
                 Some(at) => tokio::time::sleep_until(at).await,
+                None => break,
             }
         }
-        if let Some((shared, workspace)) = &self.shared {
-            shared.acquire(workspace, self.limit).await;
-        }
+        let Some((budget, workspace)) = &self.shared else { return };
+        let reservation = Reservation(self);
+        budget.acquire(workspace, self.limit).await;
+        // The reservation becomes the start in one step, so no other
+        // request can take its room in between.
+        std::mem::forget(reservation);
+        let mut w = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        w.reserved = w.reserved.saturating_sub(1);
+        w.starts.push_back(Instant::now());
     }
 
     /// Requests this workspace may start per window at present.

@@ -122,6 +122,25 @@ pub struct Config {
     #[arg(long = "bootstrap-lease-seconds", env = "BOOTSTRAP_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub bootstrap_lease_seconds: u64,
 
+    /// Share of a workspace's 50 requests per second a bootstrap may use
+    /// (0 < share <= 1); the rest stays for the add-on's hooks, flows and
+    /// the explorer.
+    #[arg(long = "bootstrap-budget-share", env = "BOOTSTRAP_BUDGET_SHARE", default_value_t = 0.6)]
+    pub bootstrap_budget_share: f64,
+
+    /// Comma list of entity types (`project`, `time_entry`, ...) a bootstrap
+    /// reads; empty: every type the declared scopes allow.
+    #[arg(long = "bootstrap-include", env = "BOOTSTRAP_INCLUDE", value_delimiter = ',')]
+    pub bootstrap_include: Vec<String>,
+
+    /// Comma list of entity types a bootstrap does not read.
+    #[arg(long = "bootstrap-exclude", env = "BOOTSTRAP_EXCLUDE", value_delimiter = ',')]
+    pub bootstrap_exclude: Vec<String>,
+
+    /// How far back a bootstrap reads time entries, in days (`90d`); unset: all.
+    #[arg(long = "bootstrap-time-entries-since", env = "BOOTSTRAP_TIME_ENTRIES_SINCE")]
+    pub bootstrap_time_entries_since: Option<Days>,
+
     /// Seconds a client may take to send one whole request (headers and
     /// body); slower connections (slowloris) are closed.
     #[arg(long = "request-read-timeout-seconds", env = "REQUEST_READ_TIMEOUT_SECONDS", default_value_t = 30)]
@@ -219,6 +238,10 @@ impl Config {
             bootstrap_page_size: 1000,
             bootstrap_max_pages: 1000,
             bootstrap_lease_seconds: 30,
+            bootstrap_budget_share: 0.6,
+            bootstrap_include: Vec::new(),
+            bootstrap_exclude: Vec::new(),
+            bootstrap_time_entries_since: None,
             request_read_timeout_seconds: 30,
             log_format: LogFormat::Pretty,
         }
@@ -230,6 +253,9 @@ impl Config {
 
     /// Checks spanning several values; the message names the variable.
     pub fn validate(&self) -> Result<(), String> {
+        if !(self.bootstrap_budget_share > 0.0 && self.bootstrap_budget_share <= 1.0) {
+            return Err(format!("BOOTSTRAP_BUDGET_SHARE: {} is not in (0, 1]", self.bootstrap_budget_share));
+        }
         if let Some(k) = &self.addon_key
             && !(2..=50).contains(&k.chars().count())
         {
@@ -383,6 +409,18 @@ impl FromStr for HostPort {
             return Err(format!("`{s}` is not host[:port] or http://host[:port]"));
         }
         Ok(Self { scheme, host: host.to_ascii_lowercase(), port })
+    }
+}
+
+/// A number of days, written `90d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Days(pub u32);
+
+impl FromStr for Days {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n = s.trim().strip_suffix('d').ok_or_else(|| format!("`{s}`: write a number of days such as `90d`"))?;
+        n.parse::<u32>().map(Days).map_err(|_| format!("`{s}`: write a number of days such as `90d`"))
     }
 }
 

@@ -44,6 +44,8 @@ pub struct AppState {
     /// Requests to Clockify per workspace, from every part of this instance
     /// (shared with the other instances on PostgreSQL).
     pub budget: clockify_client::RateBudget,
+    /// The bootstrap's share of it (BOOTSTRAP_BUDGET_SHARE), drawn from it.
+    pub bootstrap_budget: clockify_client::RateBudget,
 }
 
 impl std::fmt::Debug for dyn AddonHooks {
@@ -119,6 +121,7 @@ impl AppState {
             installations,
             contexts,
             lifecycle_events: crate::store::LifecycleEvents::new(db.clone()),
+            bootstrap_budget: share_of(&budget, config.bootstrap_budget_share),
             budget,
             jobs: JobQueue::new(db.clone()),
             bootstrap: crate::store::BootstrapStore::new(db.clone()),
@@ -140,3 +143,25 @@ impl AppState {
         })
     }
 }
+
+/// `share` of `budget`'s requests per window: a budget of its own whose
+/// every request also draws from `budget`.
+fn share_of(budget: &clockify_client::RateBudget, share: f64) -> clockify_client::RateBudget {
+    let limit = budget.limit();
+    let max = ((limit.max_requests as f64) * share).floor().max(1.0) as usize;
+    clockify_client::RateBudget::shared(clockify_client::RateLimit { max_requests: max, window: limit.window }, Arc::new(Within(budget.clone())))
+}
+
+/// Acquiring from another budget, as a [`clockify_client::SharedBudget`].
+struct Within(clockify_client::RateBudget);
+
+impl clockify_client::SharedBudget for Within {
+    fn acquire<'a>(
+        &'a self,
+        workspace: &'a str,
+        _limit: clockify_client::RateLimit,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move { self.0.for_workspace(workspace).acquire().await })
+    }
+}
+

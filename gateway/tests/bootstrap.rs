@@ -376,7 +376,69 @@ async fn only_the_workspace_admins_control_it_and_the_snapshot_pages(backend: Ba
     );
 }
 
+/// BOOTSTRAP_BUDGET_SHARE, BOOTSTRAP_EXCLUDE and BOOTSTRAP_TIME_ENTRIES_SINCE,
+/// each seen at the fake; the status names the choices and the skips.
+async fn the_deployments_choices_shape_what_is_read_and_how_fast(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let _w = serve_workspace(&fake, "ws1", 25);
+    let mut c = bootstrap_config(config_for(backend).await, 25);
+    c.bootstrap_budget_share = 0.4;
+    c.bootstrap_exclude = vec!["tag".into()];
+    c.bootstrap_time_entries_since = Some(clockify_gateway::config::Days(90));
+    let gw = gateway(c, &fake).await;
+    install(&gw, &fake, "ws1").await;
+    let s = wait_for_state(&gw, "ws1", "done", Duration::from_secs(120)).await;
+
+    let requests = fake.requests();
+    assert!(!requests.iter().any(|r| r.path.ends_with("/tags")), "excluded: no tag list read");
+    let since = (chrono::Utc::now() - chrono::Duration::days(90)).format("%Y-%m-%d").to_string();
+    let entries: Vec<_> = requests.iter().filter(|r| r.path.ends_with("/time-entries")).collect();
+    assert!(!entries.is_empty(), "time entries are read");
+    for r in &entries {
+        let start = r.query_param("start").unwrap_or_default();
+        assert!(start.starts_with(&since), "time entries since {since}, sent start={start:?}");
+    }
+    // The bootstrap's own requests (the REST webhook registration at
+    // INSTALLED is the installation client's, outside the share).
+    let mut times: Vec<_> = requests.iter().filter(|r| r.workspace() == "ws1" && !r.path.ends_with("/webhooks")).map(|r| r.at).collect();
+    times.sort();
+    let mut peak = 0;
+    let mut first = 0;
+    for last in 0..times.len() {
+        while times[last].duration_since(times[first]) >= Duration::from_secs(1) {
+            first += 1;
+        }
+        peak = peak.max(last - first + 1);
+    }
+    assert!(peak <= 20, "0.4 of 50 per second: at most 20 in any second, saw {peak}");
+    assert!(requests.len() < 60 || peak >= 15, "the share was used: {peak}");
+
+    assert_eq!(s["choices"]["budgetShare"], json!(0.4));
+    assert_eq!(s["choices"]["exclude"], json!(["tag"]));
+    assert!(s["choices"]["timeEntriesSince"].as_str().is_some_and(|t| t.starts_with(&since)), "{s}");
+    let skipped = s["skipped"].as_array().expect("skipped");
+    let tags = skipped.iter().find(|k| k["operation"] == json!("getTags")).expect("getTags skipped");
+    assert!(tags["reason"].as_str().is_some_and(|r| r.contains("BOOTSTRAP_EXCLUDE")), "{tags}");
+}
+
+async fn an_include_list_reads_only_those_types(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let _w = serve_workspace(&fake, "ws1", 25);
+    let mut c = bootstrap_config(config_for(backend).await, 25);
+    c.bootstrap_include = vec!["project".into()];
+    let gw = gateway(c, &fake).await;
+    install(&gw, &fake, "ws1").await;
+    let s = wait_for_state(&gw, "ws1", "done", Duration::from_secs(60)).await;
+    let read: std::collections::BTreeSet<String> =
+        fake.requests().iter().filter(|r| r.workspace() == "ws1" && !r.path.ends_with("/webhooks")).map(|r| r.path.clone()).collect();
+    assert!(!read.is_empty() && read.iter().all(|p| p.ends_with("/projects")), "only projects read: {read:?}");
+    let clients = s["skipped"].as_array().expect("skipped").iter().find(|k| k["operation"] == json!("getClients")).cloned();
+    assert!(clients.is_some_and(|c| c["reason"].as_str().is_some_and(|r| r.contains("BOOTSTRAP_INCLUDE"))), "{s}");
+}
+
 on_both_backends! {
+    the_deployments_choices_shape_what_is_read_and_how_fast => the_deployments_choices_shape_what_is_read_and_how_fast;
+    an_include_list_reads_only_those_types => an_include_list_reads_only_those_types;
     a_workspace_is_read_completely_with_the_fewest_requests => a_workspace_is_read_completely_with_the_fewest_requests;
     a_killed_run_resumes_at_the_next_page => a_killed_run_resumes_at_the_next_page;
     a_far_lower_limit_slows_the_run_down_without_failing_it => a_far_lower_limit_slows_the_run_down_without_failing_it;

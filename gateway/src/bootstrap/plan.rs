@@ -25,6 +25,8 @@ pub struct Step {
     /// The rows describe the parent's relation to them (a user's managers), so
     /// the same row under two parents is two snapshot rows: `parentId/rowId`.
     pub keyed_by_parent: bool,
+    /// Query parameters the deployment's choices add (`start` of time entries).
+    pub chosen_query: Vec<(&'static str, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,62 @@ pub enum SkipReason {
     NoListProvides(&'static str),
     /// Deprecated upstream; its replacement is read instead.
     Deprecated,
+    /// Its entity type is not in BOOTSTRAP_INCLUDE.
+    NotIncluded(String),
+    /// Its entity type is in BOOTSTRAP_EXCLUDE.
+    Excluded(String),
+    /// The list that provides its parents is not read.
+    ParentNotRead(&'static str),
+}
+
+/// What a deployment chose to read (BOOTSTRAP_INCLUDE, BOOTSTRAP_EXCLUDE,
+/// BOOTSTRAP_TIME_ENTRIES_SINCE).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Choices {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `start` of time-entry lists (ISO 8601), when the history is bounded.
+    pub time_entries_start: Option<String>,
+}
+
+impl Plan {
+    /// The plan with `choices` applied: lists of types not included or
+    /// excluded, and those whose parent list is then not read, are skipped
+    /// with the reason; time-entry lists get their `start`.
+    pub fn with_choices(mut self, choices: &Choices) -> Plan {
+        let reason = |ty: &str| {
+            if !choices.include.is_empty() && !choices.include.iter().any(|t| t == ty) {
+                Some(SkipReason::NotIncluded(ty.to_owned()))
+            } else if choices.exclude.iter().any(|t| t == ty) {
+                Some(SkipReason::Excluded(ty.to_owned()))
+            } else {
+                None
+            }
+        };
+        let mut kept = Vec::new();
+        for step in std::mem::take(&mut self.steps) {
+            if let Some(why) = reason(&step.entity_type) {
+                self.skipped.push(Skipped { operation: step.operation.id, reason: why });
+            } else {
+                kept.push(step);
+            }
+        }
+        let read: Vec<&'static str> = kept.iter().filter(|s| s.parent.is_none()).map(|s| s.operation.id).collect();
+        for mut step in kept {
+            if let Some(parent) = step.parent.as_ref().filter(|p| !read.contains(&p.from_operation)) {
+                self.skipped.push(Skipped { operation: step.operation.id, reason: SkipReason::ParentNotRead(parent.from_operation) });
+                continue;
+            }
+            if let Some(start) = &choices.time_entries_start
+                && step.entity_type == "time_entry"
+                && step.operation.params.iter().any(|p| p.location == ParamLocation::Query && p.name == "start")
+            {
+                step.chosen_query.push(("start", start.clone()));
+            }
+            self.steps.push(step);
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +227,7 @@ pub fn plan(scopes: &[Scope], default_page_size: u32) -> Plan {
         fixed_query: QUERY_DEFAULTS.iter().find(|(id, _)| *id == op.id).map(|(_, d)| *d).unwrap_or(&[]),
         entity_type: entity_type_of(op),
         keyed_by_parent: KEYED_BY_PARENT.contains(&op.id),
+        chosen_query: Vec::new(),
     };
     out.steps.extend(top.iter().map(|op| step(op, None)));
     for op in candidates.iter().copied().filter(|op| !top.contains(op)) {
@@ -193,6 +252,27 @@ pub fn plan(scopes: &[Scope], default_page_size: u32) -> Plan {
 mod tests {
     use super::*;
     const DECLARED_SCOPES: &[Scope] = crate::addon::STOCK.declared_scopes;
+
+    #[test]
+    fn choices_skip_types_with_their_reason_and_bound_time_entries() {
+        let p = plan(DECLARED_SCOPES, 1000).with_choices(&Choices {
+            include: Vec::new(),
+            exclude: vec!["tag".into(), "user".into()],
+            time_entries_start: Some("2026-09-05T00:00:00Z".into()),
+        });
+        assert!(step(&p, "getTags").is_none());
+        assert_eq!(skipped(&p, "getTags"), Some(&SkipReason::Excluded("tag".into())));
+        // Time entries are read per user: no users, no time entries.
+        assert_eq!(skipped(&p, "getTimeEntries"), Some(&SkipReason::ParentNotRead("getUsersOfWorkspace")));
+        let p = plan(DECLARED_SCOPES, 1000)
+            .with_choices(&Choices { include: vec![], exclude: vec![], time_entries_start: Some("2026-09-05T00:00:00Z".into()) });
+        let entries = step(&p, "getTimeEntries").expect("read");
+        assert_eq!(entries.chosen_query, vec![("start", "2026-09-05T00:00:00Z".to_owned())]);
+        assert!(step(&p, "getProjects").expect("read").chosen_query.is_empty());
+        let only = plan(DECLARED_SCOPES, 1000).with_choices(&Choices { include: vec!["project".into()], ..Choices::default() });
+        assert!(only.steps.iter().all(|s| s.entity_type == "project"), "{:?}", only.steps.iter().map(|s| &s.entity_type).collect::<Vec<_>>());
+        assert_eq!(skipped(&only, "getClients"), Some(&SkipReason::NotIncluded("client".into())));
+    }
 
     fn step<'a>(p: &'a Plan, id: &str) -> Option<&'a Step> {
         p.steps.iter().find(|s| s.operation.id == id)

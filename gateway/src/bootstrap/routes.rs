@@ -68,7 +68,7 @@ pub struct EntityCount {
     pub count: i64,
 }
 
-#[derive(Object, Debug, Clone, PartialEq, Eq)]
+#[derive(Object, Debug, Clone, PartialEq)]
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
 pub struct BootstrapStatus {
     pub workspace_id: String,
@@ -86,6 +86,22 @@ pub struct BootstrapStatus {
     /// Operations the plan does not read, with the reason.
     pub skipped: Vec<SkippedOperation>,
     pub entities: Vec<EntityCount>,
+    /// What this deployment chose a bootstrap reads, and at what pace.
+    pub choices: BootstrapChoices,
+}
+
+/// BOOTSTRAP_BUDGET_SHARE, BOOTSTRAP_INCLUDE, BOOTSTRAP_EXCLUDE and
+/// BOOTSTRAP_TIME_ENTRIES_SINCE as in force.
+#[derive(Object, Debug, Clone, PartialEq)]
+#[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
+pub struct BootstrapChoices {
+    /// Share of the workspace's 50 requests per second a bootstrap uses.
+    pub budget_share: f64,
+    /// Entity types read (empty: all the declared scopes allow).
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `start` of the time-entry lists, when the history is bounded.
+    pub time_entries_since: Option<String>,
 }
 
 #[derive(Object, Debug, Clone, PartialEq)]
@@ -130,6 +146,9 @@ fn skip_reason(r: &SkipReason) -> String {
         SkipReason::NeedsQuery(q) => format!("needs query parameters no list provides: {}", q.join(", ")),
         SkipReason::NoListProvides(p) => format!("needs path parameter {p}, which no planned list provides"),
         SkipReason::Deprecated => "deprecated; its replacement is read".to_owned(),
+        SkipReason::NotIncluded(t) => format!("its entity type {t} is not in BOOTSTRAP_INCLUDE"),
+        SkipReason::Excluded(t) => format!("its entity type {t} is in BOOTSTRAP_EXCLUDE"),
+        SkipReason::ParentNotRead(op) => format!("its parents come from {op}, which this bootstrap does not read"),
     }
 }
 
@@ -174,7 +193,8 @@ impl BootstrapApi {
                 p.last_error.clone_from(&it.last_error);
             }
         }
-        let plan = plan(self.state.config.addon.declared_scopes, self.state.config.bootstrap_page_size);
+        let choices = super::choices(&self.state.config);
+        let plan = plan(self.state.config.addon.declared_scopes, self.state.config.bootstrap_page_size).with_choices(&choices);
         let entities = self
             .state
             .bootstrap
@@ -199,6 +219,12 @@ impl BootstrapApi {
                 .map(|s| SkippedOperation { operation: s.operation.to_owned(), reason: skip_reason(&s.reason) })
                 .collect(),
             entities,
+            choices: BootstrapChoices {
+                budget_share: self.state.config.bootstrap_budget_share,
+                include: choices.include,
+                exclude: choices.exclude,
+                time_entries_since: choices.time_entries_start,
+            },
         })
     }
 }

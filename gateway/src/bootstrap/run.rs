@@ -197,6 +197,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
             path.push((name, id));
         }
         let mut query: Vec<(&str, String)> = step.fixed_query.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        query.extend(step.chosen_query.iter().cloned());
         if let Some(p) = op.pagination {
             query.push((p.page, page.to_string()));
             query.push((p.size, step.page_size.to_string()));
@@ -328,8 +329,9 @@ async fn seed_children(ctx: &Ctx, plan: &Plan, parent_op: &str) -> Result<(), St
 /// the run is stopped.
 pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> Result<RunOutcome, RunError> {
     let ws = lease.workspace_id.as_str();
-    let client = crate::installations::client::installation_client(state, ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
-    let plan = plan(state.config.addon.declared_scopes, state.config.bootstrap_page_size);
+    // Within BOOTSTRAP_BUDGET_SHARE of the workspace's budget.
+    let client = state.contexts.clients.with_budget(state.bootstrap_budget.clone()).for_workspace(ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
+    let plan = plan(state.config.addon.declared_scopes, state.config.bootstrap_page_size).with_choices(&super::choices(&state.config));
     let ctx = Ctx { state: state.clone(), lease: lease.clone(), client, stop: stop.clone() };
     let top: Vec<NewItem> = plan
         .steps

@@ -26,6 +26,12 @@ impl InstallationClients {
         Self { installations, declared_scopes, budget, observer }
     }
 
+    /// The same clients, drawing from `budget` instead (the bootstrap's
+    /// share of the workspace's budget).
+    pub fn with_budget(&self, budget: RateBudget) -> Self {
+        Self { budget, ..self.clone() }
+    }
+
     /// A client acting for the installation on `workspace_id`.
     pub async fn for_workspace(&self, workspace_id: &str) -> Result<Client, GatewayError> {
         self.builder(workspace_id).await?.build().map_err(|e| GatewayError::Internal(e.to_string()))
