@@ -7,14 +7,7 @@ use clockify_gateway::{Config, startup::shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_env_and_args(std::env::args_os()) {
-        Ok(c) => c,
-        Err(clockify_gateway::config::ConfigParse::Exit(e)) => e.exit(),
-        Err(clockify_gateway::config::ConfigParse::Invalid(line)) => {
-            eprintln!("error: {line}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let config = Config::from_env_or_exit();
     telemetry::init(config.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
