@@ -2,9 +2,9 @@
 //! on an ephemeral port and a fresh SQLite file, Clockify played by
 //! `AddonDriver` and `FakeClockify`; the page in headless Chromium.
 
-mod support {
-    pub mod browser;
-}
+// The gateway's page-test driver, not a copy of it.
+#[path = "../../../gateway/tests/support/browser.rs"]
+mod browser;
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,6 @@ use clockify_gateway::Config;
 use clockify_testkit::tokens::keys_dir;
 use clockify_testkit::{AddonDriver, FakeClockify, Installed};
 use serde_json::{Value, json};
-use support::browser;
 
 const WS: &str = "ws1";
 const MANIFEST_EVENTS: [&str; 5] = ["NEW_TIME_ENTRY", "TIMER_STOPPED", "TIME_ENTRY_UPDATED", "TIME_ENTRY_DELETED", "NEW_PROJECT"];

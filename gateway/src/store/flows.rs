@@ -163,27 +163,7 @@ impl FlowStore {
     /// run key exists; returns whether it was recorded (false: the flow
     /// already ran, or is running, for this delivery).
     pub async fn start_execution(&self, e: &ExecutionRow) -> Result<bool, StoreError> {
-        let n = sqlx::query(&format!(
-            "INSERT INTO flow_executions ({EXECUTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (flow_id, delivery_id, run_key) DO NOTHING"
-        ))
-        .bind(&e.id)
-        .bind(&e.workspace_id)
-        .bind(&e.flow_id)
-        .bind(e.flow_version)
-        .bind(&e.flow_name)
-        .bind(&e.delivery_id)
-        .bind(&e.event)
-        .bind(&e.run_key)
-        .bind(&e.outcome)
-        .bind(&e.steps)
-        .bind(&e.error)
-        .bind(e.started_at)
-        .bind(e.duration_us)
-        .execute(self.db.pool())
-        .await?
-        .rows_affected();
-        Ok(n > 0)
+        Ok(self.record_executions(std::slice::from_ref(e)).await? > 0)
     }
 
     /// Records finished executions (filtered ones) in one statement per 50,

@@ -1,4 +1,5 @@
-//! Headless Chromium through chromedriver (fantoccini) for the page tests.
+//! Headless Chromium through chromedriver (fantoccini) for the page tests
+//! (the gateway's, and the example add-ons' by `#[path]`).
 //! Without chromedriver the test is skipped loudly; `cargo xtask test`
 //! installs it and turns a skip into a failure.
 
@@ -89,6 +90,11 @@ pub async fn wait_count(c: &Client, css: &str, n: usize) {
         assert!(Instant::now() < deadline, "{css}: {found} elements, expected {n}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The text of `css` now.
+pub async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap_or_else(|e| panic!("{css}: {e}"))
 }
 
 pub async fn count(c: &Client, css: &str) -> usize {
