@@ -165,3 +165,19 @@ impl clockify_client::SharedBudget for Within {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::share_of;
+    use clockify_client::{RateBudget, RateLimit};
+
+    #[test]
+    fn a_share_is_a_whole_number_of_requests_and_never_none() {
+        let budget = RateBudget::new(RateLimit::per_second(50));
+        assert_eq!(share_of(&budget, 0.4).limit().max_requests, 20);
+        assert_eq!(share_of(&budget, 0.6).limit().max_requests, 30);
+        assert_eq!(share_of(&budget, 1.0).limit().max_requests, 50);
+        assert_eq!(share_of(&budget, 0.001).limit().max_requests, 1);
+        assert_eq!(share_of(&budget, 0.4).limit().window, budget.limit().window);
+    }
+}

@@ -410,8 +410,9 @@ async fn the_deployments_choices_shape_what_is_read_and_how_fast(backend: Backen
         }
         peak = peak.max(last - first + 1);
     }
+    // Only the ceiling is asserted: how close a busy machine comes to it is a
+    // speed figure, not a property (the share's arithmetic is state.rs's unit test).
     assert!(peak <= 20, "0.4 of 50 per second: at most 20 in any second, saw {peak}");
-    assert!(requests.len() < 60 || peak >= 15, "the share was used: {peak}");
 
     assert_eq!(s["choices"]["budgetShare"], json!(0.4));
     assert_eq!(s["choices"]["exclude"], json!(["tag"]));
