@@ -61,6 +61,11 @@ pub const PATCHES: &[Patch] = &[
         apply: drop_required_without_property,
     },
     Patch {
+        name: "custom-field-values-any-json",
+        reason: "a custom field's `value` is declared a bare `type: object`, but Clockify sends the value as the field's type has it (a string for text and dropdowns, a number, a list, a link); as an object, a time entry with a text custom field fails its typed decode. It becomes any JSON",
+        apply: custom_field_values_any_json,
+    },
+    Patch {
         name: "wildcard-json-responses",
         reason: "responses typed `*/*` whose schema is a JSON object or array are JSON; declaring them so gives them typed results",
         apply: wildcard_json_responses,
@@ -217,6 +222,23 @@ fn drop_required_without_property(doc: &mut Value) -> Result<usize> {
             let before = req.len();
             req.retain(|r| r.as_str().is_some_and(|r| names.iter().any(|n| n == r)));
             count += before - req.len();
+        }
+    }
+    Ok(count)
+}
+
+fn custom_field_values_any_json(doc: &mut Value) -> Result<usize> {
+    let mut count = 0;
+    let Some(schemas) = schemas_mut(doc) else { return Ok(0) };
+    for (name, schema) in schemas.iter_mut() {
+        if !name.contains("CustomField") {
+            continue;
+        }
+        if let Some(value) = schema.pointer_mut("/properties/value")
+            && *value == json!({ "type": "object" })
+        {
+            *value = json!({});
+            count += 1;
         }
     }
     Ok(count)
@@ -629,5 +651,22 @@ mod tests {
         doc["components"]["schemas"].as_object_mut().unwrap().shift_remove("UserDtoV1");
         let e = addon_endpoints(&mut doc).unwrap_err().to_string();
         assert!(e.contains("UserDtoV1") && e.contains("getAddonUser"), "{e}");
+    }
+
+    #[test]
+    fn custom_field_values_become_any_json_and_nothing_else_does() {
+        let mut doc = json!({ "components": { "schemas": {
+            "CustomFieldValueDtoV1": { "type": "object", "properties": { "value": { "type": "object" }, "name": { "type": "string" } } },
+            "UserCustomFieldValueDtoV1": { "type": "object", "properties": { "value": { "type": "object" } } },
+            "CustomFieldFilterV1": { "type": "object", "properties": { "value": { "type": "string" } } },
+            "AmountDto": { "type": "object", "properties": { "value": { "type": "object" } } }
+        } } });
+        assert_eq!(custom_field_values_any_json(&mut doc).expect("applies"), 2);
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["CustomFieldValueDtoV1"]["properties"]["value"], json!({}));
+        assert_eq!(schemas["UserCustomFieldValueDtoV1"]["properties"]["value"], json!({}));
+        assert_eq!(schemas["CustomFieldValueDtoV1"]["properties"]["name"], json!({ "type": "string" }));
+        assert_eq!(schemas["CustomFieldFilterV1"]["properties"]["value"], json!({ "type": "string" }), "a typed value stays");
+        assert_eq!(schemas["AmountDto"]["properties"]["value"], json!({ "type": "object" }), "not a custom field");
     }
 }

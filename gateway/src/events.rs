@@ -117,3 +117,28 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
 pub fn body_workspace(body: &Value) -> Option<&str> {
     body.get("workspaceId").and_then(Value::as_str)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_entry_with_custom_field_values_of_every_shape_is_typed() {
+        // Clockify sends a custom field's value as its type has it.
+        let body = serde_json::json!({
+            "id": "te1", "workspaceId": "ws1", "tagIds": ["t1"],
+            "timeInterval": { "start": "2026-12-04T08:30:00Z", "end": "2026-12-04T10:15:00Z", "duration": "PT1H45M" },
+            "customFieldValues": [
+                { "customFieldId": "c1", "value": "INV-118", "type": "TXT" },
+                { "customFieldId": "c2", "value": 42, "type": "NUMBER" },
+                { "customFieldId": "c3", "value": ["a", "b"], "type": "DROPDOWN_MULTIPLE" },
+                { "customFieldId": "c4", "value": null, "type": "LINK" }
+            ]
+        });
+        let decoded = decode(&WebhookEvent::NewTimeEntry, &body);
+        let WebhookPayload::TimeEntry(entry) = decoded.payload else { panic!("not typed: {:?}", decoded.payload) };
+        assert_eq!(entry.custom_field_values[0].value, Some(serde_json::json!("INV-118")));
+        assert_eq!(entry.custom_field_values[2].value, Some(serde_json::json!(["a", "b"])));
+        assert_eq!(decoded.change, Change::Created);
+    }
+}
