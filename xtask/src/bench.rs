@@ -1,4 +1,4 @@
-//! `cargo xtask bench [webhooks|lifecycle|bootstrap|explorer|unsigned|flows|build|client-build] [--clean-build]`: figures
+//! `cargo xtask bench [webhooks|instances|lifecycle|bootstrap|explorer|unsigned|flows|build|client-build] [--clean-build]`: figures
 //! from a release build, over loopback HTTP only, bounded in time and
 //! requests. No argument runs everything. Prints one table and writes it to
 //! `target/bench/table.json`, with each part's details in
@@ -6,22 +6,11 @@
 //!
 //! The table is a `Vec<Row>`: a new benchmark pushes its rows.
 //!
-//! Webhook ingest: a workspace is installed with the test key pair, then
-//! signed deliveries with unique bodies are sent (1) as fast as 32, 64 and
-//! 128 keep-alive connections allow, 20,000 at each (saturation: accepted
-//! deliveries per second, the best level reported as the saturation rate;
-//! after each level the inbox is given time to handle them all, and the
-//! end-to-end rate counts that too), and (2) at a fixed offered rate of 1,000 per second (latency
-//! p50/p99, measured from the moment each request was due, so a stalled
-//! server is not hidden). The load generator is a small raw HTTP/1.1 client
-//! writing requests that were built and signed before the clock starts; it
-//! shares the machine's cores with the gateway, so the CPU time of both is
-//! reported per delivery. RSS is sampled from /proc while the load runs.
+//! Webhook ingest lives in `bench_webhooks.rs`, its bodies in
+//! `bench_payloads.rs`; the other parts in `bench_*.rs` beside this file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clockify_testkit::tokens::{TokenFactory, key};
@@ -29,32 +18,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Deliveries sent at each saturation level.
-const SATURATION_REQUESTS: u64 = 20_000;
-/// Connections of each saturation level; `BENCH_CONNECTIONS=32,128` (a
-/// comma-separated list) overrides. One level is not enough: a request
-/// waits for its commit, so with too few connections the gateway and its
-/// database idle between commits (a third of the time on PostgreSQL at 32)
-/// and the rate measures the latency, not the capacity.
-const SATURATION_CONNECTIONS: [usize; 3] = [32, 64, 128];
-
-fn saturation_levels() -> Vec<usize> {
-    let chosen: Vec<usize> = std::env::var("BENCH_CONNECTIONS")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|v| v.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .collect();
-    if chosen.is_empty() { SATURATION_CONNECTIONS.to_vec() } else { chosen }
-}
-const FIXED_RATE: u64 = 1_000;
-const FIXED_SECONDS: u64 = 5;
-/// The first second at the fixed rate is not counted in its percentiles
-/// (reported apart): it absorbs what the saturation phase left to flush
-/// (SQLite's checkpoint of 20,000 deliveries' pages, whose fsync stalls
-/// the writes behind it for 10-60 ms on this machine's disk).
-const WARMUP_SECONDS: u64 = 1;
-const FIXED_CONNECTIONS: usize = 16;
 const LIFECYCLE_INSTALLS: usize = 300;
 
 /// One line of the printed table.
@@ -94,7 +57,7 @@ pub(crate) fn rss_kb(pid: u32) -> u64 {
 }
 
 /// User plus system CPU seconds of a process so far (`self` for this one).
-fn cpu_seconds(pid: &str) -> f64 {
+pub(crate) fn cpu_seconds(pid: &str) -> f64 {
     let ticks_per_second = 100.0; // USER_HZ on Linux
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -138,6 +101,7 @@ pub(crate) async fn start_with(root: &Path, database_url: &str, settings: &[(&st
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("gateway.log")).map_err(|e| e.to_string())?;
     let spawned = Command::new(gateway_binary(root))
         .current_dir(&dir)
         .env("GATEWAY_ADDR", &addr)
@@ -147,7 +111,8 @@ pub(crate) async fn start_with(root: &Path, database_url: &str, settings: &[(&st
         .env("ALLOWED_API_HOSTS", "http://127.0.0.1:9")
         .env_remove("RUST_LOG")
         .envs(settings.iter().copied())
-        .stdout(Stdio::null())
+        // The log goes to a file, as a deployment's goes to its collector.
+        .stdout(log)
         .stderr(Stdio::inherit())
         .spawn();
     let child = match spawned {
@@ -212,10 +177,14 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// One signed NEW_TAG delivery with a unique body, as raw HTTP/1.1 bytes.
 pub(crate) fn delivery_request(addr: &str, token: &str, n: u64) -> Vec<u8> {
-    let body = format!(r#"{{"id":"t{n}","name":"bench","workspaceId":"ws-bench"}}"#);
+    signed_delivery(addr, "NEW_TAG", token, &format!(r#"{{"id":"t{n}","name":"bench","workspaceId":"ws-bench"}}"#))
+}
+
+/// A delivery of `event` signed with `token`, as raw HTTP/1.1 bytes.
+pub(crate) fn signed_delivery(addr: &str, event: &str, token: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST /webhooks/NEW_TAG HTTP/1.1\r\nhost: {addr}\r\nclockify-signature: {token}\r\n\
-         clockify-webhook-event-type: NEW_TAG\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        "POST /webhooks/{event} HTTP/1.1\r\nhost: {addr}\r\nclockify-signature: {token}\r\n\
+         clockify-webhook-event-type: {event}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
@@ -272,220 +241,15 @@ fn parse_response(buf: &[u8]) -> Result<Option<(u16, usize)>, String> {
     Ok(Some((status, body_start)))
 }
 
-/// Flushes what earlier runs left dirty (PostgreSQL's buffers, the page
-/// cache), so that their background writes do not land in this run's
-/// measurements.
-fn quiesce_disk() {
-    let _ = psql("CHECKPOINT");
-    let _ = Command::new("sync").status();
-}
-
-/// `disk` is a directory on the database's disk, if known; the disk probe
-/// flushes a file there (or in the temporary directory).
-async fn run_backend(root: &Path, name: &str, database_url: &str, disk: Option<PathBuf>) -> Result<Value, String> {
-    quiesce_disk();
-    let gw = start(root, database_url).await?;
-    let pid = gw.child.id();
-    let idle_rss = rss_kb(pid);
-    let http = reqwest::Client::new();
-    let signer = TokenFactory::new(&key("test-rsa-private.pem"));
-    let token = install(&http, &gw.base, &signer, "ws-bench").await?;
-    let levels = saturation_levels();
-    let saturation_total = SATURATION_REQUESTS * levels.len() as u64;
-    let total = saturation_total + FIXED_RATE * (WARMUP_SECONDS + FIXED_SECONDS);
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new((0..total).map(|n| delivery_request(&gw.addr, &token, n)).collect());
-    let peak_rss = Arc::new(AtomicU64::new(idle_rss));
-    let sampler = {
-        let peak = peak_rss.clone();
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
-
-    // Saturation, level by level, each with deliveries of its own.
-    let mut by_connections = Vec::new();
-    let mut handled_before = 0;
-    for (i, &connections) in levels.iter().enumerate() {
-        let first = SATURATION_REQUESTS * i as u64;
-        let (level, handled_total) =
-            saturate(&gw, &http, &requests, first..first + SATURATION_REQUESTS, connections, handled_before).await?;
-        handled_before = handled_total;
-        by_connections.push(level);
-    }
-    let best = by_connections
-        .iter()
-        .max_by(|a, b| a["accepted_per_second"].as_f64().unwrap_or(0.0).total_cmp(&b["accepted_per_second"].as_f64().unwrap_or(0.0)))
-        .cloned()
-        .unwrap_or_default();
-
-    // Fixed offered rate: one delivery due every millisecond, handed to a
-    // pool of connections; latency counts from when it was due.
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(u64, Instant)>();
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let mut senders = Vec::new();
-    for _ in 0..FIXED_CONNECTIONS {
-        let mut conn = Conn::open(&gw.addr).await?;
-        let (rx, requests) = (rx.clone(), requests.clone());
-        senders.push(tokio::spawn(async move {
-            let mut seen = Vec::new();
-            loop {
-                let Some((n, due)) = rx.lock().await.recv().await else { break };
-                let ok = matches!(conn.call(&requests[n as usize]).await, Ok(200));
-                seen.push((n, ok, due, due.elapsed().as_secs_f64() * 1000.0));
-            }
-            seen
-        }));
-    }
-    // Paced by a thread of its own: tokio's timer has millisecond steps,
-    // which would add up to a millisecond to every latency measured.
-    let phase_began = Instant::now();
-    let probe_dir = disk
-        .clone()
-        .filter(|d| std::fs::metadata(d).is_ok_and(|m| m.is_dir() && !m.permissions().readonly()))
-        .unwrap_or_else(std::env::temp_dir);
-    let probe = crate::disk_probe::DiskProbe::start(&probe_dir, phase_began)?;
-    let pacer = std::thread::spawn(move || {
-        let period = Duration::from_micros(1_000_000 / FIXED_RATE);
-        for i in 0..FIXED_RATE * (WARMUP_SECONDS + FIXED_SECONDS) {
-            let due = phase_began + period * i as u32;
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            let _ = tx.send((saturation_total + i, due));
-        }
-    });
-    tokio::task::spawn_blocking(move || pacer.join()).await.map_err(|e| e.to_string())?.map_err(|_| "the pacer panicked".to_owned())?;
-    let mut latencies = Vec::new();
-    let mut failures = 0u64;
-    // When in the phase the slowest answers were due: tells a stall (one
-    // cluster) from steady queueing.
-    let mut slowest: Vec<(f64, f64)> = Vec::new();
-    let mut warmup: Vec<f64> = Vec::new();
-    let measured_from = saturation_total + FIXED_RATE * WARMUP_SECONDS;
-    for s in senders {
-        for (n, ok, due, ms) in s.await.unwrap_or_default() {
-            if n < measured_from {
-                warmup.push(if ok { ms } else { f64::INFINITY });
-            } else if ok {
-                slowest.push((ms, due.duration_since(phase_began).as_secs_f64() * 1000.0));
-                latencies.push(ms);
-            } else {
-                failures += 1;
-            }
-        }
-    }
-    failures += FIXED_RATE * FIXED_SECONDS - (latencies.len() as u64 + failures);
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    warmup.sort_by(|a, b| a.total_cmp(b));
-    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
-    slowest.truncate(10);
-    sampler.abort();
-    let mut disk_fsync = probe.finish((WARMUP_SECONDS * 1000) as f64);
-    disk_fsync["dir"] = json!(probe_dir.display().to_string());
-    disk_fsync["same_device_as_database"] = json!(disk.as_deref().and_then(|d| crate::disk_probe::same_device(d, &probe_dir)));
-    Ok(json!({
-        "backend": name,
-        "saturation": best,
-        "saturation_by_connections": by_connections,
-        "fixed_rate": { "offered_per_second": FIXED_RATE, "seconds": FIXED_SECONDS, "connections": FIXED_CONNECTIONS,
-                        "failures": failures, "p50_ms": percentile(&latencies, 0.50), "p90_ms": percentile(&latencies, 0.90),
-                        "p99_ms": percentile(&latencies, 0.99), "p999_ms": percentile(&latencies, 0.999), "max_ms": percentile(&latencies, 1.0),
-                        "slowest": slowest.iter().map(|(ms, at)| json!({ "ms": (ms * 100.0).round() / 100.0, "due_at_ms": at.round() })).collect::<Vec<_>>(),
-                        "warmup": { "seconds": WARMUP_SECONDS, "failures": warmup.iter().filter(|ms| ms.is_infinite()).count(),
-                                    "p99_ms": percentile(&warmup, 0.99), "max_ms": warmup.iter().copied().filter(|ms| ms.is_finite()).fold(0.0, f64::max) } },
-        "rss_kb": { "idle": idle_rss, "peak_under_load": peak_rss.load(Ordering::Relaxed) },
-        "disk_fsync_beside_fixed_rate": disk_fsync,
-    }))
-}
-
-/// One saturation level: the deliveries `range` of `requests` sent back to
-/// back over `connections` keep-alive connections, then the inbox let catch
-/// up (so the next phase measures one thing). `handled_before` is the
-/// inbox's count of handled deliveries before this level; the count after
-/// it comes back beside the level's figures.
-async fn saturate(
-    gw: &Gateway,
-    http: &reqwest::Client,
-    requests: &Arc<Vec<Vec<u8>>>,
-    range: std::ops::Range<u64>,
-    connections: usize,
-    handled_before: u64,
-) -> Result<(Value, u64), String> {
-    let pid = gw.child.id();
-    let next = Arc::new(AtomicU64::new(range.start));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let (gw_cpu0, gen_cpu0) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..connections {
-        let mut conn = Conn::open(&gw.addr).await?;
-        let (requests, next, accepted, end) = (requests.clone(), next.clone(), accepted.clone(), range.end);
-        workers.push(tokio::spawn(async move {
-            loop {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= end {
-                    break;
-                }
-                match conn.call(&requests[n as usize]).await {
-                    Ok(200) => {
-                        accepted.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-        }));
-    }
-    for w in workers {
-        let _ = w.await;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let accepted = accepted.load(Ordering::Relaxed);
-    let handled_total = wait_until_handled(http, &gw.base, handled_before + accepted).await?;
-    let drain_secs = started.elapsed().as_secs_f64() - seconds;
-    let handled = handled_total.saturating_sub(handled_before);
-    let per_delivery_us = |cpu: f64| (cpu / accepted.max(1) as f64 * 1e6).round();
-    let level = json!({
-        "requests": range.end - range.start, "connections": connections, "accepted": accepted,
-        "seconds": seconds, "accepted_per_second": (accepted as f64 / seconds).round(),
-        "handled": handled, "inbox_drain_seconds": drain_secs,
-        "handled_per_second_end_to_end": (handled as f64 / (seconds + drain_secs)).round(),
-        "gateway_cpu_us_per_delivery": per_delivery_us(cpu_seconds(&pid.to_string()) - gw_cpu0),
-        "generator_cpu_us_per_delivery": per_delivery_us(cpu_seconds("self") - gen_cpu0),
-    });
-    Ok((level, handled_total))
-}
-
 /// Handler runs that succeeded, summed over events, from `/metrics`.
 pub(crate) async fn handled_done(http: &reqwest::Client, base: &str) -> Result<u64, String> {
     let text = http.get(format!("{base}/metrics")).send().await.map_err(|e| e.to_string())?.text().await.map_err(|e| e.to_string())?;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with("gateway_webhook_handled_total{") && l.contains("outcome=\"done\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64)
+    Ok(metric_sum(&text, "gateway_webhook_handled_total{", "outcome=\"done\"") as u64)
 }
 
-/// Waits (at most a minute) until the inbox has handled `n` deliveries.
-async fn wait_until_handled(http: &reqwest::Client, base: &str, n: u64) -> Result<u64, String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done = handled_done(http, base).await?;
-        if done >= n {
-            return Ok(done);
-        }
-        if Instant::now() > deadline {
-            // The figures still print; this says the next phase ran beside a backlog.
-            eprintln!(
-                "warning: the inbox handled {done} of {n} accepted deliveries within 60 s; the fixed-rate phase starts with the rest still queued"
-            );
-            return Ok(done);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The sum of the samples of `/metrics` text whose line starts with `series` and holds `label`.
+pub(crate) fn metric_sum(text: &str, series: &str, label: &str) -> f64 {
+    text.lines().filter(|l| l.starts_with(series) && l.contains(label)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
 }
 
 fn postgres_base() -> String {
@@ -497,13 +261,13 @@ fn postgres_base() -> String {
 
 /// The local server's data directory, when the bench may read its name
 /// (a superuser may) and the directory is on this machine.
-fn postgres_data_directory() -> Option<PathBuf> {
+pub(crate) fn postgres_data_directory() -> Option<PathBuf> {
     let out = Command::new("psql").args([postgres_base().as_str(), "-Atq", "-c", "SHOW data_directory"]).output().ok()?;
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     (out.status.success() && dir.is_dir()).then_some(dir)
 }
 
-fn psql(sql: &str) -> Result<(), String> {
+pub(crate) fn psql(sql: &str) -> Result<(), String> {
     let out = Command::new("psql").args([postgres_base().as_str(), "-q", "-c", sql]).output().map_err(|e| format!("psql: {e}"))?;
     if !out.status.success() {
         return Err(format!("psql `{sql}`: {}", String::from_utf8_lossy(&out.stderr)));
@@ -513,7 +277,7 @@ fn psql(sql: &str) -> Result<(), String> {
 
 /// A URL whose connections use a new schema of their own, and that schema
 /// (dropped by the caller afterwards).
-fn fresh_postgres_url() -> Result<(String, String), String> {
+pub(crate) fn fresh_postgres_url() -> Result<(String, String), String> {
     let base = postgres_base();
     let schema = format!("bench_{}", std::process::id());
     psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))?;
@@ -529,72 +293,6 @@ pub(crate) fn sqlite_url() -> Result<(String, PathBuf), String> {
 
 fn uuid_ish() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
-}
-
-async fn webhooks(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
-    // `BENCH_BACKENDS=sqlite` (or `postgres`) runs one of them.
-    let chosen = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
-    let mut results = Vec::new();
-    if chosen.contains("sqlite") {
-        let (sqlite, dir) = sqlite_url()?;
-        let a = run_backend(root, "sqlite", &sqlite, Some(dir.clone())).await;
-        let _ = std::fs::remove_dir_all(&dir);
-        results.push(a?);
-    }
-    if chosen.contains("postgres") {
-        let (url, schema) = fresh_postgres_url()?;
-        // Beside the data directory, not in it.
-        let disk = postgres_data_directory().and_then(|d| d.parent().map(Path::to_path_buf));
-        let b = run_backend(root, "postgres", &url, disk).await;
-        psql(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
-        results.push(b?);
-    }
-    if results.is_empty() {
-        return Err(format!("BENCH_BACKENDS=`{chosen}` names neither sqlite nor postgres"));
-    }
-    for r in &results {
-        let backend = r["backend"].as_str().unwrap_or("");
-        let bench = format!("webhook ingest, {backend}");
-        let target = if backend == "sqlite" { ">= 10000" } else { ">= 5000" };
-        rows.push(row(
-            &bench,
-            &format!("saturation, accepted/s (best, at {} connections)", r["saturation"]["connections"]),
-            r["saturation"]["accepted_per_second"].to_string(),
-            target,
-        ));
-        let levels: Vec<String> = r["saturation_by_connections"]
-            .as_array()
-            .map(|a| a.iter().map(|l| format!("{}: {}", l["connections"], l["accepted_per_second"])).collect())
-            .unwrap_or_default();
-        rows.push(row(&bench, "accepted/s by connections", levels.join(", "), ""));
-        rows.push(row(&bench, "p50 at 1000/s, ms", format!("{:.2}", r["fixed_rate"]["p50_ms"].as_f64().unwrap_or(0.0)), ""));
-        rows.push(row(&bench, "p99 at 1000/s, ms", format!("{:.2}", r["fixed_rate"]["p99_ms"].as_f64().unwrap_or(0.0)), "<= 5"));
-        let disk = &r["disk_fsync_beside_fixed_rate"];
-        rows.push(row(
-            &bench,
-            "the disk's fsync beside it: p99 / max, ms",
-            format!("{:.2} / {:.2}", disk["p99_ms"].as_f64().unwrap_or(0.0), disk["max_ms"].as_f64().unwrap_or(0.0)),
-            "",
-        ));
-        rows.push(row(&bench, "failures at 1000/s", r["fixed_rate"]["failures"].to_string(), "0"));
-        rows.push(row(
-            &bench,
-            "max in the uncounted warm-up second, ms",
-            format!("{:.2}", r["fixed_rate"]["warmup"]["max_ms"].as_f64().unwrap_or(0.0)),
-            "",
-        ));
-        rows.push(row(&bench, "handled/s incl. inbox drain", r["saturation"]["handled_per_second_end_to_end"].to_string(), ""));
-        rows.push(row(&bench, "gateway CPU per delivery, us", r["saturation"]["gateway_cpu_us_per_delivery"].to_string(), ""));
-        rows.push(row(&bench, "generator CPU per delivery, us", r["saturation"]["generator_cpu_us_per_delivery"].to_string(), ""));
-        rows.push(row(&bench, "RSS idle, MB", format!("{:.1}", r["rss_kb"]["idle"].as_f64().unwrap_or(0.0) / 1024.0), ""));
-        rows.push(row(
-            &bench,
-            "RSS under load, MB",
-            format!("{:.1}", r["rss_kb"]["peak_under_load"].as_f64().unwrap_or(0.0) / 1024.0),
-            "<= 64",
-        ));
-    }
-    Ok(Value::Array(results))
 }
 
 /// INSTALLED end to end (verify, store encrypted tokens, answer), one after
@@ -703,7 +401,7 @@ fn print_table(rows: &[Row]) {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
-    const PARTS: [&str; 8] = ["webhooks", "lifecycle", "bootstrap", "explorer", "unsigned", "flows", "build", "client-build"];
+    const PARTS: [&str; 9] = ["webhooks", "instances", "lifecycle", "bootstrap", "explorer", "unsigned", "flows", "build", "client-build"];
     let clean = args.iter().any(|a| a == "--clean-build");
     let chosen: Vec<&str> = args.iter().map(String::as_str).filter(|a| *a != "--clean-build").collect();
     if let Some(bad) = chosen.iter().find(|a| !PARTS.contains(a)) {
@@ -711,7 +409,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     }
     let wants = |p: &str| chosen.is_empty() || chosen.contains(&p);
     // Only these parts run the release gateway binary.
-    let needs_gateway = ["webhooks", "lifecycle", "unsigned", "flows", "build"].iter().any(|p| wants(p));
+    let needs_gateway = ["webhooks", "instances", "lifecycle", "unsigned", "flows", "build"].iter().any(|p| wants(p));
     if needs_gateway && std::env::var_os("BENCH_GATEWAY_BINARY").is_none() {
         println!("building the release gateway ...");
         cargo_build(root, None)?;
@@ -725,7 +423,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     };
     let mut rows = Vec::new();
     if wants("webhooks") {
-        write("webhooks", &rt.block_on(webhooks(root, &mut rows))?)?;
+        write("webhooks", &rt.block_on(crate::bench_webhooks::webhooks(root, &mut rows))?)?;
+    }
+    if wants("instances") {
+        write("instances", &rt.block_on(crate::bench_webhooks::instances(root, &mut rows))?)?;
     }
     if wants("lifecycle") {
         write("lifecycle", &rt.block_on(lifecycle(root, &mut rows))?)?;

@@ -21,7 +21,7 @@ usage: cargo xtask regen [--from <upstream openapi.json>] [--check] [--manifest-
   --check               generate in memory only; exit 1 naming every stale file
   test [args]           the whole test suite: installs chromium, chromedriver and
                         schemathesis when missing, then runs cargo test --workspace
-  bench [webhooks|lifecycle|bootstrap|explorer|unsigned|flows|build|client-build] [--clean-build]
+  bench [webhooks|instances|lifecycle|bootstrap|explorer|unsigned|flows|build|client-build] [--clean-build]
                         release build; one table of figures (webhook ingest on SQLite
                         and PostgreSQL, INSTALLED latency, bootstrap against the fake's
                         50 rps, explorer overhead, RSS, binary size, build times;
@@ -45,7 +45,9 @@ mod bench;
 mod bench_client;
 mod bench_explorer;
 mod bench_flows;
+mod bench_payloads;
 mod bench_unsigned;
+mod bench_webhooks;
 mod disk_probe;
 mod fake_clockify;
 mod test_suite;

@@ -80,7 +80,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
     }
     let status = Command::new(&cargo)
         .current_dir(root)
-        .args(["test", "--workspace"])
+        // Every test binary runs even after one fails, so one run reports every failure.
+        .args(["test", "--workspace", "--no-fail-fast"])
         .args(args)
         .env(ENV_CHROMIUM, &chromium)
         .env(ENV_CHROMEDRIVER, &chromedriver)
