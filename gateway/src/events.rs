@@ -53,15 +53,52 @@ pub struct Decoded {
     pub change: Change,
 }
 
-fn typed<T: serde::de::DeserializeOwned>(body: &Value, wrap: fn(Box<T>) -> WebhookPayload) -> WebhookPayload {
-    match serde_json::from_value::<T>(body.clone()) {
-        Ok(t) => wrap(Box::new(t)),
-        Err(_) => WebhookPayload::Raw(body.clone()),
+/// A body to decode: parsed already, or the stored text (decoded straight
+/// into its type, with no `Value` in between).
+trait Body {
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> Option<T>;
+    fn raw(&self) -> Value;
+}
+
+impl Body for Value {
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        T::deserialize(self).ok()
+    }
+
+    fn raw(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl Body for str {
+    fn typed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self).ok()
+    }
+
+    fn raw(&self) -> Value {
+        serde_json::from_str(self).unwrap_or(Value::Null)
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned, B: Body + ?Sized>(body: &B, wrap: fn(Box<T>) -> WebhookPayload) -> WebhookPayload {
+    match body.typed::<T>() {
+        Some(t) => wrap(Box::new(t)),
+        None => WebhookPayload::Raw(body.raw()),
     }
 }
 
 /// Decodes `body` as what `event` carries.
 pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
+    decode_body(event, body)
+}
+
+/// Decodes a stored body (JSON text) as what `event` carries; the same as
+/// [`decode`] of its parsed value.
+pub fn decode_text(event: &WebhookEvent, body: &str) -> Decoded {
+    decode_body(event, body)
+}
+
+fn decode_body<B: Body + ?Sized>(event: &WebhookEvent, body: &B) -> Decoded {
     use Change::*;
     use WebhookEvent as E;
     use WebhookPayload as P;
@@ -82,7 +119,7 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
         E::TimerStopped | E::TimeEntryUpdated | E::TimeEntryRestored => (typed(body, P::TimeEntry), Updated),
         E::TimeEntryDeleted => (typed(body, P::TimeEntry), Deleted),
         // A split turns one entry into two; its body shape is not documented.
-        E::TimeEntrySplit => (P::Raw(body.clone()), Other),
+        E::TimeEntrySplit => (P::Raw(body.raw()), Other),
         E::NewInvoice => (typed(body, P::Invoice), Created),
         E::InvoiceUpdated => (typed(body, P::Invoice), Updated),
         E::UserJoinedWorkspace => (typed(body, P::User), Created),
@@ -90,7 +127,7 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
         E::UserDeactivatedOnWorkspace | E::UserActivatedOnWorkspace | E::UserEmailChanged | E::UserUpdated => {
             (typed(body, P::User), Updated)
         }
-        E::UsersInvitedToWorkspace | E::LimitedUsersAddedToWorkspace => (P::Raw(body.clone()), Other),
+        E::UsersInvitedToWorkspace | E::LimitedUsersAddedToWorkspace => (P::Raw(body.raw()), Other),
         E::UserGroupCreated => (typed(body, P::UserGroup), Created),
         E::UserGroupUpdated => (typed(body, P::UserGroup), Updated),
         E::UserGroupDeleted => (typed(body, P::UserGroup), Deleted),
@@ -107,8 +144,8 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
         E::AssignmentCreated => (typed(body, P::Assignment), Created),
         E::AssignmentUpdated | E::AssignmentPublished => (typed(body, P::Assignment), Updated),
         E::AssignmentDeleted => (typed(body, P::Assignment), Deleted),
-        E::CostRateUpdated | E::BillableRateUpdated => (P::Raw(body.clone()), Other),
-        E::Unknown(_) => (P::Raw(body.clone()), Other),
+        E::CostRateUpdated | E::BillableRateUpdated => (P::Raw(body.raw()), Other),
+        E::Unknown(_) => (P::Raw(body.raw()), Other),
     };
     Decoded { payload, change }
 }
@@ -116,6 +153,142 @@ pub fn decode(event: &WebhookEvent, body: &Value) -> Decoded {
 /// The workspace a body names, when it names one (`workspaceId`).
 pub fn body_workspace(body: &Value) -> Option<&str> {
     body.get("workspaceId").and_then(Value::as_str)
+}
+
+/// What the ingest reads of a delivery's body before storing it as
+/// received: that it is one JSON object (the whole text is checked), and
+/// the workspace it names, borrowed from the text. Nothing else of it is
+/// built; [`body_workspace`] of the parsed value gives the same workspace.
+pub fn workspace_of_text(text: &str) -> Result<Option<std::borrow::Cow<'_, str>>, BodyError> {
+    match serde_json::from_str::<text::ObjectFacts>(text) {
+        Ok(facts) => Ok(facts.workspace_id),
+        Err(e) if e.classify() == serde_json::error::Category::Data => Err(BodyError::NotAnObject),
+        Err(e) => Err(BodyError::NotJson(e.to_string())),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("the body is not a JSON object")]
+    NotAnObject,
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+}
+
+/// Visitors that read a JSON object's `workspaceId` and skip the rest
+/// without building it.
+mod text {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    pub struct ObjectFacts<'a> {
+        pub workspace_id: Option<Cow<'a, str>>,
+    }
+
+    impl<'de> Deserialize<'de> for ObjectFacts<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Object;
+            impl<'de> Visitor<'de> for Object {
+                type Value = ObjectFacts<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut workspace_id = None;
+                    while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                        if key == "workspaceId" {
+                            // The last one counts, as in a parsed object.
+                            workspace_id = map.next_value::<StringOrNot<'de>>()?.0;
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    Ok(ObjectFacts { workspace_id })
+                }
+            }
+            d.deserialize_map(Object)
+        }
+    }
+
+    /// A string, borrowed when it has no escapes.
+    struct Text<'a>(Cow<'a, str>);
+
+    impl<'de> Deserialize<'de> for Text<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_str(StrVisitor).map(Text)
+        }
+    }
+
+    struct StrVisitor;
+
+    impl<'de> Visitor<'de> for StrVisitor {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+    }
+
+    /// Any JSON value: a string is kept, anything else skipped (`None`).
+    struct StringOrNot<'a>(Option<Cow<'a, str>>);
+
+    impl<'de> Deserialize<'de> for StringOrNot<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Any;
+            impl<'de> Visitor<'de> for Any {
+                type Value = Option<Cow<'de, str>>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Some(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Some(Cow::Owned(v.to_owned())))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Some(Cow::Owned(v)))
+                }
+                fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+                fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+                fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+                fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+                fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+                fn visit_none<E>(self) -> Result<Self::Value, E> {
+                    Ok(None)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(None)
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                    Ok(None)
+                }
+            }
+            d.deserialize_any(Any).map(StringOrNot)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clockify_addon_auth::{Expectation, MAX_TOKEN_LEN, TokenKind, TokenVerifier, VerifierConfig};
 use clockify_client::WebhookEvent;
-use clockify_gateway::events::{Change, WebhookPayload, body_workspace, decode};
+use clockify_gateway::events::{BodyError, Change, WebhookPayload, body_workspace, decode, decode_text, workspace_of_text};
 use clockify_gateway::inbox::mirror_change;
 use clockify_gateway::store::MirrorChange;
 use clockify_testkit::tokens::{TokenFactory, key};
@@ -153,21 +153,42 @@ proptest! {
     fn every_event_decodes_any_json(body in json_value(), which in any::<prop::sample::Index>()) {
         let event = WebhookEvent::ALL[which.index(WebhookEvent::ALL.len())].clone();
         let decoded = decode(&event, &body);
-        if let Some(change) = mirror_change(&decoded.payload, decoded.change, &body) {
+        if let Some(change) = mirror_change(&decoded.payload, decoded.change, &body.to_string()) {
             let (MirrorChange::Upsert { entity_id, .. } | MirrorChange::Delete { entity_id, .. }) = &change;
             prop_assert_eq!(Some(entity_id.as_str()), body.get("id").and_then(Value::as_str));
             prop_assert!(decoded.change != Change::Other);
         }
+        let from_text = decode_text(&event, &body.to_string());
+        prop_assert_eq!(from_text.payload.is_typed(), decoded.payload.is_typed(), "decoding the text agrees with decoding the value");
+        prop_assert_eq!(from_text.change, decoded.change);
         if let WebhookPayload::Raw(raw) = &decoded.payload {
             prop_assert_eq!(raw, &body, "a raw payload is the body unchanged");
         }
         let ws = body_workspace(&body);
         prop_assert_eq!(ws, body.get("workspaceId").and_then(Value::as_str));
+        // What the ingest reads of the text agrees with the parsed value.
+        let text = body.to_string();
+        let read = workspace_of_text(&text);
+        if body.is_object() {
+            let named = read.expect("an object");
+            prop_assert_eq!(named.as_deref(), ws);
+        } else {
+            prop_assert_eq!(read, Err(BodyError::NotAnObject));
+        }
     }
 
-    /// Bytes off the wire: whatever parses as JSON decodes for every event.
+    /// Bytes off the wire: whatever parses as JSON decodes for every event,
+    /// and the ingest's reading of the text accepts exactly the JSON objects.
     #[test]
     fn arbitrary_bytes_never_panic_the_decoder(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            let parsed = serde_json::from_str::<Value>(text);
+            let read = workspace_of_text(text);
+            prop_assert_eq!(read.is_ok(), parsed.as_ref().is_ok_and(Value::is_object), "{:?} / {:?}", read, parsed);
+            if let (Ok(v), Ok(ws)) = (&parsed, &read) {
+                prop_assert_eq!(ws.as_deref(), body_workspace(v));
+            }
+        }
         if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
             for event in WebhookEvent::ALL.iter() {
                 let _ = decode(event, &body);

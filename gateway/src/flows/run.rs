@@ -92,7 +92,7 @@ pub fn flow_from_row(row: FlowRow) -> Option<Flow> {
 /// whose trigger names its event, each once per delivery. Only a store
 /// failure is an error (the delivery is then handled again later; flows
 /// that already ran for it do not run again).
-pub async fn on_delivery(state: &AppState, delivery: &Delivery) -> Result<(), StoreError> {
+pub async fn on_delivery(state: &AppState, delivery: &crate::store::ClaimedDelivery) -> Result<(), StoreError> {
     let enabled = match state.flow_cache.get(&delivery.workspace_id) {
         Some(flows) => flows,
         None => {
@@ -113,7 +113,14 @@ pub async fn on_delivery(state: &AppState, delivery: &Delivery) -> Result<(), St
     if flows.is_empty() {
         return Ok(());
     }
-    run_flows(state, delivery, flows, Mode::Auto).await.map(|_| ()).map_err(|e| match e {
+    // Parsed only for a workspace with a flow on this event.
+    let delivery = Delivery {
+        id: delivery.id.clone(),
+        workspace_id: delivery.workspace_id.clone(),
+        event: delivery.event.clone(),
+        body: serde_json::from_str(&delivery.body).unwrap_or_default(),
+    };
+    run_flows(state, &delivery, flows, Mode::Auto).await.map(|_| ()).map_err(|e| match e {
         RunError::Store(s) => s,
     })
 }

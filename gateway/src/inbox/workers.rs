@@ -9,37 +9,38 @@ use std::time::{Duration, Instant};
 use clockify_client::WebhookEvent;
 
 use crate::background::{HANDLER_TIMEOUT, IDLE_POLL, LEASE_MS, backoff_ms};
-use crate::events::{Change, WebhookPayload, decode};
+use crate::events::{Change, WebhookPayload, decode_text};
 use crate::hooks::WebhookDelivery;
 use crate::state::AppState;
 use crate::store::{ClaimedDelivery, MirrorChange, now_ms};
 
-/// The mirror entity type of a payload.
-fn entity_type(p: &WebhookPayload) -> Option<&'static str> {
+/// The mirror entity type and id of a payload (a raw one has neither).
+fn entity(p: &WebhookPayload) -> Option<(&'static str, Option<&str>)> {
     Some(match p {
-        WebhookPayload::Project(_) => "project",
-        WebhookPayload::Task(_) => "task",
-        WebhookPayload::Client(_) => "client",
-        WebhookPayload::Tag(_) => "tag",
-        WebhookPayload::TimeEntry(_) => "time_entry",
-        WebhookPayload::User(_) => "user",
-        WebhookPayload::UserGroup(_) => "user_group",
-        WebhookPayload::Invoice(_) => "invoice",
-        WebhookPayload::Expense(_) => "expense",
-        WebhookPayload::ApprovalRequest(_) => "approval_request",
-        WebhookPayload::TimeOffRequest(_) => "time_off_request",
-        WebhookPayload::Balance(_) => "balance",
-        WebhookPayload::Assignment(_) => "assignment",
+        WebhookPayload::Project(e) => ("project", e.id.as_deref()),
+        WebhookPayload::Task(e) => ("task", e.id.as_deref()),
+        WebhookPayload::Client(e) => ("client", e.id.as_deref()),
+        WebhookPayload::Tag(e) => ("tag", e.id.as_deref()),
+        WebhookPayload::TimeEntry(e) => ("time_entry", e.id.as_deref()),
+        WebhookPayload::User(e) => ("user", e.id.as_deref()),
+        WebhookPayload::UserGroup(e) => ("user_group", e.id.as_deref()),
+        WebhookPayload::Invoice(e) => ("invoice", e.id.as_deref()),
+        WebhookPayload::Expense(e) => ("expense", e.id.as_deref()),
+        WebhookPayload::ApprovalRequest(e) => ("approval_request", e.id.as_deref()),
+        WebhookPayload::TimeOffRequest(e) => ("time_off_request", e.id.as_deref()),
+        WebhookPayload::Balance(e) => ("balance", e.id.as_deref()),
+        WebhookPayload::Assignment(e) => ("assignment", e.id.as_deref()),
         WebhookPayload::Raw(_) => return None,
     })
 }
 
-/// What a delivery does to the entity mirror.
-pub fn mirror_change(payload: &WebhookPayload, change: Change, body: &serde_json::Value) -> Option<MirrorChange> {
-    let entity_type = entity_type(payload)?;
-    let entity_id = body.get("id").and_then(|v| v.as_str())?.to_owned();
+/// What a delivery does to the entity mirror. `body` is the delivery's
+/// JSON text, stored as received (an upsert keeps it as is).
+pub fn mirror_change(payload: &WebhookPayload, change: Change, body: &str) -> Option<MirrorChange> {
+    let (entity_type, id) = entity(payload)?;
+    let entity_id = id?.to_owned();
     match change {
-        Change::Created | Change::Updated => Some(MirrorChange::Upsert { entity_type, entity_id, body: body.to_string() }),
+        Change::Created | Change::Updated => Some(MirrorChange::Upsert { entity_type, entity_id, body: body.to_owned() }),
         Change::Deleted => Some(MirrorChange::Delete { entity_type, entity_id }),
         Change::Other => None,
     }
@@ -52,19 +53,13 @@ const BATCH: i64 = 64;
 /// the mirror change to apply with its completion.
 async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<MirrorChange>, String> {
     let event: WebhookEvent = claimed.event.parse().unwrap_or_else(|never| match never {});
-    let body: serde_json::Value = serde_json::from_str(&claimed.body).unwrap_or(serde_json::Value::Null);
-    let decoded = decode(&event, &body);
+    // Decoded once, from the stored text into its type.
+    let decoded = decode_text(&event, &claimed.body);
     state.metrics.payload(&claimed.event, decoded.payload.is_typed());
-    let mirror = mirror_change(&decoded.payload, decoded.change, &body);
+    let mirror = mirror_change(&decoded.payload, decoded.change, &claimed.body);
     // The workspace's flows, each once per delivery (a delivery handled
     // again finds their executions); only a store failure retries it.
-    let flows = crate::flows::run::Delivery {
-        id: claimed.id.clone(),
-        workspace_id: claimed.workspace_id.clone(),
-        event: claimed.event.clone(),
-        body: body.clone(),
-    };
-    crate::flows::run::on_delivery(state, &flows).await.map_err(|e| format!("flows: {e}"))?;
+    crate::flows::run::on_delivery(state, claimed).await.map_err(|e| format!("flows: {e}"))?;
     let delivery = WebhookDelivery {
         id: claimed.id.clone(),
         workspace_id: claimed.workspace_id.clone(),
