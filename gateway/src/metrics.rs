@@ -218,9 +218,17 @@ impl Metrics {
         self.registrations.get_or_create(&vec![("outcome", outcome.to_owned())]).inc();
     }
 
-    pub fn request_duration(&self, route: &str, status: u16, elapsed: std::time::Duration) {
-        let labels = vec![("route", route.to_owned()), ("status", format!("{}xx", status / 100))];
-        self.http_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
+    /// One answered request: counted by method and status class, timed by route template and class.
+    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: std::time::Duration) {
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        };
+        self.http_requests.get_or_create(&vec![("method", method.to_owned()), ("status", class.to_owned())]).inc();
+        self.http_duration.get_or_create(&vec![("route", route.to_owned()), ("status", class.to_owned())]).observe(elapsed.as_secs_f64());
     }
 
     pub fn webhook_delay(&self, event: &str, accepted_at_ms: i64) {

@@ -20,7 +20,9 @@ pub fn init(format: LogFormat) {
     // collectors they are noise.
     let builder = fmt().with_env_filter(filter).with_ansi(std::io::stdout().is_terminal());
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
+        // The current span (the request id) on each line; not the list of
+        // every enclosing span, which repeated it at a cost on every line.
+        LogFormat::Json => builder.json().with_span_list(false).try_init(),
         LogFormat::Pretty => builder.pretty().try_init(),
     };
 }

@@ -29,22 +29,30 @@ pub fn redact_query(query: &str) -> String {
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
     let id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(redact_query);
     let state = req.data::<AppState>().cloned();
     let route = req.data::<RouteTemplates>().and_then(|t| t.template(req.method(), req.uri().path()));
-    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    // The span holds only the id (each line logged inside carries it); the
+    // request's own line says the rest once.
+    let span = tracing::info_span!("request", request_id = %id);
     async move {
         let started = Instant::now();
         let resp = next.call(req).await.map(IntoResponse::into_response).unwrap_or_else(|e| e.into_response());
         let status = resp.status().as_u16();
+        let elapsed = started.elapsed();
         if let Some(state) = state {
-            let class = format!("{}xx", status / 100);
-            state.metrics.http_requests.get_or_create(&vec![("method", method.clone()), ("status", class)]).inc();
-            state.metrics.request_duration(route.as_deref().unwrap_or(UNMATCHED), status, started.elapsed());
+            state.metrics.http_request(method.as_str(), route.as_deref().unwrap_or(UNMATCHED), status, elapsed);
         }
-        tracing::info!(status, query = query.as_deref().unwrap_or(""), elapsed_ms = started.elapsed().as_millis() as u64, "request");
+        tracing::info!(
+            method = method.as_str(),
+            path,
+            status,
+            query = query.as_deref().unwrap_or(""),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "request"
+        );
         Ok(resp)
     }
     .instrument(span)
