@@ -5,9 +5,6 @@ use std::process::ExitCode;
 
 use clockify_gateway::{Application, Config, startup::shutdown_signal, telemetry};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::from_env_or_exit();

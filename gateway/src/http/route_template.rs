@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use poem_openapi::registry::MetaApi;
 
-/// The templates of every route the service serves, by method.
+/// The templates of every route the service serves, by method. Cloned
+/// into every request (poem's `data`), so the table itself is shared.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTemplates {
-    routes: Vec<(poem::http::Method, Arc<str>, Vec<Segment>)>,
+    routes: Arc<[(poem::http::Method, Arc<str>, Vec<Segment>)]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +37,7 @@ impl RouteTemplates {
         // Literal segments win over parameters (`/ui/api-explorer/history`
         // over `/ui/api-explorer/{page}`), as in the router.
         routes.sort_by_key(|(_, _, segs)| std::cmp::Reverse(segs.iter().filter(|s| matches!(s, Segment::Literal(_))).count()));
-        Self { routes }
+        Self { routes: routes.into() }
     }
 
     /// The template `method path` matched, if any.
