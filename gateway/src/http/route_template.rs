@@ -10,8 +10,11 @@ use poem_openapi::registry::MetaApi;
 /// into every request (poem's `data`), so the table itself is shared.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTemplates {
-    routes: Arc<[(poem::http::Method, Arc<str>, Vec<Segment>)]>,
+    routes: Arc<[Route]>,
 }
+
+/// A method, its template, and the template's segments.
+type Route = (poem::http::Method, Arc<str>, Vec<Segment>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
