@@ -138,34 +138,47 @@ pub(crate) fn claims(ws: &str) -> Value {
     json!({ "iss": "clockify", "type": "addon", "sub": "clockify-rust-gateway", "workspaceId": ws, "addonId": "bench-addon" })
 }
 
-/// The INSTALLED request for `ws` with a NEW_TAG manifest webhook: (lifecycle token, body, webhook token).
-fn installed_request(signer: &TokenFactory, ws: &str) -> (String, Value, String) {
+/// The INSTALLED request for `ws` with a manifest webhook per event:
+/// (lifecycle token, body, each event's webhook token).
+pub(crate) fn installed_request(signer: &TokenFactory, ws: &str, events: &[&'static str]) -> (String, Value, Vec<(&'static str, String)>) {
     let mut install = claims(ws);
     install["backendUrl"] = json!("http://127.0.0.1:9/api");
-    let mut hook = claims(ws);
-    hook["hook"] = json!("NEW_TAG");
-    let webhook_token = signer.sign(&hook);
-    let body = json!({
-        "addonId": "bench-addon", "workspaceId": ws, "authToken": signer.sign(&install),
-        "webhooks": [{ "path": "/webhooks/NEW_TAG", "webhookType": "ADDON", "authToken": webhook_token }],
-    });
-    (signer.sign(&claims(ws)), body, webhook_token)
+    let tokens: Vec<(&'static str, String)> = events
+        .iter()
+        .map(|event| {
+            let mut hook = claims(ws);
+            hook["hook"] = json!(event);
+            (*event, signer.sign(&hook))
+        })
+        .collect();
+    let webhooks: Vec<Value> = tokens
+        .iter()
+        .map(|(event, token)| json!({ "path": format!("/webhooks/{event}"), "webhookType": "ADDON", "authToken": token }))
+        .collect();
+    let body = json!({ "addonId": "bench-addon", "workspaceId": ws, "authToken": signer.sign(&install), "webhooks": webhooks });
+    (signer.sign(&claims(ws)), body, tokens)
 }
 
-/// Installs `ws`; returns its NEW_TAG webhook token.
-pub(crate) async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: &str) -> Result<String, String> {
-    let (lifecycle, body, webhook_token) = installed_request(signer, ws);
+/// Sends an INSTALLED request to the gateway at `base`.
+pub(crate) async fn post_installed(http: &reqwest::Client, base: &str, lifecycle: &str, body: &Value) -> Result<(), String> {
     let r = http
         .post(format!("{base}/lifecycle/installed"))
         .header("x-addon-lifecycle-token", lifecycle)
-        .json(&body)
+        .json(body)
         .send()
         .await
         .map_err(|e| e.to_string())?;
     if !r.status().is_success() {
-        return Err(format!("install failed: {}", r.status()));
+        return Err(format!("INSTALLED of {} failed: {}", body["workspaceId"], r.status()));
     }
-    Ok(webhook_token)
+    Ok(())
+}
+
+/// Installs `ws`; returns its NEW_TAG webhook token.
+pub(crate) async fn install(http: &reqwest::Client, base: &str, signer: &TokenFactory, ws: &str) -> Result<String, String> {
+    let (lifecycle, body, mut tokens) = installed_request(signer, ws, &["NEW_TAG"]);
+    post_installed(http, base, &lifecycle, &body).await?;
+    Ok(tokens.remove(0).1)
 }
 
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -302,7 +315,7 @@ async fn lifecycle(root: &Path, rows: &mut Vec<Row>) -> Result<Value, String> {
     let gw = start(root, &sqlite).await?;
     let http = reqwest::Client::new();
     let signer = TokenFactory::new(&key("test-rsa-private.pem"));
-    let prepared: Vec<_> = (0..LIFECYCLE_INSTALLS).map(|i| installed_request(&signer, &format!("ws-life-{i}"))).collect();
+    let prepared: Vec<_> = (0..LIFECYCLE_INSTALLS).map(|i| installed_request(&signer, &format!("ws-life-{i}"), &["NEW_TAG"])).collect();
     let mut ms = Vec::with_capacity(prepared.len());
     for (lifecycle, body, _) in &prepared {
         let t = Instant::now();

@@ -36,8 +36,8 @@ use clockify_testkit::tokens::{TokenFactory, key};
 use serde_json::{Value, json};
 
 use crate::bench::{
-    Conn, Gateway, LOAD_SETTINGS, Row, claims, cpu_seconds, fresh_postgres_url, handled_done, metric_sum, percentile,
-    postgres_data_directory, psql, row, rss_kb, sqlite_url, start_with,
+    Conn, Gateway, LOAD_SETTINGS, Row, cpu_seconds, fresh_postgres_url, handled_done, installed_request, metric_sum, percentile,
+    post_installed, postgres_data_directory, psql, row, rss_kb, sqlite_url, start_with,
 };
 use crate::bench_payloads::{MIX, nth};
 
@@ -153,42 +153,12 @@ async fn start_fleet(root: &Path, setup: &Setup, database_url: &str) -> Result<F
     for ws in &workspaces {
         let (lifecycle, body, webhook_tokens) = installed_request(&signer, ws, &events);
         // Installed through the first instance; the others read it from the database.
-        let r = http
-            .post(format!("{}/lifecycle/installed", gateways[0].base))
-            .header("x-addon-lifecycle-token", lifecycle)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if !r.status().is_success() {
-            return Err(format!("install of {ws} failed: {}", r.status()));
-        }
+        post_installed(&http, &gateways[0].base, &lifecycle, &body).await?;
         for (event, token) in webhook_tokens {
             tokens.insert((ws.clone(), event), token);
         }
     }
     Ok(Fleet { gateways, tokens, workspaces })
-}
-
-/// The INSTALLED request for `ws` with a manifest webhook per event:
-/// (lifecycle token, body, each event's webhook token).
-fn installed_request(signer: &TokenFactory, ws: &str, events: &[&'static str]) -> (String, Value, Vec<(&'static str, String)>) {
-    let mut install = claims(ws);
-    install["backendUrl"] = json!("http://127.0.0.1:9/api");
-    let tokens: Vec<(&'static str, String)> = events
-        .iter()
-        .map(|event| {
-            let mut hook = claims(ws);
-            hook["hook"] = json!(event);
-            (*event, signer.sign(&hook))
-        })
-        .collect();
-    let webhooks: Vec<Value> = tokens
-        .iter()
-        .map(|(event, token)| json!({ "path": format!("/webhooks/{event}"), "webhookType": "ADDON", "authToken": token }))
-        .collect();
-    let body = json!({ "addonId": "bench-addon", "workspaceId": ws, "authToken": signer.sign(&install), "webhooks": webhooks });
-    (signer.sign(&claims(ws)), body, tokens)
 }
 
 /// Flushes what earlier runs left dirty (PostgreSQL's buffers, the page
