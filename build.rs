@@ -8,7 +8,10 @@ use std::path::Path;
 use clockify_codegen::{ARTIFACT_PATHS, AddonDefinition, Contract, INPUT_PATHS, check_committed, generate};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read when the script runs, not when it was compiled: a build directory
+    // shared by two checkouts reuses the compiled script.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts");
+    let root = Path::new(&manifest_dir);
     for path in INPUT_PATHS.iter().chain(ARTIFACT_PATHS) {
         println!("cargo:rerun-if-changed={path}");
     }

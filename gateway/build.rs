@@ -7,7 +7,10 @@
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read when the script runs, not when it was compiled: a build directory
+    // shared by two checkouts reuses the compiled script.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for build scripts");
+    let root = Path::new(&manifest_dir);
     contract_hash(&root.join("../openapi.json"));
     let manifest_path = root.join("../manifest.json");
     println!("cargo:rerun-if-changed={}", manifest_path.display());
