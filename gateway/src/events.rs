@@ -150,15 +150,11 @@ fn decode_body<B: Body + ?Sized>(event: &WebhookEvent, body: &B) -> Decoded {
     Decoded { payload, change }
 }
 
-/// The workspace a body names, when it names one (`workspaceId`).
-pub fn body_workspace(body: &Value) -> Option<&str> {
-    body.get("workspaceId").and_then(Value::as_str)
-}
-
 /// What the ingest reads of a delivery's body before storing it as
 /// received: that it is one JSON object (the whole text is checked), and
 /// the workspace it names, borrowed from the text. Nothing else of it is
-/// built; [`body_workspace`] of the parsed value gives the same workspace.
+/// built. The workspace is the parsed object's `workspaceId` when that is a
+/// string, as `body.get("workspaceId").and_then(Value::as_str)` reads it.
 pub fn workspace_of_text(text: &str) -> Result<Option<std::borrow::Cow<'_, str>>, BodyError> {
     match serde_json::from_str::<text::ObjectFacts>(text) {
         Ok(facts) => Ok(facts.workspace_id),

@@ -62,7 +62,7 @@ impl UnreadJson {
             poem::error::ReadBodyError::PayloadTooLarge => GatewayError::PayloadTooLarge { limit },
             other => GatewayError::BadRequest(format!("cannot read the request body: {other}")),
         })?;
-        String::from_utf8(bytes.into()).map_err(|e| GatewayError::BadRequest(format!("the body is not JSON: {e}")))
+        String::from_utf8(bytes.into()).map_err(|e| GatewayError::BadRequest(crate::events::BodyError::NotJson(e.to_string()).to_string()))
     }
 }
 
