@@ -107,7 +107,7 @@ impl Default for Metrics {
             "Flow runs from deliveries by outcome (executed: the trigger matched; completed, failed; filtered: it did not)",
             flows.clone(),
         );
-        registry.register("flow_steps", "Flow steps by outcome (executed: sent to Clockify; failed; skipped: its if did not hold)", flow_steps.clone());
+        registry.register("flow_steps", "Flow steps by outcome (executed: its if held and it ran, failed ones included; failed: refused before sending or answered with an error; skipped: its if did not hold)", flow_steps.clone());
         registry.register(
             "explorer_calls",
             "API explorer calls by operation and status (Clockify's, or the refusal's)",

@@ -27,7 +27,7 @@ use super::model::{Definition, Flow, Outcome, Step, StepRecord, StepRequest};
 use super::templates::{self, Missing};
 use crate::error::GatewayError;
 use crate::explorer::{self, validate::Input};
-use crate::redact::redact_secrets;
+use crate::redact::{redact_secrets, redact_url};
 use crate::state::AppState;
 use crate::store::{ExecutionRow, FlowRow, StoreError, now_ms};
 
@@ -325,7 +325,7 @@ fn request_view(r: CapturedRequest) -> StepRequest {
         Ok(v) => redact_secrets(v),
         Err(_) => Value::String(String::from_utf8_lossy(&b).into_owned()),
     });
-    StepRequest { method: r.method, url: r.url, body }
+    StepRequest { method: r.method, url: redact_url(&r.url), body }
 }
 
 /// Resolves a step's inputs; the error names the pointer and why.

@@ -3,7 +3,8 @@
 //! input's): events the add-on subscribes to; conditions that can be
 //! evaluated; operations of the catalog whose scope the manifest declares;
 //! templates that refer to something (an earlier step, a member the event's
-//! payload or the earlier step's answer has, a setting, the workspace); and
+//! payload or the earlier step's answer has, a setting the manifest declares,
+//! the workspace); and
 //! every value that has no template checked against the operation's schemas.
 
 use std::collections::BTreeSet;
@@ -112,6 +113,45 @@ pub fn members_problem(schema: &Value, members: &[String], written: &str) -> Opt
     None
 }
 
+/// The settings a template or condition may name, as the manifest declares them.
+enum DeclaredSettings {
+    /// The manifest has no settings.
+    None,
+    /// A custom settings page: its ids are the add-on's own, not known here.
+    Page,
+    /// A settings tree: these ids.
+    Ids(Vec<String>),
+}
+
+impl DeclaredSettings {
+    fn of(manifest: &AddonManifest) -> Self {
+        let Ok(m) = serde_json::from_str::<Value>(manifest.manifest_json) else { return Self::Page };
+        match m.get("settings") {
+            None | Some(Value::Null) => Self::None,
+            Some(Value::String(_)) => Self::Page,
+            Some(tree) => {
+                let mut ids = Vec::new();
+                collect_setting_ids(tree, &mut ids);
+                Self::Ids(ids)
+            }
+        }
+    }
+}
+
+/// Tabs and groups have ids too; a setting is what also has a `type`.
+fn collect_setting_ids(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            if let (Some(Value::String(id)), Some(_)) = (o.get("id"), o.get("type")) {
+                out.push(id.clone());
+            }
+            o.values().for_each(|v| collect_setting_ids(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_setting_ids(v, out)),
+        _ => {}
+    }
+}
+
 /// Which earlier steps a reference may name, and what they answer.
 struct Scope<'a> {
     /// Earlier steps, in order.
@@ -119,6 +159,7 @@ struct Scope<'a> {
     /// All step ids of the flow (to tell "later" from "unknown").
     all: &'a [Step],
     events: &'a [WebhookEvent],
+    settings: &'a DeclaredSettings,
 }
 
 /// Checks one reference (root and members); `written` is how it was written.
@@ -138,7 +179,14 @@ fn check_reference(segments: &[String], scope: &Scope<'_>, written: &str) -> Opt
             None
         }
         "settings" if rest.is_empty() => Some(format!("`{written}`: name a setting, e.g. `settings.<id>`")),
-        "settings" => None,
+        "settings" => match scope.settings {
+            DeclaredSettings::Page => None,
+            DeclaredSettings::Ids(ids) if ids.contains(&rest[0]) => None,
+            DeclaredSettings::Ids(ids) => {
+                Some(format!("`{written}`: the add-on's manifest declares no setting `{}` (it has {})", rest[0], ids.join(", ")))
+            }
+            DeclaredSettings::None => Some(format!("`{written}`: the add-on's manifest declares no settings (addon.toml `settings`)")),
+        },
         "workspace" if rest.len() == 1 && rest[0] == "id" => None,
         "workspace" => Some(format!("`{written}`: the workspace has only `workspace.id`")),
         "steps" => {
@@ -201,14 +249,22 @@ fn valid_step_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn check_step(i: usize, step: &Step, flow: &FlowDefinition, events: &[WebhookEvent], manifest: &AddonManifest, out: &mut Vec<Violation>) {
+fn check_step(
+    i: usize,
+    step: &Step,
+    flow: &FlowDefinition,
+    events: &[WebhookEvent],
+    manifest: &AddonManifest,
+    settings: &DeclaredSettings,
+    out: &mut Vec<Violation>,
+) {
     let at = format!("/steps/{i}");
     if !valid_step_id(&step.id) {
         out.push(violation(format!("{at}/id"), "a step id is 1 to 64 letters, digits, `_` or `-`"));
     } else if flow.steps[..i].iter().any(|s| s.id == step.id) {
         out.push(violation(format!("{at}/id"), format!("another step is already `{}`", step.id)));
     }
-    let scope = Scope { earlier: &flow.steps[..i], all: &flow.steps, events };
+    let scope = Scope { earlier: &flow.steps[..i], all: &flow.steps, events, settings };
     if let Some(c) = &step.condition {
         check_condition(c, &format!("{at}/if"), &scope, out);
     }
@@ -295,7 +351,8 @@ pub fn check(flow: &FlowDefinition, manifest: &AddonManifest) -> Vec<Violation> 
             None => out.push(violation(format!("/trigger/events/{i}"), format!("`{name}` is not a webhook event of the contract"))),
         }
     }
-    let scope = Scope { earlier: &[], all: &flow.steps, events: &events };
+    let settings = DeclaredSettings::of(manifest);
+    let scope = Scope { earlier: &[], all: &flow.steps, events: &events, settings: &settings };
     for (i, c) in flow.trigger.conditions.iter().enumerate() {
         check_condition(c, &format!("/trigger/conditions/{i}"), &scope, &mut out);
     }
@@ -303,7 +360,7 @@ pub fn check(flow: &FlowDefinition, manifest: &AddonManifest) -> Vec<Violation> 
         out.push(violation("/steps", "a flow needs at least one step"));
     }
     for (i, step) in flow.steps.iter().enumerate() {
-        check_step(i, step, flow, &events, manifest, &mut out);
+        check_step(i, step, flow, &events, manifest, &settings, &mut out);
     }
     out
 }
@@ -349,5 +406,37 @@ mod tests {
         assert!(members_problem(&tags, &m("0.nme"), "x").is_some_and(|p| p.contains("TagDtoV1 has no member `nme`")));
         assert!(members_problem(&tags, &m("id"), "x").is_some_and(|p| p.contains("not an index")));
         assert!(members_problem(&tags, &m("0.id.x"), "x").is_some_and(|p| p.contains("is a string")));
+    }
+
+    /// A setting is named as the manifest declares it: one of its tree's
+    /// ids, any id behind a custom settings page, none without settings.
+    #[test]
+    fn settings_are_checked_against_the_manifests_ids() {
+        let flow: FlowDefinition = serde_json::from_value(serde_json::json!({
+            "name": "f",
+            "trigger": { "events": ["NEW_TAG"], "conditions": [{ "pointer": "/settings/tagNam", "op": "exists" }] },
+            "steps": [{ "id": "s", "operationId": "createNewTag", "body": { "name": "{{settings.tagName}}" } }]
+        }))
+        .expect("a flow document");
+        let with = |settings: serde_json::Value| -> Vec<Violation> {
+            let json = serde_json::json!({ "key": "k", "settings": settings }).to_string();
+            let manifest = AddonManifest {
+                manifest_json: Box::leak(json.into_boxed_str()),
+                manifest_webhooks: &[WebhookEvent::NewTag],
+                declared_scopes: &[clockify_client::Scope::TagWrite],
+                ..*crate::addon::STOCK
+            };
+            check(&flow, &manifest)
+        };
+        let tree = serde_json::json!({ "tabs": [{ "id": "t", "name": "T", "settings": [{ "id": "tagName", "name": "Tag", "type": "TXT", "value": "x" }],
+            "groups": [{ "id": "g", "title": "G", "settings": [{ "id": "other", "name": "O", "type": "CHECKBOX", "value": true }] }] }] });
+        let problems = with(tree);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].pointer, "/trigger/conditions/0/pointer");
+        assert!(problems[0].message.contains("declares no setting `tagNam` (it has tagName, other)"), "{}", problems[0].message);
+        assert!(with(serde_json::json!("/settings-page")).is_empty(), "a custom page's ids are the add-on's own");
+        let none = with(serde_json::Value::Null);
+        assert_eq!(none.iter().map(|v| v.pointer.as_str()).collect::<Vec<_>>(), ["/trigger/conditions/0/pointer", "/steps/0/body/name"]);
+        assert!(none.iter().all(|v| v.message.contains("declares no settings")), "{none:?}");
     }
 }

@@ -11,21 +11,8 @@ use tracing::Instrument;
 
 use crate::http::RequestId;
 use crate::http::route_template::{RouteTemplates, UNMATCHED};
+use crate::redact::redact_query;
 use crate::state::AppState;
-
-const SECRET_PARAMS: [&str; 6] = ["auth_token", "token", "api_key", "apikey", "signature", "key"];
-
-/// The query with secret-looking values replaced by `***`.
-pub fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| {
-            let name = pair.split('=').next().unwrap_or_default();
-            if SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s)) { format!("{name}=***") } else { pair.to_owned() }
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result<Response> {
     let id = req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
@@ -57,13 +44,4 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
     }
     .instrument(span)
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn tokens_in_the_query_are_redacted() {
-        assert_eq!(super::redact_query("auth_token=eyJabc&page=2"), "auth_token=***&page=2");
-        assert_eq!(super::redact_query("AUTH_TOKEN=x"), "AUTH_TOKEN=***");
-    }
 }
