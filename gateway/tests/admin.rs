@@ -300,19 +300,31 @@ async fn every_admin_route_refuses_others(backend: Backend) {
     let fake = FakeClockify::start().await;
     let gw = gateway_with(&fake, backend, Arc::new(clockify_gateway::NoHooks), 5).await;
     install_against(&gw, &fake, "ws1", &[]).await;
+    let ids = json!({ "ids": [] });
+    let flow = json!({ "name": "f", "trigger": { "events": ["NEW_PROJECT"] }, "steps": [{ "id": "s", "operationId": "getTags" }] });
     let routes = [
-        ("GET", "/admin/installations/ws1"),
-        ("POST", "/admin/installations/ws1/webhooks/reregister"),
-        ("GET", "/admin/deliveries/ws1"),
-        ("POST", "/admin/deliveries/ws1/replay"),
-        ("POST", "/bootstrap/ws1"),
-        ("DELETE", "/bootstrap/ws1"),
-        ("GET", "/bootstrap/ws1/status"),
-        ("GET", "/bootstrap/ws1/entities/project"),
+        ("GET", "/admin/installations/ws1", &ids),
+        ("POST", "/admin/installations/ws1/webhooks/reregister", &ids),
+        ("GET", "/admin/deliveries/ws1", &ids),
+        ("POST", "/admin/deliveries/ws1/replay", &ids),
+        ("POST", "/bootstrap/ws1", &ids),
+        ("DELETE", "/bootstrap/ws1", &ids),
+        ("GET", "/bootstrap/ws1/status", &ids),
+        ("GET", "/bootstrap/ws1/entities/project", &ids),
+        // Flows: a valid body each, so only the caller is refused.
+        ("GET", "/admin/flows/ws1", &ids),
+        ("POST", "/admin/flows/ws1", &flow),
+        ("PUT", "/admin/flows/ws1/f1", &flow),
+        ("DELETE", "/admin/flows/ws1/f1", &ids),
+        ("POST", "/admin/flows/ws1/f1/enable", &ids),
+        ("POST", "/admin/flows/ws1/f1/disable", &ids),
+        ("GET", "/admin/flows/ws1/executions", &ids),
+        ("POST", "/admin/flows/ws1/f1/dry-run", &json!({ "deliveryId": "d1" })),
+        ("POST", "/admin/flows/ws1/deliveries/d1/run", &json!({})),
     ];
-    for (method, path) in routes {
+    for (method, path, body) in routes {
         let send = |token: Option<String>| {
-            let mut r = gw.http.request(method.parse().expect("method"), gw.url(path)).json(&json!({ "ids": [] }));
+            let mut r = gw.http.request(method.parse().expect("method"), gw.url(path)).json(body);
             if let Some(t) = token {
                 r = r.header("x-addon-token", t);
             }

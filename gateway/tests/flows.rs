@@ -16,12 +16,20 @@ use support::{Backend, TestGateway, addon_claims, config_for, installed_body, me
 
 const EVENT: &str = "NEW_TIME_ENTRY";
 
-/// The stock add-on, with the write scopes the example flow needs.
+/// The stock add-on, with the write scopes the example flow needs and one
+/// setting (`tagName`) flows may name.
 fn manifest() -> &'static AddonManifest {
     let stock = clockify_gateway::addon::STOCK;
     let mut scopes: Vec<Scope> = stock.declared_scopes.to_vec();
     scopes.extend([Scope::TagWrite, Scope::TimeEntryWrite]);
-    Box::leak(Box::new(AddonManifest { declared_scopes: Box::leak(scopes.into_boxed_slice()), ..*stock }))
+    let mut json: Value = serde_json::from_str(stock.manifest_json).expect("the stock manifest");
+    json["settings"] = json!({ "tabs": [{ "id": "flows", "name": "Flows",
+        "settings": [{ "id": "tagName", "name": "Tag", "type": "TXT", "value": "needs-project", "accessLevel": "ADMINS" }] }] });
+    Box::leak(Box::new(AddonManifest {
+        declared_scopes: Box::leak(scopes.into_boxed_slice()),
+        manifest_json: Box::leak(json.to_string().into_boxed_str()),
+        ..*stock
+    }))
 }
 
 struct Env {
@@ -46,6 +54,7 @@ async fn env(backend: Backend) -> Env {
 /// One installation's tokens.
 struct Installed {
     ws: String,
+    installation: String,
     webhook: String,
     admin: String,
 }
@@ -68,7 +77,7 @@ impl Env {
         let mut admin = addon_claims(ws, &addon);
         admin["user"] = json!("admin1");
         support::as_user(&mut admin, "OWNER");
-        Installed { ws: ws.to_owned(), webhook, admin: self.gw.sign(&admin) }
+        Installed { ws: ws.to_owned(), installation, webhook, admin: self.gw.sign(&admin) }
     }
 
     async fn call(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
@@ -326,7 +335,8 @@ async fn a_template_naming_a_missing_member_fails_at_save(backend: Backend) {
     let flow = json!({
         "name": "broken",
         "trigger": { "events": ["NEW_TIME_ENTRY", "NEW_EXPENSE_X", "TAG_DELETED"],
-                     "conditions": [{ "pointer": "/payload/projectIdd", "op": "exists" }, { "pointer": "/payload/description", "op": "matches", "value": "(" }] },
+                     "conditions": [{ "pointer": "/payload/projectIdd", "op": "exists" }, { "pointer": "/payload/description", "op": "matches", "value": "(" },
+                                    { "pointer": "/settings/tagNme", "op": "exists" }] },
         "steps": [
             { "id": "a", "operationId": "getTags", "query": { "name": "{{steps.b.body.id}}", "page-size": "many" } },
             { "id": "b", "operationId": "createNewTag", "body": { "name": "{{steps.a.body.0.nme}}" } },
@@ -347,6 +357,7 @@ async fn a_template_naming_a_missing_member_fails_at_save(backend: Backend) {
         "/trigger/events/2",             // not subscribed
         "/trigger/conditions/0/pointer", // no such member
         "/trigger/conditions/1/value",   // not a regex
+        "/trigger/conditions/2/pointer", // a setting the manifest does not declare
         "/steps/0/query/name",           // a later step
         "/steps/0/query/page-size",      // not an integer
         "/steps/1/body/name",            // no member `nme`
@@ -360,6 +371,8 @@ async fn a_template_naming_a_missing_member_fails_at_save(backend: Backend) {
     ];
     want.sort();
     assert_eq!(got, want, "{body:#}");
+    let setting = body["violations"].as_array().unwrap().iter().find(|v| v["pointer"] == "/trigger/conditions/2/pointer").unwrap();
+    assert!(setting["message"].as_str().unwrap().contains("no setting `tagNme` (it has tagName)"), "{setting}");
     assert!(e.executions(&ws1).await.is_empty());
     let (_, list) = e.call("GET", "/admin/flows/ws1", &ws1.admin, None).await;
     assert_eq!(list["items"], json!([]), "nothing was saved");
@@ -531,6 +544,81 @@ async fn settings_and_the_workspace_fill_templates(backend: Backend) {
     assert_eq!(post.json().unwrap(), json!({ "name": "no-project in ws1" }));
 }
 
+async fn a_flow_is_updated_enabled_and_deleted(backend: Backend) {
+    let e = env(backend).await;
+    let ws1 = e.install("ws1").await;
+    serve_tag_answers(&e.fake, "ws1");
+    let mut flow = needs_project_flow();
+    flow["enabled"] = json!(false);
+    let id = e.create(&ws1, &flow).await;
+    e.deliver(&ws1, &entry("ws1", "te1", None)).await;
+    e.wait_handled(&ws1, 1).await;
+    assert!(e.executions(&ws1).await.is_empty(), "created disabled, it does not run");
+
+    // Updated: the next run is the new version, with the new tag name.
+    flow["steps"][0]["query"]["name"] = json!("fix-me");
+    flow["steps"][1]["body"]["name"] = json!("fix-me");
+    let (status, body) = e.call("PUT", &format!("/admin/flows/ws1/{id}"), &ws1.admin, Some(&flow)).await;
+    assert_eq!((status, body["version"].as_i64(), body["enabled"].as_bool()), (200, Some(2), Some(false)), "{body}");
+    let (status, body) = e.call("POST", &format!("/admin/flows/ws1/{id}/enable"), &ws1.admin, None).await;
+    assert_eq!((status, body["enabled"].as_bool()), (200, Some(true)), "{body}");
+    e.deliver(&ws1, &entry("ws1", "te2", None)).await;
+    let runs = e.wait_executions(&ws1, 1).await;
+    assert_eq!((runs[0]["outcome"].as_str(), runs[0]["flowVersion"].as_i64()), (Some("completed"), Some(2)), "{runs:#?}");
+    let post = e.fake.requests().into_iter().find(|r| r.method == "POST" && r.path == "/api/v1/workspaces/ws1/tags").expect("sent");
+    assert_eq!(post.json().unwrap(), json!({ "name": "fix-me" }));
+
+    // Deleted: gone from the list and runs no more.
+    let (status, body) = e.call("DELETE", &format!("/admin/flows/ws1/{id}"), &ws1.admin, None).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, list) = e.call("GET", "/admin/flows/ws1", &ws1.admin, None).await;
+    assert_eq!(list["items"], json!([]));
+    let sent = e.flow_requests("ws1").len();
+    e.deliver(&ws1, &entry("ws1", "te3", None)).await;
+    e.wait_handled(&ws1, 3).await;
+    assert_eq!(e.flow_requests("ws1").len(), sent, "a deleted flow sends nothing");
+    let (status, _) = e.call("PUT", &format!("/admin/flows/ws1/{id}"), &ws1.admin, Some(&flow)).await;
+    assert_eq!(status, 404);
+}
+
+async fn a_read_is_retried_and_a_resolved_request_is_validated_again(backend: Backend) {
+    let e = env(backend).await;
+    let ws1 = e.install("ws1").await;
+    serve_tag_answers(&e.fake, "ws1");
+    // The read meets one 503 and is sent again; the flow completes.
+    e.fake.fail_next("GET", "/api/v1/workspaces/ws1/tags", clockify_testkit::Fault::Status(503), 1);
+    e.create(&ws1, &needs_project_flow()).await;
+    e.deliver(&ws1, &entry("ws1", "te1", None)).await;
+    let runs = e.wait_executions(&ws1, 1).await;
+    assert_eq!(runs[0]["outcome"], "completed", "{runs:#?}");
+    let reqs = e.flow_requests("ws1");
+    assert_eq!(count(&reqs, "GET /api/v1/workspaces/ws1/tags"), 2, "the read was retried: {reqs:?}");
+    assert_eq!(count(&reqs, "POST /api/v1/workspaces/ws1/tags"), 1);
+    // Nothing secret is recorded: no token in the execution, the query's values as sent.
+    let recorded = serde_json::to_string(&runs).unwrap();
+    assert!(!recorded.contains(&ws1.installation) && !recorded.contains(&ws1.webhook), "a token in the log: {recorded}");
+    assert!(runs[0]["steps"][0]["request"]["url"].as_str().unwrap().contains("name=needs-project"), "{runs:#?}");
+
+    // A template whose value fits only at run time: a boolean where a tag's
+    // name (a string) goes. Saved (the value is not known then), refused
+    // before sending when it resolves.
+    let flow = json!({
+        "name": "named by a boolean",
+        "trigger": { "events": ["NEW_TIME_ENTRY"] },
+        "steps": [{ "id": "create", "operationId": "createNewTag", "body": { "name": "{{payload.billable}}" } }]
+    });
+    e.create(&ws1, &flow).await;
+    let posts = count(&e.flow_requests("ws1"), "POST /api/v1/workspaces/ws1/tags");
+    e.deliver(&ws1, &entry("ws1", "te2", Some("p1"))).await;
+    let runs = e.wait_executions(&ws1, 2).await;
+    let run = runs.iter().find(|r| r["flowName"] == "named by a boolean").expect("the second flow ran");
+    assert_eq!(run["outcome"], "failed", "{run:#}");
+    let step = &run["steps"][0];
+    assert!(step["error"].as_str().unwrap().contains("does not fit the contract"), "{step}");
+    assert!(step["status"].is_null() && step["request"].is_null(), "nothing was sent: {step}");
+    assert_eq!(count(&e.flow_requests("ws1"), "POST /api/v1/workspaces/ws1/tags"), posts, "nothing was sent");
+}
+
 on_both_backends! {
     settings_and_the_workspace_fill_templates => settings_and_the_workspace_fill_templates;
     a_matching_flow_runs_once_per_delivery_and_again_only_when_forced => a_matching_flow_runs_once_per_delivery_and_again_only_when_forced;
@@ -540,4 +628,6 @@ on_both_backends! {
     a_dry_run_sends_nothing => a_dry_run_sends_nothing;
     another_workspaces_flow_is_neither_visible_nor_runnable => another_workspaces_flow_is_neither_visible_nor_runnable;
     retention_deletes_old_executions_only => retention_deletes_old_executions_only;
+    a_flow_is_updated_enabled_and_deleted => a_flow_is_updated_enabled_and_deleted;
+    a_read_is_retried_and_a_resolved_request_is_validated_again => a_read_is_retried_and_a_resolved_request_is_validated_again;
 }
