@@ -312,7 +312,12 @@ pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox
         .around(http::security_headers::middleware)
         .around(http::access_log::middleware)
         .around(http::request_id::middleware)
-        .data(state.clone())
+        .data(state.metrics.clone())
+        .data(http::HttpPolicy {
+            require_https: state.config.require_https,
+            trusted_proxies: state.config.trusted_proxies.clone().into(),
+            limiter: state.limiter.clone(),
+        })
         .data(templates)
         .data(crate::auth::user::UserCheck {
             verifier: state.verifier.clone(),
@@ -325,15 +330,15 @@ pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox
 /// Errors raised outside typed handlers (unknown route, wrong method, a body
 /// that does not parse, a missing token header) become problem JSON too.
 async fn errors_as_problems<E: poem::Endpoint>(next: Arc<E>, req: poem::Request) -> poem::Result<poem::Response> {
-    let state = req.data::<AppState>().cloned();
+    let metrics = req.data::<Arc<crate::metrics::Metrics>>().cloned();
     match next.call(req).await {
         Ok(r) => Ok(r.into_response()),
         // A typed handler's problem answer is already what we want.
         Err(e) if e.is_from_response() => Ok(e.into_response()),
         Err(e) => {
             if e.is::<poem_openapi::error::AuthorizationError>() {
-                if let Some(s) = &state {
-                    s.metrics.auth_failure("missing");
+                if let Some(metrics) = &metrics {
+                    metrics.auth_failure("missing");
                 }
                 tracing::warn!(target: "audit", event = "auth_failure", reason = "missing", "no token header");
             }

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::http::RequestId;
 use crate::http::route_template::{RouteTemplates, UNMATCHED};
-use crate::state::AppState;
+use crate::metrics::Metrics;
 
 const SECRET_PARAMS: [&str; 6] = ["auth_token", "token", "api_key", "apikey", "signature", "key"];
 
@@ -32,7 +32,7 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().map(redact_query);
-    let state = req.data::<AppState>().cloned();
+    let metrics = req.data::<Arc<Metrics>>().cloned();
     let route = req.data::<RouteTemplates>().and_then(|t| t.template(req.method(), req.uri().path()));
     // The span holds only the id (each line logged inside carries it); the
     // request's own line says the rest once.
@@ -42,8 +42,8 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
         let resp = next.call(req).await.map(IntoResponse::into_response).unwrap_or_else(|e| e.into_response());
         let status = resp.status().as_u16();
         let elapsed = started.elapsed();
-        if let Some(state) = state {
-            state.metrics.http_request(method.as_str(), route.as_deref().unwrap_or(UNMATCHED), status, elapsed);
+        if let Some(metrics) = metrics {
+            metrics.http_request(method.as_str(), route.as_deref().unwrap_or(UNMATCHED), status, elapsed);
         }
         tracing::info!(
             method = method.as_str(),

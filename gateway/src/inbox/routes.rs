@@ -117,7 +117,7 @@ impl WebhookApi {
     ) -> Result<WebhookResponse, ApiError> {
         let event = WebhookEvent::from_wire(&event.0)
             .ok_or_else(|| ApiError::from(GatewayError::NotFound(format!("`{}` is not a webhook event", event.0))))?;
-        let failures = FailedChecks::of(&self.state, req);
+        let failures = FailedChecks::of(&self.state.failed_checks, &self.state.metrics, req);
         failures.enforce()?;
         let signature = auth.token();
         // Manifest webhooks carry add-on claims; REST-created ones may not (PLATFORM.md §3.4),

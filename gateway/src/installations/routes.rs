@@ -138,7 +138,7 @@ impl LifecycleApi {
         workspace_id: &str,
         addon_id: &str,
     ) -> Result<FailedChecks<'s>, GatewayError> {
-        let failures = FailedChecks::of(&self.state, req);
+        let failures = FailedChecks::of(&self.state.failed_checks, &self.state.metrics, req);
         failures.enforce()?;
         auth.verify(&self.state.verifier, workspace_id, addon_id).map_err(|r| self.refused(route, &failures, r))?;
         Ok(failures)
