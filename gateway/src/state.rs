@@ -6,6 +6,8 @@ use crate::auth::token::{TokenVerifier, VerifierConfig};
 use crate::config::Config;
 use crate::crypto::{SecretBox, key_file_for, load_or_create_key_file};
 use crate::hooks::AddonHooks;
+use crate::installations::client::InstallationClients;
+use crate::installations::registration::WebhookRegistrar;
 use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::{Database, DeliveryStore, InstallationStore, JobQueue};
@@ -141,6 +143,25 @@ impl AppState {
             jobs_signal: Arc::default(),
             verified_tokens: Arc::default(),
         })
+    }
+}
+
+impl AppState {
+    /// Makes clients acting for installations (the tests call Clockify through it).
+    pub fn clients(&self) -> &InstallationClients {
+        &self.contexts.clients
+    }
+
+    /// Registers and deletes REST webhooks.
+    pub fn registrar(&self) -> WebhookRegistrar {
+        WebhookRegistrar {
+            installations: self.installations.clone(),
+            clients: self.contexts.clients.clone(),
+            metrics: self.metrics.clone(),
+            base_url: self.config.addon_base_url.as_str().to_owned(),
+            jobs_signal: self.jobs_signal.clone(),
+            verified_tokens: self.verified_tokens.clone(),
+        }
     }
 }
 

@@ -313,7 +313,7 @@ impl AdminOperationsApi {
     async fn reregister(&self, auth: UserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
         let ws = workspace_id.0;
         authorize_admin(&self.state, &auth, &ws, "admin").await?;
-        let report = crate::installations::registration::reregister(&self.state, &ws).await?;
+        let report = self.state.registrar().reregister(&ws).await?;
         self.state.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
         tracing::info!(target: "audit", event = "webhooks_reregistered", workspace_id = %ws, retried = report.retried.len(), "re-registration requested");
         Ok(ReregistrationResponse::Ok(Json(ReregistrationResult {

@@ -12,7 +12,7 @@ pub async fn run_registrations(state: AppState) {
         let notified = state.jobs_signal.notified();
         match state.jobs.claim(KIND, LEASE_MS).await {
             Ok(Some(job)) => {
-                let result = super::registration::register_pending(&state, &job.workspace_id).await;
+                let result = state.registrar().register_pending(&job.workspace_id).await;
                 let stored = match result {
                     Ok(report) => {
                         tracing::info!(workspace_id = %job.workspace_id, registered = report.registered.len(),

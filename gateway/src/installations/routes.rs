@@ -288,7 +288,7 @@ impl LifecycleApi {
             return Ok(ignored);
         }
         // While the installation token may still work: remove what we registered.
-        let unregistered = crate::installations::registration::unregister_all(&self.state, &b.workspace_id).await;
+        let unregistered = self.state.registrar().unregister_all(&b.workspace_id).await;
         self.state.verified_tokens.forget_workspace(&b.workspace_id);
         let existed = self.state.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
         self.state.jobs_signal.wake();
