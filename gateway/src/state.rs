@@ -152,6 +152,16 @@ impl AppState {
         &self.contexts.clients
     }
 
+    /// The check in front of the workspace admins' routes.
+    pub(crate) fn admin_gate(&self) -> crate::auth::gate::AdminGate {
+        crate::auth::gate::AdminGate {
+            verifier: self.verifier.clone(),
+            limiter: self.limiter.clone(),
+            metrics: self.metrics.clone(),
+            installations: self.installations.clone(),
+        }
+    }
+
     /// Registers and deletes REST webhooks.
     pub fn registrar(&self) -> WebhookRegistrar {
         WebhookRegistrar {

@@ -12,8 +12,6 @@ use crate::redact::redact_secrets;
 use crate::state::AppState;
 use crate::store::{LogFilter, handler_state};
 
-const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
-
 /// One subscribed event and where its webhook stands.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
 #[oai(rename_all = "camelCase", skip_serializing_if_is_none)]
@@ -87,31 +85,9 @@ pub struct AdminApi {
     pub state: AppState,
 }
 
-/// The caller must be an admin of `workspace_id`: a verified user token of
-/// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN. A
-/// workspace without a live installation is not found, whoever asks.
-pub(crate) async fn authorize_admin(
-    state: &AppState,
-    token: &UserToken,
-    workspace_id: &str,
-    route: &'static str,
-) -> Result<(), GatewayError> {
-    let claims = token.verify(&state.verifier, Some(workspace_id)).map_err(|r| {
-        state.metrics.auth_failure(r.reason());
-        tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
-        GatewayError::Token(r)
-    })?;
-    state.limiter.enforce_workspace(&state.metrics, workspace_id)?;
-    crate::installations::require_live(state, workspace_id).await?;
-    if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
-        return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
-    }
-    Ok(())
-}
-
 impl AdminApi {
     async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {
-        authorize_admin(&self.state, token, workspace_id, "admin").await
+        self.state.admin_gate().authorize(token, workspace_id, "admin").await
     }
 }
 
@@ -312,7 +288,7 @@ impl AdminOperationsApi {
     #[oai(path = "/admin/installations/:workspace_id/webhooks/reregister", method = "post")]
     async fn reregister(&self, auth: UserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "admin").await?;
         let report = self.state.registrar().reregister(&ws).await?;
         self.state.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
         tracing::info!(target: "audit", event = "webhooks_reregistered", workspace_id = %ws, retried = report.retried.len(), "re-registration requested");
@@ -347,7 +323,7 @@ impl AdminOperationsApi {
         limit: Query<Option<u32>>,
     ) -> Result<DeliveriesResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "admin").await?;
         let filter = LogFilter { event: event.0, status: status.0.map(|s| s.as_str().to_owned()), from: from.0, to: to.0 };
         let cursor = before.0.as_deref().map(parse_cursor).transpose()?;
         let limit = i64::from(limit.0.unwrap_or(50));
@@ -377,7 +353,7 @@ impl AdminOperationsApi {
     #[oai(path = "/admin/deliveries/:workspace_id/replay", method = "post")]
     async fn replay(&self, auth: UserToken, workspace_id: Path<String>, body: Json<ReplayRequest>) -> Result<ReplayResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "admin").await?;
         let req = body.0;
         if req.ids.is_none() && req.event.is_none() && req.status.is_none() && req.from.is_none() && req.to.is_none() {
             return Err(GatewayError::BadRequest("name `ids` or at least one filter (event, status, from, to)".into()).into());

@@ -6,7 +6,6 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use crate::admin::routes::authorize_admin;
 use crate::auth::schemes::UserToken;
 use crate::bootstrap::{SkipReason, plan};
 use crate::error::{ApiError, GatewayError};
@@ -241,7 +240,7 @@ impl BootstrapApi {
         mode: Query<Option<BootstrapMode>>,
     ) -> Result<QueuedResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "bootstrap").await?;
         let mode = match mode.0.unwrap_or_default() {
             BootstrapMode::Resume => RunMode::Resume,
             BootstrapMode::Restart => RunMode::Restart,
@@ -256,7 +255,7 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap/:workspace_id", method = "delete")]
     async fn cancel(&self, auth: UserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "bootstrap").await?;
         let cancelled = self.state.bootstrap.cancel(&ws).await.map_err(GatewayError::from)?;
         if !cancelled {
             return Err(GatewayError::NotFound(format!("no bootstrap is queued or running for workspace {ws}")).into());
@@ -270,7 +269,7 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap/:workspace_id/status", method = "get")]
     async fn get_status(&self, auth: UserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "bootstrap").await?;
         Ok(StatusResponse::Ok(Json(self.status(&ws).await?)))
     }
 
@@ -288,7 +287,7 @@ impl BootstrapApi {
         limit: Query<Option<u32>>,
     ) -> Result<EntitiesResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.state.admin_gate().authorize(&auth, &ws, "bootstrap").await?;
         let limit = limit.0.unwrap_or(DEFAULT_ENTITY_PAGE).clamp(1, MAX_ENTITY_PAGE);
         let rows = self
             .state

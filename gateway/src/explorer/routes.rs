@@ -287,7 +287,7 @@ impl ExplorerApi {
         let caller = Caller::from_claims(token.token(), &claims)
             .ok_or_else(|| GatewayError::Forbidden("the token names no workspace (workspaceId claim)".into()))?;
         self.state.limiter.enforce_workspace(&self.state.metrics, &caller.workspace_id)?;
-        crate::installations::require_live(&self.state, &caller.workspace_id).await?;
+        crate::auth::gate::require_live(&self.state.installations, &caller.workspace_id).await?;
         // A user token always names its user (TokenKind::User).
         let user = claims.user.clone().unwrap_or_default();
         Ok((caller, user))

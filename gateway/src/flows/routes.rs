@@ -9,7 +9,6 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::model::{FlowDefinition, StepRecord, Trigger};
 use super::run::{self, Delivery, Execution, Mode, flow_from_row};
-use crate::admin::routes::authorize_admin;
 use crate::auth::schemes::UserToken;
 use crate::error::{ApiError, GatewayError};
 use crate::explorer::routes::{PageResponse, ScriptResponse};
@@ -189,7 +188,7 @@ pub struct FlowsApi {
 
 impl FlowsApi {
     async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {
-        authorize_admin(&self.state, token, workspace_id, "flows").await
+        self.state.admin_gate().authorize(token, workspace_id, "flows").await
     }
 
     /// Checks a definition; every problem with its pointer (422).
