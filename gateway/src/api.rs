@@ -16,27 +16,12 @@ pub use crate::ops::manifest::{ManifestApi, served_manifest};
 
 use poem_openapi::OpenApiService;
 
-use crate::state::AppState;
-
 /// Title of the generated OpenAPI document.
 pub const TITLE: &str = "Clockify add-on gateway";
 
 pub type Api = (HealthApi, ManifestApi, LifecycleApi, WebhookApi, AdminApi, AdminOperationsApi, AdminPageApi, BootstrapApi, ExplorerApi, FlowsApi);
 
 /// The OpenAPI service that both routes requests and renders the spec.
-pub fn service<R: poem_openapi::OpenApi>(state: &AppState, inbox: &crate::inbox::Inbox, addon_routes: R) -> OpenApiService<(Api, R), ()> {
-    let api = (
-        HealthApi { state: state.clone() },
-        ManifestApi { state: state.clone() },
-        LifecycleApi { state: state.clone() },
-        WebhookApi { state: state.clone(), inbox: inbox.clone() },
-        AdminApi { state: state.clone() },
-        AdminOperationsApi { state: state.clone(), inbox: inbox.clone() },
-        AdminPageApi,
-        BootstrapApi { state: state.clone() },
-        ExplorerApi::new(state.clone()),
-        FlowsApi { state: state.clone() },
-    );
-    let api = (api, addon_routes);
-    OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
+pub fn service<R: poem_openapi::OpenApi>(api: Api, addon_routes: R) -> OpenApiService<(Api, R), ()> {
+    OpenApiService::new((api, addon_routes), TITLE, env!("CARGO_PKG_VERSION"))
 }

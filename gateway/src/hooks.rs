@@ -133,6 +133,14 @@ pub trait AddonHooks: Send + Sync + 'static {
     }
 }
 
+/// So the handles holding the hooks (the inbox workers', the lifecycle
+/// runner's) can derive `Debug`.
+impl std::fmt::Debug for dyn AddonHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddonHooks")
+    }
+}
+
 /// The stock gateway: stores, mirrors and acknowledges, nothing more.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoHooks;

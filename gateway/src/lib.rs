@@ -13,8 +13,9 @@
 //! `flows` (workspace automations run from the inbox),
 //! `admin` (the operators' routes and console), `ops` (probes, metrics,
 //! manifest), `http` (middleware), `store` (the database). `api` assembles
-//! the routes into one OpenAPI service; `startup` builds the application and
-//! starts each part's background loops.
+//! the routes into one OpenAPI service; `startup` builds the application
+//! (`state::Parts`), hands each route, middleware and background loop only
+//! the handles it reads, and starts the loops.
 
 // Without `internals`, what only the tests reach (re-exports, a few
 // helpers) is unused; with it (every test and clippy build) it is public.
@@ -80,6 +81,6 @@ pub use events::{Change, WebhookPayload};
 pub use hooks::{AddonHooks, HandlerError, HandlerFuture, LifecycleDelivery, LifecycleEvent, NoHooks, WebhookDelivery};
 pub use startup::{Application, ApplicationBuilder, StartupError};
 #[cfg(feature = "internals")]
-pub use state::AppState;
+pub use state::Parts;
 /// The versions the add-on's routes are written against.
 pub use {clockify_client, poem, poem_openapi};

@@ -13,7 +13,7 @@ use crate::context::Contexts;
 use crate::error::problem_response;
 use crate::hooks::{AddonHooks, NoHooks};
 use crate::inbox::Inbox;
-use crate::state::{AppState, StateError};
+use crate::state::{Parts, StateError};
 use crate::{api, config::Config, http};
 
 /// How long in-flight requests get to finish after a shutdown signal before
@@ -56,7 +56,7 @@ pub struct Application {
     addr: SocketAddr,
     server: Server<Infallible, http::slow_clients::SlowClientCutoff<TcpAcceptor>>,
     app: BoxEndpoint<'static>,
-    state: AppState,
+    parts: Parts,
     inbox: Inbox,
 }
 
@@ -108,9 +108,9 @@ impl<R: OpenApi + Send + Sync + 'static> ApplicationBuilder<R> {
     /// Binds, connects the database, assembles the routes.
     pub async fn build(self) -> Result<Application, StartupError> {
         check_addon_routes::<R>(self.config.addon)?;
-        let state = AppState::build(self.config, self.hooks).await?;
-        let addon_routes = (self.routes)(Contexts::new(state.contexts.clone()));
-        Application::bind(state, addon_routes).await
+        let parts = Parts::build(self.config, self.hooks).await?;
+        let addon_routes = (self.routes)(Contexts::new(parts.contexts.clone()));
+        Application::bind(parts, addon_routes).await
     }
 }
 
@@ -150,9 +150,9 @@ impl Application {
         builder.build().await
     }
 
-    async fn bind<R: OpenApi + Send + Sync + 'static>(state: AppState, addon_routes: R) -> Result<Self, StartupError> {
+    async fn bind<R: OpenApi + Send + Sync + 'static>(parts: Parts, addon_routes: R) -> Result<Self, StartupError> {
         let inbox = Inbox::default();
-        let config = state.config.clone();
+        let config = parts.config.clone();
         let listener =
             tokio::net::TcpListener::bind(config.addr).await.map_err(|source| StartupError::Bind { addr: config.addr, source })?;
         let addr = listener.local_addr().map_err(|source| StartupError::Listener { addr: config.addr, source })?;
@@ -164,16 +164,16 @@ impl Application {
                 acceptor,
                 std::time::Duration::from_secs(config.request_read_timeout_seconds.max(1)),
             )),
-            app: routes(&state, &inbox, addon_routes),
-            state,
+            app: routes(&parts, &inbox, addon_routes),
+            parts,
             inbox,
         })
     }
 
-    /// The shared state (database, stores, metrics), for the gateway's own tests.
+    /// What the gateway was built from (database, stores, metrics), for its own tests.
     #[cfg(feature = "internals")]
-    pub fn state(&self) -> &AppState {
-        &self.state
+    pub fn parts(&self) -> &Parts {
+        &self.parts
     }
 
     /// This instance's inbox (for tests: whether it is stopping).
@@ -197,7 +197,7 @@ impl Application {
     /// Installs no signal handlers, so it is safe to spawn in tests; binaries
     /// should prefer [`Application::run_until`] with [`shutdown_signal`].
     pub async fn run_until_stopped(self) -> io::Result<()> {
-        let _background = Background::start(&self.state, &self.inbox);
+        let _background = Background::start(&self.parts, &self.inbox);
         self.server.run(self.app).await
     }
 
@@ -205,9 +205,9 @@ impl Application {
     /// requests finish (bounded by a timeout so a stuck client cannot block
     /// shutdown forever).
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
-        let background = Background::start(&self.state, &self.inbox);
+        let background = Background::start(&self.parts, &self.inbox);
         let served = self.server.run_with_graceful_shutdown(self.app, signal, Some(GRACEFUL_SHUTDOWN_TIMEOUT)).await;
-        background.stop(&self.state, &self.inbox).await;
+        background.stop(&self.parts.deliveries, &self.inbox).await;
         served
     }
 }
@@ -224,29 +224,21 @@ struct Background {
 }
 
 impl Background {
-    fn start(state: &AppState, inbox: &Inbox) -> Self {
-        let inboxes = (0..state.config.webhook_workers)
-            .map(|_| tokio::spawn(crate::inbox::workers::run_inbox(state.clone(), inbox.clone())))
+    fn start(parts: &Parts, inbox: &Inbox) -> Self {
+        let inboxes = (0..parts.config.webhook_workers)
+            .map(|_| tokio::spawn(crate::inbox::workers::run_inbox(parts.inbox_worker(), inbox.clone())))
             .collect();
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(crate::inbox::retention::run_retention(state.clone())));
+        tasks.push(tokio::spawn(crate::inbox::retention::run_retention(parts.retention())));
         if let Some(rx) = inbox.take_receiver() {
-            tasks.push(tokio::spawn(crate::inbox::ingest::run_ingest(state.clone(), inbox.clone(), rx)));
+            tasks.push(tokio::spawn(crate::inbox::ingest::run_ingest(parts.ingest(), inbox.clone(), rx)));
         }
-        tasks.push(tokio::spawn(crate::installations::jobs::run_registrations(state.clone())));
-        tasks.push(tokio::spawn(crate::installations::jobs::run_cleanups(state.clone())));
-        let lifecycle = crate::installations::lifecycle_hooks::LifecycleRunner {
-            events: state.lifecycle_events.clone(),
-            hooks: state.hooks.clone(),
-            contexts: state.contexts.clone(),
-            metrics: state.metrics.clone(),
-            wake: state.jobs_signal.clone(),
-            max_attempts: state.config.webhook_max_attempts,
-        };
-        tasks.push(tokio::spawn(lifecycle.run()));
-        tasks.push(tokio::spawn(crate::installations::rekey::run_rekey(state.installations.clone(), state.metrics.clone())));
-        if state.config.bootstrap_workers > 0 {
-            tasks.push(tokio::spawn(crate::bootstrap::run_bootstraps(state.clone())));
+        tasks.push(tokio::spawn(crate::installations::jobs::run_registrations(parts.registration_jobs())));
+        tasks.push(tokio::spawn(crate::installations::jobs::run_cleanups(parts.cleanup_jobs())));
+        tasks.push(tokio::spawn(parts.lifecycle_runner().run()));
+        tasks.push(tokio::spawn(crate::installations::rekey::run_rekey(parts.installations.clone(), parts.metrics.clone())));
+        if parts.config.bootstrap_workers > 0 {
+            tasks.push(tokio::spawn(crate::bootstrap::run_bootstraps(parts.bootstrap_runner(), parts.jobs_signal.clone())));
         }
         Self { inboxes, tasks }
     }
@@ -256,7 +248,7 @@ impl Background {
     /// instance leased but did not start are given back at once, not
     /// after their lease (the next instance, or this one restarted, takes
     /// them without waiting a minute).
-    async fn stop(mut self, state: &AppState, inbox: &Inbox) {
+    async fn stop(mut self, deliveries: &crate::store::DeliveryStore, inbox: &Inbox) {
         for t in &self.tasks {
             t.abort();
         }
@@ -273,7 +265,7 @@ impl Background {
             aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
         let leased = inbox.handoff().drain();
-        match state.deliveries.release(&leased).await {
+        match deliveries.release(&leased).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(released = n, "gave back the leases of deliveries not handled before the shutdown"),
             Err(e) => tracing::warn!(error = %e, waiting = leased.len(), "cannot give back leases; they run out by themselves"),
@@ -294,9 +286,9 @@ impl Drop for Background {
 /// The API is nested at `/` so its paths in the spec are exactly the paths
 /// served; the spec and docs live beside it rather than inside it so they do
 /// not appear as operations in the spec.
-pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox: &Inbox, addon_routes: R) -> BoxEndpoint<'static> {
+pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(parts: &Parts, inbox: &Inbox, addon_routes: R) -> BoxEndpoint<'static> {
     let templates = http::route_template::RouteTemplates::from_meta(<(api::Api, R) as OpenApi>::meta());
-    let service = api::service(state, inbox, addon_routes);
+    let service = api::service(parts.api(inbox), addon_routes);
     let spec = service.spec_endpoint();
     // Swagger UI from poem-openapi inlines its JS/CSS and the spec itself, so
     // /docs needs neither a CDN nor a second request.
@@ -312,12 +304,13 @@ pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox
         .around(http::security_headers::middleware)
         .around(http::access_log::middleware)
         .around(http::request_id::middleware)
-        .data(state.clone())
+        .data(parts.metrics.clone())
+        .data(parts.http_policy())
         .data(templates)
         .data(crate::auth::user::UserCheck {
-            verifier: state.verifier.clone(),
-            installations: state.installations.clone(),
-            metrics: state.metrics.clone(),
+            verifier: parts.verifier.clone(),
+            installations: parts.installations.clone(),
+            metrics: parts.metrics.clone(),
         })
         .boxed()
 }
@@ -325,15 +318,15 @@ pub(crate) fn routes<R: OpenApi + Send + Sync + 'static>(state: &AppState, inbox
 /// Errors raised outside typed handlers (unknown route, wrong method, a body
 /// that does not parse, a missing token header) become problem JSON too.
 async fn errors_as_problems<E: poem::Endpoint>(next: Arc<E>, req: poem::Request) -> poem::Result<poem::Response> {
-    let state = req.data::<AppState>().cloned();
+    let metrics = req.data::<Arc<crate::metrics::Metrics>>().cloned();
     match next.call(req).await {
         Ok(r) => Ok(r.into_response()),
         // A typed handler's problem answer is already what we want.
         Err(e) if e.is_from_response() => Ok(e.into_response()),
         Err(e) => {
             if e.is::<poem_openapi::error::AuthorizationError>() {
-                if let Some(s) = &state {
-                    s.metrics.auth_failure("missing");
+                if let Some(metrics) = &metrics {
+                    metrics.auth_failure("missing");
                 }
                 tracing::warn!(target: "audit", event = "auth_failure", reason = "missing", "no token header");
             }

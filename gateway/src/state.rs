@@ -1,4 +1,6 @@
-//! Everything a request handler needs, built once at startup.
+//! What startup builds once (configuration, keys, database, stores,
+//! limiters, metrics) and cuts each part's handles from: every route,
+//! middleware and background loop gets only what it reads, never this.
 
 use std::sync::Arc;
 
@@ -6,12 +8,18 @@ use crate::auth::token::{TokenVerifier, VerifierConfig};
 use crate::config::Config;
 use crate::crypto::{SecretBox, key_file_for, load_or_create_key_file};
 use crate::hooks::AddonHooks;
+use crate::inbox::Inbox;
+use crate::installations::client::InstallationClients;
+use crate::installations::registration::WebhookRegistrar;
 use crate::limiter::RateLimiter;
 use crate::metrics::Metrics;
 use crate::store::{Database, DeliveryStore, InstallationStore, JobQueue};
+use crate::{admin, api, bootstrap, explorer, flows, http, inbox, installations, ops};
 
+/// Everything the gateway is built from; startup wires the parts from it,
+/// and the gateway's own tests (`internals`) read its stores.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct Parts {
     pub config: Arc<Config>,
     pub verifier: Arc<TokenVerifier>,
     pub db: Database,
@@ -48,12 +56,6 @@ pub struct AppState {
     pub bootstrap_budget: clockify_client::RateBudget,
 }
 
-impl std::fmt::Debug for dyn AddonHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AddonHooks")
-    }
-}
-
 /// Why the gateway cannot start with this configuration; each names the variable to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -67,7 +69,7 @@ pub enum StateError {
     Database(#[from] crate::store::StoreError),
 }
 
-impl AppState {
+impl Parts {
     /// The context hooks of `workspace_id` get.
     pub fn context(&self, workspace_id: &str) -> crate::context::AddonContext {
         self.contexts.context(workspace_id)
@@ -141,6 +143,184 @@ impl AppState {
             jobs_signal: Arc::default(),
             verified_tokens: Arc::default(),
         })
+    }
+}
+
+/// Each part's handles: what it reads of the parts, and nothing else.
+impl Parts {
+    /// Makes clients acting for installations (the tests call Clockify through it).
+    pub fn clients(&self) -> &InstallationClients {
+        &self.contexts.clients
+    }
+
+    /// Registers and deletes REST webhooks.
+    pub fn registrar(&self) -> WebhookRegistrar {
+        WebhookRegistrar {
+            installations: self.installations.clone(),
+            clients: self.contexts.clients.clone(),
+            metrics: self.metrics.clone(),
+            base_url: self.config.addon_base_url.as_str().to_owned(),
+            jobs_signal: self.jobs_signal.clone(),
+            verified_tokens: self.verified_tokens.clone(),
+        }
+    }
+
+    /// The check in front of the workspace admins' routes.
+    pub(crate) fn admin_gate(&self) -> crate::auth::gate::AdminGate {
+        crate::auth::gate::AdminGate {
+            verifier: self.verifier.clone(),
+            limiter: self.limiter.clone(),
+            metrics: self.metrics.clone(),
+            installations: self.installations.clone(),
+        }
+    }
+
+    pub(crate) fn flow_runner(&self) -> flows::run::FlowRunner {
+        flows::run::FlowRunner {
+            flows: self.flows.clone(),
+            cache: self.flow_cache.clone(),
+            installations: self.installations.clone(),
+            clients: self.contexts.clients.clone(),
+            metrics: self.metrics.clone(),
+            allowed_api_hosts: self.config.allowed_api_hosts.clone().into(),
+        }
+    }
+
+    pub(crate) fn bootstrap_runner(&self) -> bootstrap::BootstrapRunner {
+        bootstrap::BootstrapRunner {
+            bootstrap: self.bootstrap.clone(),
+            clients: self.contexts.clients.with_budget(self.bootstrap_budget.clone()),
+            metrics: self.metrics.clone(),
+            settings: Arc::new(bootstrap::BootstrapSettings::of(&self.config)),
+        }
+    }
+
+    /// What the HTTPS check and the per-address limit read.
+    pub(crate) fn http_policy(&self) -> http::HttpPolicy {
+        http::HttpPolicy {
+            require_https: self.config.require_https,
+            trusted_proxies: self.config.trusted_proxies.clone().into(),
+            limiter: self.limiter.clone(),
+        }
+    }
+
+    /// Every route of the gateway, each with its own handles.
+    pub(crate) fn api(&self, inbox: &Inbox) -> api::Api {
+        let config = &self.config;
+        (
+            ops::health::HealthApi { db: self.db.clone(), delivery_log: self.delivery_log.clone(), metrics: self.metrics.clone() },
+            ops::manifest::ManifestApi {
+                manifest_json: config.addon.manifest_json,
+                base_url: config.addon_base_url.as_str().to_owned(),
+                addon_key: config.addon_key().to_owned(),
+            },
+            installations::routes::LifecycleApi {
+                verifier: self.verifier.clone(),
+                installations: self.installations.clone(),
+                lifecycle_events: self.lifecycle_events.clone(),
+                registrar: self.registrar(),
+                metrics: self.metrics.clone(),
+                failed_checks: self.failed_checks.clone(),
+                webhook_limiter: self.webhook_limiter.clone(),
+                jobs_signal: self.jobs_signal.clone(),
+                verified_tokens: self.verified_tokens.clone(),
+                allowed_api_hosts: config.allowed_api_hosts.clone().into(),
+                rest_webhooks: config.addon.rest_webhooks,
+            },
+            inbox::routes::WebhookApi {
+                verifier: self.verifier.clone(),
+                verified_tokens: self.verified_tokens.clone(),
+                manifest_webhooks: config.addon.manifest_webhooks,
+                failed_checks: self.failed_checks.clone(),
+                webhook_limiter: self.webhook_limiter.clone(),
+                metrics: self.metrics.clone(),
+                inbox: inbox.clone(),
+            },
+            admin::routes::AdminApi {
+                gate: self.admin_gate(),
+                installations: self.installations.clone(),
+                deliveries: self.deliveries.clone(),
+                lifecycle_events: self.lifecycle_events.clone(),
+            },
+            admin::routes::AdminOperationsApi {
+                gate: self.admin_gate(),
+                registrar: self.registrar(),
+                delivery_log: self.delivery_log.clone(),
+                metrics: self.metrics.clone(),
+                inbox: inbox.clone(),
+            },
+            admin::page::AdminPageApi,
+            bootstrap::routes::BootstrapApi {
+                gate: self.admin_gate(),
+                bootstrap: self.bootstrap.clone(),
+                jobs_signal: self.jobs_signal.clone(),
+                settings: Arc::new(bootstrap::BootstrapSettings::of(config)),
+            },
+            explorer::routes::ExplorerApi {
+                verifier: self.verifier.clone(),
+                limiter: self.limiter.clone(),
+                metrics: self.metrics.clone(),
+                installations: self.installations.clone(),
+                history: self.explorer_history.clone(),
+                declared_scopes: config.addon.declared_scopes,
+                explorer: explorer::Explorer {
+                    observer: Some(Arc::new(crate::metrics::CallMetrics(self.metrics.clone()))),
+                    budget: self.budget.clone(),
+                    ..explorer::Explorer::new(&config.allowed_api_hosts)
+                },
+            },
+            flows::routes::FlowsApi { gate: self.admin_gate(), runner: self.flow_runner(), addon: config.addon },
+        )
+    }
+
+    /// What each inbox worker reads.
+    pub(crate) fn inbox_worker(&self) -> inbox::workers::InboxWorker {
+        inbox::workers::InboxWorker {
+            deliveries: self.deliveries.clone(),
+            flows: self.flow_runner(),
+            hooks: self.hooks.clone(),
+            contexts: self.contexts.clone(),
+            metrics: self.metrics.clone(),
+            max_attempts: self.config.webhook_max_attempts,
+        }
+    }
+
+    pub(crate) fn ingest(&self) -> inbox::ingest::Ingest {
+        inbox::ingest::Ingest { deliveries: self.deliveries.clone(), backend: self.db.backend(), hands_off: self.config.webhook_workers > 0 }
+    }
+
+    pub(crate) fn retention(&self) -> inbox::retention::Retention {
+        inbox::retention::Retention {
+            deliveries: self.deliveries.clone(),
+            flows: self.flows.clone(),
+            log_days: self.config.webhook_retention_days,
+            dedup_days: self.config.webhook_dedup_days,
+            flow_execution_days: self.config.flow_execution_retention_days,
+        }
+    }
+
+    pub(crate) fn registration_jobs(&self) -> installations::jobs::RegistrationJobs {
+        installations::jobs::RegistrationJobs {
+            jobs: self.jobs.clone(),
+            registrar: self.registrar(),
+            metrics: self.metrics.clone(),
+            wake: self.jobs_signal.clone(),
+        }
+    }
+
+    pub(crate) fn cleanup_jobs(&self) -> installations::jobs::CleanupJobs {
+        installations::jobs::CleanupJobs { jobs: self.jobs.clone(), cleanup: self.cleanup.clone(), wake: self.jobs_signal.clone() }
+    }
+
+    pub(crate) fn lifecycle_runner(&self) -> installations::lifecycle_hooks::LifecycleRunner {
+        installations::lifecycle_hooks::LifecycleRunner {
+            events: self.lifecycle_events.clone(),
+            hooks: self.hooks.clone(),
+            contexts: self.contexts.clone(),
+            metrics: self.metrics.clone(),
+            wake: self.jobs_signal.clone(),
+            max_attempts: self.config.webhook_max_attempts,
+        }
     }
 }
 

@@ -99,7 +99,7 @@ async fn rest_events_are_registered_at_install_and_their_deliveries_accepted() {
     let rotated = s.gw.sign(&json!({ "iss": "clockify", "type": "access", "sub": "u1", "workspaceId": "ws1", "n": 2 }));
     s.fake.on("api", "PATCH", "/v1/workspaces/ws1/webhooks/wh1/token", 200, json!({ "id": "wh1", "authToken": rotated }));
     let event: clockify_client::WebhookEvent = "PROJECT_UPDATED".parse().unwrap();
-    clockify_gateway::installations::registration::rotate_token(&s.gw.state, "ws1", &event).await.expect("rotated");
+    s.gw.state.registrar().rotate_token("ws1", &event).await.expect("rotated");
     assert!(s.gw.state.verified_tokens.is_empty(), "the cache forgot the workspace");
     assert_eq!(s.gw.deliver("PROJECT_UPDATED", &token, &json!({ "id": "p1", "v": 3 })).await.status(), 403);
     assert_eq!(s.gw.deliver("PROJECT_UPDATED", &rotated, &json!({ "id": "p1", "v": 3 })).await.status(), 200);

@@ -29,7 +29,7 @@ async fn the_installation_client_uses_its_token_and_hosts_and_only_declared_scop
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     fake.on("api", "GET", "/v1/workspaces/ws1/tags", 200, json!([]));
 
-    let client = clockify_gateway::installations::client::installation_client(&gw.state, "ws1").await.expect("client");
+    let client = gw.state.clients().for_workspace("ws1").await.expect("client");
     client.get_tags().workspace_id("ws1").send().await.expect("TAG_READ is declared");
     assert_eq!(fake.count("GET", "/api/v1/workspaces/ws1/tags"), 1);
 
@@ -78,11 +78,11 @@ async fn the_unsigned_api_url_is_never_used_as_the_installations_host() {
     };
     gw.state.installations.upsert_installed(&stored).await.unwrap();
 
-    let err = clockify_gateway::installations::client::installation_client(&gw.state, "ws1").await.expect_err("no signed host to call");
+    let err = gw.state.clients().for_workspace("ws1").await.expect_err("no signed host to call");
     let shown = err.to_string();
     assert!(shown.contains("ws1") && shown.contains("backendUrl"), "{shown}");
     // The REST webhook registration (the first call an installation makes) stays pending.
-    let registered = clockify_gateway::installations::registration::register_pending(&gw.state, "ws1").await;
+    let registered = gw.state.registrar().register_pending("ws1").await;
     assert!(registered.is_err(), "{registered:?}");
     assert!(fake.requests().is_empty(), "the apiUrl host was called: {:?}", fake.requests());
 }

@@ -6,13 +6,15 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use crate::auth::gate::AdminGate;
 use crate::auth::schemes::UserToken;
 use crate::error::{ApiError, GatewayError};
+use crate::installations::registration::WebhookRegistrar;
+use crate::metrics::Metrics;
 use crate::redact::redact_secrets;
-use crate::state::AppState;
-use crate::store::{LogFilter, handler_state};
-
-const ADMIN_ROLES: [&str; 2] = ["OWNER", "WORKSPACE_ADMIN"];
+use crate::store::{DeliveryLog, DeliveryStore, InstallationStore, LifecycleEvents, LogFilter, handler_state};
 
 /// One subscribed event and where its webhook stands.
 #[derive(Object, Debug, Clone, PartialEq, Eq)]
@@ -84,35 +86,10 @@ pub enum InstallationResponse {
 }
 
 pub struct AdminApi {
-    pub state: AppState,
-}
-
-/// The caller must be an admin of `workspace_id`: a verified user token of
-/// that workspace whose `workspaceRole` is OWNER or WORKSPACE_ADMIN. A
-/// workspace without a live installation is not found, whoever asks.
-pub(crate) async fn authorize_admin(
-    state: &AppState,
-    token: &UserToken,
-    workspace_id: &str,
-    route: &'static str,
-) -> Result<(), GatewayError> {
-    let claims = token.verify(&state.verifier, Some(workspace_id)).map_err(|r| {
-        state.metrics.auth_failure(r.reason());
-        tracing::warn!(target: "audit", event = "auth_failure", route, reason = r.reason(), "admin token rejected");
-        GatewayError::Token(r)
-    })?;
-    state.limiter.enforce_workspace(&state.metrics, workspace_id)?;
-    crate::installations::require_live(state, workspace_id).await?;
-    if !claims.workspace_role.as_deref().is_some_and(|r| ADMIN_ROLES.contains(&r)) {
-        return Err(GatewayError::Forbidden("only the workspace's owner or admins may see this".into()));
-    }
-    Ok(())
-}
-
-impl AdminApi {
-    async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {
-        authorize_admin(&self.state, token, workspace_id, "admin").await
-    }
+    pub gate: AdminGate,
+    pub installations: InstallationStore,
+    pub deliveries: DeliveryStore,
+    pub lifecycle_events: LifecycleEvents,
 }
 
 #[OpenApi(tag = "crate::tags::Tag::Admin")]
@@ -123,16 +100,14 @@ impl AdminApi {
     #[oai(path = "/admin/installations/:workspace_id", method = "get")]
     async fn installation(&self, auth: UserToken, workspace_id: Path<String>) -> Result<InstallationResponse, ApiError> {
         let ws = workspace_id.0;
-        self.authorize(&auth, &ws).await?;
+        self.gate.authorize(&auth, &ws, "admin").await?;
         let i = self
-            .state
             .installations
             .get(&ws)
             .await
             .map_err(GatewayError::from)?
             .ok_or_else(|| GatewayError::NotFound(format!("no installation for workspace {ws}")))?;
         let webhooks = self
-            .state
             .installations
             .webhook_tokens(&ws)
             .await
@@ -140,9 +115,8 @@ impl AdminApi {
             .into_iter()
             .map(|w| WebhookRegistration { event: w.event, source: w.source, state: w.state, webhook_id: w.webhook_id, failure: w.failure })
             .collect();
-        let c = self.state.deliveries.state_counts(&ws).await.map_err(GatewayError::from)?;
+        let c = self.deliveries.state_counts(&ws).await.map_err(GatewayError::from)?;
         let lifecycle_hooks = self
-            .state
             .lifecycle_events
             .list(&ws, LIFECYCLE_HOOKS_SHOWN)
             .await
@@ -312,9 +286,9 @@ impl AdminOperationsApi {
     #[oai(path = "/admin/installations/:workspace_id/webhooks/reregister", method = "post")]
     async fn reregister(&self, auth: UserToken, workspace_id: Path<String>) -> Result<ReregistrationResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin").await?;
-        let report = crate::installations::registration::reregister(&self.state, &ws).await?;
-        self.state.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
+        self.gate.authorize(&auth, &ws, "admin").await?;
+        let report = self.registrar.reregister(&ws).await?;
+        self.metrics.reregistration(if report.deferred.is_some() { "deferred" } else { "done" });
         tracing::info!(target: "audit", event = "webhooks_reregistered", workspace_id = %ws, retried = report.retried.len(), "re-registration requested");
         Ok(ReregistrationResponse::Ok(Json(ReregistrationResult {
             retried: report.retried,
@@ -347,11 +321,11 @@ impl AdminOperationsApi {
         limit: Query<Option<u32>>,
     ) -> Result<DeliveriesResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin").await?;
+        self.gate.authorize(&auth, &ws, "admin").await?;
         let filter = LogFilter { event: event.0, status: status.0.map(|s| s.as_str().to_owned()), from: from.0, to: to.0 };
         let cursor = before.0.as_deref().map(parse_cursor).transpose()?;
         let limit = i64::from(limit.0.unwrap_or(50));
-        let mut rows = self.state.delivery_log.list(&ws, &filter, cursor, limit + 1).await.map_err(GatewayError::from)?;
+        let mut rows = self.delivery_log.list(&ws, &filter, cursor, limit + 1).await.map_err(GatewayError::from)?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let next = if more { rows.last().map(|r| format!("{}:{}", r.received_at, r.id)) } else { None };
@@ -377,16 +351,16 @@ impl AdminOperationsApi {
     #[oai(path = "/admin/deliveries/:workspace_id/replay", method = "post")]
     async fn replay(&self, auth: UserToken, workspace_id: Path<String>, body: Json<ReplayRequest>) -> Result<ReplayResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "admin").await?;
+        self.gate.authorize(&auth, &ws, "admin").await?;
         let req = body.0;
         if req.ids.is_none() && req.event.is_none() && req.status.is_none() && req.from.is_none() && req.to.is_none() {
             return Err(GatewayError::BadRequest("name `ids` or at least one filter (event, status, from, to)".into()).into());
         }
         let filter = LogFilter { event: req.event, status: req.status.map(|s| s.as_str().to_owned()), from: req.from, to: req.to };
-        let r = self.state.delivery_log.replay(&ws, req.ids.as_deref(), &filter, req.force).await.map_err(GatewayError::from)?;
-        self.state.metrics.replay("replayed", r.replayed.len());
-        self.state.metrics.replay("skipped", r.skipped.len());
-        self.state.metrics.replay("failed", r.failed.len());
+        let r = self.delivery_log.replay(&ws, req.ids.as_deref(), &filter, req.force).await.map_err(GatewayError::from)?;
+        self.metrics.replay("replayed", r.replayed.len());
+        self.metrics.replay("skipped", r.skipped.len());
+        self.metrics.replay("failed", r.failed.len());
         if !r.replayed.is_empty() {
             self.inbox.wake();
         }
@@ -402,7 +376,10 @@ impl AdminOperationsApi {
 
 /// Operator actions on an installation's webhooks and deliveries.
 pub struct AdminOperationsApi {
-    pub state: AppState,
+    pub gate: AdminGate,
+    pub registrar: WebhookRegistrar,
+    pub delivery_log: DeliveryLog,
+    pub metrics: Arc<Metrics>,
     /// Woken when replayed deliveries wait for it.
     pub inbox: crate::inbox::Inbox,
 }

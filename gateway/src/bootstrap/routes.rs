@@ -1,17 +1,19 @@
 //! Bootstrap control and the entity snapshot, for a workspace's admins.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use crate::admin::routes::authorize_admin;
+use super::BootstrapSettings;
+use crate::auth::gate::AdminGate;
 use crate::auth::schemes::UserToken;
+use crate::background::WakeSignal;
 use crate::bootstrap::{SkipReason, plan};
 use crate::error::{ApiError, GatewayError};
-use crate::state::AppState;
-use crate::store::RunMode;
+use crate::store::{BootstrapStore, RunMode};
 
 /// Snapshot rows per page when the caller does not say.
 const DEFAULT_ENTITY_PAGE: u32 = 100;
@@ -153,13 +155,18 @@ fn skip_reason(r: &SkipReason) -> String {
 }
 
 pub struct BootstrapApi {
-    pub state: AppState,
+    pub gate: AdminGate,
+    pub bootstrap: BootstrapStore,
+    /// Wakes the runner for a queued bootstrap.
+    pub jobs_signal: Arc<WakeSignal>,
+    /// What the status shows of the plan and choices.
+    pub settings: Arc<BootstrapSettings>,
 }
 
 impl BootstrapApi {
     async fn status(&self, ws: &str) -> Result<BootstrapStatus, GatewayError> {
-        let run = self.state.bootstrap.run(ws).await?;
-        let items = self.state.bootstrap.items(ws).await?;
+        let run = self.bootstrap.run(ws).await?;
+        let items = self.bootstrap.items(ws).await?;
         let mut ops: BTreeMap<String, OperationProgress> = BTreeMap::new();
         let mut failed_items = Vec::new();
         for it in &items {
@@ -193,10 +200,9 @@ impl BootstrapApi {
                 p.last_error.clone_from(&it.last_error);
             }
         }
-        let choices = super::choices(&self.state.config);
-        let plan = plan(self.state.config.addon.declared_scopes, self.state.config.bootstrap_page_size).with_choices(&choices);
+        let choices = self.settings.choices();
+        let plan = plan(self.settings.declared_scopes, self.settings.page_size).with_choices(&choices);
         let entities = self
-            .state
             .bootstrap
             .entity_counts(ws)
             .await?
@@ -220,7 +226,7 @@ impl BootstrapApi {
                 .collect(),
             entities,
             choices: BootstrapChoices {
-                budget_share: self.state.config.bootstrap_budget_share,
+                budget_share: self.settings.budget_share,
                 include: choices.include,
                 exclude: choices.exclude,
                 time_entries_since: choices.time_entries_start,
@@ -241,13 +247,13 @@ impl BootstrapApi {
         mode: Query<Option<BootstrapMode>>,
     ) -> Result<QueuedResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.gate.authorize(&auth, &ws, "bootstrap").await?;
         let mode = match mode.0.unwrap_or_default() {
             BootstrapMode::Resume => RunMode::Resume,
             BootstrapMode::Restart => RunMode::Restart,
         };
-        self.state.bootstrap.queue(&ws, mode).await.map_err(GatewayError::from)?;
-        self.state.jobs_signal.wake();
+        self.bootstrap.queue(&ws, mode).await.map_err(GatewayError::from)?;
+        self.jobs_signal.wake();
         tracing::info!(target: "audit", event = "bootstrap_requested", workspace_id = %ws, ?mode, "bootstrap queued");
         Ok(QueuedResponse::Accepted(Json(self.status(&ws).await?)))
     }
@@ -256,8 +262,8 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap/:workspace_id", method = "delete")]
     async fn cancel(&self, auth: UserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
-        let cancelled = self.state.bootstrap.cancel(&ws).await.map_err(GatewayError::from)?;
+        self.gate.authorize(&auth, &ws, "bootstrap").await?;
+        let cancelled = self.bootstrap.cancel(&ws).await.map_err(GatewayError::from)?;
         if !cancelled {
             return Err(GatewayError::NotFound(format!("no bootstrap is queued or running for workspace {ws}")).into());
         }
@@ -270,7 +276,7 @@ impl BootstrapApi {
     #[oai(path = "/bootstrap/:workspace_id/status", method = "get")]
     async fn get_status(&self, auth: UserToken, workspace_id: Path<String>) -> Result<StatusResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.gate.authorize(&auth, &ws, "bootstrap").await?;
         Ok(StatusResponse::Ok(Json(self.status(&ws).await?)))
     }
 
@@ -288,10 +294,9 @@ impl BootstrapApi {
         limit: Query<Option<u32>>,
     ) -> Result<EntitiesResponse, ApiError> {
         let ws = workspace_id.0;
-        authorize_admin(&self.state, &auth, &ws, "bootstrap").await?;
+        self.gate.authorize(&auth, &ws, "bootstrap").await?;
         let limit = limit.0.unwrap_or(DEFAULT_ENTITY_PAGE).clamp(1, MAX_ENTITY_PAGE);
         let rows = self
-            .state
             .bootstrap
             .entities(&ws, &entity_type.0, after.0.as_deref(), i64::from(limit) + 1)
             .await

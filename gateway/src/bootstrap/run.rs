@@ -17,9 +17,22 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use super::BootstrapSettings;
 use super::plan::{Plan, Step, plan};
-use crate::state::AppState;
-use crate::store::{BootstrapItem, Lease, NewItem, PageWrite, StoreError};
+use crate::installations::client::InstallationClients;
+use crate::metrics::Metrics;
+use crate::store::{BootstrapItem, BootstrapStore, Lease, NewItem, PageWrite, StoreError};
+
+/// What running bootstraps reads: the runner loop holds one, and every run
+/// and list a clone.
+#[derive(Clone, Debug)]
+pub struct BootstrapRunner {
+    pub bootstrap: BootstrapStore,
+    /// Clients drawing within the bootstrap's share of each workspace's budget.
+    pub clients: InstallationClients,
+    pub metrics: Arc<Metrics>,
+    pub settings: Arc<BootstrapSettings>,
+}
 
 /// Lists read at once per workspace. The budget (50 per second) paces the
 /// requests; this only bounds how many wait for it.
@@ -171,7 +184,7 @@ fn first_page(step: &Step) -> i64 {
 /// Everything one item's task needs.
 #[derive(Clone)]
 struct Ctx {
-    state: AppState,
+    runner: BootstrapRunner,
     lease: Lease,
     client: Client,
     stop: Arc<Stop>,
@@ -187,7 +200,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
     let mut rows_so_far = item.rows;
     let mut failures = 0u32;
     let mut throttled_in_a_row = 0u32;
-    let max_pages = i64::from(ctx.state.config.bootstrap_max_pages);
+    let max_pages = i64::from(ctx.runner.settings.max_pages);
     loop {
         if ctx.stop.is_set() {
             return ItemOutcome::Stopped;
@@ -204,17 +217,17 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
         }
         let asked = std::time::Instant::now();
         let answer = ctx.client.get_raw(op, &path, &query).await;
-        ctx.state.metrics.bootstrap_page_time(op.id, asked.elapsed());
+        ctx.runner.metrics.bootstrap_page_time(op.id, asked.elapsed());
         let (requests, throttled) = match &answer {
             Err(ClockifyError::Api(f)) if f.status == 429 => (1, 1),
             _ => (1, 0),
         };
-        if let Err(e) = ctx.state.bootstrap.count_requests(ws, requests, throttled).await {
+        if let Err(e) = ctx.runner.bootstrap.count_requests(ws, requests, throttled).await {
             tracing::warn!(workspace_id = ws, error = %e, "cannot count bootstrap requests");
         }
         match answer {
             Ok(resp) => {
-                ctx.state.metrics.bootstrap_request("ok");
+                ctx.runner.metrics.bootstrap_request("ok");
                 throttled_in_a_row = 0;
                 let parsed = match page_rows(&step, &resp, rows_so_far) {
                     Ok(p) => p,
@@ -231,7 +244,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
                     "pending"
                 };
                 let write = PageWrite { item: &item.item, entity_type: &step.entity_type, rows: &rows, next_page: page + 1, state };
-                match ctx.state.bootstrap.record_page(&ctx.lease, &write).await {
+                match ctx.runner.bootstrap.record_page(&ctx.lease, &write).await {
                     Ok(true) => {}
                     Ok(false) => return ItemOutcome::Stopped,
                     Err(e) => {
@@ -243,7 +256,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
                         continue;
                     }
                 }
-                ctx.state.metrics.bootstrap_page(op.id, &step.entity_type, rows.len());
+                ctx.runner.metrics.bootstrap_page(op.id, &step.entity_type, rows.len());
                 pages += 1;
                 rows_so_far += rows.len() as i64;
                 page += 1;
@@ -257,7 +270,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
             }
             Err(ClockifyError::Api(f)) if f.status == 429 => {
                 // A plan with a far lower limit than 50/s: slow down, keep the progress.
-                ctx.state.metrics.bootstrap_request("throttled");
+                ctx.runner.metrics.bootstrap_request("throttled");
                 throttled_in_a_row += 1;
                 // The client already paused the workspace and lowered its
                 // budget; this wait only grows for a limit that stays hit.
@@ -270,14 +283,14 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
             Err(ClockifyError::Api(f)) if f.status == 404 && item.parent_id.is_some() => {
                 // The parent was deleted since its list was read.
                 let note = format!("{}: the parent is gone (404)", op.id);
-                ctx.state.metrics.bootstrap_request("error");
-                return match ctx.state.bootstrap.item_state(&ctx.lease, &item.item, "done", Some(&note)).await {
+                ctx.runner.metrics.bootstrap_request("error");
+                return match ctx.runner.bootstrap.item_state(&ctx.lease, &item.item, "done", Some(&note)).await {
                     Ok(()) => ItemOutcome::Finished,
                     Err(_) => ItemOutcome::Stopped,
                 };
             }
             Err(e) => {
-                ctx.state.metrics.bootstrap_request("error");
+                ctx.runner.metrics.bootstrap_request("error");
                 let transient = matches!(&e, ClockifyError::Transport(_))
                     || matches!(&e, ClockifyError::Api(f) if f.status >= 500)
                     || matches!(&e, ClockifyError::UnexpectedStatus { status } if *status >= 500);
@@ -285,7 +298,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
                 if !transient || failures >= PAGE_ATTEMPTS {
                     return fail_item(&ctx, &item.item, &e.to_string()).await;
                 }
-                if let Err(se) = ctx.state.bootstrap.item_state(&ctx.lease, &item.item, "pending", Some(&e.to_string())).await {
+                if let Err(se) = ctx.runner.bootstrap.item_state(&ctx.lease, &item.item, "pending", Some(&e.to_string())).await {
                     tracing::warn!(workspace_id = ws, error = %se, "cannot record a bootstrap error");
                 }
                 if !ctx.stop.sleep(Duration::from_secs(1u64 << failures)).await {
@@ -298,7 +311,7 @@ async fn run_item(ctx: Ctx, step: Step, item: BootstrapItem) -> ItemOutcome {
 
 async fn fail_item(ctx: &Ctx, item: &str, error: &str) -> ItemOutcome {
     tracing::warn!(workspace_id = %ctx.lease.workspace_id, item, error, "bootstrap list failed");
-    match ctx.state.bootstrap.item_state(&ctx.lease, item, "failed", Some(error)).await {
+    match ctx.runner.bootstrap.item_state(&ctx.lease, item, "failed", Some(error)).await {
         Ok(()) => ItemOutcome::Failed,
         Err(_) => ItemOutcome::Stopped,
     }
@@ -309,7 +322,7 @@ async fn seed_children(ctx: &Ctx, plan: &Plan, parent_op: &str) -> Result<(), St
     let ws = &ctx.lease.workspace_id;
     for child in plan.steps.iter().filter(|s| s.parent.as_ref().is_some_and(|p| p.from_operation == parent_op)) {
         let Some(parent_step) = plan.steps.iter().find(|s| s.operation.id == parent_op) else { continue };
-        let ids = ctx.state.bootstrap.entity_ids(ws, &parent_step.entity_type).await?;
+        let ids = ctx.runner.bootstrap.entity_ids(ws, &parent_step.entity_type).await?;
         let items: Vec<NewItem> = ids
             .iter()
             .map(|id| NewItem {
@@ -320,19 +333,20 @@ async fn seed_children(ctx: &Ctx, plan: &Plan, parent_op: &str) -> Result<(), St
                 first_page: first_page(child),
             })
             .collect();
-        ctx.state.bootstrap.seed(&ctx.lease, &items).await?;
+        ctx.runner.bootstrap.seed(&ctx.lease, &items).await?;
     }
     Ok(())
 }
 
 /// Runs the bootstrap of the leased workspace until every item has ended or
 /// the run is stopped.
-pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> Result<RunOutcome, RunError> {
+pub async fn run_workspace(runner: &BootstrapRunner, lease: &Lease, stop: Arc<Stop>) -> Result<RunOutcome, RunError> {
     let ws = lease.workspace_id.as_str();
     // Within BOOTSTRAP_BUDGET_SHARE of the workspace's budget.
-    let client = state.contexts.clients.with_budget(state.bootstrap_budget.clone()).for_workspace(ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
-    let plan = plan(state.config.addon.declared_scopes, state.config.bootstrap_page_size).with_choices(&super::choices(&state.config));
-    let ctx = Ctx { state: state.clone(), lease: lease.clone(), client, stop: stop.clone() };
+    let client = runner.clients.for_workspace(ws).await.map_err(|e| RunError::Setup(e.to_string()))?;
+    let settings = &runner.settings;
+    let plan = plan(settings.declared_scopes, settings.page_size).with_choices(&settings.choices());
+    let ctx = Ctx { runner: runner.clone(), lease: lease.clone(), client, stop: stop.clone() };
     let top: Vec<NewItem> = plan
         .steps
         .iter()
@@ -345,9 +359,9 @@ pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> 
             first_page: first_page(s),
         })
         .collect();
-    state.bootstrap.seed(lease, &top).await?;
+    runner.bootstrap.seed(lease, &top).await?;
     // On a resume, parents finished earlier already have their children.
-    for item in state.bootstrap.items(ws).await? {
+    for item in runner.bootstrap.items(ws).await? {
         if item.parent_id.is_none() && matches!(item.state.as_str(), "done" | "truncated") {
             seed_children(&ctx, &plan, &item.operation).await?;
         }
@@ -367,7 +381,7 @@ pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> 
                 }
             }
         };
-    enqueue_pending(state.bootstrap.items(ws).await?, &mut started, &mut queue, &mut failed);
+    enqueue_pending(runner.bootstrap.items(ws).await?, &mut started, &mut queue, &mut failed);
     let mut running: JoinSet<(BootstrapItem, ItemOutcome)> = JoinSet::new();
     loop {
         while running.len() < CONCURRENT_ITEMS && !stop.is_set() {
@@ -389,7 +403,7 @@ pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> 
             ItemOutcome::Failed => failed.push(item.item.clone()),
             ItemOutcome::Finished if item.parent_id.is_none() => {
                 seed_children(&ctx, &plan, &item.operation).await?;
-                enqueue_pending(state.bootstrap.items(ws).await?, &mut started, &mut queue, &mut failed);
+                enqueue_pending(runner.bootstrap.items(ws).await?, &mut started, &mut queue, &mut failed);
             }
             ItemOutcome::Finished => {}
         }
@@ -409,15 +423,15 @@ pub async fn run_workspace(state: &AppState, lease: &Lease, stop: Arc<Stop>) -> 
 /// Holds the lease while `run` goes on: renews it every third of its
 /// length and stops the run when it is lost (cancelled, restarted, or
 /// taken over after this instance stalled).
-pub async fn run_leased(state: AppState, lease: Lease) {
+pub async fn run_leased(runner: BootstrapRunner, lease: Lease) {
     let stop = Arc::new(Stop::default());
-    let lease_ms = (state.config.bootstrap_lease_seconds * 1000) as i64;
+    let lease_ms = runner.settings.lease_ms();
     // Both halves live in this future: aborting it (shutdown, a killed
     // server in tests) stops the renewals along with the work.
     let heartbeat = async {
         let every = Duration::from_millis((lease_ms / 3).max(100) as u64);
         while stop.sleep(every).await {
-            match state.bootstrap.renew(&lease, lease_ms).await {
+            match runner.bootstrap.renew(&lease, lease_ms).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::info!(workspace_id = %lease.workspace_id, "bootstrap lease gone (cancelled, restarted or taken over); stopping");
@@ -430,7 +444,7 @@ pub async fn run_leased(state: AppState, lease: Lease) {
         }
     };
     let work = async {
-        let outcome = run_workspace(&state, &lease, stop.clone()).await;
+        let outcome = run_workspace(&runner, &lease, stop.clone()).await;
         stop.trigger();
         outcome
     };
@@ -443,16 +457,16 @@ pub async fn run_leased(state: AppState, lease: Lease) {
             // The database, not the workspace, failed: resume later.
             tracing::warn!(workspace_id = %lease.workspace_id, error = %e, "bootstrap interrupted by the database; requeued");
             tokio::time::sleep(Duration::from_secs(2)).await;
-            if let Err(e) = state.bootstrap.requeue(&lease, &e.to_string()).await {
+            if let Err(e) = runner.bootstrap.requeue(&lease, &e.to_string()).await {
                 tracing::warn!(workspace_id = %lease.workspace_id, error = %e, "cannot requeue; the lease will expire instead");
             }
             return;
         }
         Err(e) => ("failed", Some(e.to_string())),
     };
-    state.metrics.bootstrap_run(final_state);
+    runner.metrics.bootstrap_run(final_state);
     tracing::info!(workspace_id = %lease.workspace_id, outcome = final_state, error = error.as_deref().unwrap_or(""), "bootstrap finished");
-    if let Err(e) = state.bootstrap.finish(&lease, final_state, error.as_deref()).await {
+    if let Err(e) = runner.bootstrap.finish(&lease, final_state, error.as_deref()).await {
         tracing::error!(workspace_id = %lease.workspace_id, error = %e, "cannot record the end of a bootstrap");
     }
 }

@@ -7,11 +7,15 @@ use poem_openapi::payload::{Html, Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use crate::auth::schemes::UserToken;
+use crate::auth::token::TokenVerifier;
 use crate::error::{ApiError, GatewayError, Violation};
 use crate::explorer::{self, Call, Caller, Explorer, ExplorerError, Input, Operation};
-use crate::state::AppState;
-use crate::store::{ExplorerHistory, HistoryEntry};
+use crate::limiter::RateLimiter;
+use crate::metrics::Metrics;
+use crate::store::{ExplorerHistory, HistoryEntry, InstallationStore};
 use clockify_client::catalog::{Access, HostGroup, OPERATIONS, ParamLocation};
 
 const PAGE_HTML: &str = include_str!("../explorer/assets/index.html");
@@ -262,32 +266,31 @@ pub enum StyleResponse {
 }
 
 pub struct ExplorerApi {
-    pub state: AppState,
+    pub verifier: Arc<TokenVerifier>,
+    /// The members' per-workspace limit.
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
+    /// Whose installation is live.
+    pub installations: InstallationStore,
+    pub history: ExplorerHistory,
+    /// The manifest's scopes, marked on each operation of the catalog.
+    pub declared_scopes: &'static [clockify_client::Scope],
     pub explorer: Explorer,
 }
 
 impl ExplorerApi {
-    pub fn new(state: AppState) -> Self {
-        let explorer = Explorer {
-            observer: Some(std::sync::Arc::new(crate::metrics::CallMetrics(state.metrics.clone()))),
-            budget: state.budget.clone(),
-            ..Explorer::new(&state.config.allowed_api_hosts)
-        };
-        Self { state, explorer }
-    }
-
     /// The verified caller and the user the token is for, whose history the
     /// call joins. A workspace without a live installation is not found.
     async fn caller(&self, token: &UserToken) -> Result<(Caller, String), GatewayError> {
-        let claims = token.verify(&self.state.verifier, None).map_err(|r| {
-            self.state.metrics.auth_failure(r.reason());
+        let claims = token.verify(&self.verifier, None).map_err(|r| {
+            self.metrics.auth_failure(r.reason());
             tracing::warn!(target: "audit", event = "auth_failure", route = "explorer", reason = r.reason(), "explorer token rejected");
             GatewayError::Token(r)
         })?;
         let caller = Caller::from_claims(token.token(), &claims)
             .ok_or_else(|| GatewayError::Forbidden("the token names no workspace (workspaceId claim)".into()))?;
-        self.state.limiter.enforce_workspace(&self.state.metrics, &caller.workspace_id)?;
-        crate::installations::require_live(&self.state, &caller.workspace_id).await?;
+        self.limiter.enforce_workspace(&self.metrics, &caller.workspace_id)?;
+        crate::auth::gate::require_live(&self.installations, &caller.workspace_id).await?;
         // A user token always names its user (TokenKind::User).
         let user = claims.user.clone().unwrap_or_default();
         Ok((caller, user))
@@ -320,7 +323,7 @@ impl ExplorerApi {
             }
             Err(e) => entry.outcome = api_error_label(e).to_owned(),
         }
-        if let Err(e) = self.state.explorer_history.record(&caller.workspace_id, user, &entry).await {
+        if let Err(e) = self.history.record(&caller.workspace_id, user, &entry).await {
             tracing::warn!(workspace = %caller.workspace_id, error = %e, "explorer history not recorded");
         }
         result
@@ -337,7 +340,7 @@ impl ExplorerApi {
             },
             Err(e) => (refusal_label(e).to_owned(), None),
         };
-        self.state.metrics.explorer_call(entry.id, status_label.clone());
+        self.metrics.explorer_call(entry.id, status_label.clone());
         let duration_ms = result.as_ref().map(|o| o.duration.as_secs_f64() * 1000.0).unwrap_or(0.0);
         tracing::info!(
             target: "explorer",
@@ -489,7 +492,7 @@ impl ExplorerApi {
                 }
             }
             count += 1;
-            let view = endpoint_view(op, self.state.config.addon.declared_scopes);
+            let view = endpoint_view(op, self.declared_scopes);
             match groups.iter_mut().find(|g| g.tag == op.tag) {
                 Some(g) => g.operations.push(view),
                 None => groups.push(TagGroup { tag: op.tag.to_owned(), operations: vec![view] }),
@@ -534,8 +537,7 @@ impl ExplorerApi {
     ) -> Result<HistoryResponse, ApiError> {
         let (caller, user) = self.caller(&auth).await?;
         let rows = self
-            .state
-            .explorer_history
+            .history
             .list(&caller.workspace_id, &user, i64::from(limit.0.unwrap_or(50)))
             .await
             .map_err(GatewayError::from)?;
@@ -550,8 +552,7 @@ impl ExplorerApi {
         let (caller, user) = self.caller(&auth).await?;
         let opts = body.0;
         let entry = self
-            .state
-            .explorer_history
+            .history
             .get(&caller.workspace_id, &user, &id.0)
             .await
             .map_err(GatewayError::from)?

@@ -8,12 +8,12 @@ use poem_openapi::payload::{Html, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::model::{FlowDefinition, StepRecord, Trigger};
-use super::run::{self, Delivery, Execution, Mode, flow_from_row};
-use crate::admin::routes::authorize_admin;
+use super::run::{self, Delivery, Execution, FlowRunner, Mode, flow_from_row};
+use crate::addon::AddonManifest;
+use crate::auth::gate::AdminGate;
 use crate::auth::schemes::UserToken;
 use crate::error::{ApiError, GatewayError};
 use crate::explorer::routes::{PageResponse, ScriptResponse};
-use crate::state::AppState;
 use crate::store::{ExecutionRow, FlowRow};
 
 /// A saved flow.
@@ -184,17 +184,22 @@ fn not_found(ws: &str, id: &str) -> GatewayError {
 }
 
 pub struct FlowsApi {
-    pub state: AppState,
+    pub gate: AdminGate,
+    /// Runs them (dry runs, forced runs); its store and cache are the
+    /// routes' too.
+    pub runner: FlowRunner,
+    /// What a flow is checked against (declared scopes).
+    pub addon: &'static AddonManifest,
 }
 
 impl FlowsApi {
     async fn authorize(&self, token: &UserToken, workspace_id: &str) -> Result<(), GatewayError> {
-        authorize_admin(&self.state, token, workspace_id, "flows").await
+        self.gate.authorize(token, workspace_id, "flows").await
     }
 
     /// Checks a definition; every problem with its pointer (422).
     fn check(&self, flow: &FlowDefinition) -> Result<String, GatewayError> {
-        let problems = super::validate::check(flow, self.state.config.addon);
+        let problems = super::validate::check(flow, self.addon);
         if !problems.is_empty() {
             return Err(GatewayError::Invalid(problems));
         }
@@ -204,7 +209,7 @@ impl FlowsApi {
 
     async fn delivery(&self, ws: &str, id: &str) -> Result<Delivery, GatewayError> {
         let d = self
-            .state
+            .runner
             .flows
             .delivery(ws, id)
             .await?
@@ -243,7 +248,7 @@ impl FlowsApi {
     async fn list(&self, auth: UserToken, workspace_id: Path<String>) -> Result<FlowListResponse, ApiError> {
         let ws = workspace_id.0;
         self.authorize(&auth, &ws).await?;
-        let rows = self.state.flows.list(&ws, false).await.map_err(GatewayError::from)?;
+        let rows = self.runner.flows.list(&ws, false).await.map_err(GatewayError::from)?;
         let items = rows.into_iter().map(view).collect::<Result<_, _>>()?;
         Ok(FlowListResponse::Ok(Json(FlowList { items })))
     }
@@ -257,8 +262,8 @@ impl FlowsApi {
         let ws = workspace_id.0;
         self.authorize(&auth, &ws).await?;
         let definition = self.check(&body.0)?;
-        let row = self.state.flows.create(&ws, body.0.name.trim(), body.0.enabled, &definition).await.map_err(GatewayError::from)?;
-        self.state.flow_cache.invalidate(&ws);
+        let row = self.runner.flows.create(&ws, body.0.name.trim(), body.0.enabled, &definition).await.map_err(GatewayError::from)?;
+        self.runner.cache.invalidate(&ws);
         tracing::info!(target: "audit", event = "flow_created", workspace_id = %ws, flow = %row.id, "flow saved");
         Ok(CreatedResponse::Created(Json(view(row)?)))
     }
@@ -276,13 +281,13 @@ impl FlowsApi {
         self.authorize(&auth, &ws).await?;
         let definition = self.check(&body.0)?;
         let row = self
-            .state
+            .runner
             .flows
             .update(&ws, &flow_id.0, body.0.name.trim(), body.0.enabled, &definition)
             .await
             .map_err(GatewayError::from)?
             .ok_or_else(|| not_found(&ws, &flow_id.0))?;
-        self.state.flow_cache.invalidate(&ws);
+        self.runner.cache.invalidate(&ws);
         tracing::info!(target: "audit", event = "flow_updated", workspace_id = %ws, flow = %row.id, version = row.version, "flow saved");
         Ok(FlowResponse::Ok(Json(view(row)?)))
     }
@@ -292,10 +297,10 @@ impl FlowsApi {
     async fn delete(&self, auth: UserToken, workspace_id: Path<String>, flow_id: Path<String>) -> Result<DeletedResponse, ApiError> {
         let ws = workspace_id.0;
         self.authorize(&auth, &ws).await?;
-        if !self.state.flows.delete(&ws, &flow_id.0).await.map_err(GatewayError::from)? {
+        if !self.runner.flows.delete(&ws, &flow_id.0).await.map_err(GatewayError::from)? {
             return Err(not_found(&ws, &flow_id.0).into());
         }
-        self.state.flow_cache.invalidate(&ws);
+        self.runner.cache.invalidate(&ws);
         tracing::info!(target: "audit", event = "flow_deleted", workspace_id = %ws, flow = %flow_id.0, "flow deleted");
         Ok(DeletedResponse::Deleted)
     }
@@ -331,7 +336,7 @@ impl FlowsApi {
         let cursor = before.0.as_deref().map(parse_cursor).transpose()?;
         let limit = i64::from(limit.0.unwrap_or(50));
         let mut rows = self
-            .state
+            .runner
             .flows
             .executions(&ws, flow_id.0.as_deref(), delivery_id.0.as_deref(), cursor, limit + 1)
             .await
@@ -356,10 +361,10 @@ impl FlowsApi {
     ) -> Result<DryRunResponse, ApiError> {
         let ws = workspace_id.0;
         self.authorize(&auth, &ws).await?;
-        let row = self.state.flows.get(&ws, &flow_id.0).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, &flow_id.0))?;
+        let row = self.runner.flows.get(&ws, &flow_id.0).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, &flow_id.0))?;
         let flow = flow_from_row(row).ok_or_else(|| GatewayError::Internal("a stored flow does not read".into()))?;
         let delivery = self.delivery(&ws, &body.0.delivery_id).await?;
-        let mut runs = run::run_flows(&self.state, &delivery, vec![flow], Mode::DryRun).await.map_err(GatewayError::from)?;
+        let mut runs = run::run_flows(&self.runner, &delivery, vec![flow], Mode::DryRun).await.map_err(GatewayError::from)?;
         let execution = runs.pop().ok_or_else(|| GatewayError::Internal("a dry run gave no execution".into()))?;
         Ok(DryRunResponse::Ok(Json(execution_view(execution))))
     }
@@ -380,11 +385,11 @@ impl FlowsApi {
         let delivery = self.delivery(&ws, &delivery_id.0).await?;
         let flows = match &body.0.flow_id {
             Some(id) => {
-                let row = self.state.flows.get(&ws, id).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, id))?;
+                let row = self.runner.flows.get(&ws, id).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, id))?;
                 flow_from_row(row).into_iter().collect()
             }
             None => self
-                .state
+                .runner
                 .flows
                 .list(&ws, true)
                 .await
@@ -394,7 +399,7 @@ impl FlowsApi {
                 .filter(|f| f.definition.trigger.events.contains(&delivery.event))
                 .collect(),
         };
-        let runs = run::run_flows(&self.state, &delivery, flows, Mode::Forced).await.map_err(GatewayError::from)?;
+        let runs = run::run_flows(&self.runner, &delivery, flows, Mode::Forced).await.map_err(GatewayError::from)?;
         tracing::info!(target: "audit", event = "flows_forced", workspace_id = %ws, delivery = %delivery.id, runs = runs.len(), "forced flow run");
         Ok(RunResponse::Ok(Json(RunResult { executions: runs.into_iter().map(execution_view).collect() })))
     }
@@ -403,8 +408,8 @@ impl FlowsApi {
 impl FlowsApi {
     async fn set_enabled(&self, auth: UserToken, ws: String, id: String, enabled: bool) -> Result<FlowResponse, ApiError> {
         self.authorize(&auth, &ws).await?;
-        let row = self.state.flows.set_enabled(&ws, &id, enabled).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, &id))?;
-        self.state.flow_cache.invalidate(&ws);
+        let row = self.runner.flows.set_enabled(&ws, &id, enabled).await.map_err(GatewayError::from)?.ok_or_else(|| not_found(&ws, &id))?;
+        self.runner.cache.invalidate(&ws);
         tracing::info!(target: "audit", event = if enabled { "flow_enabled" } else { "flow_disabled" }, workspace_id = %ws, flow = %id, "flow state changed");
         Ok(FlowResponse::Ok(Json(view(row)?)))
     }

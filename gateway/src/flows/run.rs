@@ -22,14 +22,33 @@ use clockify_client::exchange::{CapturedRequest, Exchange, ExchangeMode};
 use clockify_explorer_dispatch::{self as dispatch, DispatchError, Sent};
 use serde_json::{Map, Value, json};
 
+use super::cache::FlowCache;
 use super::conditions;
 use super::model::{Definition, Flow, Outcome, Step, StepRecord, StepRequest};
 use super::templates::{self, Missing};
+use crate::config::HostPort;
 use crate::error::GatewayError;
 use crate::explorer::{self, validate::Input};
+use crate::installations::client::InstallationClients;
+use crate::metrics::Metrics;
 use crate::redact::{redact_secrets, redact_url};
-use crate::state::AppState;
-use crate::store::{ExecutionRow, FlowRow, StoreError, now_ms};
+use crate::store::{ExecutionRow, FlowRow, FlowStore, InstallationStore, StoreError, now_ms};
+
+/// What running flows reads: the inbox workers and the flows' routes each
+/// hold one.
+#[derive(Clone, Debug)]
+pub struct FlowRunner {
+    pub flows: FlowStore,
+    /// Each workspace's enabled flows, as the inbox last read them.
+    pub cache: Arc<FlowCache>,
+    /// Whose settings a flow's conditions and templates read.
+    pub installations: InstallationStore,
+    /// Calls Clockify for the installation.
+    pub clients: InstallationClients,
+    pub metrics: Arc<Metrics>,
+    /// ALLOWED_API_HOSTS: where a step's request may go.
+    pub allowed_api_hosts: Arc<[HostPort]>,
+}
 
 /// A delivery as flows see it.
 #[derive(Debug, Clone)]
@@ -92,19 +111,19 @@ pub fn flow_from_row(row: FlowRow) -> Option<Flow> {
 /// whose trigger names its event, each once per delivery. Only a store
 /// failure is an error (the delivery is then handled again later; flows
 /// that already ran for it do not run again).
-pub async fn on_delivery(state: &AppState, delivery: &crate::store::ClaimedDelivery) -> Result<(), StoreError> {
-    let enabled = match state.flow_cache.get(&delivery.workspace_id) {
+pub async fn on_delivery(runner: &FlowRunner, delivery: &crate::store::ClaimedDelivery) -> Result<(), StoreError> {
+    let enabled = match runner.cache.get(&delivery.workspace_id) {
         Some(flows) => flows,
         None => {
             // Once more at once on failure: a pooled connection the server
             // ended fails once and is dropped (the retry takes a fresh one),
             // which should not send the delivery into backoff.
-            let rows = match state.flows.list(&delivery.workspace_id, true).await {
+            let rows = match runner.flows.list(&delivery.workspace_id, true).await {
                 Ok(rows) => rows,
-                Err(_) => state.flows.list(&delivery.workspace_id, true).await?,
+                Err(_) => runner.flows.list(&delivery.workspace_id, true).await?,
             };
             let flows = std::sync::Arc::new(rows.into_iter().filter_map(flow_from_row).collect::<Vec<_>>());
-            state.flow_cache.put(&delivery.workspace_id, flows.clone());
+            runner.cache.put(&delivery.workspace_id, flows.clone());
             flows
         }
     };
@@ -120,7 +139,7 @@ pub async fn on_delivery(state: &AppState, delivery: &crate::store::ClaimedDeliv
         event: delivery.event.clone(),
         body: serde_json::from_str(&delivery.body).unwrap_or_default(),
     };
-    run_flows(state, &delivery, flows, Mode::Auto).await.map(|_| ()).map_err(|e| match e {
+    run_flows(runner, &delivery, flows, Mode::Auto).await.map(|_| ()).map_err(|e| match e {
         RunError::Store(s) => s,
     })
 }
@@ -142,7 +161,7 @@ impl From<RunError> for GatewayError {
 /// Runs `flows` (already chosen for the delivery's event) in order. The
 /// ones whose trigger does not hold are `filtered`: counted, and recorded
 /// only in a forced run.
-pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, mode: Mode) -> Result<Vec<Execution>, RunError> {
+pub async fn run_flows(runner: &FlowRunner, delivery: &Delivery, flows: Vec<Flow>, mode: Mode) -> Result<Vec<Execution>, RunError> {
     // The settings are read once, and only when a gate or a step may need them.
     let mut settings: Option<Value> = None;
     let key = run_key(mode);
@@ -151,7 +170,7 @@ pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, 
     for flow in flows {
         let trigger = &flow.definition.trigger;
         if settings.is_none() && trigger.conditions.iter().any(|c| c.pointer.starts_with("/settings")) {
-            settings = Some(read_settings(state, &delivery.workspace_id).await?);
+            settings = Some(read_settings(runner, &delivery.workspace_id).await?);
         }
         let mut doc = json!({
             "payload": delivery.body,
@@ -170,11 +189,11 @@ pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, 
             continue;
         }
         if settings.is_none() {
-            let read = read_settings(state, &delivery.workspace_id).await?;
+            let read = read_settings(runner, &delivery.workspace_id).await?;
             doc["settings"] = read.clone();
             settings = Some(read);
         }
-        if let Some(e) = run_one(state, delivery, &flow, &mut doc, mode, &key).await? {
+        if let Some(e) = run_one(runner, delivery, &flow, &mut doc, mode, &key).await? {
             out.push(e);
         }
     }
@@ -184,20 +203,20 @@ pub async fn run_flows(state: &AppState, delivery: &Delivery, flows: Vec<Flow>, 
     // records them all.
     if mode != Mode::DryRun {
         for _ in &filtered {
-            state.metrics.flow("filtered");
+            runner.metrics.flow("filtered");
         }
     }
     if mode == Mode::Forced && !filtered.is_empty() {
         let rows = filtered.iter().map(|e| row_of(e, &delivery.workspace_id, &key)).collect::<Result<Vec<_>, _>>()?;
-        state.flows.record_executions(&rows).await?;
+        runner.flows.record_executions(&rows).await?;
     }
     out.extend(filtered);
     Ok(out)
 }
 
 /// The installation's settings as `{id: value}`.
-async fn read_settings(state: &AppState, workspace_id: &str) -> Result<Value, StoreError> {
-    Ok(Value::Object(match state.installations.get(workspace_id).await? {
+async fn read_settings(runner: &FlowRunner, workspace_id: &str) -> Result<Value, StoreError> {
+    Ok(Value::Object(match runner.installations.get(workspace_id).await? {
         Some(i) => i.settings.as_ref().map(crate::context::settings_values).unwrap_or_default(),
         None => Map::new(),
     }))
@@ -249,7 +268,7 @@ fn row_of(e: &Execution, workspace_id: &str, run_key: &str) -> Result<ExecutionR
 /// One flow whose trigger holds on one delivery; `None` when it already
 /// ran for it (Auto).
 async fn run_one(
-    state: &AppState,
+    runner: &FlowRunner,
     delivery: &Delivery,
     flow: &Flow,
     doc: &mut Value,
@@ -262,22 +281,22 @@ async fn run_one(
         // Written before the first step: a delivery handled again (retry,
         // replay, another instance after a crash) finds it and does not run
         // the flow again.
-        if !state.flows.start_execution(&row_of(&execution, &delivery.workspace_id, key)?).await? {
+        if !runner.flows.start_execution(&row_of(&execution, &delivery.workspace_id, key)?).await? {
             return Ok(None);
         }
-        state.metrics.flow("executed");
+        runner.metrics.flow("executed");
     }
     execution.outcome = Outcome::Completed;
     for step in &flow.definition.steps {
-        let record = run_step(state, &delivery.workspace_id, step, doc, mode).await;
+        let record = run_step(runner, &delivery.workspace_id, step, doc, mode).await;
         let failed = record.outcome == "failed";
         if mode != Mode::DryRun {
-            state.metrics.flow_step(match record.outcome.as_str() {
+            runner.metrics.flow_step(match record.outcome.as_str() {
                 "skipped" => "skipped",
                 _ => "executed",
             });
             if failed {
-                state.metrics.flow_step("failed");
+                runner.metrics.flow_step("failed");
             }
         }
         if failed {
@@ -292,11 +311,11 @@ async fn run_one(
     execution.duration_us = started.elapsed().as_micros() as i64;
     if mode != Mode::DryRun {
         let steps = serde_json::to_string(&execution.steps).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        state
+        runner
             .flows
             .finish_execution(&execution.id, execution.outcome.as_str(), &steps, execution.error.as_deref(), execution.duration_us)
             .await?;
-        state.metrics.flow(execution.outcome.as_str());
+        runner.metrics.flow(execution.outcome.as_str());
         tracing::info!(flow = %flow.id, delivery = %delivery.id, outcome = execution.outcome.as_str(), forced = execution.forced, "flow ran");
     }
     Ok(Some(execution))
@@ -342,7 +361,7 @@ fn resolve(step: &Step, doc: &Value, missing: Missing) -> Result<Input, String> 
     Ok(input)
 }
 
-async fn run_step(state: &AppState, workspace_id: &str, step: &Step, doc: &mut Value, mode: Mode) -> StepRecord {
+async fn run_step(runner: &FlowRunner, workspace_id: &str, step: &Step, doc: &mut Value, mode: Mode) -> StepRecord {
     let started = Instant::now();
     if let Some(c) = &step.condition
         && !conditions::holds(c, doc)
@@ -371,13 +390,13 @@ async fn run_step(state: &AppState, workspace_id: &str, step: &Step, doc: &mut V
         }
         Err(explorer::Invalid::Internal(m)) => return failed(base, m),
     };
-    let builder = match state.contexts.clients.builder(workspace_id).await {
+    let builder = match runner.clients.builder(workspace_id).await {
         Ok(b) => b,
         Err(e) => return failed(base, format!("no client for the installation: {e}")),
     };
     let exchange = Arc::new(
         Exchange::new(if dry { ExchangeMode::DryRun } else { ExchangeMode::Send })
-            .with_guard(explorer::guard(Arc::from(state.config.allowed_api_hosts.clone()), entry.path))
+            .with_guard(explorer::guard(runner.allowed_api_hosts.clone(), entry.path))
             .with_response_limit(explorer::MAX_ANSWER_BYTES),
     );
     // Reads as the client retries them (429, 5xx, transport); a write is sent once.

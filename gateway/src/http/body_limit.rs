@@ -10,7 +10,7 @@ use std::sync::Arc;
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 
 use crate::error::{ApiError, GatewayError};
-use crate::state::AppState;
+use crate::metrics::Metrics;
 
 pub const DEFAULT_LIMIT: usize = 1024 * 1024;
 pub const WEBHOOK_LIMIT: usize = 5 * 1024 * 1024;
@@ -27,8 +27,8 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Re
     let limit = limit_for(req.uri().path());
     let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let too_large = |req: &Request| {
-        if let Some(state) = req.data::<AppState>() {
-            state.metrics.payload_too_large.inc();
+        if let Some(metrics) = req.data::<Arc<Metrics>>() {
+            metrics.payload_too_large.inc();
         }
         tracing::warn!(target: "audit", event = "payload_too_large", limit, "request body over the cap");
         Ok(ApiError::from(GatewayError::PayloadTooLarge { limit }).into_response())

@@ -8,18 +8,17 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::error::problem_response;
-use crate::http::{ClientAddr, PROBES};
-use crate::state::AppState;
+use crate::http::{ClientAddr, HttpPolicy, PROBES};
 
 pub async fn middleware<E: Endpoint>(next: Arc<E>, mut req: Request) -> poem::Result<Response> {
-    let Some(state) = req.data::<AppState>().cloned() else {
+    let Some(policy) = req.data::<HttpPolicy>().cloned() else {
         return Ok(problem_response(poem::http::StatusCode::INTERNAL_SERVER_ERROR, None));
     };
-    let client = ClientAddr::of(&req, &state.config.trusted_proxies);
+    let client = ClientAddr::of(&req, &policy.trusted_proxies);
     req.extensions_mut().insert(client);
     let allowed = client.https
-        || client.peer_is_loopback && !state.config.trusted_proxies.iter().any(|p| p.is_loopback())
-        || !state.config.require_https
+        || client.peer_is_loopback && !policy.trusted_proxies.iter().any(|p| p.is_loopback())
+        || !policy.require_https
         || PROBES.contains(&req.uri().path());
     if !allowed {
         tracing::warn!(target: "audit", event = "https_required", "plain HTTP refused");

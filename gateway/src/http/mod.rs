@@ -14,6 +14,24 @@ pub mod slow_clients;
 
 pub use client_addr::ClientAddr;
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::limiter::RateLimiter;
+
+/// What the HTTPS check and the per-address limit read, as request data
+/// (the metrics they count in are request data of their own, an
+/// `Arc<Metrics>`).
+#[derive(Clone, Debug)]
+pub struct HttpPolicy {
+    /// REQUIRE_HTTPS.
+    pub require_https: bool,
+    /// TRUSTED_PROXIES: whose forwarding headers count.
+    pub trusted_proxies: Arc<[IpAddr]>,
+    /// The per-address (and the members' per-workspace) limit.
+    pub limiter: Arc<RateLimiter>,
+}
+
 /// Probe routes: orchestrators and scrapers reach them over plain HTTP and
 /// without a rate limit.
 pub const PROBES: [&str; 3] = ["/health", "/ready", "/metrics"];

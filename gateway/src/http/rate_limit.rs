@@ -7,8 +7,9 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use crate::error::{ApiError, GatewayError};
-use crate::http::{ClientAddr, PROBES};
-use crate::state::AppState;
+use crate::http::{ClientAddr, HttpPolicy, PROBES};
+use crate::limiter::RateLimiter;
+use crate::metrics::Metrics;
 
 /// Clockify's own calls (webhook deliveries, lifecycle calls) come from its
 /// few addresses on behalf of every workspace at once; an address limit there
@@ -27,25 +28,27 @@ fn address_key(ip: Option<std::net::IpAddr>) -> String {
 /// past the budget the address's calls are answered 429 before anything is
 /// verified or read.
 pub struct FailedChecks<'a> {
-    state: &'a AppState,
+    /// Failed checks per client address.
+    budget: &'a RateLimiter,
+    metrics: &'a Metrics,
     key: String,
 }
 
 impl<'a> FailedChecks<'a> {
-    pub fn of(state: &'a AppState, req: &Request) -> Self {
-        Self { state, key: address_key(req.extensions().get::<ClientAddr>().and_then(|c| c.ip)) }
+    pub fn of(budget: &'a RateLimiter, metrics: &'a Metrics, req: &Request) -> Self {
+        Self { budget, metrics, key: address_key(req.extensions().get::<ClientAddr>().and_then(|c| c.ip)) }
     }
 
     pub fn enforce(&self) -> Result<(), GatewayError> {
-        self.state.failed_checks.peek(&self.key).map_err(|retry_after| {
-            self.state.metrics.rate_limited.get_or_create(&vec![("key", "failed_checks".to_owned())]).inc();
+        self.budget.peek(&self.key).map_err(|retry_after| {
+            self.metrics.rate_limited.get_or_create(&vec![("key", "failed_checks".to_owned())]).inc();
             tracing::warn!(target: "audit", event = "rate_limited", key_kind = "failed_checks", retry_after, "too many failed checks from one address");
             GatewayError::RateLimited { retry_after }
         })
     }
 
     pub fn charge(&self) {
-        self.state.failed_checks.charge(&self.key);
+        self.budget.charge(&self.key);
     }
 }
 
@@ -56,9 +59,10 @@ pub async fn middleware<E: Endpoint>(next: Arc<E>, req: Request) -> poem::Result
     if PROBES.contains(&path) || CLOCKIFY_CALLS.iter().any(|p| path.starts_with(p)) {
         return next.call(req).await.map(IntoResponse::into_response);
     }
-    if let (Some(state), Some(client)) = (req.data::<AppState>(), req.extensions().get::<ClientAddr>()) {
+    let limits = (req.data::<HttpPolicy>(), req.data::<Arc<Metrics>>(), req.extensions().get::<ClientAddr>());
+    if let (Some(policy), Some(metrics), Some(client)) = limits {
         let key = address_key(client.ip);
-        if let Err(e) = state.limiter.enforce(&state.metrics, "address", &key) {
+        if let Err(e) = policy.limiter.enforce(metrics, "address", &key) {
             return Ok(ApiError::from(e).into_response());
         }
     }

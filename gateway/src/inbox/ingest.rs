@@ -5,7 +5,18 @@
 use std::sync::Arc;
 
 use crate::background::LEASE_MS;
-use crate::state::AppState;
+use crate::store::{Backend, DeliveryStore};
+
+/// What the group commit reads.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    pub deliveries: DeliveryStore,
+    /// How many batches may be in flight at once depends on it.
+    pub backend: Backend,
+    /// Whether this instance runs inbox workers (WEBHOOK_WORKERS > 0): only
+    /// then are new deliveries handed to them already leased.
+    pub hands_off: bool,
+}
 
 /// One verified delivery waiting for the group commit, with what the
 /// request already knows; the checks that need the database run in the
@@ -72,10 +83,10 @@ fn check(
 /// before the 200). On PostgreSQL a few batches are in flight at once (one
 /// waits for its WAL flush while the next is written); SQLite has one
 /// writer, so there one batch forms while the previous one commits.
-pub async fn run_ingest(state: AppState, inbox: super::Inbox, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
-    let in_flight = match state.db.backend() {
-        crate::store::Backend::Sqlite => 1,
-        crate::store::Backend::Postgres => crate::store::POSTGRES_INGEST_BATCHES,
+pub async fn run_ingest(ingest: Ingest, inbox: super::Inbox, mut rx: tokio::sync::mpsc::Receiver<IngestItem>) {
+    let in_flight = match ingest.backend {
+        Backend::Sqlite => 1,
+        Backend::Postgres => crate::store::POSTGRES_INGEST_BATCHES,
     };
     let slots = Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut batches = tokio::task::JoinSet::new();
@@ -89,19 +100,19 @@ pub async fn run_ingest(state: AppState, inbox: super::Inbox, mut rx: tokio::syn
                 Err(_) => break,
             }
         }
-        let (state, inbox) = (state.clone(), inbox.clone());
+        let (ingest, inbox) = (ingest.clone(), inbox.clone());
         batches.spawn(async move {
-            ingest_batch(&state, &inbox, items).await;
+            ingest_batch(&ingest, &inbox, items).await;
             drop(slot);
         });
     }
 }
 
-async fn ingest_batch(state: &AppState, inbox: &super::Inbox, items: Vec<IngestItem>) {
+async fn ingest_batch(ingest: &Ingest, inbox: &super::Inbox, items: Vec<IngestItem>) {
     // New deliveries go to this instance's inbox already leased, unless no
     // inbox runs here or it has enough waiting.
     let bytes = items.iter().map(|i| i.delivery.body.len()).sum();
-    let lease = (state.config.webhook_workers > 0 && inbox.handoff.has_room(items.len(), bytes)).then_some(LEASE_MS);
+    let lease = (ingest.hands_off && inbox.handoff.has_room(items.len(), bytes)).then_some(LEASE_MS);
     let mut workspaces: Vec<String> = items.iter().map(|i| i.delivery.workspace_id.clone()).collect();
     workspaces.sort_unstable();
     workspaces.dedup();
@@ -128,7 +139,7 @@ async fn ingest_batch(state: &AppState, inbox: &super::Inbox, items: Vec<IngestI
         }
         (answers, batch)
     };
-    let (answers, recorded) = match state.deliveries.ingest(workspaces, lease, decide).await {
+    let (answers, recorded) = match ingest.deliveries.ingest(workspaces, lease, decide).await {
         Ok((answers, Ok(stored))) => {
             inbox.handoff.push(stored.leased);
             (answers, Ok(stored.recorded))

@@ -10,6 +10,8 @@
 //! being the signature's. Only then is the delivery stored, and only once it
 //! is stored does Clockify get its 200.
 
+use std::sync::Arc;
+
 use clockify_client::WebhookEvent;
 use poem::Request;
 use poem_openapi::param::{Header, Path};
@@ -20,11 +22,13 @@ use serde_json::Value;
 
 use super::ingest::{IngestItem, IngestOutcome, Rejection, RequestChecks};
 use crate::auth::schemes::WebhookSignature;
-use crate::auth::token::{Expectation, TokenKind};
+use crate::auth::token::{Expectation, TokenKind, TokenVerifier};
+use crate::auth::verified::VerifiedTokens;
 use crate::error::{ApiError, GatewayError};
 use crate::http::body_limit::WEBHOOK_LIMIT;
 use crate::http::rate_limit::FailedChecks;
-use crate::state::AppState;
+use crate::limiter::RateLimiter;
+use crate::metrics::Metrics;
 use crate::store::{NewDelivery, Recorded, sha256_hex};
 
 /// A JSON request body not read yet: the route reads it once its headers
@@ -67,7 +71,17 @@ impl UnreadJson {
 }
 
 pub struct WebhookApi {
-    pub state: AppState,
+    pub verifier: Arc<TokenVerifier>,
+    /// Signatures verified lately, not verified again.
+    pub verified_tokens: Arc<VerifiedTokens>,
+    /// The webhooks of the manifest (add-on tokens); the others are REST ones.
+    pub manifest_webhooks: &'static [WebhookEvent],
+    /// Failed checks per client address.
+    pub failed_checks: Arc<RateLimiter>,
+    /// Clockify's calls per workspace.
+    pub webhook_limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
+    /// Where verified deliveries go to be stored.
     pub inbox: super::Inbox,
 }
 
@@ -94,7 +108,7 @@ impl WebhookApi {
     /// A refused delivery: counted, audited and, when it failed a check only
     /// a forger fails (signature, event header), charged to the address.
     fn reject(&self, failures: Option<&FailedChecks>, reason: &'static str, err: GatewayError) -> ApiError {
-        self.state.metrics.auth_failure(reason);
+        self.metrics.auth_failure(reason);
         if let Some(f) = failures {
             f.charge();
         }
@@ -117,21 +131,20 @@ impl WebhookApi {
     ) -> Result<WebhookResponse, ApiError> {
         let event = WebhookEvent::from_wire(&event.0)
             .ok_or_else(|| ApiError::from(GatewayError::NotFound(format!("`{}` is not a webhook event", event.0))))?;
-        let failures = FailedChecks::of(&self.state, req);
+        let failures = FailedChecks::of(&self.failed_checks, &self.metrics, req);
         failures.enforce()?;
         let signature = auth.token();
         // Manifest webhooks carry add-on claims; REST-created ones may not (PLATFORM.md §3.4),
         // and are bound to their installation by the stored-token check below.
-        let kind = if self.state.config.addon.manifest_webhooks.contains(&event) { TokenKind::Webhook } else { TokenKind::RestWebhook };
-        let claims = match self.state.verified_tokens.get(kind, signature) {
+        let kind = if self.manifest_webhooks.contains(&event) { TokenKind::Webhook } else { TokenKind::RestWebhook };
+        let claims = match self.verified_tokens.get(kind, signature) {
             Some(c) => c,
             None => {
                 let c = self
-                    .state
                     .verifier
                     .verify(signature, &Expectation::of(kind))
                     .map_err(|r| self.reject(Some(&failures), r.reason(), GatewayError::Token(r)))?;
-                self.state.verified_tokens.insert(kind, signature, c.clone());
+                self.verified_tokens.insert(kind, signature, c.clone());
                 c
             }
         };
@@ -145,10 +158,10 @@ impl WebhookApi {
         let Some(workspace_id) = claims.workspace_id.clone() else {
             return Err(self.reject(Some(&failures), "workspace", GatewayError::BadRequest("the signature names no workspace".into())));
         };
-        self.state.webhook_limiter.enforce_workspace(&self.state.metrics, &workspace_id)?;
+        self.webhook_limiter.enforce_workspace(&self.metrics, &workspace_id)?;
         let body = body.read(WEBHOOK_LIMIT).await.map_err(|e| {
             if matches!(e, GatewayError::PayloadTooLarge { .. }) {
-                self.state.metrics.payload_too_large.inc();
+                self.metrics.payload_too_large.inc();
                 tracing::warn!(target: "audit", event = "payload_too_large", limit = WEBHOOK_LIMIT, "request body over the cap");
             }
             ApiError::from(e)
@@ -201,7 +214,7 @@ impl WebhookApi {
             IngestOutcome::Stored(Recorded::New) => "accepted",
             IngestOutcome::Stored(Recorded::Duplicate) => "duplicate",
         };
-        self.state.metrics.delivery(event.as_str(), status);
+        self.metrics.delivery(event.as_str(), status);
         Ok(ack(status))
     }
 }

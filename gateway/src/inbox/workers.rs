@@ -4,15 +4,32 @@
 //! their mirror change in one commit. Every instance runs them; the database's leases decide who
 //! handles what.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clockify_client::WebhookEvent;
 
 use crate::background::{HANDLER_TIMEOUT, IDLE_POLL, LEASE_MS, backoff_ms};
+use crate::context::ContextSource;
 use crate::events::{Change, WebhookPayload, decode_text};
-use crate::hooks::WebhookDelivery;
-use crate::state::AppState;
-use crate::store::{ClaimedDelivery, MirrorChange, now_ms};
+use crate::flows::run::FlowRunner;
+use crate::hooks::{AddonHooks, WebhookDelivery};
+use crate::metrics::Metrics;
+use crate::store::{ClaimedDelivery, DeliveryStore, MirrorChange, now_ms};
+
+/// What an inbox worker reads; each worker holds a clone.
+#[derive(Clone, Debug)]
+pub struct InboxWorker {
+    pub deliveries: DeliveryStore,
+    /// The workspace's flows, run before the add-on's handler.
+    pub flows: FlowRunner,
+    pub hooks: Arc<dyn AddonHooks>,
+    /// The contexts the handler gets.
+    pub(crate) contexts: ContextSource,
+    pub metrics: Arc<Metrics>,
+    /// WEBHOOK_MAX_ATTEMPTS: after that many failures a delivery is dead.
+    pub max_attempts: u32,
+}
 
 /// The mirror entity type and id of a payload (a raw one has neither).
 fn entity(p: &WebhookPayload) -> Option<(&'static str, Option<&str>)> {
@@ -51,15 +68,15 @@ const BATCH: i64 = 64;
 
 /// Runs the add-on's handler for one claimed delivery; on success returns
 /// the mirror change to apply with its completion.
-async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<MirrorChange>, String> {
+async fn handle(worker: &InboxWorker, claimed: &ClaimedDelivery) -> Result<Option<MirrorChange>, String> {
     let event: WebhookEvent = claimed.event.parse().unwrap_or_else(|never| match never {});
     // Decoded once, from the stored text into its type.
     let decoded = decode_text(&event, &claimed.body);
-    state.metrics.payload(&claimed.event, decoded.payload.is_typed());
+    worker.metrics.payload(&claimed.event, decoded.payload.is_typed());
     let mirror = mirror_change(&decoded.payload, decoded.change, &claimed.body);
     // The workspace's flows, each once per delivery (a delivery handled
     // again finds their executions); only a store failure retries it.
-    crate::flows::run::on_delivery(state, claimed).await.map_err(|e| format!("flows: {e}"))?;
+    crate::flows::run::on_delivery(&worker.flows, claimed).await.map_err(|e| format!("flows: {e}"))?;
     let delivery = WebhookDelivery {
         id: claimed.id.clone(),
         workspace_id: claimed.workspace_id.clone(),
@@ -69,7 +86,7 @@ async fn handle(state: &AppState, claimed: &ClaimedDelivery) -> Result<Option<Mi
         attempt: claimed.attempt,
         received_at_ms: claimed.received_at,
     };
-    match tokio::time::timeout(HANDLER_TIMEOUT, state.hooks.on_webhook(&state.contexts.context(&claimed.workspace_id), &delivery)).await {
+    match tokio::time::timeout(HANDLER_TIMEOUT, worker.hooks.on_webhook(&worker.contexts.context(&claimed.workspace_id), &delivery)).await {
         Ok(Ok(())) => Ok(mirror),
         Ok(Err(e)) => Err(e.0),
         Err(_) => Err(format!("handler timed out after {} s", HANDLER_TIMEOUT.as_secs())),
@@ -86,7 +103,7 @@ const GATHER: Duration = Duration::from_millis(10);
 /// handed over already leased (`HandOff`), and those it claims from the
 /// database, when woken for them (stored unleased, replayed) and every
 /// `IDLE_POLL` (retries, leases that ran out, work of stopped instances).
-pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
+pub async fn run_inbox(worker: InboxWorker, inbox: super::Inbox) {
     let signal = &inbox.wake;
     let mut backlog = false;
     let mut claim_next = true;
@@ -101,7 +118,7 @@ pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
         if inbox.handoff.is_closed() {
             // Stopping: what was handled is written, the rest of the hand-off
             // is released by `Background::stop`.
-            record_unrecorded(&state, &mut unrecorded).await;
+            record_unrecorded(&worker.deliveries, &mut unrecorded).await;
             return;
         }
         if !backlog {
@@ -111,7 +128,7 @@ pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
         claim_next |= signal.take_wake() || last_claim.elapsed() >= IDLE_POLL;
         if claim_next && (batch.len() as i64) < BATCH {
             let limit = BATCH - batch.len() as i64;
-            match state.deliveries.claim(limit, LEASE_MS).await {
+            match worker.deliveries.claim(limit, LEASE_MS).await {
                 Ok(claimed) => {
                     // A full claim: more are waiting.
                     claim_next = claimed.len() as i64 >= limit;
@@ -135,27 +152,27 @@ pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
                     inbox.handoff.push(std::iter::once(claimed).chain(batch).collect());
                     break;
                 }
-                match handle(&state, &claimed).await {
+                match handle(&worker, &claimed).await {
                     Ok(mirror) => {
-                        state.metrics.handled(&claimed.event, "done");
-                        state.metrics.webhook_delay(&claimed.event, claimed.received_at);
+                        worker.metrics.handled(&claimed.event, "done");
+                        worker.metrics.webhook_delay(&claimed.event, claimed.received_at);
                         done.push((claimed, mirror));
                     }
                     Err(error) => {
-                        let dead = claimed.attempt >= i64::from(state.config.webhook_max_attempts);
-                        state.metrics.handled(&claimed.event, if dead { "dead" } else { "retrying" });
+                        let dead = claimed.attempt >= i64::from(worker.max_attempts);
+                        worker.metrics.handled(&claimed.event, if dead { "dead" } else { "retrying" });
                         tracing::warn!(delivery = %claimed.id, event = %claimed.event, attempt = claimed.attempt, dead, %error, "webhook handler failed");
-                        if let Err(e) = state.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await {
+                        if let Err(e) = worker.deliveries.fail(&claimed.id, &error, backoff_ms(claimed.attempt), dead).await {
                             tracing::error!(delivery = %claimed.id, error = %e, "cannot record a handler failure");
                         }
                     }
                 }
             }
             done.splice(0..0, unrecorded.drain(..));
-            record_handled(&state, done, &mut unrecorded).await;
+            record_handled(&worker.deliveries, done, &mut unrecorded).await;
             continue;
         }
-        record_unrecorded(&state, &mut unrecorded).await;
+        record_unrecorded(&worker.deliveries, &mut unrecorded).await;
         backlog = false;
         let wait = IDLE_POLL.saturating_sub(last_claim.elapsed());
         tokio::select! {
@@ -171,19 +188,19 @@ pub async fn run_inbox(state: AppState, inbox: super::Inbox) {
 const UNRECORDED_MAX: usize = 16 * BATCH as usize;
 
 /// Tries again to complete what was handled but could not be written.
-async fn record_unrecorded(state: &AppState, unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>) {
+async fn record_unrecorded(deliveries: &DeliveryStore, unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>) {
     if !unrecorded.is_empty() {
-        record_handled(state, std::mem::take(unrecorded), unrecorded).await;
+        record_handled(deliveries, std::mem::take(unrecorded), unrecorded).await;
     }
 }
 
 /// Completes `done`; what cannot be written now stays in `unrecorded`.
 async fn record_handled(
-    state: &AppState,
+    deliveries: &DeliveryStore,
     done: Vec<(ClaimedDelivery, Option<MirrorChange>)>,
     unrecorded: &mut Vec<(ClaimedDelivery, Option<MirrorChange>)>,
 ) {
-    if let Err(e) = state.deliveries.complete(&done).await {
+    if let Err(e) = deliveries.complete(&done).await {
         tracing::error!(error = %e, handled = done.len(), "cannot record handled deliveries yet; retrying");
         *unrecorded = done;
         let over = unrecorded.len().saturating_sub(UNRECORDED_MAX);

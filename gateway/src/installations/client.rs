@@ -8,7 +8,6 @@ use std::sync::Arc;
 use clockify_client::{Auth, CallObserver, Client, ClientBuilder, Hosts, RateBudget, Scope};
 
 use crate::error::GatewayError;
-use crate::state::AppState;
 use crate::store::InstallationStore;
 
 /// Makes clients acting for installations: the one handle the parts that
@@ -66,9 +65,4 @@ impl InstallationClients {
             .declared_scopes(self.declared_scopes.iter().copied())
             .observer(self.observer.clone()))
     }
-}
-
-/// A client acting for the installation on `workspace_id`.
-pub async fn installation_client(state: &AppState, workspace_id: &str) -> Result<Client, GatewayError> {
-    state.contexts.clients.for_workspace(workspace_id).await
 }

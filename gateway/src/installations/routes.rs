@@ -7,20 +7,26 @@
 //! is acknowledged as `ignored`, audited, and nothing reaches Clockify. Calls
 //! are idempotent; the store's upserts make concurrent duplicates leave one row.
 
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use clockify_client::WebhookEvent;
+use poem::Request;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi, payload::Json};
 use serde_json::Value;
 
-use std::ops::ControlFlow;
-
-use poem::Request;
-
+use super::registration::WebhookRegistrar;
 use crate::auth::schemes::LifecycleAuth;
-use crate::auth::token::{Claims, Expectation, TokenKind};
+use crate::auth::token::{Claims, Expectation, TokenKind, TokenVerifier};
+use crate::auth::verified::VerifiedTokens;
+use crate::background::WakeSignal;
+use crate::config::HostPort;
 use crate::error::{ApiError, GatewayError};
 use crate::hooks::LifecycleEvent;
 use crate::http::rate_limit::FailedChecks;
-use crate::state::AppState;
-use crate::store::{InstallationStatus, NewInstallation, Standing};
+use crate::limiter::RateLimiter;
+use crate::metrics::Metrics;
+use crate::store::{InstallationStatus, InstallationStore, LifecycleEvents, NewInstallation, Standing};
 
 /// One webhook Clockify created from the manifest.
 #[derive(Object, Debug, Clone)]
@@ -108,7 +114,25 @@ fn ack(status: &str) -> LifecycleResponse {
 }
 
 pub struct LifecycleApi {
-    pub state: AppState,
+    pub verifier: Arc<TokenVerifier>,
+    pub installations: InstallationStore,
+    /// Where the calls wait for the add-on's `on_lifecycle`.
+    pub lifecycle_events: LifecycleEvents,
+    /// Deletes the REST webhooks at DELETED.
+    pub registrar: WebhookRegistrar,
+    pub metrics: Arc<Metrics>,
+    /// Failed checks per client address.
+    pub failed_checks: Arc<RateLimiter>,
+    /// Clockify's calls per workspace.
+    pub webhook_limiter: Arc<RateLimiter>,
+    /// Wakes the jobs an install or uninstall queues, and the hooks' runner.
+    pub jobs_signal: Arc<WakeSignal>,
+    /// Forgets a workspace's verified signatures when its tokens change.
+    pub verified_tokens: Arc<VerifiedTokens>,
+    /// ALLOWED_API_HOSTS: where an installation's URLs may point.
+    pub allowed_api_hosts: Arc<[HostPort]>,
+    /// The webhooks the add-on registers through the REST API.
+    pub rest_webhooks: &'static [WebhookEvent],
 }
 
 impl LifecycleApi {
@@ -116,14 +140,14 @@ impl LifecycleApi {
     /// queue, not here); failing to record fails the call, so Clockify
     /// sends it again.
     async fn hook(&self, addon_id: &str, event: LifecycleEvent) -> Result<(), GatewayError> {
-        super::lifecycle_hooks::record(&self.state.lifecycle_events, &self.state.jobs_signal, addon_id, &event).await?;
+        super::lifecycle_hooks::record(&self.lifecycle_events, &self.jobs_signal, addon_id, &event).await?;
         Ok(())
     }
 
     fn refused(&self, route: &'static str, failures: &FailedChecks<'_>, rejection: crate::auth::token::TokenRejection) -> GatewayError {
         failures.charge();
-        self.state.metrics.auth_failure(rejection.reason());
-        self.state.metrics.lifecycle(route, "unauthorized");
+        self.metrics.auth_failure(rejection.reason());
+        self.metrics.lifecycle(route, "unauthorized");
         tracing::warn!(target: "audit", event = "auth_failure", route, reason = rejection.reason(), "lifecycle token rejected");
         GatewayError::Token(rejection)
     }
@@ -138,9 +162,9 @@ impl LifecycleApi {
         workspace_id: &str,
         addon_id: &str,
     ) -> Result<FailedChecks<'s>, GatewayError> {
-        let failures = FailedChecks::of(&self.state, req);
+        let failures = FailedChecks::of(&self.failed_checks, &self.metrics, req);
         failures.enforce()?;
-        auth.verify(&self.state.verifier, workspace_id, addon_id).map_err(|r| self.refused(route, &failures, r))?;
+        auth.verify(&self.verifier, workspace_id, addon_id).map_err(|r| self.refused(route, &failures, r))?;
         Ok(failures)
     }
 
@@ -154,7 +178,7 @@ impl LifecycleApi {
         addon_id: &str,
     ) -> Result<Claims, GatewayError> {
         let expect = Expectation::of(kind).for_workspace(workspace_id).for_addon(addon_id);
-        self.state.verifier.verify(token, &expect).map_err(|r| self.refused("installed", failures, r))
+        self.verifier.verify(token, &expect).map_err(|r| self.refused("installed", failures, r))
     }
 
     /// Where the call's installation stands; `Some(ack)` when the call must
@@ -166,7 +190,7 @@ impl LifecycleApi {
         addon_id: &str,
         install: bool,
     ) -> Result<Option<LifecycleResponse>, GatewayError> {
-        let standing = self.state.installations.standing(workspace_id, addon_id).await?;
+        let standing = self.installations.standing(workspace_id, addon_id).await?;
         let changes = match standing {
             Standing::Live => true,
             // INSTALLED brings a new installation; only a deleted one stays deleted.
@@ -176,7 +200,7 @@ impl LifecycleApi {
         if changes {
             return Ok(None);
         }
-        self.state.metrics.lifecycle(route, "ignored");
+        self.metrics.lifecycle(route, "ignored");
         tracing::warn!(target: "audit", event = "lifecycle_ignored", route, workspace_id, addon_id, standing = standing.as_str(),
             "lifecycle call names an installation that is not the live one; nothing changed");
         Ok(Some(ack("ignored")))
@@ -208,7 +232,7 @@ impl LifecycleApi {
         let Some(raw) = url else { return Ok(None) };
         let parsed = url::Url::parse(raw).map_err(|_| GatewayError::BadRequest(format!("{claim} is not a URL")))?;
         // Scheme, host and exact port: a bare entry allows https only.
-        if !self.state.config.allowed_api_hosts.iter().any(|h| h.matches(&parsed)) {
+        if !self.allowed_api_hosts.iter().any(|h| h.matches(&parsed)) {
             let origin = crate::config::origin_of(&parsed);
             tracing::warn!(target: "audit", event = "host_refused", claim, origin = %origin, "API host outside ALLOWED_API_HOSTS");
             return Err(GatewayError::Forbidden(format!("{claim} `{origin}` is not in ALLOWED_API_HOSTS{}", crate::config::HTTP_HINT)));
@@ -219,14 +243,14 @@ impl LifecycleApi {
     /// Clockify's own calls share the workspace's webhook bucket, not the
     /// one its members' requests draw on.
     fn rate_limit(&self, workspace_id: &str) -> Result<(), GatewayError> {
-        self.state.webhook_limiter.enforce_workspace(&self.state.metrics, workspace_id)
+        self.webhook_limiter.enforce_workspace(&self.metrics, workspace_id)
     }
 }
 
 /// The event a manifest webhook path (or full URL) points at.
-fn event_of_webhook_path(path: &str) -> Option<clockify_client::WebhookEvent> {
+fn event_of_webhook_path(path: &str) -> Option<WebhookEvent> {
     let name = path.trim_end_matches('/').rsplit_once("/webhooks/")?.1;
-    let event: clockify_client::WebhookEvent = name.parse().ok()?;
+    let event: WebhookEvent = name.parse().ok()?;
     event.is_known().then_some(event)
 }
 
@@ -269,12 +293,12 @@ impl LifecycleApi {
             as_user: b.as_user,
             addon_user_id: b.addon_user_id,
             webhook_tokens,
-            rest_events: self.state.config.addon.rest_webhooks.iter().map(|e| e.as_str().to_owned()).collect(),
+            rest_events: self.rest_webhooks.iter().map(|e| e.as_str().to_owned()).collect(),
         };
-        self.state.installations.upsert_installed(&install).await.map_err(GatewayError::from)?;
-        self.state.jobs_signal.wake();
-        self.state.verified_tokens.forget_workspace(&b.workspace_id);
-        self.state.metrics.lifecycle("installed", "ok");
+        self.installations.upsert_installed(&install).await.map_err(GatewayError::from)?;
+        self.jobs_signal.wake();
+        self.verified_tokens.forget_workspace(&b.workspace_id);
+        self.metrics.lifecycle("installed", "ok");
         tracing::info!(target: "audit", event = "install", workspace_id = %b.workspace_id, addon_id = %b.addon_id, webhooks = install.webhook_tokens.len(), "installed");
         self.hook(&b.addon_id, LifecycleEvent::Installed { workspace_id: b.workspace_id.clone() }).await?;
         Ok(ack("installed"))
@@ -288,11 +312,11 @@ impl LifecycleApi {
             return Ok(ignored);
         }
         // While the installation token may still work: remove what we registered.
-        let unregistered = crate::installations::registration::unregister_all(&self.state, &b.workspace_id).await;
-        self.state.verified_tokens.forget_workspace(&b.workspace_id);
-        let existed = self.state.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
-        self.state.jobs_signal.wake();
-        self.state.metrics.lifecycle("deleted", "ok");
+        let unregistered = self.registrar.unregister_all(&b.workspace_id).await;
+        self.verified_tokens.forget_workspace(&b.workspace_id);
+        let existed = self.installations.mark_deleted(&b.workspace_id, &b.addon_id).await.map_err(GatewayError::from)?;
+        self.jobs_signal.wake();
+        self.metrics.lifecycle("deleted", "ok");
         tracing::info!(target: "audit", event = "uninstall", workspace_id = %b.workspace_id, addon_id = %b.addon_id, existed, unregistered, "deleted");
         if existed {
             self.hook(&b.addon_id, LifecycleEvent::Deleted { workspace_id: b.workspace_id.clone() }).await?;
@@ -314,11 +338,11 @@ impl LifecycleApi {
         }
         let settings: Vec<Value> = b.settings.iter().map(|s| serde_json::json!({ "id": s.id, "name": s.name, "value": s.value })).collect();
         let settings = Value::Array(settings);
-        if !self.state.installations.set_settings(&b.workspace_id, &b.addon_id, &settings).await.map_err(GatewayError::from)? {
+        if !self.installations.set_settings(&b.workspace_id, &b.addon_id, &settings).await.map_err(GatewayError::from)? {
             // Deleted between the check and the write.
             return Ok(ack("ignored"));
         }
-        self.state.metrics.lifecycle("settings_updated", "ok");
+        self.metrics.lifecycle("settings_updated", "ok");
         self.hook(&b.addon_id, LifecycleEvent::SettingsUpdated { workspace_id: b.workspace_id.clone(), settings }).await?;
         Ok(ack("settings_updated"))
     }
@@ -340,10 +364,10 @@ impl LifecycleApi {
             AddonStatus::Active => InstallationStatus::Active,
             AddonStatus::Inactive => InstallationStatus::Inactive,
         };
-        if !self.state.installations.set_status(&b.workspace_id, &b.addon_id, status).await.map_err(GatewayError::from)? {
+        if !self.installations.set_status(&b.workspace_id, &b.addon_id, status).await.map_err(GatewayError::from)? {
             return Ok(ack("ignored"));
         }
-        self.state.metrics.lifecycle("status_changed", "ok");
+        self.metrics.lifecycle("status_changed", "ok");
         tracing::info!(target: "audit", event = "status_changed", workspace_id = %b.workspace_id, status = status.as_str(), "status changed");
         self.hook(&b.addon_id, LifecycleEvent::StatusChanged { workspace_id: b.workspace_id.clone(), active: status == InstallationStatus::Active })
             .await?;

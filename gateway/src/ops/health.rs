@@ -5,11 +5,18 @@ use poem_openapi::{
     payload::{Json, PlainText},
 };
 
+use std::sync::Arc;
+
 use crate::error::{ApiError, GatewayError};
-use crate::state::AppState;
+use crate::metrics::Metrics;
+use crate::store::{Database, DeliveryLog};
 
 pub struct HealthApi {
-    pub state: AppState,
+    /// Pinged by the readiness probe.
+    pub db: Database,
+    /// Where the dead letters a scrape reports are counted.
+    pub delivery_log: DeliveryLog,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Body of a health or readiness answer.
@@ -68,7 +75,7 @@ impl HealthApi {
     /// Readiness probe: one database round trip; 503 while the database is down.
     #[oai(path = "/ready", method = "get")]
     async fn ready(&self) -> Result<ReadyResponse, ApiError> {
-        let ping = tokio::time::timeout(std::time::Duration::from_secs(2), self.state.db.ping()).await;
+        let ping = tokio::time::timeout(std::time::Duration::from_secs(2), self.db.ping()).await;
         match ping {
             Ok(Ok(())) => Ok(ReadyResponse::Ready(Json(HealthStatus { status: "ok".to_owned() }))),
             _ => Err(GatewayError::Unavailable.into()),
@@ -80,9 +87,9 @@ impl HealthApi {
     async fn metrics(&self) -> MetricsResponse {
         // Dead letters are shared by every instance, so they are counted in
         // the database; a scrape during an outage keeps the last figures.
-        if let Ok(count) = self.state.delivery_log.dead_count().await {
-            self.state.metrics.set_dead_letters(count);
+        if let Ok(count) = self.delivery_log.dead_count().await {
+            self.metrics.set_dead_letters(count);
         }
-        MetricsResponse::Ok(PlainText(self.state.metrics.render()))
+        MetricsResponse::Ok(PlainText(self.metrics.render()))
     }
 }

@@ -5,10 +5,14 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use serde_json::Value;
 
 use crate::error::{ApiError, GatewayError};
-use crate::state::AppState;
 
 pub struct ManifestApi {
-    pub state: AppState,
+    /// The add-on's committed `manifest.json`.
+    pub manifest_json: &'static str,
+    /// ADDON_BASE_URL.
+    pub base_url: String,
+    /// The add-on key this deployment serves (ADDON_KEY or the manifest's).
+    pub addon_key: String,
 }
 
 #[derive(ApiResponse, Debug)]
@@ -31,7 +35,6 @@ impl ManifestApi {
     /// The add-on manifest Clockify installs from.
     #[oai(path = "/manifest", method = "get")]
     async fn manifest(&self) -> Result<ManifestResponse, ApiError> {
-        let c = &self.state.config;
-        Ok(ManifestResponse::Ok(Json(served_manifest(c.addon.manifest_json, c.addon_base_url.as_str(), c.addon_key())?)))
+        Ok(ManifestResponse::Ok(Json(served_manifest(self.manifest_json, &self.base_url, &self.addon_key)?)))
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
-use clockify_gateway::{AddonHooks, AppState, Application, Config, NoHooks};
+use clockify_gateway::{AddonHooks, Application, Config, NoHooks, Parts};
 use clockify_testkit::tokens::{TokenFactory, key, keys_dir};
 use serde_json::{Value, json};
 
@@ -77,7 +77,8 @@ pub struct TestGateway {
     /// stops it as a signal would).
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     stop_signal: Option<tokio::sync::oneshot::Sender<()>>,
-    pub state: AppState,
+    /// What the gateway was built from: its stores, for the tests to read.
+    pub state: Parts,
     pub inbox: clockify_gateway::inbox::Inbox,
     pub http: reqwest::Client,
     pub signer: TokenFactory,
@@ -99,7 +100,7 @@ impl TestGateway {
     /// Serves an application built by the test (`Application::builder`).
     pub async fn start_app(app: Application) -> Self {
         let base = format!("http://127.0.0.1:{}", app.port());
-        let state = app.state().clone();
+        let state = app.parts().clone();
         let inbox = app.inbox().clone();
         let (stop_signal, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async move {
