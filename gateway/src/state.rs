@@ -289,7 +289,7 @@ impl Parts {
         inbox::ingest::Ingest { deliveries: self.deliveries.clone(), backend: self.db.backend(), hands_off: self.config.webhook_workers > 0 }
     }
 
-    pub(crate) fn retention(&self) -> inbox::retention::Retention {
+    pub fn retention(&self) -> inbox::retention::Retention {
         inbox::retention::Retention {
             deliveries: self.deliveries.clone(),
             flows: self.flows.clone(),

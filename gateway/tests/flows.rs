@@ -522,6 +522,45 @@ async fn retention_deletes_old_executions_only(backend: Backend) {
     assert_eq!(ids, ["young-0", "young-1", "young-2"]);
 }
 
+async fn a_retention_of_0_days_keeps_executions_forever(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let mut config = config(backend, &fake).await;
+    config.flow_execution_retention_days = 0;
+    let gw = TestGateway::start_with(config).await;
+    let now = clockify_gateway::store::now_ms();
+    for (id, age_days) in [("a", 31i64), ("b", 400), ("c", 0)] {
+        let row = clockify_gateway::store::ExecutionRow {
+            id: id.into(),
+            workspace_id: "ws1".into(),
+            flow_id: "f1".into(),
+            flow_version: 1,
+            flow_name: "f".into(),
+            delivery_id: uuid::Uuid::new_v4().to_string(),
+            event: EVENT.into(),
+            run_key: "auto".into(),
+            outcome: "completed".into(),
+            steps: "[]".into(),
+            error: None,
+            started_at: now - age_days * 86_400_000,
+            duration_us: 1,
+        };
+        assert!(gw.state.flows.start_execution(&row).await.unwrap());
+    }
+    let ids = || async {
+        let mut ids: Vec<String> =
+            gw.state.flows.executions("ws1", None, None, None, 100).await.unwrap().into_iter().map(|r| r.id).collect();
+        ids.sort();
+        ids
+    };
+    let mut retention = gw.state.retention();
+    retention.sweep_once(now).await.unwrap();
+    assert_eq!(ids().await, ["a", "b", "c"], "0 days: kept forever");
+    // The same sweep with 30 days deletes the old ones: the rows were due.
+    retention.flow_execution_days = 30;
+    retention.sweep_once(now).await.unwrap();
+    assert_eq!(ids().await, ["c"]);
+}
+
 async fn settings_and_the_workspace_fill_templates(backend: Backend) {
     let e = env(backend).await;
     let ws1 = e.install("ws1").await;
@@ -628,6 +667,7 @@ on_both_backends! {
     a_dry_run_sends_nothing => a_dry_run_sends_nothing;
     another_workspaces_flow_is_neither_visible_nor_runnable => another_workspaces_flow_is_neither_visible_nor_runnable;
     retention_deletes_old_executions_only => retention_deletes_old_executions_only;
+    a_retention_of_0_days_keeps_executions_forever => a_retention_of_0_days_keeps_executions_forever;
     a_flow_is_updated_enabled_and_deleted => a_flow_is_updated_enabled_and_deleted;
     a_read_is_retried_and_a_resolved_request_is_validated_again => a_read_is_retried_and_a_resolved_request_is_validated_again;
 }

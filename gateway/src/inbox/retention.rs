@@ -18,29 +18,32 @@ pub struct Retention {
     pub flow_execution_days: u32,
 }
 
-/// Deletes old delivery-log rows and duplicate keys, in bounded batches.
+const BATCH: i64 = 1000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Rows older than `days` before `now`; `None` (kept forever) for 0.
+fn cutoff(now: i64, days: u32) -> Option<i64> {
+    (days > 0).then(|| now - i64::from(days) * DAY_MS)
+}
+
+impl Retention {
+    /// One batch from each table whose rows are due at `now`: the most
+    /// rows deleted from one of them (a full batch means more may wait).
+    pub async fn sweep_once(&self, now: i64) -> Result<u64, crate::store::StoreError> {
+        let keys_cutoff = now - i64::from(self.dedup_days) * DAY_MS;
+        let mut n = self.deliveries.purge(cutoff(now, self.log_days), keys_cutoff, BATCH).await?;
+        if let Some(c) = cutoff(now, self.flow_execution_days) {
+            n = n.max(self.flows.purge_executions(c, BATCH).await?);
+        }
+        Ok(n)
+    }
+}
+
+/// Deletes old delivery-log rows, duplicate keys and flow executions, in
+/// bounded batches.
 pub async fn run_retention(retention: Retention) {
-    const BATCH: i64 = 1000;
     loop {
-        let day_ms = 86_400_000i64;
-        let now = now_ms();
-        let log_cutoff = match retention.log_days {
-            0 => None,
-            d => Some(now - i64::from(d) * day_ms),
-        };
-        let keys_cutoff = now - i64::from(retention.dedup_days) * day_ms;
-        let flows_cutoff = match retention.flow_execution_days {
-            0 => None,
-            d => Some(now - i64::from(d) * day_ms),
-        };
-        let purged = async {
-            let mut n = retention.deliveries.purge(log_cutoff, keys_cutoff, BATCH).await?;
-            if let Some(cutoff) = flows_cutoff {
-                n = n.max(retention.flows.purge_executions(cutoff, BATCH).await?);
-            }
-            Ok::<u64, crate::store::StoreError>(n)
-        };
-        match purged.await {
+        match retention.sweep_once(now_ms()).await {
             // A full batch: more may be waiting; go on without sleeping long.
             Ok(n) if n as i64 >= BATCH => tokio::time::sleep(Duration::from_millis(50)).await,
             Ok(_) => tokio::time::sleep(Duration::from_secs(600)).await,
