@@ -8,6 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clockify_gateway::clockify_client::types::TagDtoV1;
 use clockify_gateway::poem_openapi::{self, OpenApi, payload::PlainText};
 use clockify_gateway::{AddonContext, AddonHooks, AddonManifest, Application, HandlerError, HandlerFuture, LifecycleDelivery};
 use clockify_gateway::{Contexts, LifecycleEvent, StartupError, VerifiedUser, WebhookDelivery};
@@ -82,16 +83,23 @@ impl ContextHooks {
         // The previous delivery's tag is in the mirror by now (written with
         // its completion, before this one was handled).
         let mirrored: Vec<Value> = ctx.mirror().list("tag").await?;
+        // One entity by id, typed: the first delivery's tag once mirrored;
+        // an id the mirror never saw is None, not an error.
+        let first: Option<TagDtoV1> = ctx.mirror().get("tag", "t1").await?;
+        let first = first.and_then(|t| t.name).unwrap_or_else(|| "-".into());
+        let unknown = ctx.mirror().get::<Value>("tag", "no-such-tag").await?;
         let client = ctx.client().await?;
         client.get_tags().workspace_id(ctx.workspace_id()).name(settings.tag_name.clone()).send().await?;
         self.0.lines.lock().unwrap().push(format!(
-            "{} {} tag={} enabled={} mirrored={} this={}",
+            "{} {} tag={} enabled={} mirrored={} this={} t1={} unknown={:?}",
             installation.workspace_id,
             installation.addon_id,
             settings.tag_name,
             settings.enabled,
             mirrored.len(),
-            tag_id
+            tag_id,
+            first,
+            unknown
         ));
         Ok(())
     }
@@ -131,7 +139,7 @@ async fn hooks_act_with_the_installation_context(backend: Backend) {
     eventually("the first delivery's handler", || seen.lines.lock().unwrap().len() == 1).await;
     assert_eq!(
         seen.lines.lock().unwrap()[0],
-        "ws1 a1 tag=needs-project enabled=true mirrored=0 this=t1",
+        "ws1 a1 tag=needs-project enabled=true mirrored=0 this=t1 t1=- unknown=None",
         "defaults before any SETTINGS_UPDATED"
     );
     let calls: Vec<_> = fake.requests().into_iter().filter(|r| r.path.ends_with("/tags")).collect();
@@ -147,8 +155,8 @@ async fn hooks_act_with_the_installation_context(backend: Backend) {
     eventually("the second delivery's handler", || seen.lines.lock().unwrap().len() == 2).await;
     assert_eq!(
         seen.lines.lock().unwrap()[1],
-        "ws1 a1 tag=review enabled=false mirrored=1 this=t2",
-        "new settings without a restart; t1 mirrored"
+        "ws1 a1 tag=review enabled=false mirrored=1 this=t2 t1=tag t1 unknown=None",
+        "new settings without a restart; t1 mirrored, listed and got by id"
     );
     let names: Vec<_> = fake.requests().into_iter().filter(|r| r.path.ends_with("/tags")).filter_map(|r| r.query_param("name")).collect();
     assert_eq!(names, ["needs-project", "review"]);
