@@ -304,7 +304,10 @@ const fn manifest_with_pages(pages: &'static [&'static str]) -> AddonManifest {
 }
 
 static WITH_PAGE: AddonManifest = manifest_with_pages(&["/ui/page"]);
-static WITH_MISSING_PAGE: AddonManifest = manifest_with_pages(&["/ui/page", "/ui/settings"]);
+/// `settings = "/ui/settings"` in addon.toml: codegen writes it as the
+/// manifest's `settings` and lists it in `pages` beside the components
+/// (codegen's `manifest::tests` check that half).
+static WITH_SETTINGS_PAGE: AddonManifest = manifest_with_pages(&["/ui/page", "/ui/settings"]);
 
 #[tokio::test]
 async fn verified_user_takes_only_a_live_installations_user_tokens() {
@@ -371,16 +374,65 @@ async fn verified_user_takes_only_a_live_installations_user_tokens() {
     assert_eq!(page(Some(gw.sign(&user("ws1", "a1", "OWNER"))), true).await.unwrap().status(), 403);
 }
 
+/// Serves the component page and the custom settings page.
+struct WithSettingsApi;
+
+#[OpenApi]
+impl WithSettingsApi {
+    #[oai(path = "/ui/page", method = "get")]
+    async fn page(&self) -> PlainText<&'static str> {
+        PlainText("page")
+    }
+
+    #[oai(path = "/ui/settings", method = "get")]
+    async fn settings(&self) -> PlainText<&'static str> {
+        PlainText("settings")
+    }
+}
+
+/// Serves `/ui/page` (GET) and `/ui/settings` for POST only.
+struct SettingsPostOnlyApi;
+
+#[OpenApi]
+impl SettingsPostOnlyApi {
+    #[oai(path = "/ui/page", method = "get")]
+    async fn page(&self) -> PlainText<&'static str> {
+        PlainText("page")
+    }
+
+    #[oai(path = "/ui/settings", method = "post")]
+    async fn save(&self) -> PlainText<&'static str> {
+        PlainText("saved")
+    }
+}
+
 #[tokio::test]
 async fn the_builder_refuses_unserved_pages_and_taken_paths() {
+    // The settings page declared, the component served, the settings page not.
     let err = Application::builder(support::test_config())
-        .addon(&WITH_MISSING_PAGE)
+        .addon(&WITH_SETTINGS_PAGE)
         .routes(|contexts| PageApi { contexts })
         .build()
         .await
         .err()
         .expect("a page without a route does not start");
-    assert!(matches!(&err, StartupError::Routes(m) if m.contains("/ui/settings")), "{err}");
+    assert!(matches!(&err, StartupError::Routes(m) if m.contains("/ui/settings") && m.contains("settings page")), "{err}");
+    // A POST at the path is not the page Clockify loads (GET).
+    let err = Application::builder(support::test_config())
+        .addon(&WITH_SETTINGS_PAGE)
+        .routes(|_| SettingsPostOnlyApi)
+        .build()
+        .await
+        .err()
+        .expect("the settings page needs a GET route");
+    assert!(matches!(&err, StartupError::Routes(m) if m.contains("GET /ui/settings")), "{err}");
+    // Served: it starts.
+    Application::builder(support::test_config())
+        .addon(&WITH_SETTINGS_PAGE)
+        .routes(|_| WithSettingsApi)
+        .build()
+        .await
+        .expect("every page, the settings page included, is served");
 
     struct Squatter;
     #[OpenApi]
