@@ -4,9 +4,11 @@
 //! test keys) and `FakeClockify` (the API the handler calls, keeping time
 //! entries and tags as resources).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clockify_gateway::Config;
+use clockify_gateway::clockify_client::WebhookEvent;
+use clockify_gateway::{Config, WebhookPayload};
 use clockify_testkit::tokens::keys_dir;
 use clockify_testkit::{AddonDriver, FakeClockify, Installed};
 use serde_json::{Value, json};
@@ -201,4 +203,64 @@ async fn settings_change_the_rule_without_a_restart_and_deleted_stops_it() {
     let after: Vec<String> = fake.requests().iter().skip(before).map(|q| format!("{} {}", q.method, q.path)).collect();
     assert!(after.iter().all(|q| !q.contains("time-entries") && !q.contains("/tags")), "calls after DELETED: {after:?}");
     assert_eq!(fake.count("PUT", &put_path("te3")), 0);
+}
+
+/// The body `docs/fake-clockify.md` and `cargo xtask fake-clockify --help`
+/// deliver in their example, relative to the repository.
+const SAMPLE: &str = "examples/time-entry-guard/samples/new-time-entry.json";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn sample() -> Value {
+    let path = repo_root().join(SAMPLE);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{SAMPLE}: not JSON: {e}"))
+}
+
+#[test]
+fn the_documented_sample_exists_and_is_a_new_time_entry_the_guard_tags() {
+    // Every example body the docs and the command's help name is there.
+    for doc in ["docs/fake-clockify.md", "xtask/src/fake_clockify.rs"] {
+        let text = std::fs::read_to_string(repo_root().join(doc)).unwrap_or_else(|e| panic!("{doc}: {e}"));
+        let named: Vec<&str> = text
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| matches!(c, '`' | '"' | '\'' | ',' | ';' | '(' | ')')))
+            .filter(|w| w.starts_with("examples/") && w.ends_with(".json"))
+            .collect();
+        assert!(named.contains(&SAMPLE), "{doc} no longer names {SAMPLE}; update this test with what it names: {named:?}");
+        for path in named {
+            assert!(repo_root().join(path).is_file(), "{doc} names {path}, which does not exist");
+        }
+    }
+    // Decoded as the gateway decodes a NEW_TIME_ENTRY delivery: the typed
+    // time entry the guard's handler matches on, not raw JSON.
+    let body = sample();
+    let decoded = clockify_gateway::events::decode(&WebhookEvent::NewTimeEntry, &body);
+    let WebhookPayload::TimeEntry(entry) = decoded.payload else { panic!("{SAMPLE} is not a time entry: {:?}", decoded.payload) };
+    assert!(entry.id.is_some() && entry.time_interval.as_ref().and_then(|i| i.start).is_some(), "{entry:?}");
+    assert_eq!(time_entry_guard::reason(&time_entry_guard::Settings::default(), &entry), Some("no project"));
+    assert_eq!(body["workspaceId"], "ws-dev", "the workspace `cargo xtask fake-clockify` installs on by default");
+}
+
+#[tokio::test]
+async fn the_documented_sample_delivered_as_new_time_entry_is_tagged() {
+    let body = sample();
+    let ws = body["workspaceId"].as_str().expect("workspaceId").to_owned();
+    let id = body["id"].as_str().expect("id").to_owned();
+    let (entries, tags) = (format!("/v1/workspaces/{ws}/time-entries"), format!("/v1/workspaces/{ws}/tags"));
+    let r = start().await;
+    let fake = &r.fake;
+    fake.serve_collection("api", &tags, vec![]);
+    fake.serve_collection("api", &entries, vec![body.clone()]);
+    let installed = r.driver.install(&ws, "a-sample", fake, &["NEW_TIME_ENTRY", "TIME_ENTRY_UPDATED"]).await;
+    fake.require_addon_token(&installed.token);
+
+    assert_eq!(deliver(&r, &installed, "NEW_TIME_ENTRY", &body).await, "accepted");
+    eventually("the sample entry is written", || fake.count("PUT", &format!("/api{entries}/{id}")) == 1).await;
+    let tag = fake.collection("api", &tags).into_iter().find(|t| t["name"] == "needs-project").expect("the tag was created");
+    let written = fake.collection("api", &entries).into_iter().find(|e| e["id"] == id.as_str()).expect("the entry");
+    assert_eq!(written["tagIds"], json!([tag["id"]]));
+    assert!(fake.requests().iter().all(|q| q.status != 401), "every call carried the installation token");
 }
