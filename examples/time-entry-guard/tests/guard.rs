@@ -24,8 +24,13 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_configured(|_| {}).await
+}
+
+async fn start_configured(configure: impl FnOnce(&mut Config)) -> Running {
     let fake = FakeClockify::start().await;
     let mut config = Config::for_tests();
+    configure(&mut config);
     config.clockify_public_key_file = Some(keys_dir().join("test-rsa-public.pem"));
     config.allowed_api_hosts.push(fake.url().parse().expect("http://host:port"));
     let app = time_entry_guard::builder(config).build().await.expect("the add-on starts");
@@ -263,4 +268,75 @@ async fn the_documented_sample_delivered_as_new_time_entry_is_tagged() {
     let written = fake.collection("api", &entries).into_iter().find(|e| e["id"] == id.as_str()).expect("the entry");
     assert_eq!(written["tagIds"], json!([tag["id"]]));
     assert!(fake.requests().iter().all(|q| q.status != 401), "every call carried the installation token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_deliveries_stays_within_the_workspaces_50_requests_per_second() {
+    // A workspace of its own: the budget is per workspace and process-wide,
+    // and this file's other tests use ws1.
+    const WS_BURST: &str = "ws-burst";
+    const N: usize = 70;
+    let (entries, tags) = (format!("/v1/workspaces/{WS_BURST}/time-entries"), format!("/v1/workspaces/{WS_BURST}/tags"));
+    // Enough workers that the deliveries are handled at once: only the
+    // budget stands between them and Clockify.
+    let r = start_configured(|c| c.webhook_workers = 16).await;
+    let fake = &r.fake;
+    // The tag exists: each delivery reads the tag, reads its entry, writes it.
+    fake.serve_collection("api", &tags, vec![json!({ "id": "t-np", "name": "needs-project", "workspaceId": WS_BURST })]);
+    let body = |id: &str| {
+        let mut e = entry(id, None, "burst");
+        e["workspaceId"] = json!(WS_BURST);
+        e
+    };
+    let ids: Vec<String> = (0..N).map(|i| format!("te{i:02}")).collect();
+    fake.serve_collection("api", &entries, ids.iter().map(|id| body(id)).collect());
+    let installed = r.driver.install(WS_BURST, "a-burst", fake, &["NEW_TIME_ENTRY", "TIME_ENTRY_UPDATED"]).await;
+    fake.require_addon_token(&installed.token);
+
+    // All at once, each on its own task.
+    let sends: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let (http, url) = (r.driver.http().clone(), r.driver.url("/webhooks/NEW_TIME_ENTRY"));
+            let (token, body) = (installed.webhook_token("NEW_TIME_ENTRY").to_owned(), body(id));
+            tokio::spawn(async move {
+                let resp = http
+                    .post(url)
+                    .header("clockify-signature", token)
+                    .header("clockify-webhook-event-type", "NEW_TIME_ENTRY")
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("the delivery reaches the add-on");
+                resp.status().as_u16()
+            })
+        })
+        .collect();
+    for send in sends {
+        assert_eq!(send.await.expect("send task"), 200);
+    }
+
+    let put_path = |id: &str| format!("/api{entries}/{id}");
+    let tagged = |id: &str| fake.collection("api", &entries).into_iter().any(|e| e["id"] == id && e["tagIds"] == json!(["t-np"]));
+    eventually("every entry is tagged", || ids.iter().all(|id| tagged(id))).await;
+    for id in &ids {
+        assert_eq!(fake.count("PUT", &put_path(id)), 1, "{id} written once");
+    }
+
+    // The ceiling, as the fake saw the requests arrive: the guard's writes,
+    // and all its calls for the workspace (the budget covers every call).
+    let calls: Vec<_> = fake.requests().into_iter().filter(|q| q.workspace() == WS_BURST).collect();
+    assert!(calls.len() >= 3 * N, "a read of the tag and of the entry and a write per delivery: {}", calls.len());
+    let mut writes: Vec<Instant> = calls.iter().filter(|q| q.method == "PUT").map(|q| q.at).collect();
+    writes.sort();
+    assert_eq!(writes.len(), N);
+    let busiest_second = writes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| writes[i..].iter().take_while(|u| u.duration_since(*t) < Duration::from_secs(1)).count())
+        .max();
+    assert!(busiest_second.unwrap_or(0) <= 50, "{busiest_second:?} writes in one second");
+    let peak = fake.max_per_second(WS_BURST);
+    assert!(peak <= 50, "{peak} calls for the workspace in one second");
+    assert!(calls.iter().all(|q| q.status == 200), "no call refused: {:?}", calls.iter().map(|q| q.status).collect::<Vec<_>>());
 }
