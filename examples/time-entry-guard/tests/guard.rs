@@ -323,20 +323,29 @@ async fn a_burst_of_deliveries_stays_within_the_workspaces_50_requests_per_secon
         assert_eq!(fake.count("PUT", &put_path(id)), 1, "{id} written once");
     }
 
-    // The ceiling, as the fake saw the requests arrive: the guard's writes,
-    // and all its calls for the workspace (the budget covers every call).
+    // The ceiling, as the fake saw the requests arrive. The guard's writes:
+    // at most 50 in any second.
     let calls: Vec<_> = fake.requests().into_iter().filter(|q| q.workspace() == WS_BURST).collect();
     assert!(calls.len() >= 3 * N, "a read of the tag and of the entry and a write per delivery: {}", calls.len());
-    let mut writes: Vec<Instant> = calls.iter().filter(|q| q.method == "PUT").map(|q| q.at).collect();
-    writes.sort();
+    let writes: Vec<Instant> = calls.iter().filter(|q| q.method == "PUT").map(|q| q.at).collect();
     assert_eq!(writes.len(), N);
-    let busiest_second = writes
-        .iter()
-        .enumerate()
-        .map(|(i, t)| writes[i..].iter().take_while(|u| u.duration_since(*t) < Duration::from_secs(1)).count())
-        .max();
-    assert!(busiest_second.unwrap_or(0) <= 50, "{busiest_second:?} writes in one second");
-    let peak = fake.max_per_second(WS_BURST);
-    assert!(peak <= 50, "{peak} calls for the workspace in one second");
+    let busiest = busiest_window(&writes, Duration::from_secs(1));
+    assert!(busiest <= 50, "{busiest} writes in one second");
+    // All its calls for the workspace (the budget covers every call): the
+    // client starts at most 50 per 1.05 s; on arrival, a loaded machine's
+    // transit jitter can bring two starts a window apart closer (51 in one
+    // second was seen once in ten runs beside a build), so the arrivals are
+    // held to 50 in any 0.9 s: up to 150 ms of jitter. Without the budget
+    // the burst puts well over 100 in one second.
+    let all: Vec<Instant> = calls.iter().map(|q| q.at).collect();
+    let busiest = busiest_window(&all, Duration::from_millis(900));
+    assert!(busiest <= 50, "{busiest} calls in 0.9 s (in one second: {})", fake.max_per_second(WS_BURST));
     assert!(calls.iter().all(|q| q.status == 200), "no call refused: {:?}", calls.iter().map(|q| q.status).collect::<Vec<_>>());
+}
+
+/// The most of `times` within any window of `window` (sliding).
+fn busiest_window(times: &[Instant], window: Duration) -> usize {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    (0..sorted.len()).map(|i| sorted[i..].iter().take_while(|t| t.duration_since(sorted[i]) < window).count()).max().unwrap_or(0)
 }
