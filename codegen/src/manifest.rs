@@ -315,3 +315,61 @@ pub fn validate_against_schema(manifest: &Value, schema: &Value) -> std::result:
         .collect();
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn committed_contract() -> Contract {
+        Contract::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.json")).expect("openapi.json loads")
+    }
+
+    /// An add-on with a sidebar and a settings page of its own.
+    const WITH_SETTINGS_PAGE: &str = r#"
+key = "settings-page-addon"
+name = "Settings page"
+scopes = ["TIME_ENTRY_READ"]
+subscribe = ["NEW_TIME_ENTRY"]
+settings = "/ui/settings"
+
+[[components]]
+type = "sidebar"
+label = "Report"
+access_level = "ADMINS"
+path = "/ui/report"
+"#;
+
+    #[test]
+    fn a_custom_settings_page_is_the_manifest_settings_path_and_one_of_the_pages() {
+        let contract = committed_contract();
+        let def = AddonDefinition::parse(WITH_SETTINGS_PAGE).expect("addon.toml parses");
+        assert_eq!(def.settings, Some(Settings::Custom("/ui/settings".into())), "the string form is a custom page");
+
+        let m = manifest(&contract, &def).expect("a valid definition");
+        assert_eq!(m["settings"], json!("/ui/settings"), "the manifest's `settings` is the page's path: {m:#}");
+        assert_eq!(m["components"][0]["path"], json!("/ui/report"));
+        let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/clockify/manifest-schema-1.4.json");
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(&schema)
+                .unwrap_or_else(|e| panic!("{}: {e} (the tests need ../shared beside the repository)", schema.display())),
+        )
+        .expect("the schema is JSON");
+        if let Err(errors) = validate_against_schema(&m, &schema) {
+            panic!("a custom settings page fails schema 1.4:\n{}", errors.join("\n"));
+        }
+
+        // The gateway refuses to start unless a route serves every page.
+        assert_eq!(page_paths(&def), ["/ui/report", "/ui/settings"]);
+        let target = ModuleTarget { gateway_crate: "clockify_gateway", manifest_include: "../../manifest.json" };
+        let module = gateway_module(&contract, &def, target).expect("generates");
+        let pages = module.split("pages: ").nth(1).and_then(|rest| rest.split(';').next()).unwrap_or_default();
+        assert!(pages.contains("\"/ui/report\"") && pages.contains("\"/ui/settings\""), "pages: {pages}\n{module}");
+
+        // Without it, the component is the only page.
+        let without = AddonDefinition { settings: None, ..def };
+        assert_eq!(page_paths(&without), ["/ui/report"]);
+        assert!(manifest(&contract, &without).expect("valid").get("settings").is_none());
+    }
+}

@@ -8,6 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clockify_gateway::clockify_client::types::TagDtoV1;
 use clockify_gateway::poem_openapi::{self, OpenApi, payload::PlainText};
 use clockify_gateway::{AddonContext, AddonHooks, AddonManifest, Application, HandlerError, HandlerFuture, LifecycleDelivery};
 use clockify_gateway::{Contexts, LifecycleEvent, StartupError, VerifiedUser, WebhookDelivery};
@@ -82,16 +83,23 @@ impl ContextHooks {
         // The previous delivery's tag is in the mirror by now (written with
         // its completion, before this one was handled).
         let mirrored: Vec<Value> = ctx.mirror().list("tag").await?;
+        // One entity by id, typed: the first delivery's tag once mirrored;
+        // an id the mirror never saw is None, not an error.
+        let first: Option<TagDtoV1> = ctx.mirror().get("tag", "t1").await?;
+        let first = first.and_then(|t| t.name).unwrap_or_else(|| "-".into());
+        let unknown = ctx.mirror().get::<Value>("tag", "no-such-tag").await?;
         let client = ctx.client().await?;
         client.get_tags().workspace_id(ctx.workspace_id()).name(settings.tag_name.clone()).send().await?;
         self.0.lines.lock().unwrap().push(format!(
-            "{} {} tag={} enabled={} mirrored={} this={}",
+            "{} {} tag={} enabled={} mirrored={} this={} t1={} unknown={:?}",
             installation.workspace_id,
             installation.addon_id,
             settings.tag_name,
             settings.enabled,
             mirrored.len(),
-            tag_id
+            tag_id,
+            first,
+            unknown
         ));
         Ok(())
     }
@@ -131,7 +139,7 @@ async fn hooks_act_with_the_installation_context(backend: Backend) {
     eventually("the first delivery's handler", || seen.lines.lock().unwrap().len() == 1).await;
     assert_eq!(
         seen.lines.lock().unwrap()[0],
-        "ws1 a1 tag=needs-project enabled=true mirrored=0 this=t1",
+        "ws1 a1 tag=needs-project enabled=true mirrored=0 this=t1 t1=- unknown=None",
         "defaults before any SETTINGS_UPDATED"
     );
     let calls: Vec<_> = fake.requests().into_iter().filter(|r| r.path.ends_with("/tags")).collect();
@@ -147,8 +155,8 @@ async fn hooks_act_with_the_installation_context(backend: Backend) {
     eventually("the second delivery's handler", || seen.lines.lock().unwrap().len() == 2).await;
     assert_eq!(
         seen.lines.lock().unwrap()[1],
-        "ws1 a1 tag=review enabled=false mirrored=1 this=t2",
-        "new settings without a restart; t1 mirrored"
+        "ws1 a1 tag=review enabled=false mirrored=1 this=t2 t1=tag t1 unknown=None",
+        "new settings without a restart; t1 mirrored, listed and got by id"
     );
     let names: Vec<_> = fake.requests().into_iter().filter(|r| r.path.ends_with("/tags")).filter_map(|r| r.query_param("name")).collect();
     assert_eq!(names, ["needs-project", "review"]);
@@ -296,7 +304,10 @@ const fn manifest_with_pages(pages: &'static [&'static str]) -> AddonManifest {
 }
 
 static WITH_PAGE: AddonManifest = manifest_with_pages(&["/ui/page"]);
-static WITH_MISSING_PAGE: AddonManifest = manifest_with_pages(&["/ui/page", "/ui/settings"]);
+/// `settings = "/ui/settings"` in addon.toml: codegen writes it as the
+/// manifest's `settings` and lists it in `pages` beside the components
+/// (codegen's `manifest::tests` check that half).
+static WITH_SETTINGS_PAGE: AddonManifest = manifest_with_pages(&["/ui/page", "/ui/settings"]);
 
 #[tokio::test]
 async fn verified_user_takes_only_a_live_installations_user_tokens() {
@@ -363,16 +374,65 @@ async fn verified_user_takes_only_a_live_installations_user_tokens() {
     assert_eq!(page(Some(gw.sign(&user("ws1", "a1", "OWNER"))), true).await.unwrap().status(), 403);
 }
 
+/// Serves the component page and the custom settings page.
+struct WithSettingsApi;
+
+#[OpenApi]
+impl WithSettingsApi {
+    #[oai(path = "/ui/page", method = "get")]
+    async fn page(&self) -> PlainText<&'static str> {
+        PlainText("page")
+    }
+
+    #[oai(path = "/ui/settings", method = "get")]
+    async fn settings(&self) -> PlainText<&'static str> {
+        PlainText("settings")
+    }
+}
+
+/// Serves `/ui/page` (GET) and `/ui/settings` for POST only.
+struct SettingsPostOnlyApi;
+
+#[OpenApi]
+impl SettingsPostOnlyApi {
+    #[oai(path = "/ui/page", method = "get")]
+    async fn page(&self) -> PlainText<&'static str> {
+        PlainText("page")
+    }
+
+    #[oai(path = "/ui/settings", method = "post")]
+    async fn save(&self) -> PlainText<&'static str> {
+        PlainText("saved")
+    }
+}
+
 #[tokio::test]
 async fn the_builder_refuses_unserved_pages_and_taken_paths() {
+    // The settings page declared, the component served, the settings page not.
     let err = Application::builder(support::test_config())
-        .addon(&WITH_MISSING_PAGE)
+        .addon(&WITH_SETTINGS_PAGE)
         .routes(|contexts| PageApi { contexts })
         .build()
         .await
         .err()
         .expect("a page without a route does not start");
-    assert!(matches!(&err, StartupError::Routes(m) if m.contains("/ui/settings")), "{err}");
+    assert!(matches!(&err, StartupError::Routes(m) if m.contains("/ui/settings") && m.contains("settings page")), "{err}");
+    // A POST at the path is not the page Clockify loads (GET).
+    let err = Application::builder(support::test_config())
+        .addon(&WITH_SETTINGS_PAGE)
+        .routes(|_| SettingsPostOnlyApi)
+        .build()
+        .await
+        .err()
+        .expect("the settings page needs a GET route");
+    assert!(matches!(&err, StartupError::Routes(m) if m.contains("GET /ui/settings")), "{err}");
+    // Served: it starts.
+    Application::builder(support::test_config())
+        .addon(&WITH_SETTINGS_PAGE)
+        .routes(|_| WithSettingsApi)
+        .build()
+        .await
+        .expect("every page, the settings page included, is served");
 
     struct Squatter;
     #[OpenApi]

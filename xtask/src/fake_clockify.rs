@@ -638,7 +638,21 @@ impl Session {
             );
             return Err(format!("the add-on has no webhook for {event}; it has: {}", events.join(", ")));
         };
+        self.hold_delivered(event, body);
         self.post(&url, &[("clockify-signature", &token), ("clockify-webhook-event-type", event)], body).await
+    }
+
+    /// A time entry Clockify announces is one it holds: from its delivery
+    /// on (unless deleted), `GET` of its id answers the delivered body
+    /// rather than the seeded sample, so an add-on that reads the entry back
+    /// (as the time entry guard does before writing) sees what it was told.
+    fn hold_delivered(&self, event: &str, body: &Value) {
+        let e = event.to_ascii_uppercase();
+        if !(e.contains("TIME_ENTRY") || e.contains("TIMER")) || e.contains("DELETED") {
+            return;
+        }
+        let Some(id) = body.get("id").and_then(Value::as_str).filter(|id| !id.is_empty() && !id.contains('/')) else { return };
+        self.fake.on("api", "GET", &format!("/v1/workspaces/{}/time-entries/{id}", self.workspace), 200, body.clone());
     }
 
     /// Runs one command; `Ok(None)` for `quit`. The text is what to print.
@@ -1128,6 +1142,33 @@ mod tests {
         assert_eq!(served["tabs"][0]["settings"][0]["value"], 10);
         assert_eq!(set_setting(&mut tree.clone(), "limit", &json!(1)), Some("Daily limit".to_owned()));
         assert_eq!(set_setting(&mut tree.clone(), "other", &json!(1)), None);
+    }
+
+    #[tokio::test]
+    async fn a_delivered_time_entry_is_what_get_of_its_id_answers() {
+        let prepared = start_fake("127.0.0.1:0".parse().unwrap(), "ws-dev").await.unwrap();
+        let manifest = json!({ "key": "k", "webhooks": [
+            { "event": "NEW_TIME_ENTRY", "path": "/webhooks/NEW_TIME_ENTRY" },
+            { "event": "TIME_ENTRY_DELETED", "path": "/webhooks/TIME_ENTRY_DELETED" },
+        ] });
+        let s = prepared.connect("http://127.0.0.1:1", manifest).unwrap();
+        let http = http_client();
+        let get = async |id: &str| -> Value {
+            let url = format!("{}/v1/workspaces/ws-dev/time-entries/{id}", s.fake.core_url());
+            http.get(url).send().await.unwrap().json().await.unwrap()
+        };
+        // The body the docs deliver to the time entry guard: no project.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/time-entry-guard/samples/new-time-entry.json");
+        let sample = read_body(&path.display().to_string()).unwrap();
+        let id = sample["id"].as_str().unwrap();
+        assert_eq!(get(id).await["projectId"], "dev-project-1", "before: the seeded sample");
+        // No add-on listens on port 1: the delivery fails, the fake holds the entry anyway.
+        assert!(s.deliver("NEW_TIME_ENTRY", &sample).await.is_err());
+        assert_eq!(get(id).await, sample);
+        assert_eq!(get("other").await["projectId"], "dev-project-1", "other ids: the sample, as before");
+        // A deleted entry is not held.
+        assert!(s.deliver("TIME_ENTRY_DELETED", &json!({ "id": "gone", "workspaceId": "ws-dev" })).await.is_err());
+        assert_eq!(get("gone").await["projectId"], "dev-project-1");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

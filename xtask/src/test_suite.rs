@@ -13,7 +13,9 @@
 //! fails the suite without running it. Then the dependency gate: the token
 //! crate (`clockify-addon-auth`) must keep poem, sqlx and tokio out of its
 //! normal dependency tree (`cargo tree -e normal`), or apps that only verify
-//! tokens would compile the gateway's stack.
+//! tokens would compile the gateway's stack. After the one-tag client build,
+//! the example add-ons are checked without their tests, so without the
+//! gateway's `internals` feature: they must build on its public API alone.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -28,6 +30,13 @@ use clockify_testkit::tools::{ENV_CHROMEDRIVER, ENV_CHROMIUM, ENV_REQUIRE_TOOLS,
 
 /// The tag feature the suite builds the client with alone.
 const ONE_TAG: &str = "project";
+
+/// The example add-ons built as an add-on author's crate is: their binaries
+/// and libraries only. No test target means no dev-dependency, so nothing
+/// turns on the gateway's `internals` feature (the root crate's and the
+/// gateway's own dev-dependencies do, for every build `cargo test
+/// --workspace` makes); an example that uses an internal item fails here.
+const EXAMPLES_PUBLIC_API: [&str; 7] = ["check", "-p", "time-entry-guard", "-p", "project-budget", "--bins", "--lib"];
 
 /// Crates (and their `-` families: `sqlx-core`, `poem-openapi`, ...) that
 /// must not be in the token crate's normal dependency tree.
@@ -76,6 +85,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot run cargo build: {e}"))?;
     if !status.success() {
         eprintln!("clockify-client does not build with only the `{ONE_TAG}` feature");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("checking the example add-ons against the gateway's public API: cargo {}", EXAMPLES_PUBLIC_API.join(" "));
+    let status =
+        Command::new(&cargo).current_dir(root).args(EXAMPLES_PUBLIC_API).status().map_err(|e| format!("cannot run cargo check: {e}"))?;
+    if !status.success() {
+        eprintln!("the example add-ons do not build without the gateway's `internals` feature: use only its public API");
         return Ok(ExitCode::FAILURE);
     }
     let status = Command::new(&cargo)

@@ -112,6 +112,48 @@ fn hours(report: &Value) -> Vec<(String, String, f64, bool)> {
         .collect()
 }
 
+/// The events the manifest cannot declare, which the gateway registers
+/// through the REST API at INSTALLED.
+const REST_EVENTS: [&str; 2] = ["PROJECT_UPDATED", "PROJECT_DELETED"];
+
+#[tokio::test]
+async fn installed_registers_the_rest_webhooks_once_each_with_the_installation_token() {
+    let r = start_with_entries().await;
+    let rest: Vec<&str> = project_budget::ADDON.rest_webhooks.iter().map(|e| e.as_str()).collect();
+    assert_eq!(rest, REST_EVENTS);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while r.fake.webhooks(WS).len() < REST_EVENTS.len() {
+        assert!(Instant::now() < deadline, "the REST webhooks were not registered: {:?}", r.fake.webhooks(WS));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut held: Vec<(String, String)> = r
+        .fake
+        .webhooks(WS)
+        .iter()
+        .map(|w| (w["webhookEvent"].as_str().unwrap_or_default().to_owned(), w["url"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    held.sort();
+    assert_eq!(held.len(), 2, "{held:?}");
+    for (event, url) in &held {
+        assert!(url.ends_with(&format!("/webhooks/{event}")), "{event} is delivered to its route: {url}");
+    }
+
+    let calls = r.fake.requests();
+    let hooks = format!("/api/v1/workspaces/{WS}/webhooks");
+    let mut created: Vec<String> = calls
+        .iter()
+        .filter(|q| q.method == "POST" && q.path == hooks)
+        .map(|q| q.json().and_then(|b| b["webhookEvent"].as_str().map(str::to_owned)).unwrap_or_default())
+        .collect();
+    created.sort();
+    assert_eq!(created, ["PROJECT_DELETED", "PROJECT_UPDATED"], "each created once");
+    assert!(!calls.is_empty());
+    for q in &calls {
+        assert_eq!(q.header("x-addon-token"), Some(r.installed.token.as_str()), "{} {} acts with the installation token", q.method, q.path);
+        assert!(q.path.starts_with(&hooks), "only the registration calls Clockify: {} {}", q.method, q.path);
+    }
+}
+
 #[tokio::test]
 async fn the_data_route_sums_the_mirror_per_project_by_role_against_the_budget() {
     let r = start_with_entries().await;
