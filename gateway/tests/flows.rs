@@ -472,15 +472,10 @@ async fn another_workspaces_flow_is_neither_visible_nor_runnable(backend: Backen
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "ws1's flow is still there");
 }
 
-async fn retention_deletes_old_executions_only(backend: Backend) {
-    let fake = FakeClockify::start().await;
-    let mut config = config(backend, &fake).await;
-    config.flow_execution_retention_days = 30;
-    let gw = TestGateway::start_with(config.clone()).await;
-    let day = 86_400_000i64;
-    let now = clockify_gateway::store::now_ms();
-    let row = |id: String, ws: &str, age_days: i64| clockify_gateway::store::ExecutionRow {
-        id,
+/// A finished execution of flow `f1` started `age_days` before `now`.
+fn execution_row(id: &str, ws: &str, now: i64, age_days: i64) -> clockify_gateway::store::ExecutionRow {
+    clockify_gateway::store::ExecutionRow {
+        id: id.into(),
         workspace_id: ws.into(),
         flow_id: "f1".into(),
         flow_version: 1,
@@ -491,9 +486,18 @@ async fn retention_deletes_old_executions_only(backend: Backend) {
         outcome: "completed".into(),
         steps: "[]".into(),
         error: None,
-        started_at: now - age_days * day,
+        started_at: now - age_days * 86_400_000,
         duration_us: 1,
-    };
+    }
+}
+
+async fn retention_deletes_old_executions_only(backend: Backend) {
+    let fake = FakeClockify::start().await;
+    let mut config = config(backend, &fake).await;
+    config.flow_execution_retention_days = 30;
+    let gw = TestGateway::start_with(config.clone()).await;
+    let now = clockify_gateway::store::now_ms();
+    let row = |id: String, ws: &str, age_days: i64| execution_row(&id, ws, now, age_days);
     // More old rows than one batch (1,000), and young ones on both sides of the line.
     let flows = gw.state.flows.clone();
     for i in 0..1_100 {
@@ -529,21 +533,7 @@ async fn a_retention_of_0_days_keeps_executions_forever(backend: Backend) {
     let gw = TestGateway::start_with(config).await;
     let now = clockify_gateway::store::now_ms();
     for (id, age_days) in [("a", 31i64), ("b", 400), ("c", 0)] {
-        let row = clockify_gateway::store::ExecutionRow {
-            id: id.into(),
-            workspace_id: "ws1".into(),
-            flow_id: "f1".into(),
-            flow_version: 1,
-            flow_name: "f".into(),
-            delivery_id: uuid::Uuid::new_v4().to_string(),
-            event: EVENT.into(),
-            run_key: "auto".into(),
-            outcome: "completed".into(),
-            steps: "[]".into(),
-            error: None,
-            started_at: now - age_days * 86_400_000,
-            duration_us: 1,
-        };
+        let row = execution_row(id, "ws1", now, age_days);
         assert!(gw.state.flows.start_execution(&row).await.unwrap());
     }
     let ids = || async {
