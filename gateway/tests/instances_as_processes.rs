@@ -105,22 +105,6 @@ async fn spawn(procs: &mut Processes, env: &[(&str, String)]) {
     }
 }
 
-async fn explorer_calls(http: &reqwest::Client, base: &str, token: &str, n: usize) -> usize {
-    let mut ok = 0;
-    for _ in 0..n {
-        let r = http
-            .post(format!("{base}/ui/api-explorer/execute"))
-            .header("x-addon-token", token)
-            .json(&json!({ "operationId": "getTags", "params": { "workspaceId": "ws1" } }))
-            .send()
-            .await;
-        if r.is_ok_and(|r| r.status() == 200) {
-            ok += 1;
-        }
-    }
-    ok
-}
-
 /// GET `path` on `base` with a user token; the JSON answer.
 async fn get_json(http: &reqwest::Client, base: &str, path: &str, token: &str) -> Value {
     let r = http.get(format!("{base}{path}")).header("x-addon-token", token).send().await.expect("request reaches the gateway");
@@ -298,9 +282,9 @@ async fn three_gateway_processes_on_one_postgresql_stay_within_one_budget() {
         p.child.wait().expect("reap it")
     };
     let (a, b, _, accepted, killed) = tokio::join!(
-        explorer_calls(&http, &bases[0], &token, 40),
-        explorer_calls(&http, &bases[1], &token, 40),
-        explorer_calls(&http, &bases[2], &token, 15),
+        support::explorer_calls(&http, &bases[0], &token, 40),
+        support::explorer_calls(&http, &bases[1], &token, 40),
+        support::explorer_calls(&http, &bases[2], &token, 15),
         deliveries,
         killer
     );

@@ -39,23 +39,6 @@ fn user_token(gw: &TestGateway, fake: &FakeClockify) -> String {
     gw.sign(&c)
 }
 
-async fn explorer_calls(gw: &TestGateway, token: &str, n: usize) -> usize {
-    let mut ok = 0;
-    for _ in 0..n {
-        let r = gw
-            .http
-            .post(gw.url("/ui/api-explorer/execute"))
-            .header("x-addon-token", token)
-            .json(&json!({ "operationId": "getTags", "params": { "workspaceId": "ws1" } }))
-            .send()
-            .await;
-        if r.is_ok_and(|r| r.status() == 200) {
-            ok += 1;
-        }
-    }
-    ok
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_instances_on_one_postgresql_stay_within_one_budget() {
     let fake = FakeClockify::start().await;
@@ -105,10 +88,11 @@ async fn three_instances_on_one_postgresql_stay_within_one_budget() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         gws[2].server.abort();
     };
+    let bases: Vec<String> = gws.iter().map(|gw| gw.url("")).collect();
     let (a, b, _, accepted, ()) = tokio::join!(
-        explorer_calls(&gws[0], &token, 40),
-        explorer_calls(&gws[1], &token, 40),
-        explorer_calls(&gws[2], &token, 15),
+        support::explorer_calls(&gws[0].http, &bases[0], &token, 40),
+        support::explorer_calls(&gws[1].http, &bases[1], &token, 40),
+        support::explorer_calls(&gws[2].http, &bases[2], &token, 15),
         deliveries,
         killer
     );

@@ -242,3 +242,21 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Sends `n` explorer calls (getTags of ws1) to the gateway at `base`, one
+/// after another; how many were answered 200.
+pub async fn explorer_calls(http: &reqwest::Client, base: &str, token: &str, n: usize) -> usize {
+    let mut ok = 0;
+    for _ in 0..n {
+        let r = http
+            .post(format!("{base}/ui/api-explorer/execute"))
+            .header("x-addon-token", token)
+            .json(&json!({ "operationId": "getTags", "params": { "workspaceId": "ws1" } }))
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            ok += 1;
+        }
+    }
+    ok
+}
